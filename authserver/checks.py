@@ -1,0 +1,40 @@
+"""System checks for the authorization server's configuration."""
+
+from urllib.parse import urlsplit
+
+from django.core import checks
+
+from . import conf
+
+
+@checks.register(checks.Tags.security)
+def check_issuer_and_resources(app_configs, **kwargs):
+    errors = []
+    issuer = conf.get("ISSUER")
+    parts = urlsplit(issuer)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or issuer.endswith("/") or parts.query:
+        errors.append(
+            checks.Error(
+                f"OAUTH_ISSUER {issuer!r} must be an absolute http(s) URL with no trailing slash or query.",
+                id="authserver.E001",
+            )
+        )
+    default = conf.get("DEFAULT_RESOURCE")
+    if default not in conf.get("ALLOWED_RESOURCES"):
+        errors.append(
+            checks.Error(f"The default resource {default!r} is not in the allowed resources.", id="authserver.E002")
+        )
+    return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_public_url_is_https(app_configs, **kwargs):
+    if urlsplit(conf.get("ISSUER")).scheme != "https":
+        return [
+            checks.Warning(
+                "The issuer is not an https URL; tokens and credentials would cross the network in clear.",
+                hint="Set PUBLIC_URL (or OAUTH_ISSUER) to the https URL clients use.",
+                id="authserver.W001",
+            )
+        ]
+    return []

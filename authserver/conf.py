@@ -1,0 +1,29 @@
+"""The ``AUTHSERVER`` settings namespace, read at call time so tests can override it."""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    "ISSUER": "http://127.0.0.1:8000",
+    "DEFAULT_RESOURCE": "http://127.0.0.1:8000/mcp",
+    "ALLOWED_RESOURCES": ["http://127.0.0.1:8000/mcp"],
+    "SIGNING_KEY_SIZE": 2048,
+    "MAX_TOKEN_LIFETIME": 24 * 3600,
+    "LOGIN_FAILURE_LIMIT": 5,
+    "LOGIN_IP_FAILURE_LIMIT": 50,
+    "LOGIN_LOCKOUT_SECONDS": 300,
+    "TOKEN_RATE_LIMIT": 6000,
+    "TOKEN_RATE_WINDOW": 60,
+}
+
+
+def get(name: str) -> Any:
+    """Return one AUTHSERVER setting, falling back to its default."""
+    return getattr(settings, "AUTHSERVER", {}).get(name, DEFAULTS[name])
+
+
+def access_token_lifetime() -> int:
+    from oauth2_provider.settings import oauth2_settings
+
+    return int(oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)

@@ -1,0 +1,95 @@
+"""The only code that touches private keys: the current signing key, verifying keys, JWKS, rotation.
+
+Parsed key objects are cached per process by ``kid`` (parsing a PEM costs ~25 ms); which key is
+current is read from the database on each use, so a rotation on one instance takes effect on every
+instance at once, without a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import transaction
+from django.utils import timezone
+from jwt.algorithms import RSAAlgorithm
+
+from . import conf
+from .models import SigningKey
+
+_private_keys: dict[str, rsa.RSAPrivateKey] = {}
+_lock = threading.Lock()
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256, base64url) of an RSA public key."""
+    canonical = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _public_jwk(private_key: rsa.RSAPrivateKey) -> dict[str, Any]:
+    jwk = RSAAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+    jwk = {"kty": "RSA", "n": jwk["n"], "e": jwk["e"]}
+    kid = thumbprint(jwk)
+    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+def create_key() -> SigningKey:
+    """Generate a new RSA key and store it as the current signing key."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=conf.get("SIGNING_KEY_SIZE"))
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    jwk = _public_jwk(private_key)
+    key = SigningKey.objects.create(kid=jwk["kid"], private_key=pem, public_jwk=jwk)
+    with _lock:
+        _private_keys[key.kid] = private_key
+    return key
+
+
+def rotate() -> SigningKey:
+    """Make a new key current; older keys retire but keep verifying until their tokens expire."""
+    with transaction.atomic():
+        previous = list(SigningKey.objects.active().select_for_update().values_list("pk", flat=True))
+        key = create_key()
+        SigningKey.objects.filter(pk__in=previous).update(retired_at=timezone.now())
+    return key
+
+
+def ensure_key() -> SigningKey:
+    """Return the current signing key, creating the first one when none exists."""
+    return SigningKey.objects.current() or create_key()
+
+
+def _load_private(kid: str) -> rsa.RSAPrivateKey:
+    key = _private_keys.get(kid)
+    if key is None:
+        pem = SigningKey.objects.values_list("private_key", flat=True).get(kid=kid)
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+        with _lock:
+            _private_keys[kid] = key
+    return key
+
+
+def current_signing_key() -> tuple[str, rsa.RSAPrivateKey]:
+    """The ``kid`` and parsed private key that sign new tokens (one indexed query per call)."""
+    kid = SigningKey.objects.active().order_by("-created", "-id").values_list("kid", flat=True).first()
+    if kid is None:
+        kid = ensure_key().kid
+    return kid, _load_private(kid)
+
+
+def max_token_lifetime() -> int:
+    return max(conf.get("MAX_TOKEN_LIFETIME"), conf.access_token_lifetime())
+
+
+def jwks() -> dict[str, list[dict[str, Any]]]:
+    """Every public key that can still verify a live token, newest first (RFC 7517 JWK Set)."""
+    keys = SigningKey.objects.verifying(max_token_lifetime()).values_list("public_jwk", flat=True)
+    return {"keys": list(keys)}

@@ -1,0 +1,34 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from authserver.clients import GRANTS, ClientError, create_client
+
+
+class Command(BaseCommand):
+    help = "Create an OAuth client with a scope ceiling and print its id and secret once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--grant", required=True, choices=sorted(GRANTS))
+        parser.add_argument("--scopes", required=True, help="comma-separated scope names (the ceiling)")
+        parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
+        parser.add_argument("--public", action="store_true", help="a public client (no secret)")
+        parser.add_argument("--client-id", help="a fixed client_id (default: generated)")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+
+    def handle(self, *args, name, grant, scopes, redirect_uris, public, client_id, json: bool, **options):
+        names = [s.strip() for s in scopes.split(",") if s.strip()]
+        try:
+            client = create_client(name, grant, names, redirect_uris, public=public, client_id=client_id)
+        except ClientError as exc:
+            raise CommandError(str(exc)) from exc
+        if json:
+            self.stdout.write(_dumps({"client_id": client.client_id, "client_secret": client.client_secret}))
+        else:
+            self.stdout.write(f"client_id: {client.client_id}")
+            if client.client_secret:
+                self.stdout.write(f"client_secret: {client.client_secret}")
+
+
+_dumps = json.dumps

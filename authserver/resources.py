@@ -1,0 +1,73 @@
+"""RFC 8707 resource indicators: the allow-list of resources this server issues tokens for.
+
+DOT stores ``resource`` on grants and tokens but accepts any absolute URI. These two oauthlib
+custom validators (wired by ``authserver.server.Server``) refuse anything outside the allow-list
+with ``invalid_target`` and settle each token's audience *before* the token is generated.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlsplit
+
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
+
+from . import conf
+
+
+def allowed() -> list[str]:
+    return list(conf.get("ALLOWED_RESOURCES"))
+
+
+def default() -> str:
+    return conf.get("DEFAULT_RESOURCE")
+
+
+def _invalid_target(request, resource: str) -> CustomOAuth2Error:
+    return CustomOAuth2Error(
+        error="invalid_target",
+        description=f"This server issues no tokens for the resource {resource!r}.",
+        request=request,
+        status_code=400,
+    )
+
+
+def check(request, resources: list[str]) -> list[str]:
+    """Return the resources unchanged when all are allowed; raise ``invalid_target`` otherwise."""
+    permitted = allowed()
+    for resource in resources:
+        if resource not in permitted:
+            raise _invalid_target(request, resource)
+    return resources
+
+
+def _requested(pairs) -> list[str]:
+    return [value for key, value in pairs or [] if key == "resource"]
+
+
+def check_authorization_request(request) -> dict:
+    """post_auth validator: every ``resource`` on /authorize must be one we serve."""
+    check(request, _requested(parse_qsl(urlsplit(request.uri).query, keep_blank_values=True)))
+    return {}
+
+
+def settle_token_audience(request) -> None:
+    """post_token validator: decide the token's audience and put it on ``request.resource``.
+
+    Requested resources must be allowed and, for code and refresh grants, within what was bound
+    to the code or refresh token. No request falls back to the bound resources, then the default.
+    """
+    requested = _requested(request.decoded_body)
+    if request.grant_type == "authorization_code":
+        from oauth2_provider.models import get_grant_model
+
+        bound = get_grant_model().objects.filter(code=request.code).values_list("resource", flat=True).first()
+    elif request.grant_type == "refresh_token":
+        instance = getattr(request, "refresh_token_instance", None)
+        bound = instance.resource if instance is not None else None
+    else:
+        bound = None
+    bound = list(bound or [])
+    for resource in requested:
+        if bound and resource not in bound:
+            raise _invalid_target(request, resource)
+    request.resource = check(request, requested or bound or [default()])

@@ -1,0 +1,37 @@
+"""Publishes revoked access tokens to the shared cache, where resource servers look them up.
+
+DOT revokes an access token by deleting its row (revocation endpoint, admin action, refresh-token
+reuse detection, user deletion). Every such delete puts the token's SHA-256 checksum on a deny-list
+in the shared cache until the token would have expired anyway, so every worker and every instance
+refuses it on its next request. The key format is the project-wide ``TOKEN_REVOCATION_PREFIX``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models.signals import post_delete
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+
+DEFAULT_PREFIX = "revoked-token:"
+
+
+def cache_key(checksum: str) -> str:
+    return getattr(settings, "TOKEN_REVOCATION_PREFIX", DEFAULT_PREFIX) + checksum
+
+
+def deny(checksum: str, expires) -> None:
+    """Put one token checksum on the deny-list for the rest of its lifetime."""
+    remaining = int((expires - timezone.now()).total_seconds()) + 60 if expires else 3600
+    if checksum and remaining > 0:
+        cache.set(cache_key(checksum), 1, timeout=remaining)
+
+
+def _on_access_token_deleted(sender, instance, **kwargs) -> None:
+    # Published before the delete commits: a rollback leaves a live token refused, never the reverse.
+    deny(instance.token_checksum, instance.expires)
+
+
+def connect() -> None:
+    post_delete.connect(_on_access_token_deleted, sender=get_access_token_model(), dispatch_uid="authserver-deny")

@@ -1,0 +1,49 @@
+"""Scope rules: the database-backed scopes backend for DOT and the effective-scope calculation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from oauth2_provider.scopes import BaseScopes
+
+from .models import Scope
+
+
+def ceiling(application) -> set[str]:
+    """The scopes a client may ever be granted (empty when it has no policy)."""
+    if application is None:
+        return set()
+    return set(Scope.objects.filter(clients__application=application).values_list("name", flat=True))
+
+
+def effective_scopes(requested: Iterable[str], application, user=None) -> list[str]:
+    """Narrow requested scopes to the client's ceiling and, for user grants, the user's roles.
+
+    The order of the request is kept so responses read naturally; unknown names fall away.
+    """
+    allowed = ceiling(application)
+    if user is not None:
+        allowed &= user.scope_names()
+    seen: list[str] = []
+    for name in requested:
+        if name in allowed and name not in seen:
+            seen.append(name)
+    return seen
+
+
+class DatabaseScopes(BaseScopes):
+    """DOT's SCOPES_BACKEND_CLASS: the admin's scope catalogue is the only source of names."""
+
+    def get_all_scopes(self) -> dict[str, str]:
+        return dict(Scope.objects.values_list("name", "description"))
+
+    def get_available_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+        if application is None:
+            return sorted(Scope.objects.names())
+        return sorted(ceiling(application))
+
+    def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+        defaults = Scope.objects.defaults().names()
+        if application is not None:
+            defaults &= ceiling(application)
+        return sorted(defaults)

@@ -1,0 +1,211 @@
+"""HTTP edges of the authorization server: login, consent, token, introspection, metadata, JWKS."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import hashlib
+import json
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.generic import TemplateView
+from oauth2_provider import views as dot_views
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_access_token_model, get_application_model
+from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
+
+from . import conf, keys, scopes, throttle
+from .forms import LoginForm
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _with_iss(url: str) -> str:
+    """Add the RFC 9207 ``iss`` parameter to an authorization-response redirect (errors included)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "iss"]
+    query.append(("iss", conf.get("ISSUER")))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page with per-username and per-address lockout in the shared cache."""
+
+    template_name = "registration/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        username = request.POST.get("username", "")[:150]
+        wait = throttle.lockout_remaining(username, _client_ip(request))
+        if wait:
+            response = self.render_to_response(self.get_context_data(form=self.get_form(), locked_for=wait), status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        throttle.record_login_success(form.get_user().get_username())
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        throttle.record_login_failure(self.request.POST.get("username", "")[:150], _client_ip(self.request))
+        return super().form_invalid(form)
+
+
+class AuthorizationView(dot_views.AuthorizationView):
+    """The consent page: DOT's authorization endpoint, with scopes narrowed to the user's roles."""
+
+    template_name = "authserver/consent.html"
+
+    def validate_authorization_request(self, request):
+        requested, credentials = super().validate_authorization_request(request)
+        application = get_application_model().objects.get(client_id=credentials["client_id"])
+        granted = scopes.effective_scopes(requested, application, request.user)
+        if not granted:
+            error = InvalidScopeError(
+                description="You may not grant any of the requested scopes to this client.",
+                state=credentials.get("state"),
+            )
+            raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
+        return granted, credentials
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        application = context.get("application")
+        if application is not None:
+            descriptions = scopes.DatabaseScopes().get_all_scopes()
+            context["scope_items"] = [(name, descriptions.get(name, name)) for name in context.get("scopes", [])]
+            context["redirect_host"] = urlsplit(context.get("redirect_uri") or "").netloc
+        return context
+
+    def form_valid(self, form):
+        # The user may untick scopes: keep only the ones still ticked (never add any).
+        if "scope_choice" in self.request.POST:
+            ticked = set(self.request.POST.getlist("scopes"))
+            kept = [s for s in form.cleaned_data["scope"].split() if s in ticked]
+            if form.cleaned_data.get("allow") and not kept:
+                form.cleaned_data["allow"] = False
+            form.cleaned_data["scope"] = " ".join(kept)
+        return super().form_valid(form)
+
+    def redirect(self, redirect_to, application):
+        return super().redirect(_with_iss(redirect_to), application)
+
+
+def _client_id_of(request: HttpRequest) -> str:
+    """The client a token request names, from HTTP Basic or the form body (no authentication)."""
+    auth = request.META.get("HTTP_AUTHORIZATION", "")
+    if auth.startswith("Basic "):
+        try:
+            return unquote_plus(base64.b64decode(auth[6:], validate=True).decode().split(":", 1)[0])
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return ""
+    return request.POST.get("client_id", "")
+
+
+@method_decorator(never_cache, name="dispatch")
+class TokenView(dot_views.TokenView):
+    """DOT's token endpoint with a per-client flood limit and RFC 6749 errors for every bad request."""
+
+    def post(self, request, *args, **kwargs):
+        if request.content_type != "application/x-www-form-urlencoded":
+            return oauth_error(
+                "invalid_request", "The token endpoint takes application/x-www-form-urlencoded bodies.", 400
+            )
+        wait = throttle.token_requests_exceeded(_client_id_of(request) or _client_ip(request))
+        if wait:
+            response = oauth_error("temporarily_unavailable", "Too many token requests for this client.", 429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+
+def oauth_error(error: str, description: str, status: int) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class RevokeTokenView(dot_views.RevokeTokenView):
+    """RFC 7009 revocation (DOT); revoked access tokens reach resource servers through the deny-list."""
+
+
+class IntrospectTokenView(dot_views.IntrospectTokenView):
+    """RFC 7662 introspection, answering from the token's database row (the source of liveness)."""
+
+    @staticmethod
+    def get_token_response(token_value=None):
+        response = dot_views.IntrospectTokenView.get_token_response(token_value)
+        if response.status_code != 200:
+            return response
+        data = json.loads(response.content)
+        if not data.get("active"):
+            return JsonResponse({"active": False})
+        token = _access_token_by_value(token_value)
+        data.update(
+            {
+                "iss": conf.get("ISSUER"),
+                "sub": str(token.user_id) if token.user_id else token.application.client_id,
+                "iat": int(calendar.timegm(token.created.timetuple())),
+                "token_type": "Bearer",
+                "aud": (token.resource or [conf.get("DEFAULT_RESOURCE")]),
+            }
+        )
+        if token.user_id:
+            data["roles"] = token.user.role_names()
+        return JsonResponse(data)
+
+
+def _access_token_by_value(value: str):
+    checksum = hashlib.sha256(value.encode()).hexdigest()
+    return get_access_token_model().objects.select_related("user", "application").get(token_checksum=checksum)
+
+
+class ServerMetadataView(dot_views.OAuthServerMetadataView):
+    """RFC 8414 metadata: DOT's document plus ``jwks_uri`` and the auth methods each endpoint takes."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        data["jwks_uri"] = conf.get("ISSUER") + "/.well-known/jwks.json"
+        secret_methods = ["client_secret_basic", "client_secret_post"]
+        data["revocation_endpoint_auth_methods_supported"] = [*secret_methods, "none"]
+        data["introspection_endpoint_auth_methods_supported"] = secret_methods
+        data["authorization_response_iss_parameter_supported"] = True
+        data["resource_indicators_supported"] = True
+        return _public_json(data, max_age=300)
+
+
+class JwksView(View):
+    """The JWK Set of every key that can still verify a live access token."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return _public_json(keys.jwks(), max_age=300)
+
+
+def _public_json(data: dict, max_age: int) -> JsonResponse:
+    response = JsonResponse(data)
+    response["Cache-Control"] = f"public, max-age={max_age}"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+class AccountView(LoginRequiredMixin, TemplateView):
+    """The signed-in user's page: who they are and what their roles let them grant."""
+
+    template_name = "authserver/account.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["roles"] = self.request.user.roles.prefetch_related("scopes")
+        return context

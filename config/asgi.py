@@ -1,0 +1,9 @@
+"""ASGI entry point (the project is served over WSGI; this exists for ASGI-only hosts)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+application = get_asgi_application()

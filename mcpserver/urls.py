@@ -1,0 +1,3 @@
+"""URLs of the MCP resource server (filled in by the MCP server work)."""
+
+urlpatterns: list = []
