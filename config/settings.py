@@ -163,8 +163,6 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     "authserver.hashers.ClientSecretHasher",
 ]
-if env_bool("FAST_PASSWORD_HASHER_FOR_TESTS"):
-    PASSWORD_HASHERS.insert(0, "django.contrib.auth.hashers.MD5PasswordHasher")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

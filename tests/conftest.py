@@ -7,6 +7,13 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 
+def pytest_configure(config):
+    """In-process tests hash user passwords with a fast hasher; live-server tests keep PBKDF2."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The database cache lives in a table that migrations do not create."""
