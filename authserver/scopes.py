@@ -9,11 +9,20 @@ from oauth2_provider.scopes import BaseScopes
 from .models import Scope
 
 
+def _ceiling_with_defaults(application) -> dict[str, bool]:
+    """The client's ceiling as {scope: is_default}, read once per loaded application instance."""
+    if application is None:
+        return {}
+    cached = getattr(application, "_scope_ceiling", None)
+    if cached is None:
+        cached = dict(Scope.objects.filter(clients__application=application).values_list("name", "is_default"))
+        application._scope_ceiling = cached
+    return cached
+
+
 def ceiling(application) -> set[str]:
     """The scopes a client may ever be granted (empty when it has no policy)."""
-    if application is None:
-        return set()
-    return set(Scope.objects.filter(clients__application=application).values_list("name", flat=True))
+    return set(_ceiling_with_defaults(application))
 
 
 def effective_scopes(requested: Iterable[str], application, user=None) -> list[str]:
@@ -43,7 +52,6 @@ class DatabaseScopes(BaseScopes):
         return sorted(ceiling(application))
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
-        defaults = Scope.objects.defaults().names()
-        if application is not None:
-            defaults &= ceiling(application)
-        return sorted(defaults)
+        if application is None:
+            return sorted(Scope.objects.defaults().names())
+        return sorted(name for name, is_default in _ceiling_with_defaults(application).items() if is_default)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 
 from django.core.cache import cache
@@ -17,13 +18,7 @@ def _key(kind: str, value: str) -> str:
 
 def _bump(key: str, window: int) -> int:
     """Increment a fixed-window counter and return its new value."""
-    if cache.add(key, 1, timeout=window):
-        return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=window)
-        return 1
+    return _add(key, 1, window)
 
 
 def _lock(kind: str, value: str, seconds: int) -> None:
@@ -51,11 +46,54 @@ def record_login_success(username: str) -> None:
     cache.delete(_key("fail-user", username))
 
 
+class _BatchedCounter:
+    """A per-client request count shared through the cache, written in batches.
+
+    Each process tallies locally and adds its tally to the shared counter every ``batch`` requests,
+    so a token request costs a shared-cache write only now and then. Across ``W`` workers the limit
+    may be overshot by at most ``W * batch`` requests per window; small limits use a batch of 1.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[int, int, int]] = {}  # key -> (window id, pending, last shared total)
+
+    def hit(self, key: str, window_id: int, window: int, limit: int) -> int:
+        batch = max(1, min(20, limit // 200))
+        with self._lock:
+            wid, pending, known = self._state.get(key, (window_id, 0, 0))
+            if wid != window_id:
+                pending, known = 0, 0
+            pending += 1
+            if pending < batch:
+                self._state[key] = (window_id, pending, known)
+                return known + pending
+            self._state[key] = (window_id, 0, known)
+        total = _add(f"{key}:{window_id}", pending, window)
+        with self._lock:
+            wid, pending, _ = self._state[key]
+            if wid == window_id:
+                self._state[key] = (wid, pending, total)
+        return total
+
+
+def _add(key: str, amount: int, window: int) -> int:
+    if cache.add(key, amount, timeout=window):
+        return amount
+    try:
+        return cache.incr(key, amount)
+    except ValueError:
+        cache.add(key, amount, timeout=window)
+        return amount
+
+
+_token_requests = _BatchedCounter()
+
+
 def token_requests_exceeded(client_id: str) -> int:
     """Count one token request for a client; return the seconds to wait when over its limit."""
-    window = conf.get("TOKEN_RATE_WINDOW")
-    bucket = int(time.time() // window)
-    count = _bump(_key("token", f"{client_id}:{bucket}"), window)
-    if count > conf.get("TOKEN_RATE_LIMIT"):
-        return int(window - time.time() % window) + 1
+    window, limit = conf.get("TOKEN_RATE_WINDOW"), conf.get("TOKEN_RATE_LIMIT")
+    now = time.time()
+    if _token_requests.hit(_key("token", client_id), int(now // window), window, limit) > limit:
+        return int(window - now % window) + 1
     return 0
