@@ -1,0 +1,288 @@
+"""A live server process: the production gunicorn command on a fresh database, for e2e tests and bench/.
+
+``LiveServer`` provisions its own database (a temporary SQLite file, or a PostgreSQL database it
+creates and drops), runs ``migrate``, ``createcachetable`` and ``seed_demo``, then serves
+``config.wsgi`` through gunicorn with gthread workers (the serving command of ``dev.py serve``) on
+a free loopback port, with ``PUBLIC_URL`` set to that address. ``manage()`` runs any management
+command against the same database and environment, e.g. ``issue_token``.
+
+    with LiveServer(database_url=None, workers=2, threads=4) as server:
+        httpx.get(server.url + "/.well-known/jwks.json")
+        token = server.issue_token("alice", ["mcp:read"])
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_PATH = "/.well-known/oauth-authorization-server"
+# Variables of the caller's environment that would point the server somewhere else.
+SCRUBBED = ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "OAUTH_ISSUER", "MCP_RESOURCE_URL", "SECRET_KEY",
+            "DJANGO_SETTINGS_MODULE", "HOST", "PORT", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DEBUG")
+# A 5xx in the access log, Django's 500 log line, a locked SQLite database, a worker killed or crashed.
+SERVER_ERROR = re.compile(r'" 5\d\d \d+ |Internal Server Error|database is locked|WORKER TIMEOUT|\[CRITICAL\]')
+
+
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresDatabase:
+    """A PostgreSQL database created for one server and dropped afterwards (never a shared one)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.name = urlsplit(url).path.lstrip("/")
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.name or ""):
+            raise ValueError(f"unsafe PostgreSQL database name {self.name!r} in {url!r}")
+        if self.name in {"postgres", "template0", "template1", "test", "test_test"}:
+            raise ValueError(f"refusing to recreate the shared database {self.name!r}")
+        self.admin_url = urlunsplit(urlsplit(url)._replace(path="/postgres", scheme="postgresql"))
+
+    def _execute(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(statement)
+
+    def create(self) -> None:
+        self.drop()
+        self._execute(f'CREATE DATABASE "{self.name}"')
+
+    def drop(self) -> None:
+        self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def with_worker_suffix(url: str) -> str:
+    """Give each pytest-xdist worker its own PostgreSQL database."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path}_{worker}"))
+
+
+class LiveServer:
+    """One gunicorn server process on a fresh database, started by ``start()`` and ended by ``stop()``."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        workers: int = 2,
+        threads: int = 4,
+        env: dict[str, str] | None = None,
+        access_log: bool = True,
+    ):
+        self.workdir = Path(tempfile.mkdtemp(prefix="liveserver-"))
+        self.postgres = PostgresDatabase(database_url) if database_url else None
+        self.database_url = database_url or f"sqlite:///{self.workdir / 'db.sqlite3'}"
+        self.redis_url = redis_url
+        self.workers, self.threads, self.access_log = workers, threads, access_log
+        self.extra_env = dict(env or {})
+        self.log_path = self.workdir / "server.log"
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.secret_key = secrets.token_urlsafe(50)
+        self.cache_prefix = f"liveserver-{secrets.token_hex(4)}"
+
+    # --- addresses and environment ---
+
+    @property
+    def url(self) -> str:
+        """The base URL, which is also the issuer (no trailing slash)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def mcp_url(self) -> str:
+        return self.url + "/mcp"
+
+    @property
+    def database_engine(self) -> str:
+        return "postgresql" if self.postgres else "sqlite"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+        env.update(
+            PUBLIC_URL=self.url,
+            DATABASE_URL=self.database_url,
+            SECRET_KEY=self.secret_key,
+            CACHE_KEY_PREFIX=self.cache_prefix,
+            PYTHONUNBUFFERED="1",
+        )
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        env.update(self.extra_env)
+        return env
+
+    # --- management commands ---
+
+    def manage(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run ``manage.py ARGS`` against this server's database and settings."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(
+                f"manage.py {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def issue_token(self, username: str, scopes: list[str], client: str | None = None,
+                    lifetime: int | None = None) -> str:
+        """A JWT from ``manage.py issue_token`` (recorded, so revocable like any other)."""
+        args = ["issue_token", "--username", username, "--scopes", ",".join(scopes)]
+        if client:
+            args += ["--client", client]
+        if lifetime:
+            args += ["--lifetime", str(lifetime)]
+        return self.manage(*args).stdout.strip()
+
+    # --- process lifecycle ---
+
+    def prepare(self) -> None:
+        """Create the database, migrate it, add the cache table and load the demo data."""
+        if self.postgres:
+            self.postgres.create()
+        self.manage("migrate", "--noinput", "-v", "0")
+        self.manage("createcachetable")
+        self.manage("seed_demo")
+
+    def command(self) -> list[str]:
+        """The serving command of ``dev.py serve`` (gunicorn gthread), bound to this server's port."""
+        command = [
+            sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
+            "--graceful-timeout", "30",
+            # gunicorn 23+ opens one control socket per user (~/.gunicorn/gunicorn.ctl): parallel
+            # servers on one machine would take it from each other.
+            "--no-control-socket",
+        ]
+        if self.access_log:
+            command += ["--access-logfile", "-"]
+        return command
+
+    def start(self, ready_timeout: float = 60) -> LiveServer:
+        """Prepare the database and serve; return once the server answers."""
+        self.prepare()
+        for attempt in range(3):
+            self._spawn()
+            if self._wait_ready(ready_timeout):
+                return self
+            self._terminate()
+            if attempt < 2 and "Address already in use" in self.log_text():
+                self.port = free_port()  # lost the race for the port: pick another
+                continue
+            break
+        log = self.log_text()
+        self.stop()
+        raise RuntimeError(f"the live server did not become ready; its log:\n{log}")
+
+    def _spawn(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                if httpx.get(self.url + READY_PATH, timeout=2).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def _terminate(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # gunicorn's graceful shutdown
+        try:
+            process.wait(timeout=35)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def stop(self, keep_files: bool = False) -> None:
+        """Shut the server down gracefully, drop its database and (unless kept) remove its files."""
+        self._terminate()
+        if self.postgres:
+            try:
+                self.postgres.drop()
+            except Exception as exc:  # the report matters more than the cleanup
+                print(f"could not drop {self.postgres.name}: {exc}", file=sys.stderr)
+        if not keep_files:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # --- observation ---
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn worker processes (children of the master)."""
+        if not self.pid:
+            return []
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def rss_bytes(self) -> dict[int, int]:
+        """Resident memory of the master and each worker, by process id."""
+        sizes = {}
+        for pid in [self.pid, *self.worker_pids()]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except (OSError, TypeError):
+                continue
+            match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+            if match:
+                sizes[pid] = int(match.group(1)) * 1024
+        return sizes
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_text(self, since: int = 0) -> str:
+        """The server's combined output (access log and errors) from byte offset ``since``."""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
+    def errors_since(self, since: int = 0) -> list[str]:
+        """Log lines showing a 5xx response, a traceback or a locked SQLite database."""
+        return [line for line in self.log_text(since).splitlines() if SERVER_ERROR.search(line)]
