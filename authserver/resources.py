@@ -45,8 +45,16 @@ def _requested(pairs) -> list[str]:
 
 
 def check_authorization_request(request) -> dict:
-    """post_auth validator: every ``resource`` on /authorize must be one we serve."""
-    check(request, _requested(parse_qsl(urlsplit(request.uri).query, keep_blank_values=True)))
+    """post_auth validator: every ``resource`` on /authorize must be one we serve.
+
+    The consent page GET carries them in the query; its POST carries them in a hidden form field
+    that DOT hands over as a list in the credentials, and a tampered form must fail the same way.
+    """
+    requested = _requested(parse_qsl(urlsplit(request.uri).query, keep_blank_values=True))
+    consented = getattr(request, "resource", None)
+    if isinstance(consented, list):
+        requested += consented
+    check(request, requested)
     return {}
 
 

@@ -1,13 +1,28 @@
-"""DOT's OAUTH2_SERVER_CLASS: oauthlib's server with this project's RFC 8707 validators attached."""
+"""DOT's OAUTH2_SERVER_CLASS: oauthlib's server with this project's PKCE and RFC 8707 validators attached."""
 
 from oauthlib.oauth2 import Server as OAuthlibServer
+from oauthlib.oauth2.rfc6749.errors import UnsupportedCodeChallengeMethodError
 
 from . import resources
+
+
+def require_s256(request) -> dict:
+    """post_auth validator: PKCE with S256 only (RFC 9700 §2.1.1).
+
+    DOT refuses ``plain`` only when it stores the code, after the user has consented; refusing it
+    here answers the authorization request itself. A challenge without a method is ``plain`` too.
+    """
+    if request.code_challenge is not None and request.code_challenge_method != "S256":
+        raise UnsupportedCodeChallengeMethodError(
+            description='Unsupported code_challenge_method; use "S256".', request=request
+        )
+    return {}
 
 
 class Server(OAuthlibServer):
     def __init__(self, request_validator, *args, **kwargs):
         super().__init__(request_validator, *args, **kwargs)
+        self.auth_grant.custom_validators.post_auth.append(require_s256)
         self.auth_grant.custom_validators.post_auth.append(resources.check_authorization_request)
         for grant in (self.auth_grant, self.password_grant, self.credentials_grant, self.refresh_grant):
             grant.custom_validators.post_token.append(resources.settle_token_audience)

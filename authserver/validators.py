@@ -1,9 +1,9 @@
-"""DOT's OAUTH2_VALIDATOR_CLASS: effective scopes, password lockout, refresh narrowing."""
+"""DOT's OAUTH2_VALIDATOR_CLASS: effective scopes, password lockout, refresh narrowing, code binding."""
 
 from __future__ import annotations
 
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
-from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 
 from . import scopes, throttle
 from .exceptions import TooManyRequests
@@ -14,6 +14,16 @@ def client_ip(request) -> str:
 
 
 class OAuth2Validator(DOTValidator):
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        """RFC 6749 §2.3.1: only confidential clients authenticate with a secret.
+
+        A public client's stored secret is the hash of an empty string, so DOT would accept it with
+        no secret at all, and introspection (which only asks ``authenticate_client``) would answer it.
+        """
+        if not super().authenticate_client(request, *args, **kwargs):
+            return False
+        return request.client.client_type == request.client.CLIENT_CONFIDENTIAL
+
     def validate_scopes(self, client_id, requested, client, request, *args, **kwargs) -> bool:
         """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3)."""
         user = None if request.grant_type == "client_credentials" else request.user
@@ -31,6 +41,12 @@ class OAuth2Validator(DOTValidator):
         if not granted:
             raise InvalidScopeError(description="None of the granted scopes are still allowed.", request=request)
         return granted
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs) -> bool:
+        """RFC 6749 §5.2: a redirect URI that differs from the authorization request's is ``invalid_grant``."""
+        if super().confirm_redirect_uri(client_id, code, redirect_uri, client, request, *args, **kwargs):
+            return True
+        raise InvalidGrantError(description="The redirect_uri does not match the authorization request.", request=request)
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
         ip = client_ip(request)

@@ -10,11 +10,13 @@ import json
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import TemplateView
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
@@ -113,8 +115,23 @@ def _client_id_of(request: HttpRequest) -> str:
     return request.POST.get("client_id", "")
 
 
+@method_decorator(csrf_exempt, name="dispatch")
+class FormBodyMixin:
+    """Answer a form body that Django refuses to parse (too large, too many fields) in RFC 6749 shape."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST":
+            try:
+                request.POST  # noqa: B018  (parse now, before DOT does it outside any error handling)
+            except RequestDataTooBig:
+                return oauth_error("invalid_request", "The request body is too large.", 413)
+            except TooManyFieldsSent:
+                return oauth_error("invalid_request", "The request body has too many fields.", 400)
+        return super().dispatch(request, *args, **kwargs)
+
+
 @method_decorator(never_cache, name="dispatch")
-class TokenView(dot_views.TokenView):
+class TokenView(FormBodyMixin, dot_views.TokenView):
     """DOT's token endpoint with a per-client flood limit and RFC 6749 errors for every bad request."""
 
     def post(self, request, *args, **kwargs):
@@ -136,11 +153,11 @@ def oauth_error(error: str, description: str, status: int) -> JsonResponse:
     return response
 
 
-class RevokeTokenView(dot_views.RevokeTokenView):
+class RevokeTokenView(FormBodyMixin, dot_views.RevokeTokenView):
     """RFC 7009 revocation (DOT); revoked access tokens reach resource servers through the deny-list."""
 
 
-class IntrospectTokenView(dot_views.IntrospectTokenView):
+class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
     """RFC 7662 introspection, answering from the token's database row (the source of liveness)."""
 
     @staticmethod
