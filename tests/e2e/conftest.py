@@ -8,7 +8,8 @@ each xdist worker adds its id) or a temporary SQLite file, and Redis as its cach
 - ``live_server``: the running ``tests.e2e.liveserver.LiveServer`` (``.url``, ``.mcp_url``,
   ``.manage(...)``, ``.issue_token(user, scopes)``, ``.log_text()``, ``.errors_since(offset)``);
 - ``http``: an ``httpx.Client`` on the server's base URL that never follows redirects;
-- ``jwks``: a function returning the server's current ``jwt.PyJWKSet``.
+- ``jwks``: a function returning the server's current ``jwt.PyJWKSet``;
+- ``no_server_errors``: fails a test during which the server logged a 5xx, a crash or a locked database.
 
 A failing test's report carries the server log written during that test; after a session with
 failures the log's tail is printed in the summary and its files are kept. Tests marked
@@ -48,6 +49,12 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [item for item in items if item not in last] + last
 
 
+def pytest_report_header(config):
+    database = "PostgreSQL (E2E_DATABASE_URL)" if os.environ.get("E2E_DATABASE_URL") else "SQLite (temporary file)"
+    cache = "Redis" if os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") else "database cache"
+    return f"e2e live server: gunicorn gthread, {database}, {cache}"
+
+
 @pytest.fixture(scope="session")
 def live_server(request):
     """The production serving command on a fresh, migrated and seeded database."""
@@ -80,6 +87,18 @@ def jwks(live_server):
         return jwt.PyJWKSet.from_dict(response.json())
 
     return fetch
+
+
+@pytest.fixture
+def no_server_errors(request, live_server):
+    """Fail the test when the server logged a 5xx, a crash or a locked database while it ran.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("no_server_errors")``; xfail tests are exempt.
+    """
+    offset = live_server.log_size()
+    yield
+    if not request.node.get_closest_marker("xfail"):
+        assert live_server.errors_since(offset) == []
 
 
 # --- pytest-django and tests/conftest.py fixtures that make no sense against a separate process ---
