@@ -4,7 +4,7 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from authserver import conf, tokens
 from authserver.clients import ClientError, create_client
-from authserver.models import Scope, User
+from authserver.models import ClientPolicy, Scope, User
 
 INTERNAL_CLIENT_ID = "manage-issue-token"
 
@@ -26,7 +26,8 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user named {username!r}.")
-        lifetime = lifetime or conf.access_token_lifetime()
+        if lifetime is None:
+            lifetime = conf.access_token_lifetime()
         if not 0 < lifetime <= conf.get("MAX_TOKEN_LIFETIME"):
             raise CommandError(f"--lifetime must be between 1 and {conf.get('MAX_TOKEN_LIFETIME')} seconds.")
         application = self._application(client)
@@ -52,4 +53,6 @@ class Command(BaseCommand):
                 ).application
             except ClientError as exc:
                 raise CommandError(str(exc)) from exc
+        # The internal client may carry any scope; only the user's roles narrow (scopes added later too).
+        ClientPolicy.objects.get_or_create(application=application)[0].scopes.set(Scope.objects.all())
         return application

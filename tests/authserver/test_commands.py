@@ -1,0 +1,207 @@
+"""Management commands: issue_token, create_client, seed_demo (rotate_signing_key is in test_keys)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from io import StringIO
+from urllib.parse import urlencode
+
+import jwt
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+from authserver.models import ClientPolicy, Role, Scope, SigningKey, User
+
+from .conftest import FORM, basic
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+# --- issue_token ---
+
+
+def test_issue_token_prints_only_a_jwt_and_records_it(world, decode):
+    output = run("issue_token", "--username", "alice", "--scopes", "mcp:read,mcp:tools")
+    token = output.strip()
+    assert output == token + "\n"
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+    claims = decode(token)
+    assert claims["sub"] == str(world.users["alice"].pk)
+    assert claims["username"] == "alice"
+    assert claims["scope"] == "mcp:read mcp:tools"
+    row = get_access_token_model().objects.get(token_checksum=hashlib.sha256(token.encode()).hexdigest())
+    assert row.user == world.users["alice"]
+    assert row.token == ""
+
+
+def test_issue_token_narrows_to_the_users_roles(world, decode):
+    token = run("issue_token", "--username", "guest", "--scopes", "mcp:read,mcp:tools").strip()
+    assert decode(token)["scope"] == "mcp:read"
+
+
+def test_issue_token_with_lifetime(world, decode):
+    claims = decode(run("issue_token", "--username", "alice", "--scopes", "mcp:read", "--lifetime", "60").strip())
+    assert claims["exp"] - claims["iat"] == 60
+
+
+def test_issue_token_for_a_client_is_revocable_through_the_endpoint(world, client, decode):
+    backend = world.clients["backend"]
+    token = run("issue_token", "--username", "alice", "--scopes", "mcp:read", "--client", backend.client_id).strip()
+    assert decode(token)["client_id"] == backend.client_id
+    response = client.post("/oauth/revoke/", urlencode({"token": token}), content_type=FORM,
+                           HTTP_AUTHORIZATION=basic(backend.client_id, backend.client_secret))
+    assert response.status_code == 200
+    assert not get_access_token_model().objects.exists()
+    assert cache.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
+
+
+def test_issue_token_reuses_its_internal_client(world):
+    run("issue_token", "--username", "alice", "--scopes", "mcp:read")
+    run("issue_token", "--username", "alice", "--scopes", "mcp:read")
+    assert get_application_model().objects.filter(client_id="manage-issue-token").count() == 1
+    assert get_access_token_model().objects.count() == 2
+
+
+def test_issue_token_covers_scopes_added_after_its_client(world, make_scope, decode):
+    run("issue_token", "--username", "alice", "--scopes", "mcp:read")
+    make_scope("mcp:extra", "Extra")
+    world.roles["writer"].scopes.add(Scope.objects.get(name="mcp:extra"))
+    token = run("issue_token", "--username", "alice", "--scopes", "mcp:extra").strip()
+    assert decode(token)["scope"] == "mcp:extra"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--username", "nobody-here", "--scopes", "mcp:read"], "nobody-here"),
+        (["--username", "alice", "--scopes", "mcp:nope"], "mcp:nope"),
+        (["--username", "alice", "--scopes", ","], "scope"),
+        (["--username", "alice", "--scopes", "mcp:read", "--lifetime", "0"], "lifetime"),
+        (["--username", "alice", "--scopes", "mcp:read", "--lifetime", "-5"], "lifetime"),
+        (["--username", "alice", "--scopes", "mcp:read", "--lifetime", "99999999"], "lifetime"),
+        (["--username", "alice", "--scopes", "mcp:read", "--client", "no-such-client"], "no-such-client"),
+        (["--username", "nobody", "--scopes", "mcp:read"], "scope"),
+    ],
+)
+def test_issue_token_bad_input_is_a_command_error(world, args, message):
+    with pytest.raises(CommandError, match=message):
+        run("issue_token", *args)
+    assert not get_access_token_model().objects.exists()
+
+
+def test_issue_token_refuses_an_inactive_user(world):
+    User.objects.filter(username="alice").update(is_active=False)
+    with pytest.raises(CommandError):
+        run("issue_token", "--username", "alice", "--scopes", "mcp:read")
+
+
+def test_issue_token_lifetime_not_a_number_is_an_error(world):
+    with pytest.raises(CommandError):
+        run("issue_token", "--username", "alice", "--scopes", "mcp:read", "--lifetime", "soon")
+
+
+# --- create_client ---
+
+
+def test_create_client_json_prints_a_secret_that_works(world, post_token, decode):
+    output = run("create_client", "--name", "Robot", "--grant", "client-credentials",
+                 "--scopes", "mcp:read,mcp:tools", "--json")
+    created = json.loads(output)
+    assert set(created) == {"client_id", "client_secret"}
+    response = post_token({"grant_type": "client_credentials", "scope": "mcp:read mcp:tools mcp:prompts"},
+                          (created["client_id"], created["client_secret"]))
+    assert response.status_code == 200, response.content
+    assert response.json()["scope"] == "mcp:read mcp:tools"
+    assert decode(response.json()["access_token"])["sub"] == created["client_id"]
+    application = get_application_model().objects.get(client_id=created["client_id"])
+    assert application.client_secret != created["client_secret"]  # stored hashed
+
+
+def test_create_client_plain_text_output(world):
+    output = run("create_client", "--name", "Robot", "--grant", "client-credentials", "--scopes", "mcp:read")
+    lines = output.splitlines()
+    assert lines[0].startswith("client_id: ")
+    assert lines[1].startswith("client_secret: ")
+
+
+def test_create_public_authorization_code_client(world):
+    created = json.loads(run("create_client", "--name", "SPA", "--grant", "authorization-code", "--scopes",
+                             "mcp:read", "--redirect-uri", "https://app.example.test/cb", "--public", "--json"))
+    assert created["client_secret"] is None
+    application = get_application_model().objects.get(client_id=created["client_id"])
+    assert application.client_type == application.CLIENT_PUBLIC
+    assert application.redirect_uris == "https://app.example.test/cb"
+    assert set(application.policy.scopes.values_list("name", flat=True)) == {"mcp:read"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--scopes", "mcp:read,mcp:nope", "--grant", "client-credentials"], "mcp:nope"),
+        (["--scopes", "mcp:read", "--grant", "authorization-code"], "redirect"),
+        (["--scopes", "mcp:read", "--grant", "client-credentials", "--public"], "confidential"),
+        (["--scopes", "mcp:read", "--grant", "authorization-code", "--redirect-uri", "not a url"], ""),
+        (["--scopes", "mcp:read", "--grant", "implicit"], ""),
+    ],
+)
+def test_create_client_bad_input_is_a_command_error(world, args, message):
+    before = get_application_model().objects.count()
+    with pytest.raises(CommandError, match=message):
+        run("create_client", "--name", "Bad", *args)
+    assert get_application_model().objects.count() == before
+
+
+def test_create_client_with_a_taken_client_id_is_an_error(world):
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_client", "--name", "Dup", "--grant", "client-credentials", "--scopes", "mcp:read",
+            "--client-id", world.clients["service"].client_id)
+
+
+# --- seed_demo ---
+
+
+def _snapshot():
+    Application = get_application_model()
+    return (
+        sorted(Scope.objects.values_list("name", "description")),
+        sorted((r.name, tuple(r.scopes.values_list("name", flat=True))) for r in Role.objects.all()),
+        sorted((u.username, u.is_staff, u.is_superuser, tuple(u.role_names())) for u in User.objects.all()),
+        sorted(Application.objects.values_list("client_id", "client_type", "authorization_grant_type")),
+        sorted((p.application.client_id, tuple(p.scopes.values_list("name", flat=True)))
+               for p in ClientPolicy.objects.all()),
+        SigningKey.objects.count(),
+    )
+
+
+def test_seed_demo_twice_is_idempotent(db, post_token, client):
+    run("seed_demo")
+    first = _snapshot()
+    run("seed_demo")
+    assert _snapshot() == first
+    assert first[5] == 1
+    assert ("demo-web", "public", "authorization-code") in first[3]
+    assert client.login(username="alice", password="alice-password")
+    response = post_token({"grant_type": "client_credentials"}, ("demo-service", "demo-service-secret"))
+    assert response.status_code == 200, response.content
+    assert set(response.json()["scope"].split()) == {"mcp:read", "mcp:tools", "mcp:prompts"}
+
+
+def test_seed_demo_password_grant_for_every_user(demo, post_token):
+    for username, scopes in [("alice", 3), ("bob", 3), ("admin", 3), ("guest", 1)]:
+        response = post_token({"grant_type": "password", "client_id": "demo-cli", "username": username,
+                               "password": f"{username}-password"})
+        assert response.status_code == 200, (username, response.content)
+        assert len(response.json()["scope"].split()) == scopes
+
+
+def test_seed_demo_restores_a_changed_demo_secret(demo, post_token):
+    run("seed_demo")
+    response = post_token({"grant_type": "client_credentials"}, ("demo-service", "demo-service-secret"))
+    assert response.status_code == 200, response.content

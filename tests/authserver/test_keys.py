@@ -1,0 +1,139 @@
+"""Signing keys: RFC 7638 thumbprints, the JWKS, rotation without breaking live tokens, retirement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+from django.core.management import call_command
+from django.utils import timezone
+
+from authserver import keys
+from authserver.models import SigningKey
+
+
+def jwks(client) -> dict[str, dict]:
+    response = client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    return {k["kid"]: k for k in response.json()["keys"]}
+
+
+def test_thumbprint_matches_the_rfc_7638_example():
+    # RFC 7638 §3.1
+    jwk = {
+        "kty": "RSA",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCi"
+             "FV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb"
+             "9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls"
+             "1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+    }
+    assert keys.thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_ensure_key_creates_one_key_once(db):
+    first = keys.ensure_key()
+    assert keys.ensure_key() == first
+    assert SigningKey.objects.count() == 1
+    assert first.kid == keys.thumbprint(first.public_jwk)
+
+
+def test_first_token_creates_a_key_when_none_exists(world, cc_token):
+    assert not SigningKey.objects.exists()
+    kid = jwt.get_unverified_header(cc_token()["access_token"])["kid"]
+    assert SigningKey.objects.get().kid == kid
+
+
+def test_jwks_publishes_public_parts_only(db, client):
+    key = keys.ensure_key()
+    published = jwks(client)
+    assert set(published) == {key.kid}
+    jwk = published[key.kid]
+    assert jwk["kty"] == "RSA" and jwk["alg"] == "RS256" and jwk["use"] == "sig"
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(jwk)
+
+
+def test_jwks_is_cacheable_and_cors_open(db, client):
+    keys.ensure_key()
+    response = client.get("/.well-known/jwks.json")
+    assert "max-age" in response["Cache-Control"]
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_rotate_makes_a_new_kid_sign_and_old_tokens_keep_verifying(world, cc_token, decode, client):
+    old_token = cc_token()["access_token"]
+    old_kid = jwt.get_unverified_header(old_token)["kid"]
+
+    new_key = keys.rotate()
+    assert new_key.kid != old_kid
+    new_token = cc_token()["access_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == new_key.kid
+
+    assert set(jwks(client)) == {old_kid, new_key.kid}
+    assert decode(old_token)["jti"] != decode(new_token)["jti"]
+    assert SigningKey.objects.get(kid=old_kid).retired_at is not None
+    assert SigningKey.objects.get(kid=new_key.kid).retired_at is None
+
+
+def test_rotate_signing_key_command(world, cc_token, decode, capsys):
+    old_token = cc_token()["access_token"]
+    call_command("rotate_signing_key")
+    printed = capsys.readouterr().out.strip()
+    assert printed == SigningKey.objects.current().kid
+    new_token = cc_token()["access_token"]
+    assert jwt.get_unverified_header(new_token)["kid"] == printed
+    assert jwt.get_unverified_header(old_token)["kid"] != printed
+    decode(old_token)
+    decode(new_token)
+
+
+def test_rotation_seen_through_the_database_alone(world, cc_token):
+    """Another instance rotated: this process must sign with the new key on its next token."""
+    cc_token()
+    old = SigningKey.objects.current()
+    SigningKey.objects.filter(pk=old.pk).update(retired_at=timezone.now())
+    newer = keys.create_key()
+    keys._private_keys.pop(newer.kid, None)  # as if created by another process
+    assert jwt.get_unverified_header(cc_token()["access_token"])["kid"] == newer.kid
+
+
+def test_key_retired_longer_than_the_max_token_lifetime_drops_out(world, cc_token, client, settings):
+    old_kid = jwt.get_unverified_header(cc_token()["access_token"])["kid"]
+    new_key = keys.rotate()
+    lifetime = keys.max_token_lifetime()
+
+    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=lifetime - 60))
+    assert set(jwks(client)) == {old_kid, new_key.kid}
+
+    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=lifetime + 60))
+    assert set(jwks(client)) == {new_key.kid}
+
+
+def test_max_token_lifetime_covers_the_longest_token(db, settings):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "MAX_TOKEN_LIFETIME": 60}
+    assert keys.max_token_lifetime() == settings.ACCESS_TOKEN_LIFETIME  # never below the default lifetime
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "MAX_TOKEN_LIFETIME": 7200}
+    assert keys.max_token_lifetime() == 7200
+
+
+def test_private_keys_are_parsed_once_per_process(db, monkeypatch):
+    key = keys.ensure_key()
+    keys._private_keys.clear()
+    calls = []
+    real = keys.serialization.load_pem_private_key
+    monkeypatch.setattr(keys.serialization, "load_pem_private_key", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for _ in range(3):
+        kid, _private = keys.current_signing_key()
+    assert kid == key.kid
+    assert len(calls) == 1
+
+
+def test_jwks_lists_newest_first(db, client):
+    keys.ensure_key()
+    keys.rotate()
+    current = keys.rotate()
+    published = client.get("/.well-known/jwks.json").json()["keys"]
+    assert published[0]["kid"] == current.kid
+    assert len(published) == 3

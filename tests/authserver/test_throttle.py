@@ -1,0 +1,152 @@
+"""Lockouts after failed sign-ins (password grant and login page) and the per-client token flood limit."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from authserver import throttle
+
+LIMIT = 3
+
+
+@pytest.fixture
+def limits(settings):
+    settings.AUTHSERVER = {
+        **settings.AUTHSERVER,
+        "LOGIN_FAILURE_LIMIT": LIMIT,
+        "LOGIN_IP_FAILURE_LIMIT": 50,
+        "LOGIN_LOCKOUT_SECONDS": 120,
+    }
+
+
+def _password(post_token, world, username="alice", password="wrong", **extra):
+    return post_token({"grant_type": "password", "client_id": world.clients["cli"].client_id,
+                       "username": username, "password": password}, **extra)
+
+
+def _login(client, username="alice", password="wrong", **extra):
+    return client.post("/accounts/login/", {"username": username, "password": password}, **extra)
+
+
+def _assert_locked_json(response):
+    assert response.status_code == 429, response.content
+    assert 0 < int(response["Retry-After"]) <= 120
+    body = response.json()
+    assert body["error"]
+    assert body["error_description"]
+    assert "no-store" in response.get("Cache-Control", "")
+
+
+# --- password grant ---
+
+
+def test_password_grant_locks_out_after_the_failure_limit(world, limits, post_token):
+    for _ in range(LIMIT):
+        assert _password(post_token, world).status_code == 400
+    _assert_locked_json(_password(post_token, world, password="alice-password"))
+
+
+def test_lockout_is_per_username(world, limits, post_token):
+    for _ in range(LIMIT):
+        _password(post_token, world)
+    assert _password(post_token, world, username="guest", password="guest-password").status_code == 200
+
+
+def test_lockout_counters_live_in_the_shared_cache(world, limits, post_token):
+    for _ in range(LIMIT):
+        _password(post_token, world)
+    assert _password(post_token, world, password="alice-password").status_code == 429
+    cache.clear()  # what another worker sees depends only on the cache
+    assert _password(post_token, world, password="alice-password").status_code == 200
+
+
+def test_success_resets_the_failure_count(world, limits, post_token):
+    for _ in range(LIMIT - 1):
+        _password(post_token, world)
+    assert _password(post_token, world, password="alice-password").status_code == 200
+    for _ in range(LIMIT - 1):
+        _password(post_token, world)
+    assert _password(post_token, world, password="alice-password").status_code == 200
+
+
+def test_ip_limit_locks_out_many_usernames_from_one_address(world, settings, post_token):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "LOGIN_FAILURE_LIMIT": 100, "LOGIN_IP_FAILURE_LIMIT": 4,
+                           "LOGIN_LOCKOUT_SECONDS": 120}
+    for i in range(4):
+        _password(post_token, world, username=f"user{i}", REMOTE_ADDR="10.0.0.9")
+    _assert_locked_json(_password(post_token, world, password="alice-password", REMOTE_ADDR="10.0.0.9"))
+    assert _password(post_token, world, password="alice-password", REMOTE_ADDR="10.0.0.10").status_code == 200
+
+
+def test_unknown_usernames_are_counted_too(world, limits, post_token):
+    for _ in range(LIMIT):
+        assert _password(post_token, world, username="ghost").status_code == 400
+    assert _password(post_token, world, username="ghost").status_code == 429
+
+
+# --- login page ---
+
+
+def test_login_page_locks_out_with_429_and_retry_after(world, limits, client):
+    for _ in range(LIMIT):
+        assert _login(client).status_code == 200
+    response = _login(client, password="alice-password")
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 120
+    assert "Too many failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_login_page_and_password_grant_share_the_counter(world, limits, client, post_token):
+    for _ in range(LIMIT):
+        _login(client)
+    _assert_locked_json(_password(post_token, world, password="alice-password"))
+
+
+def test_login_success_resets_the_failure_count(world, limits, client):
+    for _ in range(LIMIT - 1):
+        _login(client)
+    assert _login(client, password="alice-password").status_code == 302
+    client.logout()
+    for _ in range(LIMIT - 1):
+        _login(client)
+    assert _login(client, password="alice-password").status_code == 302
+
+
+# --- token endpoint flood limit ---
+
+
+def test_token_flood_limit_per_client(world, settings, post_token):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 3, "TOKEN_RATE_WINDOW": 60}
+    service = world.clients["service"]
+    auth = (service.client_id, service.client_secret)
+    for _ in range(3):
+        assert post_token({"grant_type": "client_credentials"}, auth).status_code == 200
+    response = post_token({"grant_type": "client_credentials"}, auth)
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 61
+    assert response.json()["error"] == "temporarily_unavailable"
+    # another client is not affected
+    other = post_token({"grant_type": "password", "client_id": world.clients["cli"].client_id,
+                        "username": "alice", "password": "alice-password"})
+    assert other.status_code == 200
+
+
+def test_token_flood_limit_counts_form_post_clients_too(world, settings, post_token):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 2, "TOKEN_RATE_WINDOW": 60}
+    body = {"grant_type": "password", "client_id": world.clients["cli"].client_id,
+            "username": "alice", "password": "alice-password"}
+    assert [post_token(body).status_code for _ in range(3)] == [200, 200, 429]
+
+
+# --- the functions ---
+
+
+def test_lockout_remaining_is_zero_until_locked(db, limits):
+    assert throttle.lockout_remaining("carol", "10.1.1.1") == 0
+    for _ in range(LIMIT - 1):
+        throttle.record_login_failure("carol", "10.1.1.1")
+    assert throttle.lockout_remaining("carol", "10.1.1.1") == 0
+    throttle.record_login_failure("carol", "10.1.1.1")
+    assert 119 <= throttle.lockout_remaining("carol", "10.1.1.1") <= 120
