@@ -269,3 +269,21 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- MCP resource server (mcpserver), read at call time through mcpserver.conf ---------------------
+# Everything the MCP server needs is here; it never imports authserver. KEY_SOURCE is a dotted path to
+# a callable returning a JWKS dict (in-process, the default) or the JWKS URL of an external issuer.
+MCPSERVER = {
+    "ISSUER": OAUTH_ISSUER,
+    "RESOURCE_URL": MCP_RESOURCE_URL,
+    "RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
+    "KEY_SOURCE": env("MCP_KEY_SOURCE", "authserver.keys.jwks"),
+    "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,
+    "ALLOWED_ORIGINS": env_list("MCP_ALLOWED_ORIGINS"),
+    "MAX_BODY_BYTES": env_int("MCP_MAX_BODY_BYTES", 1024 * 1024),
+    "SESSION_TTL": env_int("MCP_SESSION_TTL", 24 * 3600),
+    "PAGE_SIZE": env_int("MCP_PAGE_SIZE", 50),
+    "FIXTURE_PACK": env_bool("MCP_FIXTURE_PACK"),
+    "AUDIT": env_bool("MCP_AUDIT", True),
+}
+# --- end of the MCP resource server block ---------------------------------------------------------

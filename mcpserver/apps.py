@@ -1,4 +1,4 @@
-"""App configuration for the MCP resource server."""
+"""App configuration: registers the capabilities and the system checks at start-up."""
 
 from django.apps import AppConfig
 
@@ -7,3 +7,9 @@ class McpserverConfig(AppConfig):
     name = "mcpserver"
     verbose_name = "MCP server"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .registry import build_registry
+
+        self.registry = build_registry()

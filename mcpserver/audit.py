@@ -1,0 +1,97 @@
+"""The audit trail's writer: records are buffered in memory and written in batches off the hot path.
+
+A background thread writes the buffer every ``AUDIT_FLUSH_SECONDS`` (sooner when a batch fills);
+``flush()`` also runs at interpreter exit, so a graceful shutdown loses nothing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import logging
+import threading
+from collections import deque
+from typing import Any
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from . import conf
+
+logger = logging.getLogger(__name__)
+
+_buffer: deque[dict[str, Any]] = deque()
+_wake = threading.Event()
+_state = {"thread": None}
+_start_lock = threading.Lock()
+MAX_BUFFERED = 100_000
+
+
+def digest(arguments: Any) -> tuple[int, str]:
+    """The size and SHA-256 of the canonical JSON of ``arguments``: what the trail keeps of them."""
+    if not arguments:
+        return 0, ""
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return len(canonical), hashlib.sha256(canonical).hexdigest()
+
+
+def record(token, kind: str, name: str, outcome: str, duration_ms: float, arguments: Any, version: str) -> None:
+    """Queue one record; never raises into the request that made it."""
+    if not conf.get("AUDIT"):
+        return
+    size, checksum = digest(arguments)
+    _buffer.append({
+        "created": timezone.now(), "subject": token.subject[:255], "username": (token.username or "")[:150],
+        "client_id": token.client_id[:255], "kind": kind, "name": name[:500], "outcome": outcome,
+        "duration_ms": round(duration_ms, 3), "argument_bytes": size, "argument_digest": checksum,
+        "protocol_version": version[:20],
+    })
+    if conf.get("AUDIT_BACKGROUND"):
+        _ensure_writer()
+        if len(_buffer) >= conf.get("AUDIT_BATCH_SIZE"):
+            _wake.set()
+
+
+def pending() -> int:
+    return len(_buffer)
+
+
+def flush() -> int:
+    """Write every buffered record now; return how many were written."""
+    from .models import AuditRecord
+
+    written = 0
+    while _buffer:
+        batch = []
+        while _buffer and len(batch) < conf.get("AUDIT_BATCH_SIZE"):
+            batch.append(_buffer.popleft())
+        try:
+            AuditRecord.objects.bulk_create([AuditRecord(**fields) for fields in batch])
+        except Exception:
+            logger.exception("Could not write %d audit records; keeping them for the next flush", len(batch))
+            if len(_buffer) < MAX_BUFFERED:
+                _buffer.extendleft(reversed(batch))
+            return written
+        written += len(batch)
+    return written
+
+
+def _write_forever() -> None:
+    while True:
+        _wake.wait(conf.get("AUDIT_FLUSH_SECONDS"))
+        _wake.clear()
+        if _buffer:
+            close_old_connections()
+            flush()
+
+
+def _ensure_writer() -> None:
+    if _state["thread"] is not None:
+        return
+    with _start_lock:
+        if _state["thread"] is None:
+            thread = threading.Thread(target=_write_forever, name="mcp-audit-writer", daemon=True)
+            thread.start()
+            _state["thread"] = thread
+            atexit.register(flush)

@@ -1,0 +1,40 @@
+"""System checks for the MCP server's configuration: a misconfiguration fails at start-up, not per request."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.core import checks
+from django.utils.module_loading import import_string
+
+from . import conf
+
+
+def _absolute(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc) and not parts.query and not parts.fragment
+
+
+@checks.register(checks.Tags.security)
+def check_identity(app_configs, **kwargs):
+    errors = []
+    issuer, resource = conf.get("ISSUER"), conf.get("RESOURCE_URL")
+    if not _absolute(issuer) or issuer.endswith("/"):
+        errors.append(checks.Error(f"MCPSERVER ISSUER {issuer!r} must be an absolute URL without a trailing slash.",
+                                   id="mcpserver.E001"))
+    if not _absolute(resource):
+        errors.append(checks.Error(f"MCPSERVER RESOURCE_URL {resource!r} must be an absolute URL.", id="mcpserver.E002"))
+    return errors
+
+
+@checks.register()
+def check_key_source(app_configs, **kwargs):
+    source = conf.get("KEY_SOURCE")
+    if isinstance(source, str) and source.startswith(("https://", "http://")):
+        return []
+    try:
+        import_string(source)
+    except ImportError:
+        return [checks.Error(f"MCPSERVER KEY_SOURCE {source!r} is neither a JWKS URL nor an importable callable.",
+                             id="mcpserver.E003")]
+    return []

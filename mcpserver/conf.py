@@ -1,0 +1,77 @@
+"""The ``MCPSERVER`` settings namespace, read at call time so tests and deployments can override it."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+SUPPORTED_SCOPES = ["mcp:read", "mcp:tools", "mcp:prompts"]
+
+DEFAULTS: dict[str, Any] = {
+    # Who we trust and who we are: both strings are compared byte for byte.
+    "ISSUER": "http://127.0.0.1:8000",
+    "RESOURCE_URL": "http://127.0.0.1:8000/mcp",
+    "RESOURCE_NAME": "MCP server",
+    # A dotted path to a callable returning a JWKS dict, or an http(s) URL of a JWKS document.
+    "KEY_SOURCE": "authserver.keys.jwks",
+    "KEY_CACHE_SECONDS": 300,
+    "KEY_REFRESH_INTERVAL": 5,
+    "JWKS_TIMEOUT": 5,
+    "LEEWAY_SECONDS": 30,
+    "TOKEN_CACHE_SIZE": 10_000,
+    "TOKEN_CACHE_SECONDS": 300,
+    "REVOCATION_PREFIX": None,  # None: the project-wide TOKEN_REVOCATION_PREFIX
+    # Scopes: what each family of operations needs, and what the metadata advertises.
+    "SCOPES_SUPPORTED": SUPPORTED_SCOPES,
+    "READ_SCOPE": "mcp:read",
+    "TOOLS_SCOPE": "mcp:tools",
+    "PROMPTS_SCOPE": "mcp:prompts",
+    # Transport.
+    "ALLOWED_ORIGINS": [],  # the resource URL's own origin is always allowed
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "MAX_JSON_DEPTH": 64,
+    "SESSION_TTL": 24 * 3600,
+    "PAGE_SIZE": 50,
+    "LIST_TTL_MS": 60_000,
+    "DISCOVER_TTL_MS": 3_600_000,
+    # Identity.
+    "SERVER_NAME": "django-mcp-server",
+    "SERVER_TITLE": "Django MCP server",
+    "SERVER_VERSION": "0.1.0",
+    "INSTRUCTIONS": "Tools, prompts and resources of this Django project; call help to see what you may use.",
+    # Capabilities: modules whose @tool/@prompt/@resource definitions are registered at start-up.
+    "CAPABILITIES": ["mcpserver.tools", "mcpserver.prompts", "mcpserver.resources"],
+    "FIXTURE_PACK": False,
+    # Audit trail: records are buffered in memory and written in batches off the hot path.
+    "AUDIT": True,
+    "AUDIT_FLUSH_SECONDS": 1.0,
+    "AUDIT_BATCH_SIZE": 500,
+    "AUDIT_BACKGROUND": True,  # False: records wait for an explicit audit.flush() (tests)
+    "POLICY_CACHE_SECONDS": 5,
+}
+
+
+def get(name: str) -> Any:
+    """Return one MCPSERVER setting, falling back to its default."""
+    return getattr(settings, "MCPSERVER", {}).get(name, DEFAULTS[name])
+
+
+def revocation_prefix() -> str:
+    return get("REVOCATION_PREFIX") or getattr(settings, "TOKEN_REVOCATION_PREFIX", "revoked-token:")
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def metadata_url() -> str:
+    """RFC 9728 §3.1: the well-known suffix goes between the host and the resource's path."""
+    parts = urlsplit(get("RESOURCE_URL"))
+    return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{parts.path.rstrip('/')}"
+
+
+def allowed_origins() -> set[str]:
+    return {origin_of(get("RESOURCE_URL")), *(origin.rstrip("/").lower() for origin in get("ALLOWED_ORIGINS"))}

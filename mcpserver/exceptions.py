@@ -1,0 +1,109 @@
+"""Typed errors: each carries its JSON-RPC code or HTTP status; ``views`` turns them into responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class McpError(Exception):
+    """A JSON-RPC error. ``status`` is the 2026-07-28 HTTP status; ``legacy_status`` the 2025 one."""
+
+    code = -32603
+    message = "Internal error"
+    status = 500
+    legacy_status = 200
+
+    def __init__(self, message: str | None = None, data: Any = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.data = data
+
+    def as_error(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+class ParseError(McpError):
+    code, message, status, legacy_status = -32700, "Parse error", 400, 400
+
+
+class InvalidRequest(McpError):
+    code, message, status, legacy_status = -32600, "Invalid request", 400, 400
+
+
+class BodyTooLarge(InvalidRequest):
+    message, status, legacy_status = "Request body too large", 413, 413
+
+
+class UnsupportedMediaType(InvalidRequest):
+    message, status, legacy_status = "Content-Type must be application/json", 415, 415
+
+
+class MethodNotFound(McpError):
+    code, message, status = -32601, "Method not found", 404
+
+
+class InvalidParams(McpError):
+    code, message, status = -32602, "Invalid params", 400
+
+
+class InternalError(McpError):
+    code, message, status = -32603, "Internal error", 500
+
+
+class HeaderMismatch(McpError):
+    code, message, status, legacy_status = -32020, "Header mismatch", 400, 400
+
+
+class MissingClientCapability(McpError):
+    code, message, status = -32021, "Missing required client capability", 400
+
+
+class UnsupportedProtocolVersion(McpError):
+    code, message, status, legacy_status = -32022, "Unsupported protocol version", 400, 400
+
+
+class SessionNotFound(McpError):
+    code, message, status, legacy_status = -32001, "Session not found", 404, 404
+
+
+class HttpError(Exception):
+    """An error answered at the HTTP layer, before or instead of JSON-RPC."""
+
+    status = 400
+    error = "invalid_request"
+    description = "Bad request"
+
+    def __init__(self, description: str | None = None):
+        super().__init__(description or self.description)
+        self.description = description or self.description
+
+
+class InvalidToken(HttpError):
+    """RFC 6750 §3.1 ``invalid_token``; ``error`` is None when no token was sent at all."""
+
+    status, error, description = 401, "invalid_token", "The access token is missing, malformed, expired or revoked."
+
+    def __init__(self, description: str | None = None, token_sent: bool = True):
+        super().__init__(description)
+        self.token_sent = token_sent
+
+
+class InsufficientScope(HttpError):
+    """RFC 6750 §3.1 ``insufficient_scope``, naming every scope the operation needs."""
+
+    status, error, description = 403, "insufficient_scope", "The access token lacks a scope this operation needs."
+
+    def __init__(self, required: list[str], description: str | None = None):
+        super().__init__(description)
+        self.required = sorted(set(required))
+
+
+class ForbiddenOrigin(HttpError):
+    status, error, description = 403, "forbidden_origin", "This Origin may not call the MCP endpoint."
+
+
+class MethodNotAllowed(HttpError):
+    status, error, description = 405, "method_not_allowed", "Use POST (or DELETE to end a session)."

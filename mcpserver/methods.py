@@ -1,0 +1,408 @@
+"""One small function per MCP method, and the dispatch tables of the two protocol eras."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import audit, conf, policies, sessions
+from .auth import AccessToken
+from .exceptions import InvalidParams, MissingClientCapability
+from .registry import Definition, Prompt, Registry, Resource, Tool, ToolError
+from .schemas import SchemaError, validate
+
+logger = logging.getLogger(__name__)
+
+MODERN_VERSIONS = ("2026-07-28",)
+HANDSHAKE_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
+LATEST_HANDSHAKE = HANDSHAKE_VERSIONS[-1]
+SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+@dataclass
+class Context:
+    """One request as a method (and a tool, prompt or resource function) sees it."""
+
+    token: AccessToken
+    registry: Registry
+    era: str  # "modern" or "legacy"
+    version: str
+    params: dict[str, Any] = field(default_factory=dict)
+    request_id: Any = None
+    client_capabilities: dict[str, Any] = field(default_factory=dict)
+    client_info: dict[str, Any] | None = None
+    session_id: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def progress_token(self) -> Any:
+        meta = self.params.get("_meta")
+        return meta.get("progressToken") if isinstance(meta, dict) else None
+
+    def visible(self, kind: str) -> list[Definition]:
+        """What this caller may use, sorted: allowed by scopes and roles and not switched off."""
+        return [item for item in map(_effective, self.registry.all(kind)) if item is not None and _allowed(self, item)]
+
+
+@dataclass
+class Stream:
+    """A result that is still being produced: yields ``Progress``/``Log`` events, then returns the result."""
+
+    events: Generator[Any, None, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Method:
+    handler: Callable[[Context], dict[str, Any] | Stream]
+    cache_scope: str | None = None  # 2026-07-28 results of cacheable methods carry ttlMs and cacheScope
+    ttl_setting: str = "LIST_TTL_MS"
+
+
+# --- access ---
+
+
+def _family_scope(item: Definition) -> str:
+    return conf.get({"tool": "TOOLS_SCOPE", "prompt": "PROMPTS_SCOPE"}.get(item.kind, "READ_SCOPE"))
+
+
+def required_scopes(item: Definition) -> list[str]:
+    return [_family_scope(item), *item.scopes]
+
+
+def _effective(item: Definition) -> Definition | None:
+    return policies.effective(item) if isinstance(item, Tool) else item
+
+
+def _allowed(ctx: Context, item: Definition) -> bool:
+    return not ctx.token.missing(required_scopes(item)) and ctx.token.has_roles(item.roles)
+
+
+def _usable(ctx: Context, item: Definition | None, unknown: InvalidParams) -> Definition:
+    """The item when this caller may use it; 403 for a missing scope, 'unknown' when hidden by role or policy."""
+    item = _effective(item) if item is not None else None
+    if item is None or not ctx.token.has_roles(item.roles):
+        raise unknown
+    ctx.token.require(required_scopes(item))
+    return item
+
+
+# --- pagination ---
+
+
+def _cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(f"after:{key}".encode()).decode()
+
+
+def _after(cursor: Any) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+    except (AttributeError, UnicodeError, ValueError, binascii.Error):
+        raise InvalidParams("Invalid cursor") from None
+    if not decoded.startswith("after:"):
+        raise InvalidParams("Invalid cursor")
+    return decoded[len("after:"):]
+
+
+def paginate(ctx: Context, items: list[Definition], field_name: str) -> dict[str, Any]:
+    """One page of a sorted list; the opaque cursor names the last key returned."""
+    after = _after(ctx.params.get("cursor"))
+    if after is not None:
+        items = [item for item in items if item.key > after]
+    size = conf.get("PAGE_SIZE")
+    page: dict[str, Any] = {field_name: [item.describe() for item in items[:size]]}
+    if len(items) > size:
+        page["nextCursor"] = _cursor(items[size - 1].key)
+    return page
+
+
+# --- identity ---
+
+
+def server_info() -> dict[str, str]:
+    return {"name": conf.get("SERVER_NAME"), "title": conf.get("SERVER_TITLE"), "version": conf.get("SERVER_VERSION")}
+
+
+def capabilities(era: str) -> dict[str, Any]:
+    offered: dict[str, Any] = {
+        "tools": {"listChanged": False},
+        "prompts": {"listChanged": False},
+        "resources": {"subscribe": False, "listChanged": False},
+    }
+    if era == "legacy":
+        offered["logging"] = {}
+    return offered
+
+
+def discover(ctx: Context) -> dict[str, Any]:
+    return {
+        "supportedVersions": list(MODERN_VERSIONS),
+        "capabilities": capabilities("modern"),
+        "serverInfo": server_info(),
+        "instructions": conf.get("INSTRUCTIONS"),
+        "_meta": {SERVER_INFO_KEY: server_info()},
+    }
+
+
+def initialize(ctx: Context) -> dict[str, Any]:
+    """Negotiate (answer the requested version when we speak it, else our latest) and open a session."""
+    requested = ctx.params.get("protocolVersion")
+    if not isinstance(requested, str):
+        raise InvalidParams("initialize needs a protocolVersion string")
+    version = requested if requested in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE
+    client_info = ctx.params.get("clientInfo")
+    ctx.response_headers["Mcp-Session-Id"] = sessions.create(ctx.token, version, client_info)
+    return {
+        "protocolVersion": version,
+        "capabilities": capabilities("legacy"),
+        "serverInfo": server_info(),
+        "instructions": conf.get("INSTRUCTIONS"),
+    }
+
+
+def ping(ctx: Context) -> dict[str, Any]:
+    return {}
+
+
+def set_level(ctx: Context) -> dict[str, Any]:
+    if ctx.params.get("level") not in LOG_LEVELS:
+        raise InvalidParams(f"level must be one of {', '.join(LOG_LEVELS)}")
+    return {}
+
+
+# --- tools ---
+
+
+def tools_list(ctx: Context) -> dict[str, Any]:
+    ctx.token.require([conf.get("READ_SCOPE")])
+    return paginate(ctx, ctx.visible("tool"), "tools")
+
+
+def _text(text: str) -> dict[str, str]:
+    return {"type": "text", "text": text}
+
+
+def _tool_result(tool: Tool, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict) and "content" in value:
+        return value
+    if tool.output_schema is not None and isinstance(value, dict):
+        return {"content": [_text(json.dumps(value, ensure_ascii=False))], "structuredContent": value}
+    if isinstance(value, str):
+        return {"content": [_text(value)]}
+    if isinstance(value, list):
+        return {"content": value}
+    return {"content": [_text(json.dumps(value, ensure_ascii=False, default=str))]}
+
+
+def _tool_failure(text: str) -> dict[str, Any]:
+    return {"content": [_text(text)], "isError": True}
+
+
+def _check_client_capabilities(ctx: Context, tool: Tool) -> None:
+    missing = [name for name in tool.client_capabilities if name not in (ctx.client_capabilities or {})]
+    if missing and ctx.era == "modern":
+        raise MissingClientCapability(
+            f"Tool {tool.name!r} needs client capabilities: {', '.join(missing)}",
+            data={"requiredCapabilities": {name: {} for name in missing}},
+        )
+
+
+def _arguments(ctx: Context, schema: dict[str, Any] | None) -> dict[str, Any]:
+    arguments = ctx.params.get("arguments")
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        raise InvalidParams("arguments must be an object")
+    if schema is not None:
+        try:
+            validate(arguments, schema)
+        except SchemaError as exc:
+            raise InvalidParams(f"Invalid arguments: {exc}") from None
+    return arguments
+
+
+class _Audited:
+    """Times one capability use and writes its audit record, whatever the outcome."""
+
+    def __init__(self, ctx: Context, kind: str, name: str, arguments: Any) -> None:
+        self.ctx, self.kind, self.name, self.arguments = ctx, kind, name, arguments
+        self.started = time.perf_counter()
+
+    def done(self, outcome: str) -> None:
+        elapsed = (time.perf_counter() - self.started) * 1000
+        audit.record(self.ctx.token, self.kind, self.name, outcome, elapsed, self.arguments, self.ctx.version)
+
+
+def _finish_tool(trail: _Audited, tool: Tool, run: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        result = _tool_result(tool, run())
+    except ToolError as exc:
+        result = _tool_failure(str(exc))
+    except Exception:
+        logger.exception("Tool %s failed", tool.name)
+        result = _tool_failure(f"The tool {tool.name!r} failed.")
+    trail.done("error" if result.get("isError") else "ok")
+    return result
+
+
+def _streamed_tool(trail: _Audited, tool: Tool, events: Generator) -> Generator[Any, None, dict[str, Any]]:
+    try:
+        value = yield from events
+    except GeneratorExit:  # the client closed the stream: the work stops here
+        trail.done("cancelled")
+        raise
+    except ToolError as exc:
+        trail.done("error")
+        return _tool_failure(str(exc))
+    except Exception:
+        logger.exception("Tool %s failed", tool.name)
+        trail.done("error")
+        return _tool_failure(f"The tool {tool.name!r} failed.")
+    return _finish_tool(trail, tool, lambda: value)
+
+
+def tools_call(ctx: Context) -> dict[str, Any] | Stream:
+    name = ctx.params.get("name")
+    if not isinstance(name, str):
+        raise InvalidParams("tools/call needs a tool name")
+    tool = _usable(ctx, ctx.registry.get("tool", name), InvalidParams(f"Unknown tool: {name}"))
+    _check_client_capabilities(ctx, tool)
+    trail = _Audited(ctx, "tool", name, ctx.params.get("arguments"))
+    try:
+        arguments = _arguments(ctx, tool.input_schema)
+    except InvalidParams:
+        trail.done("invalid")
+        raise
+    if _is_generator_function(tool.handler):
+        return Stream(_streamed_tool(trail, tool, tool.handler(ctx, **arguments)))
+    return _finish_tool(trail, tool, lambda: tool.handler(ctx, **arguments))
+
+
+def _is_generator_function(func: Callable[..., Any]) -> bool:
+    return bool(getattr(func, "__code__", None) and func.__code__.co_flags & 0x20)
+
+
+# --- prompts ---
+
+
+def prompts_list(ctx: Context) -> dict[str, Any]:
+    ctx.token.require([conf.get("READ_SCOPE")])
+    return paginate(ctx, ctx.visible("prompt"), "prompts")
+
+
+def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:
+    arguments = _arguments(ctx, None)
+    if any(not isinstance(value, str) for value in arguments.values()):
+        raise InvalidParams("Prompt arguments must be strings")
+    known = {argument.name for argument in prompt.arguments}
+    missing = [a.name for a in prompt.arguments if a.required and a.name not in arguments]
+    if missing:
+        raise InvalidParams(f"Missing required argument(s): {', '.join(missing)}")
+    return {key: value for key, value in arguments.items() if key in known}
+
+
+def _messages(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        return [{"role": "user", "content": _text(value)}]
+    return list(value)
+
+
+def prompts_get(ctx: Context) -> dict[str, Any]:
+    name = ctx.params.get("name")
+    if not isinstance(name, str):
+        raise InvalidParams("prompts/get needs a prompt name")
+    prompt = _usable(ctx, ctx.registry.get("prompt", name), InvalidParams(f"Unknown prompt: {name}"))
+    trail = _Audited(ctx, "prompt", name, ctx.params.get("arguments"))
+    try:
+        arguments = _prompt_arguments(ctx, prompt)
+    except InvalidParams:
+        trail.done("invalid")
+        raise
+    try:
+        messages = _messages(prompt.handler(ctx, **arguments))
+    except Exception:
+        trail.done("error")
+        raise
+    trail.done("ok")
+    return {"description": prompt.description, "messages": messages}
+
+
+# --- resources ---
+
+
+def resources_list(ctx: Context) -> dict[str, Any]:
+    ctx.token.require([conf.get("READ_SCOPE")])
+    return paginate(ctx, ctx.visible("resource"), "resources")
+
+
+def templates_list(ctx: Context) -> dict[str, Any]:
+    ctx.token.require([conf.get("READ_SCOPE")])
+    return paginate(ctx, ctx.visible("template"), "resourceTemplates")
+
+
+def _contents(resource: Resource, uri: str, value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, bytes):
+        return [{"uri": uri, "mimeType": resource.mime_type, "blob": base64.b64encode(value).decode()}]
+    if isinstance(value, str):
+        return [{"uri": uri, "mimeType": resource.mime_type, "text": value}]
+    return list(value)
+
+
+def _find_resource(ctx: Context, uri: str) -> tuple[Resource, dict[str, str]]:
+    unknown = InvalidParams(f"Unknown resource: {uri}", data={"uri": uri})
+    fixed = ctx.registry.get("resource", uri)
+    if fixed is not None:
+        return _usable(ctx, fixed, unknown), {}
+    found = ctx.registry.find_template(uri)
+    if found is None:
+        raise unknown
+    return _usable(ctx, found[0], unknown), found[1]
+
+
+def resources_read(ctx: Context) -> dict[str, Any]:
+    uri = ctx.params.get("uri")
+    if not isinstance(uri, str):
+        raise InvalidParams("resources/read needs a uri")
+    ctx.token.require([conf.get("READ_SCOPE")])
+    resource, variables = _find_resource(ctx, uri)
+    trail = _Audited(ctx, "resource", uri, variables)
+    try:
+        contents = _contents(resource, uri, resource.handler(ctx, **variables))
+    except LookupError:
+        trail.done("invalid")
+        raise InvalidParams(f"Unknown resource: {uri}", data={"uri": uri}) from None
+    except Exception:
+        trail.done("error")
+        raise
+    trail.done("ok")
+    return {"contents": contents}
+
+
+# --- dispatch tables ---
+
+_SHARED = {
+    "tools/list": Method(tools_list, "private"),
+    "tools/call": Method(tools_call),
+    "prompts/list": Method(prompts_list, "private"),
+    "prompts/get": Method(prompts_get),
+    "resources/list": Method(resources_list, "private"),
+    "resources/templates/list": Method(templates_list, "private"),
+    "resources/read": Method(resources_read, "private"),
+}
+
+MODERN: dict[str, Method] = {"server/discover": Method(discover, "public", "DISCOVER_TTL_MS"), **_SHARED}
+LEGACY: dict[str, Method] = {
+    "initialize": Method(initialize),
+    "ping": Method(ping),
+    "logging/setLevel": Method(set_level),
+    **_SHARED,
+}
+

@@ -1,0 +1,80 @@
+"""The audit trail of capability use, and the admins' overrides of each tool's policy."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ToolPolicyQuerySet(models.QuerySet):
+    def overrides(self) -> dict[str, ToolPolicy]:
+        return {policy.name: policy for policy in self}
+
+
+class ToolPolicy(models.Model):
+    """An admin's override of one tool: switch it off, or replace the scopes or roles it needs."""
+
+    name = models.CharField("tool name", max_length=128, unique=True)
+    enabled = models.BooleanField(default=True, help_text="A disabled tool is neither listed nor callable.")
+    scopes = models.CharField(
+        max_length=500, null=True, blank=True,
+        help_text="Space-separated scopes the tool needs besides mcp:tools; leave empty to keep the tool's own.",
+    )
+    roles = models.CharField(
+        max_length=500, null=True, blank=True,
+        help_text="Space-separated roles, any one of which may use the tool; leave empty to keep the tool's own.",
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = ToolPolicyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "tool policy"
+        verbose_name_plural = "tool policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def scope_list(self) -> tuple[str, ...] | None:
+        return None if self.scopes is None else tuple(self.scopes.split())
+
+    def role_list(self) -> tuple[str, ...] | None:
+        return None if self.roles is None else tuple(self.roles.split())
+
+
+class AuditRecordQuerySet(models.QuerySet):
+    def for_subject(self, subject: str) -> AuditRecordQuerySet:
+        return self.filter(subject=subject)
+
+    def failures(self) -> AuditRecordQuerySet:
+        return self.exclude(outcome=AuditRecord.Outcome.OK)
+
+
+class AuditRecord(models.Model):
+    """One tools/call, prompts/get or resources/read: who, through which client, what, outcome, duration."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok"
+        ERROR = "error"
+        INVALID = "invalid"
+        CANCELLED = "cancelled"
+
+    created = models.DateTimeField(db_index=True)
+    subject = models.CharField(max_length=255, db_index=True)
+    username = models.CharField(max_length=150, blank=True)
+    client_id = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=20)
+    name = models.CharField(max_length=500)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    duration_ms = models.FloatField()
+    argument_bytes = models.PositiveIntegerField(default=0)
+    argument_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the canonical arguments.")
+    protocol_version = models.CharField(max_length=20, blank=True)
+
+    objects = AuditRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} by {self.subject}: {self.outcome}"

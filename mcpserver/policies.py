@@ -1,0 +1,51 @@
+"""Admins' tool overrides (``ToolPolicy``) applied to tool definitions, cached per process for a few seconds."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+
+from django.db import DatabaseError
+
+from . import conf
+from .registry import Tool
+
+logger = logging.getLogger(__name__)
+
+_cache: dict = {"loaded_at": None, "overrides": {}}
+_lock = threading.Lock()
+
+
+def overrides() -> dict:
+    """Every ToolPolicy by tool name, re-read at most every ``POLICY_CACHE_SECONDS``."""
+    now = time.monotonic()
+    loaded_at = _cache["loaded_at"]
+    if loaded_at is None or now - loaded_at >= conf.get("POLICY_CACHE_SECONDS"):
+        from .models import ToolPolicy
+
+        with _lock:
+            try:
+                _cache["overrides"] = ToolPolicy.objects.all().overrides()
+            except DatabaseError:  # e.g. before migrations: serve the tools' own policy
+                logger.warning("Could not read tool policies; using the tools' own", exc_info=True)
+            _cache["loaded_at"] = now
+    return _cache["overrides"]
+
+
+def forget() -> None:
+    _cache["loaded_at"] = None
+
+
+def effective(tool: Tool) -> Tool | None:
+    """The tool as an admin configured it, or None when it is switched off."""
+    policy = overrides().get(tool.name)
+    if policy is None:
+        return tool
+    if not policy.enabled:
+        return None
+    scopes, roles = policy.scope_list(), policy.role_list()
+    return dataclasses.replace(
+        tool, scopes=tool.scopes if scopes is None else scopes, roles=tool.roles if roles is None else roles
+    )

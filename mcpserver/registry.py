@@ -1,0 +1,303 @@
+"""Tool, prompt and resource definitions, the decorators that declare them, and the registry of them.
+
+The decorators only attach a definition to the function (nothing is registered at import time);
+``AppConfig.ready()`` registers every definition of the modules named in ``MCPSERVER["CAPABILITIES"]``,
+and a duplicate name fails at start-up.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+NO_ARGUMENTS = {"type": "object", "additionalProperties": False}
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ToolError(Exception):
+    """Raised by a tool to report a failure to the caller as a result with ``isError: true``."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Yielded by a generator tool: becomes ``notifications/progress`` when the caller sent a token."""
+
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Log:
+    """Yielded by a generator tool: becomes ``notifications/message`` on a streamed response."""
+
+    data: Any
+    level: str = "info"
+    logger: str | None = None
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    handler: Callable[..., Any]
+    input_schema: dict[str, Any] = field(default_factory=lambda: dict(NO_ARGUMENTS))
+    output_schema: dict[str, Any] | None = None
+    scopes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    title: str | None = None
+    annotations: dict[str, Any] | None = None
+    client_capabilities: tuple[str, ...] = ()
+
+    kind = "tool"
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": self.input_schema}
+        for name, value in (("title", self.title), ("outputSchema", self.output_schema), ("annotations", self.annotations)):
+            if value is not None:
+                described[name] = value
+        return described
+
+
+@dataclass(frozen=True)
+class PromptArgument:
+    name: str
+    description: str = ""
+    required: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "required": self.required}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    description: str
+    handler: Callable[..., Any]
+    arguments: tuple[PromptArgument, ...] = ()
+    scopes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    title: str | None = None
+
+    kind = "prompt"
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    def describe(self) -> dict[str, Any]:
+        described = {"name": self.name, "description": self.description}
+        described["arguments"] = [argument.describe() for argument in self.arguments]
+        if self.title:
+            described["title"] = self.title
+        return described
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource at a fixed URI, or a template when ``uri`` holds ``{variables}`` (RFC 6570 level 1)."""
+
+    uri: str
+    name: str
+    description: str
+    handler: Callable[..., Any]
+    mime_type: str = "text/plain"
+    scopes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    title: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "template" if self.is_template else "resource"
+
+    @property
+    def key(self) -> str:
+        return self.uri
+
+    @property
+    def is_template(self) -> bool:
+        return bool(_TEMPLATE_VARIABLE.search(self.uri))
+
+    def match(self, uri: str) -> dict[str, str] | None:
+        """The template's variables filled from ``uri``, or None when it does not match."""
+        pattern = "".join(
+            f"(?P<{part}>[^/?#]+)" if index % 2 else re.escape(part)
+            for index, part in enumerate(_TEMPLATE_VARIABLE.split(self.uri))
+        )
+        found = re.fullmatch(pattern, uri)
+        return found.groupdict() if found else None
+
+    def describe(self) -> dict[str, Any]:
+        described = {"uriTemplate" if self.is_template else "uri": self.uri, "name": self.name}
+        described.update(description=self.description, mimeType=self.mime_type)
+        if self.title:
+            described["title"] = self.title
+        return described
+
+
+Definition = Tool | Prompt | Resource
+
+
+def _refuse_bare(value: Any, decorator: str) -> None:
+    if callable(value):
+        raise TypeError(f"Use @{decorator}(...) with parentheses.")
+
+
+def _attach(func: Callable[..., Any], definition: Definition) -> Callable[..., Any]:
+    func.__mcp__ = definition  # type: ignore[attr-defined]
+    return func
+
+
+def tool(
+    name: str | None = None,
+    *,
+    description: str | None = None,
+    input_schema: dict[str, Any] | None = None,
+    output_schema: dict[str, Any] | None = None,
+    scopes: Iterable[str] = (),
+    roles: Iterable[str] = (),
+    title: str | None = None,
+    annotations: dict[str, Any] | None = None,
+    client_capabilities: Iterable[str] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a tool; the function gets ``(context, **arguments)`` and its docstring is the description."""
+    _refuse_bare(name, "tool")
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        tool_name = name or func.__name__
+        if not _TOOL_NAME.match(tool_name):
+            raise ValueError(f"Invalid tool name {tool_name!r}: use 1-128 of A-Z a-z 0-9 _ . -")
+        return _attach(func, Tool(
+            name=tool_name,
+            description=description or inspect.getdoc(func) or tool_name,
+            handler=func,
+            input_schema=input_schema or dict(NO_ARGUMENTS),
+            output_schema=output_schema,
+            scopes=tuple(scopes),
+            roles=tuple(roles),
+            title=title,
+            annotations=annotations,
+            client_capabilities=tuple(client_capabilities),
+        ))
+
+    return decorate
+
+
+def prompt(
+    name: str | None = None,
+    *,
+    description: str | None = None,
+    arguments: Iterable[PromptArgument] = (),
+    scopes: Iterable[str] = (),
+    roles: Iterable[str] = (),
+    title: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a prompt; the function gets ``(context, **arguments)`` and returns text or messages."""
+    _refuse_bare(name, "prompt")
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        prompt_name = name or func.__name__
+        return _attach(func, Prompt(
+            name=prompt_name,
+            description=description or inspect.getdoc(func) or prompt_name,
+            handler=func,
+            arguments=tuple(arguments),
+            scopes=tuple(scopes),
+            roles=tuple(roles),
+            title=title,
+        ))
+
+    return decorate
+
+
+def resource(
+    uri: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    mime_type: str = "text/plain",
+    scopes: Iterable[str] = (),
+    roles: Iterable[str] = (),
+    title: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a resource (or a template, when ``uri`` has ``{variables}``); the function returns its content."""
+    if callable(uri) or not isinstance(uri, str):
+        raise TypeError("Use @resource(uri, ...) with the resource's URI.")
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        return _attach(func, Resource(
+            uri=uri,
+            name=name or func.__name__,
+            description=description or inspect.getdoc(func) or uri,
+            handler=func,
+            mime_type=mime_type,
+            scopes=tuple(scopes),
+            roles=tuple(roles),
+            title=title,
+        ))
+
+    return decorate
+
+
+class Registry:
+    """Name-keyed capabilities, one table per kind; lists come out sorted by key."""
+
+    def __init__(self, definitions: Iterable[Definition] = ()) -> None:
+        self.tables: dict[str, dict[str, Definition]] = {"tool": {}, "prompt": {}, "resource": {}, "template": {}}
+        for definition in definitions:
+            self.register(definition)
+
+    def register(self, definition: Definition) -> Definition:
+        table = self.tables[definition.kind]
+        if definition.key in table:
+            raise ImproperlyConfigured(f"Duplicate MCP {definition.kind} {definition.key!r}.")
+        table[definition.key] = definition
+        return definition
+
+    def register_module(self, module_path: str) -> None:
+        """Register every definition made in one module (not those it merely imports)."""
+        module = import_module(module_path)
+        for value in vars(module).values():
+            definition = getattr(value, "__mcp__", None)
+            if definition is not None and getattr(value, "__module__", None) == module.__name__:
+                self.register(definition)
+
+    def get(self, kind: str, key: str) -> Definition | None:
+        return self.tables[kind].get(key)
+
+    def all(self, kind: str) -> list[Definition]:
+        return [self.tables[kind][key] for key in sorted(self.tables[kind])]
+
+    def find_template(self, uri: str) -> tuple[Resource, dict[str, str]] | None:
+        for template in self.all("template"):
+            variables = template.match(uri)
+            if variables is not None:
+                return template, variables
+        return None
+
+    def __len__(self) -> int:
+        return sum(len(table) for table in self.tables.values())
+
+
+def build_registry() -> Registry:
+    """The registry of every capability module named in the settings (plus the opt-in fixture pack)."""
+    from . import conf
+
+    registry = Registry()
+    modules = list(conf.get("CAPABILITIES"))
+    if conf.get("FIXTURE_PACK"):
+        modules.append("mcpserver.fixtures")
+    for module_path in modules:
+        registry.register_module(module_path)
+    return registry

@@ -1,0 +1,43 @@
+"""Legacy (2025) ``Mcp-Session-Id`` sessions, kept in the shared cache so any worker serves any session."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from django.core.cache import cache
+
+from . import conf
+from .auth import AccessToken
+
+PREFIX = "mcp-session:"
+_SESSION_ID = re.compile(r"^[\x21-\x7e]{1,128}$")  # visible ASCII, as the transport requires
+
+
+def _key(session_id: str) -> str:
+    return PREFIX + session_id
+
+
+def create(token: AccessToken, version: str, client_info: Any = None) -> str:
+    """Open a session bound to the caller (subject and client) and return its id."""
+    session_id = secrets.token_urlsafe(32)
+    state = {"version": version, "subject": token.subject, "client_id": token.client_id}
+    if isinstance(client_info, dict):
+        state["client"] = {k: str(v)[:200] for k, v in client_info.items() if k in {"name", "version"}}
+    cache.set(_key(session_id), state, timeout=conf.get("SESSION_TTL"))
+    return session_id
+
+
+def load(session_id: str, token: AccessToken) -> dict[str, Any] | None:
+    """The session's state, or None when it is unknown, ended, expired or someone else's."""
+    if not _SESSION_ID.match(session_id):
+        return None
+    state = cache.get(_key(session_id))
+    if not isinstance(state, dict) or state.get("subject") != token.subject or state.get("client_id") != token.client_id:
+        return None
+    return state
+
+
+def end(session_id: str) -> None:
+    cache.delete(_key(session_id))

@@ -1,0 +1,282 @@
+"""Streamable HTTP rules: which era a message belongs to, header checks, sessions, JSON versus SSE.
+
+One endpoint serves both eras. A message whose ``params._meta`` names a protocol version (or whose
+``MCP-Protocol-Version`` header names a version we do not handshake, or that is ``server/discover``)
+is handled statelessly under 2026-07-28; everything else follows the 2025 handshake era.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import conf, jsonrpc, methods, sessions
+from .auth import AccessToken
+from .exceptions import (
+    HeaderMismatch,
+    InvalidParams,
+    InvalidRequest,
+    McpError,
+    MethodNotFound,
+    SessionNotFound,
+    UnsupportedProtocolVersion,
+)
+from .registry import Log, Progress, Registry
+
+PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
+CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
+CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
+NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+BATCH_VERSION = "2025-03-26"
+_ENCODED = re.compile(r"^=\?base64\?(.*)\?=$")
+
+
+@dataclass
+class Exchange:
+    """One HTTP request as the transport sees it: lower-cased headers, the caller, the registry."""
+
+    headers: Mapping[str, str]
+    token: AccessToken
+    registry: Registry
+    accepts_sse: bool = False
+
+
+@dataclass
+class Reply:
+    """A JSON body (or none: 202 Accepted) with its HTTP status and extra headers."""
+
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Streamed:
+    """A ``text/event-stream`` body: request-related notifications, then the final response."""
+
+    events: Iterator[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+ACCEPTED = Reply(status=202)
+
+
+def error_reply(exc: McpError, request_id: Any, era: str) -> Reply:
+    """The one mapping of a JSON-RPC error to an HTTP reply (status differs by era)."""
+    status = exc.status if era == "modern" else exc.legacy_status
+    return Reply(jsonrpc.error(request_id, exc), status)
+
+
+def decode_header(value: str | None) -> str | None:
+    """A header value, with the ``=?base64?…?=`` form decoded; None when absent or badly encoded."""
+    if value is None:
+        return None
+    encoded = _ENCODED.match(value)
+    if encoded is None:
+        return value
+    try:
+        raw = base64.b64decode(encoded.group(1), validate=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def era_of(obj: Any, headers: Mapping[str, str]) -> str:
+    if not isinstance(obj, dict):
+        return "legacy"  # a batch: only 2025-03-26 has them
+    if obj.get("method") == "initialize":
+        return "legacy"
+    params = obj.get("params")
+    if isinstance(params, dict) and isinstance(params.get("_meta"), dict) and PROTOCOL_VERSION_KEY in params["_meta"]:
+        return "modern"
+    version = headers.get("mcp-protocol-version")
+    if version is not None and version not in methods.HANDSHAKE_VERSIONS:
+        return "modern"
+    return "modern" if obj.get("method") == "server/discover" else "legacy"
+
+
+def handle(obj: Any, exchange: Exchange) -> Reply | Streamed:
+    """Answer one decoded body."""
+    era = era_of(obj, exchange.headers)
+    try:
+        if era == "modern":
+            return _modern(obj, exchange)
+        return _legacy(obj, exchange)
+    except McpError as exc:
+        return error_reply(exc, jsonrpc.peek_id(obj), era)
+
+
+# --- 2026-07-28 ---
+
+
+def _envelope(message: jsonrpc.Message, headers: Mapping[str, str]) -> tuple[str, dict[str, Any], Any]:
+    """Check ``_meta`` and the mirrored headers; return version, client capabilities and client info."""
+    meta = message.params.get("_meta")
+    if not isinstance(meta, dict) or PROTOCOL_VERSION_KEY not in meta or CLIENT_CAPABILITIES_KEY not in meta:
+        raise InvalidParams(f"params._meta must carry {PROTOCOL_VERSION_KEY} and {CLIENT_CAPABILITIES_KEY}")
+    version = meta[PROTOCOL_VERSION_KEY]
+    if headers.get("mcp-protocol-version") != version:
+        raise HeaderMismatch("The MCP-Protocol-Version header does not match params._meta")
+    if decode_header(headers.get("mcp-method")) != message.method:
+        raise HeaderMismatch("The Mcp-Method header does not match the request's method")
+    name_param = NAME_PARAMS.get(message.method)
+    if name_param is not None and decode_header(headers.get("mcp-name")) != message.params.get(name_param):
+        raise HeaderMismatch(f"The Mcp-Name header does not match params.{name_param}")
+    if version not in methods.MODERN_VERSIONS:
+        supported = [*methods.HANDSHAKE_VERSIONS, *methods.MODERN_VERSIONS]
+        raise UnsupportedProtocolVersion(data={"supported": supported, "requested": version})
+    capabilities = meta[CLIENT_CAPABILITIES_KEY]
+    if not isinstance(capabilities, dict):
+        raise InvalidParams(f"{CLIENT_CAPABILITIES_KEY} must be an object")
+    return version, capabilities, meta.get(CLIENT_INFO_KEY)
+
+
+def _modern(obj: Any, exchange: Exchange) -> Reply | Streamed:
+    message = jsonrpc.message(obj)
+    if not message.is_request:
+        return ACCEPTED
+    version, capabilities, client_info = _envelope(message, exchange.headers)
+    method = methods.MODERN.get(message.method)
+    if method is None:
+        raise MethodNotFound(f"Method not found: {message.method}")
+    ctx = methods.Context(
+        token=exchange.token, registry=exchange.registry, era="modern", version=version, params=message.params,
+        request_id=message.id, client_capabilities=capabilities, client_info=client_info,
+    )
+    return _answer(ctx, method, exchange)
+
+
+def _decorate(ctx: methods.Context, method: methods.Method, result: dict[str, Any]) -> dict[str, Any]:
+    if ctx.era == "modern":
+        result["resultType"] = "complete"
+        if method.cache_scope is not None:
+            result["ttlMs"] = conf.get(method.ttl_setting)
+            result["cacheScope"] = method.cache_scope
+    return result
+
+
+def _answer(ctx: methods.Context, method: methods.Method, exchange: Exchange) -> Reply | Streamed:
+    outcome = method.handler(ctx)
+    if isinstance(outcome, methods.Stream):
+        if exchange.accepts_sse:
+            return Streamed(_event_stream(ctx, method, outcome), dict(ctx.response_headers))
+        outcome = _drain(outcome)
+    return Reply(jsonrpc.result(ctx.request_id, _decorate(ctx, method, outcome)), 200, dict(ctx.response_headers))
+
+
+# --- 2025 handshake era ---
+
+
+def _legacy_version(exchange: Exchange) -> str:
+    version = exchange.headers.get("mcp-protocol-version")
+    if version is None:
+        return BATCH_VERSION  # an absent header means 2025-03-26
+    if version not in methods.HANDSHAKE_VERSIONS:
+        raise InvalidRequest(f"Unsupported MCP-Protocol-Version: {version}")
+    return version
+
+
+def _session(exchange: Exchange, method: str | None) -> tuple[str | None, dict[str, Any] | None]:
+    session_id = exchange.headers.get("mcp-session-id")
+    if session_id is None or method == "initialize":
+        return None, None
+    state = sessions.load(session_id, exchange.token)
+    if state is None:
+        raise SessionNotFound()
+    return session_id, state
+
+
+def _legacy(obj: Any, exchange: Exchange) -> Reply | Streamed:
+    version = _legacy_version(exchange)
+    if isinstance(obj, list):
+        return _batch(obj, exchange, version)
+    message = jsonrpc.message(obj)
+    session_id, state = _session(exchange, message.method)
+    if not message.is_request:
+        return ACCEPTED
+    return _legacy_request(message, exchange, (state or {}).get("version", version), session_id)
+
+
+def _legacy_request(message: jsonrpc.Message, exchange: Exchange, version: str, session_id: str | None):
+    method = methods.LEGACY.get(message.method)
+    if method is None:
+        raise MethodNotFound(f"Method not found: {message.method}")
+    ctx = methods.Context(
+        token=exchange.token, registry=exchange.registry, era="legacy", version=version, params=message.params,
+        request_id=message.id, session_id=session_id,
+    )
+    return _answer(ctx, method, exchange)
+
+
+def _batch(items: list[Any], exchange: Exchange, version: str) -> Reply:
+    """JSON-RPC batches exist only in 2025-03-26; each member is answered as JSON (never streamed)."""
+    if version != BATCH_VERSION:
+        raise InvalidRequest(f"Batches are not allowed in protocol version {version}")
+    if not items:
+        raise InvalidRequest("An empty batch")
+    session_id, state = _session(exchange, None)
+    json_only = Exchange(exchange.headers, exchange.token, exchange.registry, accepts_sse=False)
+    replies = [_batch_member(item, json_only, version, session_id) for item in items]
+    bodies = [reply.body for reply in replies if reply.body is not None]
+    return Reply(bodies, 200) if bodies else ACCEPTED
+
+
+def _batch_member(item: Any, exchange: Exchange, version: str, session_id: str | None) -> Reply:
+    try:
+        message = jsonrpc.message(item)
+        if message.method == "initialize":
+            raise InvalidRequest("initialize must not be part of a batch")
+        if not message.is_request:
+            return ACCEPTED
+        return _legacy_request(message, exchange, version, session_id)  # type: ignore[return-value]
+    except McpError as exc:
+        return error_reply(exc, jsonrpc.peek_id(item), "legacy")
+
+
+# --- streams ---
+
+
+def _drain(stream: methods.Stream) -> dict[str, Any]:
+    while True:
+        try:
+            next(stream.events)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _notification(event: Any, progress_token: Any) -> dict[str, Any] | None:
+    if isinstance(event, Progress) and progress_token is not None:
+        params = {"progressToken": progress_token, "progress": event.progress}
+        params.update({k: v for k, v in (("total", event.total), ("message", event.message)) if v is not None})
+        return jsonrpc.notification("notifications/progress", params)
+    if isinstance(event, Log):
+        params = {"level": event.level, "data": event.data}
+        if event.logger:
+            params["logger"] = event.logger
+        return jsonrpc.notification("notifications/message", params)
+    return None
+
+
+def sse(message: dict[str, Any]) -> bytes:
+    return b"event: message\ndata: " + jsonrpc.dumps(message) + b"\n\n"
+
+
+def _event_stream(ctx: methods.Context, method: methods.Method, stream: methods.Stream) -> Iterator[bytes]:
+    """Notifications as the tool yields them, then the response; closing the stream cancels the tool."""
+    try:
+        while True:
+            try:
+                event = next(stream.events)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            note = _notification(event, ctx.progress_token)
+            if note is not None:
+                yield sse(note)
+        yield sse(jsonrpc.result(ctx.request_id, _decorate(ctx, method, result)))
+    finally:
+        stream.events.close()

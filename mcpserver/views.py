@@ -1,0 +1,189 @@
+"""HTTP edges: the ``/mcp`` endpoint and the protected resource metadata (RFC 9728); thin by design."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.apps import apps
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from . import auth, conf, jsonrpc, sessions, transport
+from .exceptions import (
+    BodyTooLarge,
+    ForbiddenOrigin,
+    HttpError,
+    InsufficientScope,
+    InternalError,
+    InvalidRequest,
+    InvalidToken,
+    McpError,
+    MethodNotAllowed,
+    SessionNotFound,
+    UnsupportedMediaType,
+)
+
+logger = logging.getLogger(__name__)
+
+ALLOW_HEADERS = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID"
+EXPOSE_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version"
+ALLOW_METHODS = "POST, DELETE, OPTIONS"
+JSON = "application/json"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(jsonrpc.dumps(body) if body is not None else b"", status=status, content_type=JSON)
+    if body is None:
+        del response["Content-Type"]
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def http_error(exc: HttpError) -> HttpResponse:
+    """The one mapping of HTTP-level errors to responses; 401/403 carry a ``WWW-Authenticate`` challenge."""
+    if isinstance(exc, InvalidToken | InsufficientScope):
+        body = {"error": exc.error, "error_description": exc.description}
+        return json_response(body, exc.status, {"WWW-Authenticate": auth.challenge(exc)})
+    body = jsonrpc.error(None, InvalidRequest(exc.description))
+    headers = {"Allow": ALLOW_METHODS} if isinstance(exc, MethodNotAllowed) else {}
+    return json_response(body, exc.status, headers)
+
+
+def _reply(outcome: transport.Reply | transport.Streamed) -> HttpResponse:
+    if isinstance(outcome, transport.Streamed):
+        response = StreamingHttpResponse(outcome.events, content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        for name, value in outcome.headers.items():
+            response[name] = value
+        return response
+    return json_response(outcome.body, outcome.status, outcome.headers)
+
+
+def _cors(response: HttpResponse, origin: str | None, preflight: bool = False) -> HttpResponse:
+    response["Vary"] = "Origin"
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+        if preflight:
+            response["Access-Control-Allow-Methods"] = ALLOW_METHODS
+            response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+            response["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def _read_body(request: HttpRequest) -> bytes:
+    limit = conf.get("MAX_BODY_BYTES")
+    content_type = request.content_type or ""
+    if content_type and content_type != JSON:
+        raise UnsupportedMediaType()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise BodyTooLarge(f"Request body larger than {limit} bytes")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise BodyTooLarge(f"Request body larger than {limit} bytes")
+    return body
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class McpView(View):
+    """``/mcp``: POST one JSON-RPC message (or a 2025-03-26 batch); DELETE ends a session; GET is 405."""
+
+    http_method_names = ["post", "get", "delete", "options"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        origin = request.headers.get("Origin")
+        try:
+            if origin is not None and origin.rstrip("/").lower() not in conf.allowed_origins():
+                origin = None
+                raise ForbiddenOrigin()
+            response = super().dispatch(request, *args, **kwargs)
+        except HttpError as exc:
+            response = http_error(exc)
+        except McpError as exc:
+            response = _reply(transport.error_reply(exc, None, "modern"))
+        except Exception:
+            logger.exception("Unexpected error on /mcp")
+            response = _reply(transport.error_reply(InternalError(), None, "modern"))
+        return _cors(response, origin, preflight=request.method == "OPTIONS")
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        raise MethodNotAllowed()
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = HttpResponse(status=204)
+        response["Allow"] = ALLOW_METHODS
+        return response
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        raise MethodNotAllowed("This server offers no GET stream; POST JSON-RPC messages instead.")
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        token = auth.authenticate(request.headers.get("Authorization"))
+        body = jsonrpc.loads(_read_body(request), conf.get("MAX_JSON_DEPTH"))
+        registry = apps.get_app_config("mcpserver").registry
+        accept = request.headers.get("Accept", "")
+        exchange = transport.Exchange(_mcp_headers(request), token, registry, "text/event-stream" in accept)
+        try:
+            return _reply(transport.handle(body, exchange))
+        except HttpError:
+            raise
+        except Exception:
+            logger.exception("Unexpected error answering an MCP request")
+            return _reply(transport.error_reply(InternalError(), jsonrpc.peek_id(body), "modern"))
+
+    def delete(self, request: HttpRequest) -> HttpResponse:
+        token = auth.authenticate(request.headers.get("Authorization"))
+        session_id = request.headers.get("Mcp-Session-Id")
+        if not session_id:
+            raise InvalidRequest("DELETE needs the Mcp-Session-Id header of the session to end")
+        if sessions.load(session_id, token) is None:
+            raise SessionNotFound()
+        sessions.end(session_id)
+        return HttpResponse(status=204)
+
+
+def _mcp_headers(request: HttpRequest) -> dict[str, str]:
+    names = ("mcp-protocol-version", "mcp-method", "mcp-name", "mcp-session-id")
+    return {name: request.headers[name] for name in names if name in request.headers}
+
+
+def protected_resource_metadata() -> dict[str, Any]:
+    """RFC 9728 §2: what clients need to find the authorization server and the scopes."""
+    return {
+        "resource": conf.get("RESOURCE_URL"),
+        "authorization_servers": [conf.get("ISSUER")],
+        "scopes_supported": list(conf.get("SCOPES_SUPPORTED")),
+        "bearer_methods_supported": ["header"],
+        "resource_name": conf.get("RESOURCE_NAME"),
+    }
+
+
+class ProtectedResourceMetadataView(View):
+    """``/.well-known/oauth-protected-resource[/mcp]``: public metadata, readable from any origin."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        response = json_response(protected_resource_metadata())
+        response["Cache-Control"] = "public, max-age=3600"
+        return self._cors(response)
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = self._cors(HttpResponse(status=204))
+        response["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+        response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+        return response
+
+    @staticmethod
+    def _cors(response: HttpResponse) -> HttpResponse:
+        response["Access-Control-Allow-Origin"] = "*"
+        return response

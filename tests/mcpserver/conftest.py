@@ -1,0 +1,148 @@
+"""Fixtures for the MCP server: real tokens from the authorization server, and a JSON-RPC test client."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+ALL_SCOPES = ["mcp:read", "mcp:tools", "mcp:prompts"]
+MODERN = "2026-07-28"
+PV_KEY = "io.modelcontextprotocol/protocolVersion"
+CAPS_KEY = "io.modelcontextprotocol/clientCapabilities"
+
+
+@pytest.fixture(autouse=True)
+def mcp_settings(settings):
+    """Caches that would hide per-test data are off; audit records wait for an explicit flush."""
+    from mcpserver import audit, auth, policies
+
+    settings.MCPSERVER = {
+        **settings.MCPSERVER,
+        "KEY_REFRESH_INTERVAL": 0,
+        "POLICY_CACHE_SECONDS": 0,
+        "AUDIT_BACKGROUND": False,
+    }
+    auth.reset()
+    policies.forget()
+    audit._buffer.clear()
+    yield settings.MCPSERVER
+    auth.reset()
+    audit._buffer.clear()
+
+
+@pytest.fixture
+def roles(make_scope):
+    from authserver.models import Role
+
+    scopes = {name: make_scope(name) for name in ALL_SCOPES}
+    made = {}
+    for name, granted in {"user": ALL_SCOPES, "guest": ["mcp:read"], "admin": ALL_SCOPES}.items():
+        made[name] = Role.objects.create(name=name)
+        made[name].scopes.set([scopes[scope] for scope in granted])
+    return made
+
+
+@pytest.fixture
+def application(roles, make_client):
+    from authserver import keys
+
+    keys.ensure_key()
+    return make_client("mcp-tests", grant="password", scopes=ALL_SCOPES, public=True).application
+
+
+@pytest.fixture
+def issue(application, make_user):
+    """Factory: a real access token for a (new) user with the given roles and requested scopes."""
+    from authserver.tokens import issue_for_user
+
+    def make(scopes=tuple(ALL_SCOPES), roles=("user",), username=None, lifetime=300) -> str:
+        user = make_user(username or f"user-{uuid.uuid4().hex[:8]}", roles=list(roles))
+        return issue_for_user(user, application, list(scopes), lifetime)
+
+    return make
+
+
+@pytest.fixture
+def token(issue):
+    return issue()
+
+
+@pytest.fixture
+def sign(application):
+    """Factory: a token signed by the real current key with arbitrary claims (and header fields)."""
+    import jwt
+
+    from authserver import keys
+
+    def make(overrides=None, remove=(), headers=None) -> str:
+        from django.conf import settings
+
+        now = int(time.time())
+        claims = {
+            "iss": settings.MCPSERVER["ISSUER"], "sub": "42", "aud": settings.MCPSERVER["RESOURCE_URL"],
+            "client_id": application.client_id, "scope": " ".join(ALL_SCOPES), "iat": now, "exp": now + 300,
+            "jti": uuid.uuid4().hex, "roles": ["user"], "username": "signed",
+        }
+        claims.update(overrides or {})
+        for name in remove:
+            claims.pop(name, None)
+        kid, private_key = keys.current_signing_key()
+        header = {"kid": kid, "typ": "at+jwt", **(headers or {})}
+        return jwt.encode(claims, private_key, algorithm="RS256", headers=header)
+
+    return make
+
+
+class McpClient:
+    """Posts JSON-RPC to /mcp through Django's test client, adding the 2026-07-28 envelope when asked."""
+
+    def __init__(self, client, token):
+        self.client, self.token = client, token
+        self.counter = 0
+
+    def raw(self, body, headers=None, token=None, content_type="application/json", method="post"):
+        extra = {"HTTP_ACCEPT": "application/json, text/event-stream"}
+        auth = self.token if token is None else token
+        if auth:
+            extra["HTTP_AUTHORIZATION"] = f"Bearer {auth}"
+        for name, value in (headers or {}).items():
+            extra["HTTP_" + name.upper().replace("-", "_")] = value
+        data = body if isinstance(body, bytes | str) else __import__("json").dumps(body)
+        return getattr(self.client, method)("/mcp", data, content_type=content_type, **extra)
+
+    def modern(self, method, params=None, headers=None, token=None, request_id=None, meta=None):
+        """A 2026-07-28 request with a correct envelope and mirrored headers (override either to break them)."""
+        self.counter += 1
+        params = dict(params or {})
+        params["_meta"] = {PV_KEY: MODERN, CAPS_KEY: {}, **(meta or {})}
+        mirrored = {"MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+        for name in ("name", "uri"):
+            if method in ("tools/call", "prompts/get", "resources/read") and name in params:
+                mirrored["Mcp-Name"] = params[name]
+        mirrored.update(headers or {})
+        mirrored = {k: v for k, v in mirrored.items() if v is not None}
+        body = {"jsonrpc": "2.0", "id": self.counter if request_id is None else request_id, "method": method,
+                "params": params}
+        return self.raw(body, mirrored, token)
+
+    def legacy(self, method, params=None, headers=None, token=None, notification=False, version="2025-11-25"):
+        self.counter += 1
+        body = {"jsonrpc": "2.0", "method": method, "params": params or {}}
+        if not notification:
+            body["id"] = self.counter
+        merged = {"MCP-Protocol-Version": version, **(headers or {})}
+        return self.raw(body, {k: v for k, v in merged.items() if v is not None}, token)
+
+    def initialize(self, version="2025-11-25", token=None):
+        response = self.legacy("initialize", {
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "tests", "version": "1"},
+        }, headers={"MCP-Protocol-Version": None}, token=token)
+        assert response.status_code == 200, response.content
+        return response
+
+
+@pytest.fixture
+def mcp(client, token):
+    return McpClient(client, token)

@@ -1,0 +1,194 @@
+"""Token verification and challenges: each 401 and 403 case, caching, and revocation on every request."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mcpserver import auth
+from mcpserver.exceptions import InsufficientScope, InvalidToken
+
+pytestmark = pytest.mark.django_db
+
+PRM = "http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"
+
+
+def challenge_params(response) -> dict[str, str]:
+    value = response["WWW-Authenticate"]
+    assert value.startswith("Bearer ")
+    params = {}
+    for part in value[len("Bearer "):].split('", '):
+        name, _, quoted = part.partition("=")
+        params[name.strip()] = quoted.strip('"')
+    return params
+
+
+def test_missing_token_is_401_without_error_code(mcp):
+    response = mcp.modern("tools/list", token="")
+    assert response.status_code == 401
+    params = challenge_params(response)
+    assert "error" not in params
+    assert params["resource_metadata"] == PRM
+    assert params["scope"] == "mcp:read mcp:tools mcp:prompts"
+
+
+def test_non_bearer_scheme_counts_as_no_token(client):
+    response = client.post("/mcp", "{}", content_type="application/json", HTTP_AUTHORIZATION="Basic YTpi")
+    assert response.status_code == 401
+    assert "error" not in challenge_params(response)
+
+
+@pytest.mark.parametrize("bad", ["garbage", "a.b.c", "Zm9v.YmFy.YmF6", "x" * 9000, "tok en"])
+def test_malformed_token_is_401_invalid_token(mcp, bad):
+    response = mcp.modern("tools/list", token=bad)
+    assert response.status_code == 401
+    params = challenge_params(response)
+    assert params["error"] == "invalid_token"
+    assert params["resource_metadata"] == PRM
+
+
+@pytest.mark.parametrize(
+    ("overrides", "remove", "headers"),
+    [
+        ({"exp": int(time.time()) - 3600}, (), None),  # expired
+        ({"aud": "http://127.0.0.1:8000/other"}, (), None),  # wrong audience
+        ({"iss": "http://127.0.0.1:8000/"}, (), None),  # issuer differs by a slash
+        ({"iss": "https://evil.example"}, (), None),  # foreign issuer
+        ({}, ("exp",), None),  # no exp
+        ({}, ("aud",), None),  # no aud
+        ({"nbf": int(time.time()) + 3600}, (), None),  # not yet valid
+        ({}, (), {"typ": "JWT"}),  # not an RFC 9068 token
+        ({}, (), {"kid": "unknown-kid"}),  # unknown key
+    ],
+    ids=["expired", "audience", "issuer-slash", "issuer", "no-exp", "no-aud", "nbf", "typ", "kid"],
+)
+def test_invalid_claims_are_401(mcp, sign, overrides, remove, headers):
+    response = mcp.modern("tools/list", token=sign(overrides, remove, headers))
+    assert response.status_code == 401, response.content
+    assert challenge_params(response)["error"] == "invalid_token"
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_wrong_signature_is_401(mcp, sign):
+    genuine = sign()
+    kid = jwt.get_unverified_header(genuine)["kid"]
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(jwt.decode(genuine, options={"verify_signature": False}), other, algorithm="RS256",
+                        headers={"kid": kid, "typ": "at+jwt"})
+    assert mcp.modern("tools/list", token=forged).status_code == 401
+
+
+def test_hmac_and_none_algorithms_are_refused(mcp, sign):
+    claims = jwt.decode(sign(), options={"verify_signature": False})
+    kid = jwt.get_unverified_header(sign())["kid"]
+    hmac = jwt.encode(claims, "secret" * 8, algorithm="HS256", headers={"kid": kid, "typ": "at+jwt"})
+    unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": kid, "typ": "at+jwt"})
+    assert mcp.modern("tools/list", token=hmac).status_code == 401
+    assert mcp.modern("tools/list", token=unsigned).status_code == 401
+
+
+def test_valid_token_is_accepted(mcp):
+    assert mcp.modern("tools/list").status_code == 200
+
+
+def test_revoked_token_is_refused_on_the_next_request_even_when_cached(client, mcp, token):
+    from oauth2_provider.models import AccessToken
+
+    assert mcp.modern("tools/list").status_code == 200  # now in the per-process verification cache
+    AccessToken.objects.filter(token_checksum=hashlib.sha256(token.encode()).hexdigest()).delete()
+    response = mcp.modern("tools/list")
+    assert response.status_code == 401
+    assert challenge_params(response)["error"] == "invalid_token"
+
+
+def test_revocation_through_the_revocation_endpoint(client, mcp, token, application):
+    assert mcp.modern("tools/list").status_code == 200
+    response = client.post("/oauth/revoke/", f"token={token}&client_id={application.client_id}",
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200, response.content
+    assert mcp.modern("tools/list").status_code == 401
+
+
+def test_revoked_token_is_refused_before_it_was_ever_cached(mcp, token, settings):
+    from django.core.cache import cache
+
+    cache.set(settings.TOKEN_REVOCATION_PREFIX + hashlib.sha256(token.encode()).hexdigest(), 1)
+    assert mcp.modern("tools/list").status_code == 401
+
+
+def test_token_without_a_scope_gets_403_naming_every_scope_needed(mcp, issue):
+    reader = issue(scopes=["mcp:read"], roles=["guest"])
+    response = mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "hi"}}, token=reader)
+    assert response.status_code == 403
+    params = challenge_params(response)
+    assert params["error"] == "insufficient_scope"
+    assert params["scope"] == "mcp:tools"
+    assert params["resource_metadata"] == PRM
+
+
+def test_prompts_get_needs_mcp_prompts(mcp, issue):
+    reader = issue(scopes=["mcp:read", "mcp:tools"])
+    response = mcp.modern("prompts/get", {"name": "greeting"}, token=reader)
+    assert response.status_code == 403
+    assert challenge_params(response)["scope"] == "mcp:prompts"
+
+
+def test_lists_need_mcp_read(mcp, issue):
+    caller = issue(scopes=["mcp:tools"])
+    response = mcp.modern("tools/list", token=caller)
+    assert response.status_code == 403
+    assert challenge_params(response)["scope"] == "mcp:read"
+
+
+def test_verification_is_cached_per_token(mcp, token, monkeypatch):
+    assert mcp.modern("tools/list").status_code == 200
+    monkeypatch.setattr(auth, "_decode", lambda token: pytest.fail("verified twice"))
+    assert mcp.modern("tools/list").status_code == 200
+
+
+def test_key_source_is_refreshed_on_an_unknown_kid(sign, client, mcp):
+    from authserver import keys
+
+    assert mcp.modern("tools/list", token=sign()).status_code == 200
+    keys.rotate()
+    assert mcp.modern("tools/list", token=sign()).status_code == 200
+
+
+def test_key_source_may_be_a_jwks_url(settings, sign, monkeypatch):
+    from authserver import keys
+
+    fetched = []
+
+    def fetch(source):
+        fetched.append(source)
+        return keys.jwks()
+
+    monkeypatch.setattr(auth, "_fetch_jwks", fetch)
+    settings.MCPSERVER = {**settings.MCPSERVER, "KEY_SOURCE": "https://issuer.example/jwks.json"}
+    assert auth.authenticate(f"Bearer {sign()}").subject == "42"
+    assert fetched == ["https://issuer.example/jwks.json"]
+
+
+def test_authenticate_returns_the_callers_context(sign):
+    caller = auth.authenticate(f"Bearer {sign({'roles': ['admin'], 'scope': 'mcp:read'})}")
+    assert caller.subject == "42"
+    assert caller.roles == frozenset({"admin"})
+    assert caller.scopes == frozenset({"mcp:read"})
+    assert caller.username == "signed"
+
+
+def test_challenge_quoting_strips_characters_that_could_break_the_header():
+    value = auth.challenge(InvalidToken('bad "token"\r\nX-Injected: 1\\'))
+    assert "\r" not in value and "\n" not in value
+    assert 'error_description="bad token' in value
+    assert auth.quote('a"b\\c') == '"abc"'
+
+
+def test_insufficient_scope_challenge_lists_sorted_unique_scopes():
+    value = auth.challenge(InsufficientScope(["mcp:tools", "extra", "mcp:tools"]))
+    assert 'scope="extra mcp:tools"' in value
+    assert 'error="insufficient_scope"' in value
