@@ -1,0 +1,363 @@
+"""Token endpoint benchmark: client_credentials tokens/s and latency through the production server.
+
+    .venv/bin/python bench/run.py
+    .venv/bin/python bench/run.py --database-url postgres://postgres@127.0.0.1:5432/mcp_bench \\
+        --redis-url redis://127.0.0.1:6379/13
+    .venv/bin/python bench/run.py --duration 5 --clients 1,16,64 --profile
+
+It starts the serving command of ``dev.py serve`` (gunicorn ``config.wsgi``, gthread, 2 workers x
+4 threads) on a free loopback port with a fresh database (a temporary SQLite file by default; the
+PostgreSQL database named by ``--database-url`` is created and dropped), migrates it and seeds the
+demo data. Then, at each concurrency, it measures for ``--duration`` seconds:
+
+- baseline: ``GET /.well-known/jwks.json`` served by the same server (a cheap view: the cost of
+  Django + gunicorn + loopback, against which the token endpoint's own cost shows);
+- tokens: ``POST /oauth/token/`` with ``grant_type=client_credentials`` and HTTP Basic client
+  authentication (demo-service): hashed secret check, RS256 JWT, database writes.
+
+Load comes from ``wrk`` (Debian package; a Lua script adds the POST and prints p50/p95/p99) when it
+is installed, otherwise from a Python thread pool. Server CPU per request and resident memory are
+read from /proc. ``--profile`` samples the workers with py-spy during an extra token run (install it
+with ``.venv/bin/pip install py-spy``). The Markdown report is printed and written to bench/results/.
+The per-client token flood limit is raised for the run (TOKEN_RATE_LIMIT), as a benchmark is a flood.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.liveserver import LiveServer  # noqa: E402  (the e2e suite's server process)
+
+RESULTS = ROOT / "bench" / "results"
+WRK_SCRIPT = ROOT / "bench" / "wrk.lua"
+TARGET_TOKENS_PER_SECOND = 600
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    method: str
+    path: str
+    body: str = ""
+    authorization: str = ""
+
+
+BASELINE = Scenario("baseline: GET /.well-known/jwks.json", "GET", "/.well-known/jwks.json")
+TOKENS = Scenario(
+    "tokens: POST /oauth/token/ client_credentials", "POST", "/oauth/token/", "grant_type=client_credentials",
+    "Basic " + base64.b64encode(b"demo-service:demo-service-secret").decode(),
+)
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    clients: int
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    cpu_seconds: float
+    rss_mib: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.requests if self.requests else 0.0
+
+
+# --- measuring the server ---
+
+
+def server_cpu_seconds(server: LiveServer) -> float:
+    """User + system CPU time of the gunicorn master and workers so far."""
+    total = 0
+    for pid in [server.pid, *server.worker_pids()]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / CLOCK_TICKS
+
+
+def server_rss_mib(server: LiveServer) -> float:
+    return sum(server.rss_bytes().values()) / 2**20
+
+
+# --- load generators ---
+
+
+def run_wrk(server: LiveServer, scenario: Scenario, clients: int, seconds: float) -> dict:
+    env = {**os.environ, "BENCH_METHOD": scenario.method, "BENCH_BODY": scenario.body,
+           "BENCH_AUTH": scenario.authorization}
+    threads = 1 if clients < 16 else 2
+    command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
+               "-s", str(WRK_SCRIPT), server.url + scenario.path]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
+    data = json.loads(line.removeprefix("BENCH_JSON "))
+    return {
+        "requests": data["requests"], "seconds": data["duration_us"] / 1e6,
+        "p50_ms": data["p50_us"] / 1000, "p95_ms": data["p95_us"] / 1000, "p99_ms": data["p99_us"] / 1000,
+        "errors": sum(data[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors",
+                                        "timeouts")),
+    }
+
+
+def run_python(server: LiveServer, scenario: Scenario, clients: int, seconds: float) -> dict:
+    """A closed-loop thread-pool load generator, for machines without wrk (it competes for the GIL)."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
+    if scenario.body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def client(index: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                try:
+                    response = http.request(scenario.method, scenario.path, content=scenario.body or None,
+                                            headers=headers)
+                    ok = response.status_code < 400
+                except httpx.HTTPError:
+                    ok = False
+                latencies[index].append(time.perf_counter() - began)
+                errors[index] += not ok
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    samples = sorted(value for values in latencies for value in values)
+    cuts = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else samples * 99
+    return {"requests": len(samples), "seconds": elapsed, "p50_ms": cuts[49] * 1000, "p95_ms": cuts[94] * 1000,
+            "p99_ms": cuts[98] * 1000, "errors": sum(errors)}
+
+
+def measure(server: LiveServer, scenario: Scenario, clients: int, seconds: float, generator) -> Result:
+    cpu_before = server_cpu_seconds(server)
+    figures = generator(server, scenario, clients, seconds)
+    cpu = server_cpu_seconds(server) - cpu_before
+    return Result(scenario, clients, cpu_seconds=cpu, rss_mib=server_rss_mib(server), **figures)
+
+
+# --- profiling ---
+
+
+def profile_token_path(server: LiveServer, seconds: float, generator, clients: int) -> str:
+    """Sample every worker with py-spy while tokens are requested; return the hottest frames."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        return "py-spy is not installed (`.venv/bin/pip install py-spy`); no profile taken."
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    outputs, samplers = [], []
+    for pid in server.worker_pids():
+        out = RESULTS / f"profile-{pid}.txt"
+        outputs.append(out)
+        samplers.append(subprocess.Popen(
+            [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+             "--format", "raw", "--output", str(out), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(0.5)
+    generator(server, TOKENS, clients, seconds)
+    for sampler in samplers:
+        sampler.wait(timeout=seconds + 30)
+    return summarize_profiles([out for out in outputs if out.exists()])
+
+
+def summarize_profiles(paths: list[Path], top: int = 25) -> str:
+    """Inclusive share of samples per frame (file:function) across py-spy's collapsed stacks."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for path in paths:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            total += int(count)
+            for frame in set(_frame_name(frame) for frame in stack.split(";")):
+                inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    if not total:
+        return "py-spy recorded no samples."
+    rows = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
+    lines = ["| share of worker samples | frame |", "| ---: | --- |"]
+    lines += [f"| {100 * count / total:.1f}% | `{frame}` |" for frame, count in rows]
+    return "\n".join(lines)
+
+
+def _frame_name(frame: str) -> str:
+    # py-spy raw frames look like "function (path/to/file.py:123)".
+    function, _, location = frame.partition(" (")
+    filename = location.rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/work/main/", str(ROOT) + "/"):
+        filename = filename.split(marker, 1)[-1]
+    return f"{filename}:{function}"
+
+
+# --- the report ---
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}"
+
+
+def commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "authserver", "config"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return result.stdout.strip() + (" (authserver/config modified)" if dirty else "")
+
+
+def report(args, server: LiveServer, generator_name: str, results: list[Result], tokens_written: str,
+           rss: dict, profile: str | None) -> str:
+    best = max((r.per_second for r in results if r.scenario is TOKENS), default=0)
+    verdict = "meets" if best >= TARGET_TOKENS_PER_SECOND else "misses"
+    lines = [
+        "# Token endpoint benchmark",
+        "",
+        f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, commit {commit()}",
+        f"- machine: {machine()}",
+        f"- server: gunicorn `config.wsgi`, gthread, {args.workers} workers x {args.threads} threads, "
+        f"access log {'on' if not args.no_access_log else 'off'}, loopback",
+        f"- database: {server.database_engine}{' (fresh, WAL)' if server.database_engine == 'sqlite' else ' (fresh)'}"
+        f"; cache: {'Redis' if args.redis_url else 'database cache'}",
+        f"- load: {generator_name}, closed loop (keep-alive), {args.duration:g} s per run after a "
+        f"{args.warmup:g} s warm-up, on the same 2-core machine as the server",
+        f"- best client_credentials rate: **{best:.0f} tokens/s** — {verdict} the target of "
+        f"{TARGET_TOKENS_PER_SECOND} tokens/s",
+        "",
+        "| clients | endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/request |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(f"| {r.clients} | {r.scenario.name} | {r.per_second:.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
+                     f"{r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} |")
+    lines += ["", "Tokens relative to the baseline at the same concurrency:", ""]
+    for clients in args.clients:
+        pair = {r.scenario.name: r for r in results if r.clients == clients}
+        base, tok = pair.get(BASELINE.name), pair.get(TOKENS.name)
+        if base and tok and tok.per_second:
+            lines.append(f"- {clients} clients: {tok.per_second / base.per_second:.2f}x the baseline's rate; "
+                         f"{tok.cpu_ms_per_request - base.cpu_ms_per_request:.2f} ms more server CPU per request")
+    lines += [
+        "",
+        f"Access tokens stored in the database after the run: {tokens_written}.",
+        "",
+        "Server resident memory (MiB):",
+        "",
+        "| when | master | workers | total |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for when, sizes in rss.items():
+        lines.append(f"| {when} | {sizes['master']:.1f} | {', '.join(f'{w:.1f}' for w in sizes['workers'])} | "
+                     f"{sizes['total']:.1f} |")
+    if profile:
+        lines += ["", "## Where a token's time goes (py-spy, inclusive, all workers)", "", profile]
+    return "\n".join(lines) + "\n"
+
+
+def rss_snapshot(server: LiveServer) -> dict:
+    sizes = server.rss_bytes()
+    master = sizes.pop(server.pid, 0) / 2**20
+    workers = [size / 2**20 for size in sizes.values()]
+    return {"master": master, "workers": workers, "total": master + sum(workers)}
+
+
+def count_access_tokens(server: LiveServer) -> str:
+    code = "from oauth2_provider.models import AccessToken as T; print(T.objects.count())"
+    result = server.manage("shell", "-c", code, check=False)
+    lines = result.stdout.strip().splitlines()  # the shell may first announce its automatic imports
+    return lines[-1] if result.returncode == 0 and lines else "unknown"
+
+
+# --- the command ---
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds per run (default 10)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up load (default 3)")
+    parser.add_argument("--clients", type=lambda s: [int(c) for c in s.split(",")], default=[1, 16, 64])
+    parser.add_argument("--database-url", help="a PostgreSQL URL whose database is created and dropped")
+    parser.add_argument("--redis-url", help="use Redis as the cache (e.g. redis://127.0.0.1:6379/13)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--no-access-log", action="store_true", help="serve without gunicorn's access log")
+    parser.add_argument("--load-generator", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--profile", action="store_true", help="also sample the token path with py-spy")
+    parser.add_argument("--profile-clients", type=int, default=16)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    use_wrk = args.load_generator == "wrk" or (args.load_generator == "auto" and shutil.which("wrk"))
+    generator, generator_name = (run_wrk, "wrk") if use_wrk else (run_python, "Python thread pool (httpx)")
+    server = LiveServer(
+        database_url=args.database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads,
+        env={"TOKEN_RATE_LIMIT": str(10**9)}, access_log=not args.no_access_log,
+    )
+    print(f"starting the server ({server.database_engine}) ...", file=sys.stderr, flush=True)
+    server.start()
+    try:
+        rss = {"idle after start": rss_snapshot(server)}
+        generator(server, BASELINE, 16, args.warmup)
+        generator(server, TOKENS, 16, args.warmup)
+        rss["after warm-up"] = rss_snapshot(server)
+        results = []
+        for clients in args.clients:
+            for scenario in (BASELINE, TOKENS):
+                print(f"{clients:>3} clients: {scenario.name} ...", file=sys.stderr, flush=True)
+                results.append(measure(server, scenario, clients, args.duration, generator))
+        rss["after the runs"] = rss_snapshot(server)
+        profile = profile_token_path(server, args.duration, generator, args.profile_clients) if args.profile else None
+        errors = server.errors_since(0)
+        text = report(args, server, generator_name, results, count_access_tokens(server), rss, profile)
+        if errors:
+            text += "\nServer errors logged during the run (first 10):\n\n" + "\n".join(
+                f"    {line}" for line in errors[:10]) + "\n"
+    finally:
+        server.stop()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"tokens-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{server.database_engine}.md"
+    path.write_text(text)
+    print(text)
+    print(f"(written to {path.relative_to(ROOT)})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
