@@ -1,0 +1,308 @@
+"""MCP methods: built-in tools, prompts and resources, visibility by scope, role and policy, pagination, audit."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcpserver import audit
+from mcpserver.auth import AccessToken
+from mcpserver.exceptions import InvalidParams
+from mcpserver.methods import Context, paginate, tools_list
+from mcpserver.registry import Registry, tool
+
+pytestmark = pytest.mark.django_db
+
+
+def call(mcp, name, arguments=None, **kwargs):
+    response = mcp.modern("tools/call", {"name": name, "arguments": arguments or {}}, **kwargs)
+    assert response.status_code == 200, response.content
+    return response.json()["result"]
+
+
+def test_tools_list_shapes(mcp):
+    tools = {t["name"]: t for t in mcp.modern("tools/list").json()["result"]["tools"]}
+    assert list(tools) == sorted(tools)
+    assert set(tools) >= {"echo", "get_time", "whoami", "long_task"}
+    for described in tools.values():
+        assert described["description"]
+        assert described["inputSchema"]["type"] == "object"
+    assert tools["whoami"]["inputSchema"] == {"type": "object", "additionalProperties": False}
+    assert "outputSchema" in tools["get_time"]
+
+
+def test_echo(mcp):
+    assert call(mcp, "echo", {"message": "hi", "repeat_count": 3})["content"] == [{"type": "text", "text": "hi\nhi\nhi"}]
+
+
+@pytest.mark.parametrize("arguments", [{}, {"message": 5}, {"message": "x", "repeat_count": 11},
+                                       {"message": "x", "repeat_count": 0}, {"message": "x", "extra": 1}])
+def test_schema_invalid_arguments_are_32602(mcp, arguments):
+    response = mcp.modern("tools/call", {"name": "echo", "arguments": arguments})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32602
+
+
+def test_unknown_tool_is_32602(mcp):
+    response = mcp.modern("tools/call", {"name": "nope"})
+    assert response.json()["error"]["code"] == -32602
+
+
+def test_get_time(mcp):
+    result = call(mcp, "get_time", {"timezone": "Europe/Paris"})
+    assert result["structuredContent"]["timezone"] == "Europe/Paris"
+    assert "isError" not in result
+    assert call(mcp, "get_time")["structuredContent"]["timezone"] == "UTC"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "../../etc/passwd", "", "\x00"])
+def test_get_time_unknown_zone_is_a_tool_error(mcp, zone):
+    result = call(mcp, "get_time", {"timezone": zone})
+    assert result["isError"] is True
+    assert "Unknown time zone" in result["content"][0]["text"]
+
+
+def test_whoami(mcp, issue):
+    token = issue(username="carol", roles=["user"])
+    result = call(mcp, "whoami", token=token)["structuredContent"]
+    assert result["username"] == "carol"
+    assert result["roles"] == ["user"]
+    assert result["scopes"] == ["mcp:prompts", "mcp:read", "mcp:tools"]
+    assert result["client_id"]
+
+
+def test_client_credentials_token_via_token_endpoint(client, roles, make_client):
+    import base64
+
+    from authserver import keys
+
+    keys.ensure_key()
+    made = make_client("svc", grant="client-credentials", scopes=["mcp:read", "mcp:tools"], client_secret="s3cret-value")
+    basic = base64.b64encode(f"{made.client_id}:s3cret-value".encode()).decode()
+    issued = client.post("/oauth/token/", "grant_type=client_credentials",
+                         content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION=f"Basic {basic}")
+    assert issued.status_code == 200, issued.content
+    from .conftest import McpClient
+
+    mcp = McpClient(client, issued.json()["access_token"])
+    result = call(mcp, "whoami")["structuredContent"]
+    assert result["subject"] == made.client_id and result["username"] is None
+
+
+def test_tool_exception_is_an_error_result_without_internals(mcp):
+    from django.apps import apps
+
+    @tool("boom")
+    def boom(ctx):
+        raise RuntimeError("secret internals")
+
+    app = apps.get_app_config("mcpserver")
+    original, app.registry = app.registry, Registry([boom.__mcp__])
+    try:
+        result = call(mcp, "boom")
+    finally:
+        app.registry = original
+    assert result["isError"] is True
+    assert "secret" not in result["content"][0]["text"]
+
+
+def test_prompts(mcp, issue):
+    token = issue(username="dave")
+    prompts = mcp.modern("prompts/list", token=token).json()["result"]["prompts"]
+    assert [p["name"] for p in prompts] == ["greeting", "help"]
+    greeting = mcp.modern("prompts/get", {"name": "greeting", "arguments": {"topic": "tea"}}, token=token)
+    text = greeting.json()["result"]["messages"][0]["content"]["text"]
+    assert "dave" in text and "tea" in text
+    help_text = mcp.modern("prompts/get", {"name": "help"}, token=token).json()["result"]["messages"][0]["content"]
+    assert "echo" in help_text["text"]
+
+
+def test_prompt_errors(mcp):
+    assert mcp.modern("prompts/get", {"name": "nope"}).json()["error"]["code"] == -32602
+    bad = mcp.modern("prompts/get", {"name": "greeting", "arguments": {"topic": 5}})
+    assert bad.json()["error"]["code"] == -32602
+
+
+def test_prompt_missing_required_argument_is_32602(mcp):
+    from django.apps import apps
+
+    from mcpserver.registry import PromptArgument, prompt
+
+    @prompt("needs_arg", arguments=[PromptArgument("who", required=True)])
+    def needs_arg(ctx, who):
+        return who
+
+    app = apps.get_app_config("mcpserver")
+    original, app.registry = app.registry, Registry([needs_arg.__mcp__])
+    try:
+        response = mcp.modern("prompts/get", {"name": "needs_arg"})
+    finally:
+        app.registry = original
+    assert response.json()["error"]["code"] == -32602
+
+
+def test_resources(mcp):
+    listed = mcp.modern("resources/list").json()["result"]["resources"]
+    assert listed[0]["uri"] == "mcp://server/description"
+    templates = mcp.modern("resources/templates/list").json()["result"]["resourceTemplates"]
+    assert templates[0]["uriTemplate"] == "mcp://tools/{name}"
+    read = mcp.modern("resources/read", {"uri": "mcp://server/description"}).json()["result"]
+    assert read["contents"][0]["mimeType"] == "text/markdown"
+    assert "2026-07-28" in read["contents"][0]["text"]
+    echo = mcp.modern("resources/read", {"uri": "mcp://tools/echo"}).json()["result"]
+    assert '"name": "echo"' in echo["contents"][0]["text"]
+
+
+def test_unknown_resource_is_32602_with_uri(mcp):
+    for uri in ("mcp://nope", "mcp://tools/nope"):
+        error = mcp.modern("resources/read", {"uri": uri}).json()["error"]
+        assert error["code"] == -32602 and error["data"] == {"uri": uri}
+
+
+# --- visibility ---
+
+
+def test_callers_see_only_what_they_may_use(mcp, issue):
+    reader = issue(scopes=["mcp:read"], roles=["guest"])
+    assert mcp.modern("tools/list", token=reader).json()["result"]["tools"] == []
+    assert mcp.modern("prompts/list", token=reader).json()["result"]["prompts"] == []
+    assert mcp.modern("resources/list", token=reader).json()["result"]["resources"]
+
+
+def _registry_with_admin_tool():
+    @tool("admin_only", roles=["admin"], scopes=["mcp:read"])
+    def admin_only(ctx):
+        return "secret"
+
+    return Registry([admin_only.__mcp__])
+
+
+def test_role_restricted_tool(mcp, issue):
+    from django.apps import apps
+
+    app = apps.get_app_config("mcpserver")
+    original, app.registry = app.registry, _registry_with_admin_tool()
+    try:
+        user, admin = issue(roles=["user"]), issue(roles=["admin"])
+        assert mcp.modern("tools/list", token=user).json()["result"]["tools"] == []
+        assert mcp.modern("tools/call", {"name": "admin_only"}, token=user).json()["error"]["code"] == -32602
+        assert [t["name"] for t in mcp.modern("tools/list", token=admin).json()["result"]["tools"]] == ["admin_only"]
+        assert call(mcp, "admin_only", token=admin)["content"][0]["text"] == "secret"
+    finally:
+        app.registry = original
+
+
+def test_tool_declared_scopes_are_required_and_named_in_the_403(mcp, issue):
+    from django.apps import apps
+
+    @tool("special", scopes=["mcp:special"])
+    def special(ctx):
+        return "ok"
+
+    app = apps.get_app_config("mcpserver")
+    original, app.registry = app.registry, Registry([special.__mcp__])
+    try:
+        response = mcp.modern("tools/call", {"name": "special"})
+    finally:
+        app.registry = original
+    assert response.status_code == 403
+    assert 'scope="mcp:special mcp:tools"' in response["WWW-Authenticate"]
+
+
+def test_admin_policy_disables_or_restricts_a_tool(mcp):
+    from mcpserver.models import ToolPolicy
+
+    ToolPolicy.objects.create(name="echo", enabled=False)
+    names = [t["name"] for t in mcp.modern("tools/list").json()["result"]["tools"]]
+    assert "echo" not in names
+    assert mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}}).json()["error"]["code"] == -32602
+    ToolPolicy.objects.filter(name="echo").update(enabled=True, scopes="mcp:extra")
+    response = mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}})
+    assert response.status_code == 403
+    assert 'scope="mcp:extra mcp:tools"' in response["WWW-Authenticate"]
+    ToolPolicy.objects.filter(name="echo").update(scopes=None, roles="admin")
+    assert "echo" not in [t["name"] for t in mcp.modern("tools/list").json()["result"]["tools"]]
+
+
+# --- pagination ---
+
+
+def _caller(scopes=("mcp:read", "mcp:tools")):
+    return AccessToken("d", "sub", "client", None, frozenset(scopes), frozenset(), 2**40)
+
+
+def _many_tools(count):
+    definitions = []
+    for index in range(count):
+        @tool(f"tool_{index:03d}")
+        def handler(ctx):
+            return "x"
+        definitions.append(handler.__mcp__)
+    return Registry(definitions)
+
+
+def test_pagination_walks_every_item_once_in_order(settings):
+    settings.MCPSERVER = {**settings.MCPSERVER, "PAGE_SIZE": 7}
+    registry = _many_tools(30)
+    seen, cursor = [], None
+    while True:
+        params = {"cursor": cursor} if cursor else {}
+        page = tools_list(Context(_caller(), registry, "modern", "2026-07-28", params))
+        seen += [t["name"] for t in page["tools"]]
+        cursor = page.get("nextCursor")
+        if cursor is None:
+            break
+        assert isinstance(cursor, str)
+    assert seen == sorted(f"tool_{i:03d}" for i in range(30))
+
+
+def test_exact_page_has_no_next_cursor(settings):
+    settings.MCPSERVER = {**settings.MCPSERVER, "PAGE_SIZE": 5}
+    page = tools_list(Context(_caller(), _many_tools(5), "modern", "2026-07-28", {}))
+    assert "nextCursor" not in page and len(page["tools"]) == 5
+
+
+@pytest.mark.parametrize("cursor", ["!!!", "bm9wZQ==", 5, ["x"], "é"])
+def test_invalid_cursor_is_32602(cursor):
+    with pytest.raises(InvalidParams):
+        paginate(Context(_caller(), Registry(), "modern", "2026-07-28", {"cursor": cursor}), [], "tools")
+
+
+def test_invalid_cursor_over_http(mcp):
+    assert mcp.modern("tools/list", {"cursor": "garbage!"}).json()["error"]["code"] == -32602
+
+
+# --- audit ---
+
+
+def test_calls_are_audited_without_arguments(mcp, token):
+    from mcpserver.models import AuditRecord
+
+    call(mcp, "echo", {"message": "private words"})
+    call(mcp, "get_time", {"timezone": "Nowhere/Land"})
+    mcp.modern("tools/call", {"name": "echo", "arguments": {}})
+    mcp.modern("prompts/get", {"name": "greeting"})
+    mcp.modern("resources/read", {"uri": "mcp://server/description"})
+    assert audit.pending() == 5
+    assert audit.flush() == 5
+    records = {(r.kind, r.name): r for r in AuditRecord.objects.all()}
+    echo = records[("tool", "echo")]
+    assert echo.outcome in ("ok", "invalid")
+    assert [r.outcome for r in AuditRecord.objects.filter(name="echo").order_by("id")] == ["ok", "invalid"]
+    ok = AuditRecord.objects.filter(name="echo", outcome="ok").get()
+    assert ok.argument_bytes > 0 and len(ok.argument_digest) == 64
+    assert ok.client_id and ok.subject and ok.protocol_version == "2026-07-28"
+    assert records[("tool", "get_time")].outcome == "error"
+    assert records[("prompt", "greeting")].outcome == "ok"
+    assert records[("resource", "mcp://server/description")].outcome == "ok"
+    assert not AuditRecord.objects.filter(argument_digest__contains="private").exists()
+
+
+def test_audit_admin_is_read_only(admin_client, settings):
+    from mcpserver.models import AuditRecord
+
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+    assert admin_client.get("/admin/mcpserver/auditrecord/").status_code == 200
+    assert admin_client.get("/admin/mcpserver/auditrecord/add/").status_code == 403
+    assert AuditRecord.objects.count() == 0

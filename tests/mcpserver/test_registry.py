@@ -1,0 +1,80 @@
+"""The registry and its decorators: definitions, duplicates, bare use, templates, start-up registration."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from mcpserver.registry import Registry, build_registry, prompt, resource, tool
+
+
+def test_decorator_refuses_bare_use():
+    with pytest.raises(TypeError):
+        @tool
+        def bare(ctx):
+            return ""
+
+
+def test_decorator_only_defines():
+    @tool("defined", scopes=["x"], roles=["r"])
+    def defined(ctx):
+        """Do a thing."""
+
+    definition = defined.__mcp__
+    assert definition.name == "defined" and definition.description == "Do a thing."
+    assert definition.scopes == ("x",) and definition.roles == ("r",)
+    assert definition.describe()["inputSchema"] == {"type": "object", "additionalProperties": False}
+
+
+@pytest.mark.parametrize("name", ["", "has space", "x" * 129, "slash/name"])
+def test_invalid_tool_names(name):
+    with pytest.raises(ValueError):
+        tool(name or "")(lambda ctx: "") if name else tool("bad name")(lambda ctx: "")
+
+
+def test_duplicate_names_fail():
+    @tool("same")
+    def first(ctx):
+        return ""
+
+    @tool("same")
+    def second(ctx):
+        return ""
+
+    with pytest.raises(ImproperlyConfigured):
+        Registry([first.__mcp__, second.__mcp__])
+
+
+def test_duplicate_across_modules_fails_at_start_up(settings):
+    settings.MCPSERVER = {**settings.MCPSERVER, "CAPABILITIES": ["mcpserver.tools", "mcpserver.tools"]}
+    with pytest.raises(ImproperlyConfigured):
+        build_registry()
+
+
+def test_default_registry_has_the_built_ins():
+    registry = build_registry()
+    assert [t.name for t in registry.all("tool")] == ["echo", "get_time", "long_task", "whoami"]
+    assert [p.name for p in registry.all("prompt")] == ["greeting", "help"]
+    assert [r.uri for r in registry.all("resource")] == ["mcp://server/description"]
+    assert [r.uri for r in registry.all("template")] == ["mcp://tools/{name}"]
+
+
+def test_templates_match_level_one_variables():
+    @resource("files://{folder}/{name}.txt")
+    def files(ctx, folder, name):
+        return ""
+
+    definition = files.__mcp__
+    assert definition.is_template
+    assert definition.match("files://docs/readme.txt") == {"folder": "docs", "name": "readme"}
+    assert definition.match("files://docs/deep/readme.txt") is None
+    assert definition.match("other://x") is None
+
+
+def test_prompt_decorator():
+    @prompt()
+    def hello(ctx):
+        """Say hello."""
+        return "hello"
+
+    assert hello.__mcp__.describe() == {"name": "hello", "description": "Say hello.", "arguments": []}
