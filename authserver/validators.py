@@ -27,11 +27,22 @@ class OAuth2Validator(DOTValidator):
     def validate_scopes(self, client_id, requested, client, request, *args, **kwargs) -> bool:
         """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3)."""
         user = None if request.grant_type == "client_credentials" else request.user
+        # An empty ``scope=`` asks for nothing in particular, exactly like an absent one.
+        requested = [name for name in requested if name] or self.get_default_scopes(client_id, request)
         granted = scopes.effective_scopes(requested, client, user)
         if not granted:
             return False
         request.scopes = granted
         return True
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        """A user deactivated between consent and the code exchange gets no token."""
+        return super().validate_code(client_id, code, client, request, *args, **kwargs) and request.user.is_active
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        """A deactivated user's refresh tokens stop working at once (DOT does not check)."""
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        return valid and request.user is not None and request.user.is_active
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> list[str]:
         """Refresh never widens: the original grant, narrowed again to what is allowed today."""

@@ -250,6 +250,23 @@ def test_expired_code_is_invalid_grant(world, authorize, post_token):
     assert response.json()["error"] == "invalid_grant"
 
 
+def test_code_of_a_user_deactivated_since_consent_is_refused(world, authorize, post_token):
+    verifier, params = _code(world, authorize)
+    world.users["alice"].is_active = False
+    world.users["alice"].save()
+    response = _exchange(post_token, world, params["code"], verifier)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_no_scope_asked_gives_the_defaults_the_user_may_grant(world, client, authorize):
+    client.force_login(world.users["guest"])
+    _, challenge = pkce_pair()
+    page = authorize.consent_page(world.clients["web"].client_id, "", challenge)
+    assert page.status_code == 200
+    assert [name for name, _ in page.context["scope_items"]] == ["mcp:read"]
+
+
 def test_code_for_another_client_is_refused(world, authorize, post_token, make_client):
     other = make_client("other web", "authorization-code", ["mcp:read"], public=True, redirect_uris=[REDIRECT_URI])
     verifier, params = _code(world, authorize)

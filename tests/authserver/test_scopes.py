@@ -88,6 +88,11 @@ def test_no_scope_requested_gives_defaults_narrowed_by_roles(world, password_tok
     assert set(body["scope"].split()) == {"mcp:read", "mcp:tools"}
 
 
+def test_an_empty_scope_parameter_means_the_defaults(world, cc_token, password_token):
+    assert set(cc_token(scope="")["scope"].split()) == {"mcp:read", "mcp:tools"}
+    assert password_token("guest", scope="")["scope"] == "mcp:read"
+
+
 def test_non_default_scope_is_not_granted_unless_requested(world, cc_token):
     assert "mcp:admin" not in cc_token()["scope"].split()
 
@@ -153,6 +158,14 @@ def test_refresh_narrows_when_the_ceiling_shrank(world, post_token, password_tok
     response = _refresh(post_token, world, issued["refresh_token"])
     assert response.status_code == 200, response.content
     assert response.json()["scope"] == "mcp:tools"
+
+
+def test_refresh_cannot_ask_again_for_a_scope_a_role_lost(world, post_token, password_token):
+    issued = password_token("alice", scope="mcp:read mcp:tools")
+    world.roles["writer"].scopes.remove(world.scopes["mcp:tools"])
+    response = _refresh(post_token, world, issued["refresh_token"], scope="mcp:read mcp:tools")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
 
 
 def test_refresh_after_losing_every_scope_is_invalid_scope(world, post_token, password_token):

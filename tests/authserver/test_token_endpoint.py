@@ -192,6 +192,13 @@ def test_refresh_token_of_another_client_is_refused(world, post_token, password_
     assert_oauth_error(response, 400, "invalid_grant")
 
 
+def test_deactivated_user_can_no_longer_refresh(world, post_token, password_token):
+    issued = password_token(scope="mcp:read")
+    world.users["alice"].is_active = False
+    world.users["alice"].save()
+    assert_oauth_error(refresh(post_token, world, issued["refresh_token"]), 400, "invalid_grant")
+
+
 def test_unknown_refresh_token_is_invalid_grant(world, post_token):
     assert_oauth_error(refresh(post_token, world, "not-a-token"), 400, "invalid_grant")
 

@@ -1,0 +1,186 @@
+"""The Django admin: every model an admin manages loads, edits and acts without a shell."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.core.cache import cache
+from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
+
+from authserver import keys
+from authserver.models import ClientPolicy, Role, Scope, SigningKey, User
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """The manifest storage needs ``collectstatic``; in-process page rendering does not."""
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture
+def admin_client(world, client, make_user):
+    superuser = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def tokens(world, password_token, cc_token):
+    return {"user": password_token("alice"), "service": cc_token()}
+
+
+def _ok(response):
+    assert response.status_code == 200, (response.status_code, response.content[:300])
+    return response.content.decode()
+
+
+def test_admin_needs_staff(world, client):
+    client.force_login(world.users["alice"])
+    assert client.get("/admin/authserver/user/").status_code == 302
+
+
+def test_users_changelist_shows_roles(admin_client, world):
+    html = _ok(admin_client.get("/admin/authserver/user/"))
+    assert "alice" in html and "writer" in html
+
+
+def test_user_change_page_has_the_roles_field_and_saves_it(admin_client, world):
+    alice = world.users["alice"]
+    html = _ok(admin_client.get(f"/admin/authserver/user/{alice.pk}/change/"))
+    assert 'name="roles"' in html
+    data = {
+        "username": "alice", "email": "", "first_name": "", "last_name": "", "is_active": "on",
+        "roles": [world.roles["reader"].pk, world.roles["prompter"].pk],
+        "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+    }
+    response = admin_client.post(f"/admin/authserver/user/{alice.pk}/change/", data)
+    assert response.status_code == 302, response.content[:2000]
+    assert User.objects.get(pk=alice.pk).role_names() == ["prompter", "reader"]
+
+
+def test_roles_pages(admin_client, world):
+    html = _ok(admin_client.get("/admin/authserver/role/"))
+    assert "writer" in html and "mcp:tools" in html
+    role = world.roles["writer"]
+    assert 'name="scopes"' in _ok(admin_client.get(f"/admin/authserver/role/{role.pk}/change/"))
+    response = admin_client.post("/admin/authserver/role/add/", {
+        "name": "auditor", "description": "Reads", "scopes": [world.scopes["mcp:read"].pk],
+    })
+    assert response.status_code == 302
+    assert list(Role.objects.get(name="auditor").scopes.values_list("name", flat=True)) == ["mcp:read"]
+
+
+def test_scopes_pages(admin_client, world):
+    assert "mcp:admin" in _ok(admin_client.get("/admin/authserver/scope/"))
+    scope = world.scopes["mcp:read"]
+    _ok(admin_client.get(f"/admin/authserver/scope/{scope.pk}/change/"))
+    response = admin_client.post("/admin/authserver/scope/add/", {"name": "mcp:new", "description": "New"})
+    assert response.status_code == 302
+    assert Scope.objects.filter(name="mcp:new").exists()
+
+
+def test_scope_names_are_validated(admin_client, world):
+    response = admin_client.post("/admin/authserver/scope/add/", {"name": 'bad "scope"', "description": "x"})
+    assert response.status_code == 200
+    assert not Scope.objects.filter(description="x").exists()
+
+
+def test_application_pages_with_the_scope_ceiling_inline(admin_client, world):
+    _ok(admin_client.get("/admin/oauth2_provider/application/"))
+    application = world.clients["service"].application
+    html = _ok(admin_client.get(f"/admin/oauth2_provider/application/{application.pk}/change/"))
+    assert "scope ceiling" in html.lower()
+    assert 'name="policy-0-scopes"' in html
+    assert "authorization_grant_type" in html
+
+
+def test_application_add_with_a_ceiling(admin_client, world):
+    html = _ok(admin_client.get("/admin/oauth2_provider/application/add/"))
+    assert "policy-0-scopes" in html
+    data = {
+        "client_id": "admin-made", "client_secret": "a-very-long-secret-value-typed-by-the-admin",
+        "hash_client_secret": "on", "client_type": "confidential",
+        "authorization_grant_type": "client-credentials", "name": "Admin made", "redirect_uris": "",
+        "post_logout_redirect_uris": "", "allowed_origins": "", "algorithm": "",
+        "policy-TOTAL_FORMS": "1", "policy-INITIAL_FORMS": "0", "policy-MIN_NUM_FORMS": "0",
+        "policy-MAX_NUM_FORMS": "1", "policy-0-scopes": [world.scopes["mcp:read"].pk],
+    }
+    response = admin_client.post("/admin/oauth2_provider/application/add/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    application = get_application_model().objects.get(client_id="admin-made")
+    assert list(application.policy.scopes.values_list("name", flat=True)) == ["mcp:read"]
+
+
+def test_access_token_pages_show_no_raw_token(admin_client, tokens):
+    raw = tokens["user"]["access_token"]
+    html = _ok(admin_client.get("/admin/oauth2_provider/accesstoken/"))
+    assert raw not in html
+    row = get_access_token_model().objects.get(token_checksum=hashlib.sha256(raw.encode()).hexdigest())
+    html = _ok(admin_client.get(f"/admin/oauth2_provider/accesstoken/{row.pk}/change/"))
+    assert raw not in html
+    assert raw[:40] not in html
+
+
+def test_refresh_token_pages_show_no_raw_token(admin_client, tokens):
+    raw = tokens["user"]["refresh_token"]
+    html = _ok(admin_client.get("/admin/oauth2_provider/refreshtoken/"))
+    assert raw not in html
+    row = get_refresh_token_model().objects.get()
+    assert raw not in _ok(admin_client.get(f"/admin/oauth2_provider/refreshtoken/{row.pk}/change/"))
+
+
+def test_revoking_access_tokens_from_the_admin_publishes_them(admin_client, tokens):
+    raw = tokens["service"]["access_token"]
+    rows = get_access_token_model().objects.all()
+    actions = _ok(admin_client.get("/admin/oauth2_provider/accesstoken/"))
+    assert "revoke_tokens" in actions
+    action = "revoke_tokens"
+    data = {"action": action, "_selected_action": [r.pk for r in rows], "post": "yes"}
+    response = admin_client.post("/admin/oauth2_provider/accesstoken/", data)
+    assert response.status_code in (200, 302)
+    assert not get_access_token_model().objects.exists()
+    assert cache.get("revoked-token:" + hashlib.sha256(raw.encode()).hexdigest()) is not None
+
+
+def test_revoking_refresh_tokens_from_the_admin_stops_refresh_and_publishes_the_access_token(
+        admin_client, world, tokens, post_token):
+    issued = tokens["user"]
+    row = get_refresh_token_model().objects.get()
+    response = admin_client.post("/admin/oauth2_provider/refreshtoken/",
+                                 {"action": "revoke_tokens", "_selected_action": [row.pk]})
+    assert response.status_code == 302
+    checksum = hashlib.sha256(issued["access_token"].encode()).hexdigest()
+    assert cache.get("revoked-token:" + checksum) is not None
+    refreshed = post_token({"grant_type": "refresh_token", "refresh_token": issued["refresh_token"],
+                            "client_id": world.clients["cli"].client_id})
+    assert refreshed.status_code == 400
+
+
+def test_signing_key_pages_hide_the_private_key(admin_client, world):
+    key = keys.ensure_key()
+    html = _ok(admin_client.get("/admin/authserver/signingkey/"))
+    assert key.kid in html and "active" in html
+    html = _ok(admin_client.get(f"/admin/authserver/signingkey/{key.pk}/change/"))
+    assert key.kid in html
+    assert "PRIVATE KEY" not in html
+    assert key.private_key.splitlines()[1] not in html
+
+
+def test_rotate_admin_action_creates_a_new_current_key(admin_client, world):
+    old = keys.ensure_key()
+    response = admin_client.post("/admin/authserver/signingkey/", {"action": "rotate", "_selected_action": [old.pk]},
+                                 follow=True)
+    assert response.status_code == 200
+    current = SigningKey.objects.current()
+    assert current.kid != old.kid
+    assert SigningKey.objects.get(pk=old.pk).retired_at is not None
+    assert current.kid in response.content.decode()
+
+
+def test_client_policy_is_not_a_separate_menu_only(admin_client, world):
+    """The ceiling is edited on the application page; the policy row follows the application."""
+    application = world.clients["service"].application
+    application.delete()
+    assert not ClientPolicy.objects.filter(application_id=application.pk).exists()
