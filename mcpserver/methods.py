@@ -39,6 +39,7 @@ class Context:
     client_capabilities: dict[str, Any] = field(default_factory=dict)
     client_info: dict[str, Any] | None = None
     session_id: str | None = None
+    log_level: str | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -173,8 +174,12 @@ def ping(ctx: Context) -> dict[str, Any]:
 
 
 def set_level(ctx: Context) -> dict[str, Any]:
-    if ctx.params.get("level") not in LOG_LEVELS:
+    """2025 ``logging/setLevel``: the session's streamed responses carry logs at or above this level."""
+    level = ctx.params.get("level")
+    if level not in LOG_LEVELS:
         raise InvalidParams(f"level must be one of {', '.join(LOG_LEVELS)}")
+    if ctx.session_id is not None:
+        sessions.update(ctx.session_id, log_level=level)
     return {}
 
 

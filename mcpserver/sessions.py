@@ -41,3 +41,10 @@ def load(session_id: str, token: AccessToken) -> dict[str, Any] | None:
 
 def end(session_id: str) -> None:
     cache.delete(_key(session_id))
+
+
+def update(session_id: str, **fields: Any) -> None:
+    """Change a live session's state (e.g. its log level), keeping its expiry horizon."""
+    state = cache.get(_key(session_id))
+    if isinstance(state, dict):
+        cache.set(_key(session_id), {**state, **fields}, timeout=conf.get("SESSION_TTL"))

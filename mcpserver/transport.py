@@ -30,6 +30,7 @@ from .registry import Log, Progress, Registry
 PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
 CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
+LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 BATCH_VERSION = "2025-03-26"
 _ENCODED = re.compile(r"^=\?base64\?(.*)\?=$")
@@ -198,16 +199,17 @@ def _legacy(obj: Any, exchange: Exchange) -> Reply | Streamed:
     session_id, state = _session(exchange, message.method)
     if not message.is_request:
         return ACCEPTED
-    return _legacy_request(message, exchange, (state or {}).get("version", version), session_id)
+    return _legacy_request(message, exchange, (state or {}).get("version", version), session_id, state)
 
 
-def _legacy_request(message: jsonrpc.Message, exchange: Exchange, version: str, session_id: str | None):
+def _legacy_request(message: jsonrpc.Message, exchange: Exchange, version: str, session_id: str | None,
+                    state: dict[str, Any] | None = None):
     method = methods.LEGACY.get(message.method)
     if method is None:
         raise MethodNotFound(f"Method not found: {message.method}")
     ctx = methods.Context(
         token=exchange.token, registry=exchange.registry, era="legacy", version=version, params=message.params,
-        request_id=message.id, session_id=session_id,
+        request_id=message.id, session_id=session_id, log_level=(state or {}).get("log_level"),
     )
     return _answer(ctx, method, exchange)
 
@@ -248,12 +250,26 @@ def _drain(stream: methods.Stream) -> dict[str, Any]:
             return stop.value
 
 
-def _notification(event: Any, progress_token: Any) -> dict[str, Any] | None:
+def log_threshold(ctx: methods.Context) -> str | None:
+    """The lowest level this request wants logs at: ``_meta`` opt-in (2026-07-28) or the session's level."""
+    if ctx.era == "modern":
+        meta = ctx.params.get("_meta")
+        level = meta.get(LOG_LEVEL_KEY) if isinstance(meta, dict) else None
+        return level if level in methods.LOG_LEVELS else None
+    return ctx.log_level or methods.LOG_LEVELS[0]
+
+
+def _wanted(level: str, threshold: str | None) -> bool:
+    levels = methods.LOG_LEVELS
+    return threshold is not None and level in levels and levels.index(level) >= levels.index(threshold)
+
+
+def _notification(event: Any, progress_token: Any, threshold: str | None) -> dict[str, Any] | None:
     if isinstance(event, Progress) and progress_token is not None:
         params = {"progressToken": progress_token, "progress": event.progress}
         params.update({k: v for k, v in (("total", event.total), ("message", event.message)) if v is not None})
         return jsonrpc.notification("notifications/progress", params)
-    if isinstance(event, Log):
+    if isinstance(event, Log) and _wanted(event.level, threshold):
         params = {"level": event.level, "data": event.data}
         if event.logger:
             params["logger"] = event.logger
@@ -267,6 +283,7 @@ def sse(message: dict[str, Any]) -> bytes:
 
 def _event_stream(ctx: methods.Context, method: methods.Method, stream: methods.Stream) -> Iterator[bytes]:
     """Notifications as the tool yields them, then the response; closing the stream cancels the tool."""
+    threshold = log_threshold(ctx)
     try:
         while True:
             try:
@@ -274,7 +291,7 @@ def _event_stream(ctx: methods.Context, method: methods.Method, stream: methods.
             except StopIteration as stop:
                 result = stop.value
                 break
-            note = _notification(event, ctx.progress_token)
+            note = _notification(event, ctx.progress_token, threshold)
             if note is not None:
                 yield sse(note)
         yield sse(jsonrpc.result(ctx.request_id, _decorate(ctx, method, result)))

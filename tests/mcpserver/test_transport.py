@@ -360,7 +360,7 @@ def test_issuer_in_metadata_matches_the_authorization_server(client):
 
 def test_sse_response_streams_progress_then_result(mcp):
     response = mcp.modern("tools/call", {"name": "long_task", "arguments": {"steps": 3, "interval_ms": 0}},
-                          meta={"progressToken": "p1"})
+                          meta={"progressToken": "p1", "io.modelcontextprotocol/logLevel": "debug"})
     assert response.status_code == 200
     assert response["Content-Type"] == "text/event-stream"
     assert response["X-Accel-Buffering"] == "no"
@@ -396,3 +396,29 @@ def test_closing_the_stream_cancels_the_tool_and_is_audited(mcp):
     response.close()
     audit.flush()
     assert AuditRecord.objects.get(name="long_task").outcome == "cancelled"
+
+
+def _events(response):
+    text = b"".join(response.streaming_content).decode()
+    return [json.loads(line[len("data: "):]) for line in text.splitlines() if line.startswith("data: ")]
+
+
+def test_modern_logs_only_on_opt_in(mcp):
+    arguments = {"name": "long_task", "arguments": {"steps": 2, "interval_ms": 0}}
+    quiet = _events(mcp.modern("tools/call", arguments, meta={"progressToken": 1}))
+    assert not any(e.get("method") == "notifications/message" for e in quiet)
+    above = _events(mcp.modern("tools/call", arguments, meta={"progressToken": 1,
+                                                               "io.modelcontextprotocol/logLevel": "info"}))
+    assert not any(e.get("method") == "notifications/message" for e in above)  # the task logs at debug
+
+
+def test_legacy_set_level_filters_session_logs(mcp):
+    session = {"Mcp-Session-Id": mcp.initialize()["Mcp-Session-Id"]}
+    arguments = {"name": "long_task", "arguments": {"steps": 2, "interval_ms": 0}, "_meta": {"progressToken": "t"}}
+    chatty = _events(mcp.legacy("tools/call", arguments, headers=session))
+    assert any(e.get("method") == "notifications/message" for e in chatty)
+    assert mcp.legacy("logging/setLevel", {"level": "warning"}, headers=session).json()["result"] == {}
+    quiet = _events(mcp.legacy("tools/call", arguments, headers=session))
+    assert not any(e.get("method") == "notifications/message" for e in quiet)
+    assert [e["params"]["progress"] for e in quiet if e.get("method") == "notifications/progress"] == [1, 2]
+    assert mcp.legacy("logging/setLevel", {"level": "loud"}, headers=session).json()["error"]["code"] == -32602
