@@ -147,8 +147,8 @@ def test_create_public_authorization_code_client(world):
         (["--scopes", "mcp:read,mcp:nope", "--grant", "client-credentials"], "mcp:nope"),
         (["--scopes", "mcp:read", "--grant", "authorization-code"], "redirect"),
         (["--scopes", "mcp:read", "--grant", "client-credentials", "--public"], "confidential"),
-        (["--scopes", "mcp:read", "--grant", "authorization-code", "--redirect-uri", "not a url"], ""),
-        (["--scopes", "mcp:read", "--grant", "implicit"], ""),
+        (["--scopes", "mcp:read", "--grant", "authorization-code", "--redirect-uri", "not a url"], None),
+        (["--scopes", "mcp:read", "--grant", "implicit"], None),
     ],
 )
 def test_create_client_bad_input_is_a_command_error(world, args, message):
