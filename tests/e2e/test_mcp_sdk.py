@@ -1,0 +1,149 @@
+"""The official MCP Python SDK client against the live server: modern and legacy eras, real tokens."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+
+# The official SDK is a test-only dependency ("mcp>=2.3" in the test extras).
+pytest.importorskip("mcp", minversion="2.3")
+httpx2 = pytest.importorskip("httpx2")
+
+from mcp.client import Client  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp.shared.exceptions import MCPError  # noqa: E402
+
+from .flows import client_credentials  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("no_server_errors")
+
+
+@pytest.fixture
+def service_token(http) -> str:
+    response = client_credentials(http)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def run(coroutine_function, *args):
+    return anyio.run(coroutine_function, *args)
+
+
+def sdk_client(url: str, token: str, mode: str) -> Client:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return Client(streamable_http_client(url, http_client=http), mode=mode)
+
+
+async def _session_tour(url: str, token: str, mode: str) -> dict:
+    async with sdk_client(url, token, mode) as client:
+        tools = await client.list_tools()
+        echo = await client.call_tool("echo", {"message": "hello", "repeat_count": 2})
+        clock = await client.call_tool("get_time", {"timezone": "Mars/Olympus"})
+        whoami = await client.call_tool("whoami", {})
+        prompt = await client.get_prompt("greeting", {"topic": "tests"})
+        resources = await client.list_resources()
+        description = await client.read_resource("mcp://server/description")
+        progress: list[float] = []
+
+        async def on_progress(value, total, message):
+            progress.append(value)
+
+        slow = await client.call_tool("long_task", {"steps": 3, "interval_ms": 10}, progress_callback=on_progress)
+        return {
+            "version": client.session.protocol_version,
+            "tools": sorted(tool.name for tool in tools.tools),
+            "echo": echo.content[0].text,
+            "clock_error": clock.is_error,
+            "whoami": whoami.structured_content,
+            "prompt": prompt.messages[0].content.text,
+            "resources": [str(resource.uri) for resource in resources.resources],
+            "description": description.contents[0].text,
+            "progress": progress,
+            "slow": slow.content[0].text,
+        }
+
+
+@pytest.mark.parametrize(("mode", "version"), [("auto", "2026-07-28"), ("legacy", "2025-11-25")])
+def test_sdk_client_tour(live_server, service_token, mode, version):
+    seen = run(_session_tour, live_server.mcp_url, service_token, mode)
+    assert seen["version"] == version
+    assert seen["tools"] == ["echo", "get_time", "long_task", "whoami"]
+    assert seen["echo"] == "hello\nhello"
+    assert seen["clock_error"] is True
+    assert seen["whoami"]["subject"] == "demo-service"
+    assert seen["whoami"]["client_id"] == "demo-service"
+    assert "demo-service" in seen["prompt"]
+    assert seen["resources"] == ["mcp://server/description"]
+    assert "2026-07-28" in seen["description"]
+    assert seen["progress"] == [1, 2, 3]
+    assert seen["slow"] == "Finished 3 steps."
+
+
+async def _call(url: str, token: str, mode: str, name: str, arguments: dict):
+    async with sdk_client(url, token, mode) as client:
+        return await client.call_tool(name, arguments)
+
+
+async def _error_code(url: str, token: str, mode: str, name: str, arguments: dict) -> int | None:
+    async with sdk_client(url, token, mode) as client:
+        try:
+            await client.call_tool(name, arguments)
+        except MCPError as exc:
+            return exc.code
+    return None
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_sdk_sees_json_rpc_errors(live_server, service_token, mode):
+    assert run(_error_code, live_server.mcp_url, service_token, mode, "echo", {"repeat_count": 99}) == -32602
+    assert run(_error_code, live_server.mcp_url, service_token, mode, "no_such_tool", {}) == -32602
+
+
+def test_token_without_tools_scope_gets_403(http, live_server):
+    token = client_credentials(http, scope="mcp:read").json()["access_token"]
+    response = httpx.post(
+        live_server.mcp_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+              "params": {"name": "echo", "arguments": {"message": "x"}}},
+        headers={"Authorization": f"Bearer {token}", "MCP-Protocol-Version": "2025-11-25",
+                 "Accept": "application/json, text/event-stream"},
+    )
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    assert 'scope="mcp:tools"' in response.headers["WWW-Authenticate"]
+
+
+def test_unauthenticated_request_points_at_the_metadata(http, live_server):
+    response = http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert f'resource_metadata="{live_server.url}/.well-known/oauth-protected-resource/mcp"' in challenge
+    metadata = http.get("/.well-known/oauth-protected-resource/mcp").json()
+    assert metadata["resource"] == live_server.mcp_url
+    assert metadata["authorization_servers"] == [live_server.url]
+
+
+def test_revoked_token_is_refused_by_every_worker(http, live_server, service_token):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Authorization": f"Bearer {service_token}", "MCP-Protocol-Version": "2025-11-25"}
+    for _ in range(8):  # warm the per-process verification caches of both workers
+        assert http.post("/mcp", json=body, headers=headers).status_code == 200
+    revoked = http.post("/oauth/revoke/", data={"token": service_token},
+                        auth=("demo-service", "demo-service-secret"))
+    assert revoked.status_code == 200
+    for _ in range(8):
+        assert http.post("/mcp", json=body, headers=headers).status_code == 401
+
+
+def test_audit_records_reach_the_database(live_server, service_token):
+    run(_call, live_server.mcp_url, service_token, "auto", "echo", {"message": "audited"})
+    out = ""
+    for _ in range(50):
+        out = live_server.manage("shell", "-v", "0", "-c", "from mcpserver.models import AuditRecord as A; "
+                                 "print(A.objects.filter(name='echo', client_id='demo-service').count())").stdout
+        out = (out.strip().splitlines() or ["0"])[-1]
+        if out != "0":
+            break
+        anyio.run(anyio.sleep, 0.1)
+    assert int(out) >= 1
