@@ -91,6 +91,9 @@ class AuthorizationView(dot_views.AuthorizationView):
         return context
 
     def form_valid(self, form):
+        if not _names_a_registered_redirect(form.cleaned_data):
+            # A tampered form: DOT's deny path would redirect to it unchecked (or fail with a 500).
+            return self.form_invalid(form)
         # The user may untick scopes: keep only the ones still ticked (never add any).
         if "scope_choice" in self.request.POST:
             ticked = set(self.request.POST.getlist("scopes"))
@@ -100,8 +103,19 @@ class AuthorizationView(dot_views.AuthorizationView):
             form.cleaned_data["scope"] = " ".join(kept)
         return super().form_valid(form)
 
+    def form_invalid(self, form):
+        """A consent POST without its hidden fields gets an error page, not a half-rendered consent page."""
+        error = {"error": "invalid_request", "description": "The authorization form was incomplete or altered."}
+        return self.render_to_response(self.get_context_data(form=form, error=error), status=400)
+
     def redirect(self, redirect_to, application):
         return super().redirect(_with_iss(redirect_to), application)
+
+
+def _names_a_registered_redirect(data: dict) -> bool:
+    """Whether the consent form names an existing client and one of its registered redirect URIs."""
+    application = get_application_model().objects.filter(client_id=data["client_id"]).first()
+    return application is not None and application.redirect_uri_allowed(data["redirect_uri"])
 
 
 def _client_id_of(request: HttpRequest) -> str:

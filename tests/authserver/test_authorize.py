@@ -420,3 +420,52 @@ def test_resource_on_password_grant(world, password_token, post_token, decode):
                            "username": "alice", "password": "alice-password", "resource": FOREIGN_RESOURCE})
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_target"
+
+
+# --- a tampered or incomplete consent form ---
+
+
+def _consent_form(world, client, authorize):
+    client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    page = authorize.consent_page(world.clients["web"].client_id, "mcp:read", challenge)
+    return {**hidden_fields(page.content), "scopes": "mcp:read"}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("redirect_uri", "https://evil.example.test/cb"),
+    ("client_id", "no-such-client"),
+])
+@pytest.mark.parametrize("decision", ["allow", "deny"])
+def test_tampered_consent_form_is_not_redirected(world, client, authorize, field, value, decision):
+    body = {**_consent_form(world, client, authorize), field: value, decision: "x"}
+    response = client.post(AUTHORIZE_URL, urlencode(body), content_type=FORM)
+    assert response.status_code == 400
+    assert "Location" not in response
+    assert not get_grant_model().objects.exists()
+
+
+@pytest.mark.parametrize("body", ["", "allow=Authorize", "client_id=x&redirect_uri=http%3A%2F%2Fx%2F&allow=Authorize"])
+def test_incomplete_consent_form_is_an_error_page(world, client, body):
+    client.force_login(world.users["alice"])
+    response = client.post(AUTHORIZE_URL, body, content_type=FORM)
+    assert response.status_code == 400
+    assert "Authorization failed" in response.content.decode()
+
+
+def test_consent_post_is_csrf_protected(world, authorize):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(world.users["alice"])
+    verifier, challenge = pkce_pair()
+    query = urlencode({
+        "response_type": "code", "client_id": world.clients["web"].client_id, "redirect_uri": REDIRECT_URI,
+        "scope": "mcp:read", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256",
+    })
+    page = strict.get(AUTHORIZE_URL + "?" + query)
+    fields = {**hidden_fields(page.content), "scopes": "mcp:read", "allow": "Authorize"}
+    without_token = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+    assert strict.post(AUTHORIZE_URL, urlencode(without_token), content_type=FORM).status_code == 403
+    response = strict.post(AUTHORIZE_URL, urlencode(fields), content_type=FORM)
+    assert "code" in redirect_params(response)
