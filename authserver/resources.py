@@ -64,7 +64,7 @@ def settle_token_audience(request) -> None:
     Requested resources must be allowed and, for code and refresh grants, within what was bound
     to the code or refresh token. No request falls back to the bound resources, then the default.
     """
-    requested = _requested(request.decoded_body)
+    requested = list(dict.fromkeys(_requested(request.decoded_body)))
     if request.grant_type == "authorization_code":
         from oauth2_provider.models import get_grant_model
 

@@ -15,14 +15,18 @@ def client_ip(request) -> str:
 
 class OAuth2Validator(DOTValidator):
     def authenticate_client(self, request, *args, **kwargs) -> bool:
-        """RFC 6749 §2.3.1: only confidential clients authenticate with a secret.
+        """RFC 6749 §2.3.1: only confidential clients authenticate with a secret, and as one client.
 
         A public client's stored secret is the hash of an empty string, so DOT would accept it with
         no secret at all, and introspection (which only asks ``authenticate_client``) would answer it.
+        A body ``client_id`` naming another client than the Basic credentials is ``invalid_client``
+        here, not oauthlib's ``server_error`` later.
         """
         if not super().authenticate_client(request, *args, **kwargs):
             return False
-        return request.client.client_type == request.client.CLIENT_CONFIDENTIAL
+        client = request.client
+        named = getattr(request, "client_id", None)
+        return client.client_type == client.CLIENT_CONFIDENTIAL and named in (None, "", client.client_id)
 
     def validate_scopes(self, client_id, requested, client, request, *args, **kwargs) -> bool:
         """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3)."""

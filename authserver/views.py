@@ -10,7 +10,7 @@ import json
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -131,7 +131,7 @@ def _client_id_of(request: HttpRequest) -> str:
 
 @method_decorator(csrf_exempt, name="dispatch")
 class FormBodyMixin:
-    """Answer a form body that Django refuses to parse (too large, too many fields) in RFC 6749 shape."""
+    """Answer a form body that Django refuses to parse (too large, too many fields, not UTF-8) in RFC 6749 shape."""
 
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST":
@@ -139,8 +139,8 @@ class FormBodyMixin:
                 request.POST  # noqa: B018  (parse now, before DOT does it outside any error handling)
             except RequestDataTooBig:
                 return oauth_error("invalid_request", "The request body is too large.", 413)
-            except TooManyFieldsSent:
-                return oauth_error("invalid_request", "The request body has too many fields.", 400)
+            except (BadRequest, SuspiciousOperation):  # too many fields, a charset other than UTF-8
+                return oauth_error("invalid_request", "The request body is not a readable UTF-8 form.", 400)
         return super().dispatch(request, *args, **kwargs)
 
 

@@ -413,6 +413,11 @@ def test_resource_on_client_credentials(world, two_resources, cc_token, post_tok
     assert response.json()["error"] == "invalid_target"
 
 
+def test_a_repeated_resource_is_one_audience(world, cc_token, decode):
+    body = cc_token(resource=[settings.MCP_RESOURCE_URL, settings.MCP_RESOURCE_URL])
+    assert decode(body["access_token"])["aud"] == settings.MCP_RESOURCE_URL
+
+
 def test_resource_on_password_grant(world, password_token, post_token, decode):
     body = password_token("alice", resource=settings.MCP_RESOURCE_URL)
     assert decode(body["access_token"])["aud"] == settings.MCP_RESOURCE_URL

@@ -209,6 +209,15 @@ def test_introspection_and_revocation_are_csrf_exempt(world, cc_token):
     assert not get_access_token_model().objects.exists()
 
 
+@pytest.mark.parametrize("url", [INTROSPECT_URL, REVOKE_URL])
+def test_non_utf8_form_is_invalid_request(world, client, url):
+    service = world.clients["service"]
+    response = client.generic("POST", url, b"token=abc", content_type=f"{FORM}; charset=latin-1",
+                              HTTP_AUTHORIZATION=basic(service.client_id, service.client_secret))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
 def test_refresh_token_reuse_puts_the_family_on_the_deny_list(world, password_token, post_token):
     first = password_token("alice")
     cli = world.clients["cli"].client_id

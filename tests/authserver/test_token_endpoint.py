@@ -58,6 +58,20 @@ def test_client_credentials_wrong_secret_is_invalid_client(world, post_token):
     assert_oauth_error(response, 401, "invalid_client")
 
 
+def test_basic_auth_and_a_different_body_client_id_is_invalid_client(world, post_token):
+    service = world.clients["service"]
+    response = post_token({"grant_type": "client_credentials", "client_id": world.clients["backend"].client_id},
+                          (service.client_id, service.client_secret))
+    assert_oauth_error(response, 401, "invalid_client")
+
+
+def test_basic_auth_and_the_same_body_client_id_is_accepted(world, post_token):
+    service = world.clients["service"]
+    response = post_token({"grant_type": "client_credentials", "client_id": service.client_id},
+                          (service.client_id, service.client_secret))
+    assert response.status_code == 200, response.content
+
+
 def test_unknown_client_is_invalid_client(world, post_token):
     response = post_token({"grant_type": "client_credentials"}, ("no-such-client", "secret"))
     assert_oauth_error(response, 401, "invalid_client")
@@ -306,6 +320,13 @@ def test_oversized_body_is_an_oauth_error_not_a_500(world, client):
 def test_too_many_fields_is_an_oauth_error(world, client):
     body = "&".join(f"f{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 10))
     response = client.post(TOKEN_URL, "grant_type=client_credentials&" + body, content_type=FORM)
+    assert_oauth_error(response, 400, "invalid_request")
+
+
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16"])
+def test_non_utf8_form_is_invalid_request(world, client, charset):
+    response = client.generic("POST", TOKEN_URL, b"grant_type=client_credentials",
+                              content_type=f"{FORM}; charset={charset}")
     assert_oauth_error(response, 400, "invalid_request")
 
 
