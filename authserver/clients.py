@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
@@ -15,6 +16,15 @@ GRANTS = {
     "password": "password",
     "authorization-code": "authorization-code",
 }
+
+
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def redirect_uri_allowed(uri: str) -> bool:
+    """https anywhere; plain http only to a loopback address (RFC 9700 §2.1, RFC 8252 §7.3)."""
+    parts = urlsplit(uri)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
 
 class ClientError(ValueError):
@@ -53,6 +63,9 @@ def create_client(
         raise ClientError("An authorization-code client needs at least one redirect URI.")
     if grant == "client-credentials" and public:
         raise ClientError("A client-credentials client must be confidential.")
+    refused = [uri for uri in redirect_uris if not redirect_uri_allowed(uri)]
+    if refused:
+        raise ClientError(f"Redirect URIs must be https, or http to a loopback address: {', '.join(refused)}")
     ceiling = _scopes(scopes)
     Application = get_application_model()
     secret = None if public else (client_secret or generate_client_secret())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 
-from . import scopes, throttle
+from . import clients, scopes, throttle
 from .exceptions import TooManyRequests
 
 
@@ -56,6 +56,15 @@ class OAuth2Validator(DOTValidator):
         if not granted:
             raise InvalidScopeError(description="None of the granted scopes are still allowed.", request=request)
         return granted
+
+    def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs) -> bool:
+        """Whatever registered the client (admin, CLI, DCR), plain http goes only to loopback."""
+        allowed = super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs)
+        return allowed and clients.redirect_uri_allowed(redirect_uri)
+
+    def get_default_redirect_uri(self, client_id, request, *args, **kwargs) -> str | None:
+        uri = super().get_default_redirect_uri(client_id, request, *args, **kwargs)
+        return uri if uri and clients.redirect_uri_allowed(uri) else None
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs) -> bool:
         """RFC 6749 §5.2: a redirect URI that differs from the authorization request's is ``invalid_grant``."""

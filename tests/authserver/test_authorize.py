@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from django.conf import settings
 from django.utils import timezone
-from oauth2_provider.models import get_grant_model
+from oauth2_provider.models import get_application_model, get_grant_model
 
 from .conftest import AUTHORIZE_URL, FORM, REDIRECT_URI, hidden_fields, pkce_pair, redirect_params
 
@@ -474,3 +474,37 @@ def test_consent_post_is_csrf_protected(world, authorize):
     assert strict.post(AUTHORIZE_URL, urlencode(without_token), content_type=FORM).status_code == 403
     response = strict.post(AUTHORIZE_URL, urlencode(fields), content_type=FORM)
     assert "code" in redirect_params(response)
+
+
+# --- redirect URIs: https, or http to loopback only ---
+
+
+def _client_with_redirect(uri: str):
+    from authserver.models import ClientPolicy, Scope
+
+    Application = get_application_model()
+    application = Application.objects.create(
+        name="legacy", client_type=Application.CLIENT_PUBLIC, redirect_uris=uri,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+    )
+    ClientPolicy.objects.create(application=application).scopes.set(Scope.objects.all())
+    return application
+
+
+@pytest.mark.parametrize("uri, allowed", [
+    ("https://app.example.test/cb", True),
+    ("http://127.0.0.1:9999/cb", True),
+    ("http://localhost:6274/oauth/callback", True),
+    ("http://[::1]:8080/cb", True),
+    ("http://app.example.test/cb", False),
+    ("http://127.0.0.1.evil.example.test/cb", False),
+])
+def test_plain_http_redirect_only_to_loopback(world, client, authorize, uri, allowed):
+    application = _client_with_redirect(uri)  # as an admin or an older release might have stored it
+    client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    for redirect in ({"redirect_uri": uri}, {}):
+        query = {"response_type": "code", "client_id": application.client_id, "scope": "mcp:read",
+                 "code_challenge": challenge, "code_challenge_method": "S256", **redirect}
+        response = client.get(AUTHORIZE_URL + "?" + urlencode(query))
+        assert response.status_code == (200 if allowed else 400), (uri, redirect, response.get("Location"))

@@ -149,6 +149,8 @@ def test_create_public_authorization_code_client(world):
         (["--scopes", "mcp:read", "--grant", "client-credentials", "--public"], "confidential"),
         (["--scopes", "mcp:read", "--grant", "authorization-code", "--redirect-uri", "not a url"], None),
         (["--scopes", "mcp:read", "--grant", "implicit"], None),
+        (["--scopes", "mcp:read", "--grant", "authorization-code", "--redirect-uri", "http://app.example.test/cb"],
+         "loopback"),
     ],
 )
 def test_create_client_bad_input_is_a_command_error(world, args, message):
