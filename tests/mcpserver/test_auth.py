@@ -192,3 +192,78 @@ def test_insufficient_scope_challenge_lists_sorted_unique_scopes():
     value = auth.challenge(InsufficientScope(["mcp:tools", "extra", "mcp:tools"]))
     assert 'scope="extra mcp:tools"' in value
     assert 'error="insufficient_scope"' in value
+
+
+def test_concurrent_first_requests_wait_for_the_key_refresh(sign, monkeypatch):
+    import threading
+
+    from authserver import keys
+
+    jwks = keys.jwks()
+    token = sign()
+
+    def slow_fetch(source):
+        time.sleep(0.2)
+        return jwks
+
+    monkeypatch.setattr(auth, "_fetch_jwks", slow_fetch)
+    monkeypatch.setattr(auth, "is_revoked", lambda digest: False)  # no database from these threads
+    auth.reset()
+    outcomes = []
+
+    def verify():
+        try:
+            outcomes.append(auth.authenticate(f"Bearer {token}").subject)
+        except InvalidToken as exc:
+            outcomes.append(exc.description)
+
+    threads = [threading.Thread(target=verify) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == ["42"] * 8
+
+
+def test_key_source_outage_keeps_the_keys_we_had(sign, monkeypatch, settings):
+    token = sign()
+    assert auth.authenticate(f"Bearer {token}").subject == "42"
+    auth._tokens.clear()
+    settings.MCPSERVER = {**settings.MCPSERVER, "KEY_CACHE_SECONDS": 0}
+
+    def broken(source):
+        raise OSError("down")
+
+    monkeypatch.setattr(auth, "_fetch_jwks", broken)
+    assert auth.authenticate(f"Bearer {token}").subject == "42"
+
+
+def _redis_available() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+def test_revocation_check_through_redis(settings, sign):
+    import uuid
+
+    from authserver import revocation
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": uuid.uuid4().hex}}
+    token = sign()
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    assert auth.authenticate(f"Bearer {token}").subject == "42"
+    assert auth.is_revoked(digest) is False
+    revocation.deny(digest, timezone.now() + timezone.timedelta(minutes=5))
+    assert auth.is_revoked(digest) is True
+    with pytest.raises(InvalidToken):
+        auth.authenticate(f"Bearer {token}")
+    cache.delete(settings.TOKEN_REVOCATION_PREFIX + digest)
