@@ -89,3 +89,26 @@ def create_client(
     policy = ClientPolicy.objects.create(application=application)
     policy.scopes.set(ceiling)
     return NewClient(application.client_id, secret, application)
+
+
+def internal_client(client_id: str, name: str):
+    """The client that tokens minted on the server itself (``manage.py issue_token``) are issued to.
+
+    Public, so that whoever holds such a token can revoke it at the RFC 7009 endpoint (a confidential
+    client would need a secret nobody knows), and inert otherwise: an authorization-code client
+    without redirect URIs can start no flow. Its ceiling is the whole scope catalogue, kept current;
+    the user's roles do the narrowing.
+    """
+    Application = get_application_model()
+    application, _ = Application.objects.update_or_create(
+        client_id=client_id,
+        defaults={
+            "name": name,
+            "client_type": Application.CLIENT_PUBLIC,
+            "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+            "redirect_uris": "",
+            "client_secret": "",
+        },
+    )
+    ClientPolicy.objects.get_or_create(application=application)[0].scopes.set(Scope.objects.all())
+    return application

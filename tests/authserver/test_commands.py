@@ -62,6 +62,30 @@ def test_issue_token_for_a_client_is_revocable_through_the_endpoint(world, clien
     assert cache.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
 
 
+def test_issue_token_default_client_token_is_revocable_through_the_endpoint(world, client):
+    token = run("issue_token", "--username", "alice", "--scopes", "mcp:read").strip()
+    client_id = jwt.decode(token, options={"verify_signature": False})["client_id"]
+    response = client.post("/oauth/revoke/", urlencode({"token": token, "client_id": client_id}), content_type=FORM)
+    assert response.status_code == 200
+    assert not get_access_token_model().objects.exists()
+    assert cache.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
+
+
+def test_issue_token_internal_client_starts_no_flow(world, client, post_token):
+    run("issue_token", "--username", "alice", "--scopes", "mcp:read")
+    client_id = "manage-issue-token"
+    for grant in ({"grant_type": "client_credentials"},
+                  {"grant_type": "password", "username": "alice", "password": "alice-password"}):
+        response = post_token({**grant, "client_id": client_id})
+        assert response.status_code in (400, 401), response.content
+    client.force_login(world.users["alice"])
+    query = urlencode({"response_type": "code", "client_id": client_id, "scope": "mcp:read",
+                       "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+    response = client.get("/oauth/authorize/?" + query)
+    assert response.status_code == 400
+    assert "Location" not in response
+
+
 def test_issue_token_reuses_its_internal_client(world):
     run("issue_token", "--username", "alice", "--scopes", "mcp:read")
     run("issue_token", "--username", "alice", "--scopes", "mcp:read")

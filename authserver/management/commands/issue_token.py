@@ -3,8 +3,8 @@ from oauth2_provider.models import get_application_model
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from authserver import conf, tokens
-from authserver.clients import ClientError, create_client
-from authserver.models import ClientPolicy, Scope, User
+from authserver.clients import internal_client
+from authserver.models import Scope, User
 
 INTERNAL_CLIENT_ID = "manage-issue-token"
 
@@ -38,21 +38,9 @@ class Command(BaseCommand):
         self.stdout.write(token)
 
     def _application(self, client_id):
-        Application = get_application_model()
-        if client_id:
-            application = Application.objects.filter(client_id=client_id).first()
-            if application is None:
-                raise CommandError(f"No client with id {client_id!r}.")
-            return application
-        application = Application.objects.filter(client_id=INTERNAL_CLIENT_ID).first()
+        if not client_id:
+            return internal_client(INTERNAL_CLIENT_ID, "manage.py issue_token")
+        application = get_application_model().objects.filter(client_id=client_id).first()
         if application is None:
-            try:
-                application = create_client(
-                    "manage.py issue_token", "client-credentials", sorted(Scope.objects.names()),
-                    client_id=INTERNAL_CLIENT_ID,
-                ).application
-            except ClientError as exc:
-                raise CommandError(str(exc)) from exc
-        # The internal client may carry any scope; only the user's roles narrow (scopes added later too).
-        ClientPolicy.objects.get_or_create(application=application)[0].scopes.set(Scope.objects.all())
+            raise CommandError(f"No client with id {client_id!r}.")
         return application
