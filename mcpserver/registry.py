@@ -17,7 +17,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 NO_ARGUMENTS = {"type": "object", "additionalProperties": False}
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+# The intersection of the spec (1-128 of [A-Za-z0-9_.-]) and the conformance suite (1-64 of [A-Za-z0-9_./-]).
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -177,7 +178,7 @@ def tool(
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         tool_name = name or func.__name__
         if not _TOOL_NAME.match(tool_name):
-            raise ValueError(f"Invalid tool name {tool_name!r}: use 1-128 of A-Z a-z 0-9 _ . -")
+            raise ValueError(f"Invalid tool name {tool_name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
         return _attach(func, Tool(
             name=tool_name,
             description=description or inspect.getdoc(func) or tool_name,
@@ -297,7 +298,7 @@ def build_registry() -> Registry:
     registry = Registry()
     modules = list(conf.get("CAPABILITIES"))
     if conf.get("FIXTURE_PACK"):
-        modules.append("mcpserver.fixtures")
+        modules.append("mcpserver.conformance")
     for module_path in modules:
         registry.register_module(module_path)
     return registry

@@ -1,0 +1,187 @@
+"""The opt-in fixture pack for the official conformance suite (``MCPSERVER["FIXTURE_PACK"] = True``).
+
+Names, arguments and payloads are the ones the suite's server scenarios call. Scenarios that need
+server-to-client requests (sampling, elicitation, the input-required family) or subscriptions are
+not served: their tools answer with a tool error, and the README lists them as expected failures.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from .registry import Log, Progress, PromptArgument, ToolError, prompt, resource, tool
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+WAV = "UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQgAAACAgICAgICAgA=="
+OBJECT = {"type": "object"}
+
+
+def _text(text: str) -> dict:
+    return {"type": "text", "text": text}
+
+
+@tool("test_simple_text", description="Tests simple text content response", input_schema=OBJECT)
+def simple_text(ctx):
+    return "This is a simple text response for testing."
+
+
+@tool("test_image_content", description="Tests image content response", input_schema=OBJECT)
+def image_content(ctx):
+    return [{"type": "image", "data": PNG, "mimeType": "image/png"}]
+
+
+@tool("test_audio_content", description="Tests audio content response", input_schema=OBJECT)
+def audio_content(ctx):
+    return [{"type": "audio", "data": WAV, "mimeType": "audio/wav"}]
+
+
+@tool("test_embedded_resource", description="Tests embedded resource content response", input_schema=OBJECT)
+def embedded_resource(ctx):
+    return [{"type": "resource", "resource": {"uri": "test://embedded-resource", "mimeType": "text/plain",
+                                              "text": "This is an embedded resource content."}}]
+
+
+@tool("test_multiple_content_types", description="Tests response with multiple content types", input_schema=OBJECT)
+def multiple_content_types(ctx):
+    return [
+        _text("Multiple content types test:"),
+        {"type": "image", "data": PNG, "mimeType": "image/png"},
+        {"type": "resource", "resource": {"uri": "test://mixed-content-resource", "mimeType": "application/json",
+                                          "text": json.dumps({"test": "data", "value": 123})}},
+    ]
+
+
+@tool("test_tool_with_logging", description="Tests tool that emits log messages during execution",
+      input_schema=OBJECT)
+def tool_with_logging(ctx):
+    yield Log("Tool execution started")
+    time.sleep(0.05)
+    yield Log("Tool processing data")
+    time.sleep(0.05)
+    yield Log("Tool execution completed")
+    return "Tool with logging executed successfully"
+
+
+@tool("test_logging_tool", description="Emits a log message only a client that opted in receives",
+      input_schema=OBJECT)
+def logging_tool(ctx):
+    yield Log("A log message from test_logging_tool")
+    return "Logged"
+
+
+@tool("test_tool_with_progress", description="Tests tool that reports progress notifications", input_schema=OBJECT)
+def tool_with_progress(ctx):
+    for value in (0, 50, 100):
+        yield Progress(value, 100, f"Completed step {value} of 100")
+        time.sleep(0.05)
+    return str(ctx.progress_token)
+
+
+@tool("test_error_handling", description="Tests error response handling", input_schema=OBJECT)
+def error_handling(ctx):
+    raise ToolError("This tool intentionally returns an error for testing")
+
+
+@tool("test_sampling", description="Would request sampling from the client (not offered by this server)",
+      input_schema={"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]})
+def sampling(ctx, prompt: str):
+    raise ToolError("This server sends no requests to clients; sampling is not available.")
+
+
+@tool("test_elicitation", description="Would request user input from the client (not offered by this server)",
+      input_schema={"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]})
+def elicitation(ctx, message: str):
+    raise ToolError("This server sends no requests to clients; elicitation is not available.")
+
+
+@tool("test_missing_capability", description="Requires the sampling client capability (-32021 otherwise)",
+      input_schema=OBJECT, client_capabilities=["sampling"])
+def missing_capability(ctx):
+    raise ToolError("This server sends no requests to clients; sampling is not available.")
+
+
+@tool(
+    "json_schema_2020_12_tool",
+    description="Tool with JSON Schema 2020-12 features for conformance testing",
+    input_schema={
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {
+            "address": {
+                "$anchor": "addressDef",
+                "type": "object",
+                "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+            }
+        },
+        "properties": {
+            "name": {"type": "string"},
+            "address": {"$ref": "#/$defs/address"},
+            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"},
+            "email": {"type": "string"},
+        },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]},
+        "additionalProperties": False,
+    },
+)
+def json_schema_2020_12(ctx, **arguments):
+    return "Received: " + json.dumps(arguments, sort_keys=True)
+
+
+@prompt("test_simple_prompt", description="A simple prompt without arguments")
+def simple_prompt(ctx):
+    return "This is a simple prompt for testing."
+
+
+@prompt("test_prompt_with_arguments", description="A prompt with required arguments", arguments=[
+    PromptArgument("arg1", "First test argument", required=True),
+    PromptArgument("arg2", "Second test argument", required=True),
+])
+def prompt_with_arguments(ctx, arg1: str, arg2: str):
+    return f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+
+
+@prompt("test_prompt_with_embedded_resource", description="A prompt that includes an embedded resource",
+        arguments=[PromptArgument("resourceUri", "URI of the resource to embed", required=True)])
+def prompt_with_embedded_resource(ctx, resourceUri: str):  # noqa: N803  (the suite's argument name)
+    return [
+        {"role": "user", "content": {"type": "resource", "resource": {
+            "uri": resourceUri, "mimeType": "text/plain", "text": "Embedded resource content for testing."}}},
+        {"role": "user", "content": _text("Please process the embedded resource above.")},
+    ]
+
+
+@prompt("test_prompt_with_image", description="A prompt that includes image content")
+def prompt_with_image(ctx):
+    return [
+        {"role": "user", "content": {"type": "image", "data": PNG, "mimeType": "image/png"}},
+        {"role": "user", "content": _text("Please analyze the image above.")},
+    ]
+
+
+@resource("test://static-text", name="static-text", description="A static text resource", mime_type="text/plain")
+def static_text(ctx):
+    return "This is the content of the static text resource."
+
+
+@resource("test://static-binary", name="static-binary", description="A static binary resource",
+          mime_type="image/png")
+def static_binary(ctx):
+    return base64.b64decode(PNG)
+
+
+@resource("test://watched-resource", name="watched-resource", description="A resource clients may watch",
+          mime_type="text/plain")
+def watched_resource(ctx):
+    return "Watched resource content"
+
+
+@resource("test://template/{id}/data", name="template-data", description="A resource template with an id",
+          mime_type="application/json")
+def template_data(ctx, id: str):  # noqa: A002  (the template's variable name)
+    return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
