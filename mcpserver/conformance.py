@@ -133,6 +133,21 @@ def json_schema_2020_12(ctx, **arguments):
     return "Received: " + json.dumps(arguments, sort_keys=True)
 
 
+@tool(
+    "test_x_mcp_header",
+    description="Tests Mcp-Param-* header validation (x-mcp-header)",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "region": {"type": "string", "description": "mirrored into Mcp-Param-Region", "x-mcp-header": "Region"},
+            "level": {"type": "integer", "description": "not mirrored"},
+        },
+    },
+)
+def x_mcp_header(ctx, region: str = "", level: int = 0):
+    return f"region={region} level={level}"
+
+
 @prompt("test_simple_prompt", description="A simple prompt without arguments")
 def simple_prompt(ctx):
     return "This is a simple prompt for testing."

@@ -7,13 +7,14 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import audit, conf, policies, sessions
 from .auth import AccessToken
-from .exceptions import InvalidParams, MissingClientCapability
+from .exceptions import InvalidParams, McpError, MissingClientCapability
+from .headers import check_params
 from .registry import Definition, Prompt, Registry, Resource, Tool, ToolError
 from .schemas import SchemaError, validate
 
@@ -40,6 +41,7 @@ class Context:
     client_info: dict[str, Any] | None = None
     session_id: str | None = None
     log_level: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -283,7 +285,9 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
     trail = _Audited(ctx, "tool", name, ctx.params.get("arguments"))
     try:
         arguments = _arguments(ctx, tool.input_schema)
-    except InvalidParams:
+        if ctx.era == "modern":
+            check_params(tool.input_schema, arguments, ctx.headers)
+    except McpError:
         trail.done("invalid")
         raise
     if _is_generator_function(tool.handler):

@@ -7,9 +7,6 @@ is handled statelessly under 2026-07-28; everything else follows the 2025 handsh
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +22,7 @@ from .exceptions import (
     SessionNotFound,
     UnsupportedProtocolVersion,
 )
+from .headers import decode as decode_header
 from .registry import Log, Progress, Registry
 
 PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
@@ -33,7 +31,6 @@ CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
 LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 BATCH_VERSION = "2025-03-26"
-_ENCODED = re.compile(r"^=\?base64\?(.*)\?=$")
 
 
 @dataclass
@@ -70,20 +67,6 @@ def error_reply(exc: McpError, request_id: Any, era: str) -> Reply:
     """The one mapping of a JSON-RPC error to an HTTP reply (status differs by era)."""
     status = exc.status if era == "modern" else exc.legacy_status
     return Reply(jsonrpc.error(request_id, exc), status)
-
-
-def decode_header(value: str | None) -> str | None:
-    """A header value, with the ``=?base64?…?=`` form decoded; None when absent or badly encoded."""
-    if value is None:
-        return None
-    encoded = _ENCODED.match(value)
-    if encoded is None:
-        return value
-    try:
-        raw = base64.b64decode(encoded.group(1), validate=True)
-        return raw.decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
 
 
 def era_of(obj: Any, headers: Mapping[str, str]) -> str:
@@ -147,6 +130,7 @@ def _modern(obj: Any, exchange: Exchange) -> Reply | Streamed:
     ctx = methods.Context(
         token=exchange.token, registry=exchange.registry, era="modern", version=version, params=message.params,
         request_id=message.id, client_capabilities=capabilities, client_info=client_info,
+        headers=exchange.headers,
     )
     return _answer(ctx, method, exchange)
 

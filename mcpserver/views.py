@@ -152,8 +152,13 @@ class McpView(View):
 
 
 def _mcp_headers(request: HttpRequest) -> dict[str, str]:
-    names = ("mcp-protocol-version", "mcp-method", "mcp-name", "mcp-session-id")
-    return {name: request.headers[name] for name in names if name in request.headers}
+    """The MCP headers (``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name``, ``Mcp-Session-Id``,
+    ``Mcp-Param-*``) under lower-case names."""
+    return {
+        key[5:].replace("_", "-").lower(): value
+        for key, value in request.META.items()
+        if key.startswith("HTTP_MCP_")
+    }
 
 
 def protected_resource_metadata() -> dict[str, Any]:

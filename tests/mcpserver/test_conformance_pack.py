@@ -102,3 +102,23 @@ def test_prompt_and_resource_fixtures(pack, mcp):
     assert blob["mimeType"] == "image/png" and base64.b64decode(blob["blob"]).startswith(b"\x89PNG")
     data = mcp.modern("resources/read", {"uri": "test://template/123/data"}).json()["result"]["contents"][0]
     assert json.loads(data["text"]) == {"id": "123", "templateTest": True, "data": "Data for ID: 123"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "headers", "ok"),
+    [
+        ({"region": "eu-west"}, {"Mcp-Param-Region": "eu-west"}, True),
+        ({"region": "été"}, {"Mcp-Param-Region": "=?base64?w6l0w6k=?="}, True),
+        ({"level": 3}, {}, True),
+        ({"region": "eu-west"}, {}, False),
+        ({"region": "eu-west"}, {"Mcp-Param-Region": "us-east"}, False),
+        ({}, {"Mcp-Param-Region": "eu-west"}, False),
+    ],
+)
+def test_mcp_param_headers(pack, mcp, arguments, headers, ok):
+    response = mcp.modern("tools/call", {"name": "test_x_mcp_header", "arguments": arguments}, headers=headers)
+    if ok:
+        assert response.status_code == 200, response.content
+    else:
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32020
