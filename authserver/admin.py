@@ -81,3 +81,15 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """A key that may still verify a live token stays: deleting it would break those tokens."""
+        verifying = SigningKey.objects.verifying(keys.max_token_lifetime())
+        if obj is not None and verifying.filter(pk=obj.pk).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bulk delete would not ask has_delete_permission per key
+        return actions

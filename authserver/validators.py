@@ -41,7 +41,8 @@ class OAuth2Validator(DOTValidator):
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         """A user deactivated between consent and the code exchange gets no token."""
-        return super().validate_code(client_id, code, client, request, *args, **kwargs) and request.user.is_active
+        valid = super().validate_code(client_id, code, client, request, *args, **kwargs)
+        return valid and request.user.is_active
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
         """A deactivated user's refresh tokens stop working at once (DOT does not check)."""
@@ -67,10 +68,11 @@ class OAuth2Validator(DOTValidator):
         return uri if uri and clients.redirect_uri_allowed(uri) else None
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs) -> bool:
-        """RFC 6749 §5.2: a redirect URI that differs from the authorization request's is ``invalid_grant``."""
+        """RFC 6749 §5.2: a redirect URI unlike the authorization request's is ``invalid_grant``."""
         if super().confirm_redirect_uri(client_id, code, redirect_uri, client, request, *args, **kwargs):
             return True
-        raise InvalidGrantError(description="The redirect_uri does not match the authorization request.", request=request)
+        description = "The redirect_uri does not match the authorization request."
+        raise InvalidGrantError(description=description, request=request)
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
         ip = client_ip(request)

@@ -131,7 +131,7 @@ def _client_id_of(request: HttpRequest) -> str:
 
 @method_decorator(csrf_exempt, name="dispatch")
 class FormBodyMixin:
-    """Answer a form body that Django refuses to parse (too large, too many fields, not UTF-8) in RFC 6749 shape."""
+    """Answer a form body Django refuses to parse (too large, too many fields, not UTF-8) as RFC 6749 JSON."""
 
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST":
@@ -180,9 +180,9 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
         if response.status_code != 200:
             return response
         data = json.loads(response.content)
-        if not data.get("active"):
+        token = _access_token_by_value(token_value) if data.get("active") else None
+        if token is None:  # inactive, or revoked since DOT looked it up
             return JsonResponse({"active": False})
-        token = _access_token_by_value(token_value)
         data.update(
             {
                 "iss": conf.get("ISSUER"),
@@ -199,7 +199,8 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
 
 def _access_token_by_value(value: str):
     checksum = hashlib.sha256(value.encode()).hexdigest()
-    return get_access_token_model().objects.select_related("user", "application").get(token_checksum=checksum)
+    tokens = get_access_token_model().objects.select_related("user", "application")
+    return tokens.filter(token_checksum=checksum).first()
 
 
 class ServerMetadataView(dot_views.OAuthServerMetadataView):

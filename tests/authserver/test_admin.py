@@ -179,6 +179,42 @@ def test_rotate_admin_action_creates_a_new_current_key(admin_client, world):
     assert current.kid in response.content.decode()
 
 
+def test_a_key_that_still_verifies_cannot_be_deleted(admin_client, world):
+    old = keys.ensure_key()
+    current = keys.rotate()
+    for key in (old, current):
+        response = admin_client.post(f"/admin/authserver/signingkey/{key.pk}/delete/", {"post": "yes"})
+        assert response.status_code == 403
+    changelist = _ok(admin_client.get("/admin/authserver/signingkey/"))
+    assert "delete_selected" not in changelist
+    assert SigningKey.objects.count() == 2
+
+
+def test_a_key_past_every_token_lifetime_can_be_deleted(admin_client, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = keys.ensure_key()
+    keys.rotate()
+    SigningKey.objects.filter(pk=old.pk).update(
+        retired_at=timezone.now() - timedelta(seconds=keys.max_token_lifetime() + 60))
+    response = admin_client.post(f"/admin/authserver/signingkey/{old.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not SigningKey.objects.filter(pk=old.pk).exists()
+
+
+def test_add_user_with_roles(admin_client, world):
+    response = admin_client.post("/admin/authserver/user/add/", {
+        "username": "carol", "password1": "a-Long-unusual-passphrase-42", "password2": "a-Long-unusual-passphrase-42",
+        "usable_password": "true", "roles": [world.roles["reader"].pk],
+    })
+    assert response.status_code == 302, response.content.decode()[:3000]
+    carol = User.objects.get(username="carol")
+    assert carol.role_names() == ["reader"]
+    assert carol.check_password("a-Long-unusual-passphrase-42")
+
+
 def test_client_policy_is_not_a_separate_menu_only(admin_client, world):
     """The ceiling is edited on the application page; the policy row follows the application."""
     application = world.clients["service"].application
