@@ -29,6 +29,7 @@ import base64
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -80,6 +81,8 @@ class Result:
     errors: int
     cpu_seconds: float
     rss_mib: float
+    machine_busy: float
+    cores: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -104,6 +107,43 @@ def server_cpu_seconds(server: LiveServer) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return total / CLOCK_TICKS
+
+
+def machine_cpu() -> tuple[int, int]:
+    """Busy and total jiffies of all CPUs together (/proc/stat), iowait counted as idle."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def process_cpu(server: LiveServer) -> dict[int, tuple[str, int]]:
+    """CPU jiffies so far of every process, each labelled server, postgres, redis, wrk or other."""
+    ours = {server.pid, *server.worker_pids()}
+    snapshot = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        pid, comm = int(stat.parent.name), head.split("(", 1)[1]
+        fields = tail.split()
+        label = "server" if pid in ours else next(
+            (name for name in ("postgres", "redis", "wrk") if comm.startswith(name)), "other")
+        snapshot[pid] = (label, int(fields[11]) + int(fields[12]))
+    return snapshot
+
+
+def cpu_by_label(before: dict, after: dict, seconds: float, workers: list[int]) -> dict[str, float]:
+    """Cores used per label between two ``process_cpu`` snapshots (processes alive at both), and
+    per gunicorn worker (``worker-<pid>``), which shows how evenly the workers share the load."""
+    cores: dict[str, float] = {}
+    for pid, (label, jiffies) in after.items():
+        if pid in before:
+            used = (jiffies - before[pid][1]) / CLOCK_TICKS / seconds
+            cores[label] = cores.get(label, 0) + used
+            if pid in workers:
+                cores[f"worker-{pid}"] = used
+    return cores
 
 
 def server_rss_mib(server: LiveServer) -> float:
@@ -165,18 +205,59 @@ def run_python(server: LiveServer, scenario: Scenario, clients: int, seconds: fl
             "p99_ms": cuts[98] * 1000, "errors": sum(errors)}
 
 
-def measure(server: LiveServer, scenario: Scenario, clients: int, seconds: float, generator) -> Result:
-    cpu_before = server_cpu_seconds(server)
+def wait_for_quiet(limit: float, threshold: float = 0.15) -> float:
+    """Wait (up to ``limit`` seconds) until the machine is nearly idle; return the last busy share.
+
+    The machine may be shared (other test runs): measuring while it is busy understates the server.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        busy_before, total_before = machine_cpu()
+        time.sleep(1)
+        busy, total = machine_cpu()
+        share = (busy - busy_before) / max(1, total - total_before)
+        if share < threshold or time.monotonic() >= deadline:
+            return share
+        print(f"    machine {100 * share:.0f}% busy before the run; waiting for it to settle ...",
+              file=sys.stderr, flush=True)
+
+
+def measure(server: LiveServer, scenario: Scenario, clients: int, seconds: float, generator,
+            quiet_wait: float = 0) -> Result:
+    idle_share = wait_for_quiet(quiet_wait) if quiet_wait else None
+    cpu_before, (busy_before, total_before) = server_cpu_seconds(server), machine_cpu()
+    processes_before, started = process_cpu(server), time.monotonic()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     figures = generator(server, scenario, clients, seconds)
+    elapsed = time.monotonic() - started
+    cores = cpu_by_label(processes_before, process_cpu(server), elapsed, server.worker_pids())
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if generator is run_wrk:  # wrk has exited by now: its CPU shows in our children's usage
+        cores["wrk"] = (children.ru_utime + children.ru_stime - children_before.ru_utime
+                        - children_before.ru_stime) / elapsed
     cpu = server_cpu_seconds(server) - cpu_before
-    return Result(scenario, clients, cpu_seconds=cpu, rss_mib=server_rss_mib(server), **figures)
+    busy, total = machine_cpu()
+    machine_busy = (busy - busy_before) / max(1, total - total_before)
+    # "other": whatever kept the machine busy besides the labelled processes (short-lived
+    # processes, other people's runs, the kernel's loopback networking).
+    labelled = sum(cores.get(k, 0) for k in ("server", "postgres", "redis", "wrk"))
+    cores["other"] = max(0.0, machine_busy * (os.cpu_count() or 1) - labelled)
+    result = Result(scenario, clients, cpu_seconds=cpu, rss_mib=server_rss_mib(server),
+                    machine_busy=machine_busy, cores=cores, **figures)
+    if idle_share is not None and idle_share >= 0.15:
+        result.notes.append(f"machine was {100 * idle_share:.0f}% busy before this run")
+    return result
 
 
 # --- profiling ---
 
 
 def profile_token_path(server: LiveServer, seconds: float, generator, clients: int) -> str:
-    """Sample every worker with py-spy while tokens are requested; return the hottest frames."""
+    """Sample every worker with py-spy while tokens are requested; return the hottest frames.
+
+    Only threads holding the GIL are sampled (``--gil``), so the shares are of Python CPU time, not
+    of time spent waiting for the database lock, the GIL or the network.
+    """
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         return "py-spy is not installed (`.venv/bin/pip install py-spy`); no profile taken."
@@ -187,7 +268,7 @@ def profile_token_path(server: LiveServer, seconds: float, generator, clients: i
         outputs.append(out)
         samplers.append(subprocess.Popen(
             [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
-             "--format", "raw", "--output", str(out), "--nonblocking"],
+             "--format", "raw", "--gil", "--output", str(out), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     time.sleep(0.5)
     generator(server, TOKENS, clients, seconds)
@@ -196,33 +277,58 @@ def profile_token_path(server: LiveServer, seconds: float, generator, clients: i
     return summarize_profiles([out for out in outputs if out.exists()])
 
 
-def summarize_profiles(paths: list[Path], top: int = 25) -> str:
-    """Inclusive share of samples per frame (file:function) across py-spy's collapsed stacks."""
+GENERIC = ("threading.py:", "concurrent/futures/", "gunicorn/arbiter.py", "gunicorn/app/", "<frozen runpy>",
+           "gunicorn/__main__.py", "django/utils/decorators.py", "django/views/decorators/", "selectors.py")
+
+
+def profile_in_process(args) -> str:
+    """bench/profile_token.py (cProfile of the token view in one process) on the same kind of database."""
+    command = [sys.executable, str(ROOT / "bench" / "profile_token.py"), "--requests", "300",
+               *(["--database-url", args.database_url + "_profile"] if args.database_url else []),
+               *(["--redis-url", args.redis_url] if args.redis_url else []),
+               *[f"--env={item}" for item in args.env]]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else f"profile_token.py failed:\n\n    {result.stderr[-2000:]}"
+
+
+def summarize_profiles(paths: list[Path], top: int = 30) -> str:
+    """Two tables from py-spy's collapsed stacks: inclusive share per frame (generic wrappers left
+    out) and self share per leaf frame, both as a share of all GIL-holding samples."""
     inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
     total = 0
     for path in paths:
         for line in path.read_text().splitlines():
             stack, _, count = line.rpartition(" ")
             if not count.isdigit():
                 continue
+            frames = [_frame_name(frame) for frame in stack.split(";")]
             total += int(count)
-            for frame in set(_frame_name(frame) for frame in stack.split(";")):
+            own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+            for frame in set(frames):
                 inclusive[frame] = inclusive.get(frame, 0) + int(count)
     if not total:
         return "py-spy recorded no samples."
-    rows = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
-    lines = ["| share of worker samples | frame |", "| ---: | --- |"]
-    lines += [f"| {100 * count / total:.1f}% | `{frame}` |" for frame, count in rows]
+    shown = [(f, c) for f, c in sorted(inclusive.items(), key=lambda item: -item[1])
+             if not f.startswith(GENERIC)][:top]
+    lines = [f"{total} samples. Inclusive (a frame and everything it calls):", "",
+             "| share | frame |", "| ---: | --- |"]
+    lines += [f"| {100 * count / total:.1f}% | `{frame}` |" for frame, count in shown]
+    lines += ["", "Self (the frame itself, at the top of the stack):", "", "| share | frame |", "| ---: | --- |"]
+    lines += [f"| {100 * count / total:.1f}% | `{frame}` |"
+              for frame, count in sorted(own.items(), key=lambda item: -item[1])[:15]]
     return "\n".join(lines)
 
 
 def _frame_name(frame: str) -> str:
-    # py-spy raw frames look like "function (path/to/file.py:123)".
+    # py-spy raw frames look like "function (path/to/file.py:123)"; keep the line for self time.
     function, _, location = frame.partition(" (")
-    filename = location.rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", str(ROOT) + "/"):
-        filename = filename.split(marker, 1)[-1]
-    return f"{filename}:{function}"
+    location = location.rstrip(")")
+    for marker in ("site-packages/", str(ROOT) + "/", "lib/python3."):
+        location = location.split(marker, 1)[-1]
+    if location[:3].isdigit() or location[:2].isdigit():  # "11/threading.py" left by "lib/python3."
+        location = location.split("/", 1)[-1]
+    return f"{location.rsplit(':', 1)[0]}:{function}"
 
 
 # --- the report ---
@@ -253,18 +359,23 @@ def report(args, server: LiveServer, generator_name: str, results: list[Result],
         f"- server: gunicorn `config.wsgi`, gthread, {args.workers} workers x {args.threads} threads, "
         f"access log {'on' if not args.no_access_log else 'off'}, loopback",
         f"- database: {server.database_engine}{' (fresh, WAL)' if server.database_engine == 'sqlite' else ' (fresh)'}"
-        f"; cache: {'Redis' if args.redis_url else 'database cache'}",
+        f"; cache: {'Redis' if args.redis_url else 'database cache'}"
+        + (f"; extra environment: {', '.join(args.env)}" if args.env else ""),
         f"- load: {generator_name}, closed loop (keep-alive), {args.duration:g} s per run after a "
         f"{args.warmup:g} s warm-up, on the same 2-core machine as the server",
         f"- best client_credentials rate: **{best:.0f} tokens/s** — {verdict} the target of "
         f"{TARGET_TOKENS_PER_SECOND} tokens/s",
         "",
-        "| clients | endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/request |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| clients | endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/request "
+        "| machine CPU busy | cores used: server (per worker) / postgres / redis / wrk / other |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         lines.append(f"| {r.clients} | {r.scenario.name} | {r.per_second:.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
-                     f"{r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} |")
+                     f"{r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} | {100 * r.machine_busy:.0f}% | {cores_cell(r.cores)} |")
+    for r in results:
+        for note in r.notes:
+            lines.append(f"\n- note ({r.clients} clients, {r.scenario.name.split(':')[0]}): {note}")
     lines += ["", "Tokens relative to the baseline at the same concurrency:", ""]
     for clients in args.clients:
         pair = {r.scenario.name: r for r in results if r.clients == clients}
@@ -273,6 +384,11 @@ def report(args, server: LiveServer, generator_name: str, results: list[Result],
             lines.append(f"- {clients} clients: {tok.per_second / base.per_second:.2f}x the baseline's rate; "
                          f"{tok.cpu_ms_per_request - base.cpu_ms_per_request:.2f} ms more server CPU per request")
     lines += [
+        "",
+        "Server CPU counts the gunicorn master and workers only (not PostgreSQL, Redis or wrk); machine CPU "
+        "busy is all processes on both cores, so 100% means the machine, not the server, is the limit. "
+        "\"other\" is everything else on the machine (other people's test runs included): figures taken while "
+        "it is high understate the server.",
         "",
         f"Access tokens stored in the database after the run: {tokens_written}.",
         "",
@@ -285,8 +401,14 @@ def report(args, server: LiveServer, generator_name: str, results: list[Result],
         lines.append(f"| {when} | {sizes['master']:.1f} | {', '.join(f'{w:.1f}' for w in sizes['workers'])} | "
                      f"{sizes['total']:.1f} |")
     if profile:
-        lines += ["", "## Where a token's time goes (py-spy, inclusive, all workers)", "", profile]
+        lines += ["", profile]
     return "\n".join(lines) + "\n"
+
+
+def cores_cell(cores: dict[str, float]) -> str:
+    workers = "+".join(f"{v:.2f}" for k, v in sorted(cores.items()) if k.startswith("worker-"))
+    rest = " / ".join(f"{cores.get(k, 0):.2f}" for k in ("postgres", "redis", "wrk", "other"))
+    return f"{cores.get('server', 0):.2f} ({workers}) / {rest}"
 
 
 def rss_snapshot(server: LiveServer) -> dict:
@@ -316,7 +438,11 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--no-access-log", action="store_true", help="serve without gunicorn's access log")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra server environment variable (repeatable), e.g. DB_CONN_MAX_AGE=60")
     parser.add_argument("--load-generator", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--quiet-wait", type=float, default=60,
+                        help="wait up to this many seconds before each run for the machine to be idle (default 60)")
     parser.add_argument("--profile", action="store_true", help="also sample the token path with py-spy")
     parser.add_argument("--profile-clients", type=int, default=16)
     return parser.parse_args(argv)
@@ -328,7 +454,7 @@ def main(argv=None) -> int:
     generator, generator_name = (run_wrk, "wrk") if use_wrk else (run_python, "Python thread pool (httpx)")
     server = LiveServer(
         database_url=args.database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads,
-        env={"TOKEN_RATE_LIMIT": str(10**9)}, access_log=not args.no_access_log,
+        env={"TOKEN_RATE_LIMIT": str(10**9), **dict(item.split("=", 1) for item in args.env)}, access_log=not args.no_access_log,
     )
     print(f"starting the server ({server.database_engine}) ...", file=sys.stderr, flush=True)
     server.start()
@@ -341,9 +467,12 @@ def main(argv=None) -> int:
         for clients in args.clients:
             for scenario in (BASELINE, TOKENS):
                 print(f"{clients:>3} clients: {scenario.name} ...", file=sys.stderr, flush=True)
-                results.append(measure(server, scenario, clients, args.duration, generator))
+                results.append(measure(server, scenario, clients, args.duration, generator, args.quiet_wait))
         rss["after the runs"] = rss_snapshot(server)
-        profile = profile_token_path(server, args.duration, generator, args.profile_clients) if args.profile else None
+        profile = None
+        if args.profile:
+            profile = profile_in_process(args) + "\n\n## Inside the live workers (py-spy, GIL holders)\n\n"
+            profile += profile_token_path(server, args.duration, generator, args.profile_clients)
         errors = server.errors_since(0)
         text = report(args, server, generator_name, results, count_access_tokens(server), rss, profile)
         if errors:

@@ -1,0 +1,159 @@
+"""Where a client_credentials token's CPU time goes: the token view profiled in-process with cProfile.
+
+    .venv/bin/python bench/profile_token.py [--requests 400] [--database-url postgres://...] [--redis-url ...]
+
+It prepares a fresh database exactly as the live server does (migrate, cache table, demo data),
+then sends ``--requests`` token requests through Django's full handler (middleware, view, DOT,
+database writes; no gunicorn, no network) in one thread, and prints a Markdown section: wall time
+per token, SQL queries per token, the cost of named steps of the token path (cProfile cumulative
+time per call) and the top functions by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.liveserver import LiveServer  # noqa: E402
+
+BASIC = "Basic ZGVtby1zZXJ2aWNlOmRlbW8tc2VydmljZS1zZWNyZXQ="  # demo-service:demo-service-secret
+# (label, file suffix, function name): steps of the client_credentials path worth naming.
+STEPS = [
+    ("whole request through Django's WSGI handler", "bench/profile_token.py", "token"),
+    ("authserver TokenView.post (flood limit + DOT)", "authserver/views.py", "post"),
+    ("per-client flood counter (shared cache)", "authserver/throttle.py", "token_requests_exceeded"),
+    ("client authentication (load client, check secret)", "oauth2_provider/oauth2_validators.py",
+     "authenticate_client"),
+    ("secret hash check", "django/contrib/auth/hashers.py", "check_password"),
+    ("scope narrowing (validate_scopes)", "authserver/validators.py", "validate_scopes"),
+    ("RFC 8707 audience (settle_token_audience)", "authserver/resources.py", "settle_token_audience"),
+    ("JWT claims + RS256 signature (generate_access_token)", "authserver/tokens.py", "generate_access_token"),
+    ("  current signing key lookup", "authserver/keys.py", "current_signing_key"),
+    ("  jwt.encode (RS256)", "jwt/api_jwt.py", "encode"),
+    ("saving the token (save_bearer_token, transaction)", "oauth2_provider/oauth2_validators.py",
+     "save_bearer_token"),
+    ("opening database connections", "django/db/backends/base/base.py", "connect"),
+    ("closing database connections (request_finished)", "django/db/__init__.py", "close_old_connections"),
+    ("SQL execution (all queries)", "django/db/backends/utils.py", "_execute"),
+    ("access logging/signals (request_finished)", "django/dispatch/dispatcher.py", "send"),
+]
+
+
+def step_costs(stats: pstats.Stats, requests: int) -> list[tuple[str, float, int]]:
+    """(label, ms per token, calls per token) for each named step, from cProfile's cumulative times."""
+    rows = []
+    for label, suffix, name in STEPS:
+        total, calls = 0.0, 0
+        for (filename, _, function), (_, ncalls, _, cumulative, _) in stats.stats.items():
+            if function == name and filename.endswith(suffix):
+                total, calls = max(total, cumulative), max(calls, ncalls)
+        rows.append((label, 1000 * total / requests, calls / requests))
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--database-url")
+    parser.add_argument("--redis-url")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    args = parser.parse_args(argv)
+
+    server = LiveServer(database_url=args.database_url, redis_url=args.redis_url,
+                        env={"TOKEN_RATE_LIMIT": str(10**9), **dict(item.split("=", 1) for item in args.env)})
+    server.prepare()
+    try:
+        os.environ.update(server.env, DJANGO_SETTINGS_MODULE="config.settings")
+        import django
+
+        django.setup()
+        print(profile(server, args.requests))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        server.stop()
+    return 0
+
+
+def profile(server: LiveServer, requests: int) -> str:
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    application = WSGIHandler()  # what gunicorn calls: request_started/finished and all
+    body = b"grant_type=client_credentials"
+
+    def token() -> None:
+        environ = {
+            "REQUEST_METHOD": "POST", "PATH_INFO": "/oauth/token/", "QUERY_STRING": "",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+            "HTTP_AUTHORIZATION": BASIC, "HTTP_HOST": f"127.0.0.1:{server.port}", "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(server.port), "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        }
+        status = []
+        response = application(environ, lambda s, headers, exc_info=None: status.append(s))
+        b"".join(response)
+        response.close()
+        assert status[0].startswith("200"), status
+
+    for _ in range(20):  # warm-up: key parsing, first connections, imports
+        token()
+    with CaptureQueriesContext(connection) as queries:
+        token()
+    query_lines = [q["sql"][:150] for q in queries.captured_queries]
+
+    started = time.perf_counter()
+    for _ in range(requests):
+        token()
+    plain_ms = 1000 * (time.perf_counter() - started) / requests
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        token()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+    top = "\n".join(line for line in out.getvalue().splitlines() if line.strip())
+
+    lines = [
+        f"## Where a token's time goes (in-process, one thread, {server.database_engine}, "
+        f"{'Redis' if server.redis_url else 'database'} cache)",
+        "",
+        f"- {plain_ms:.2f} ms of wall time per token without the profiler ({requests} requests through "
+        f"Django's WSGI handler, as gunicorn calls it: middleware, view, DOT, database; no gunicorn or network); one core would "
+        f"give at most {1000 / plain_ms:.0f} tokens/s, two {2000 / plain_ms:.0f}",
+        f"- {len(query_lines)} SQL statements per token:",
+        "",
+        *[f"    {i + 1:>2}. {sql}" for i, sql in enumerate(query_lines)],
+        "",
+        "| step (cProfile cumulative, with profiler overhead) | ms per token | calls per token |",
+        "| --- | ---: | ---: |",
+        *[f"| {label} | {ms:.3f} | {calls:.1f} |" for label, ms, calls in step_costs(stats, requests)],
+        "",
+        "<details><summary>cProfile, top 45 by cumulative time</summary>",
+        "",
+        "```",
+        top,
+        "```",
+        "</details>",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
