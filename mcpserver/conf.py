@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "PROMPTS_SCOPE": "mcp:prompts",
     # Transport.
     "ALLOWED_ORIGINS": [],  # the resource URL's own origin is always allowed
+    "ALLOW_LOOPBACK_ORIGINS": True,  # a loopback server also accepts any loopback origin (any port)
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_JSON_DEPTH": 64,
     "SESSION_TTL": 24 * 3600,
@@ -75,3 +76,21 @@ def metadata_url() -> str:
 
 def allowed_origins() -> set[str]:
     return {origin_of(get("RESOURCE_URL")), *(origin.rstrip("/").lower() for origin in get("ALLOWED_ORIGINS"))}
+
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def origin_allowed(origin: str) -> bool:
+    """An allow-listed origin; or, when this server is on loopback, any loopback origin (DNS rebinding stays out)."""
+    origin = origin.rstrip("/").lower()
+    if origin in allowed_origins():
+        return True
+    if not get("ALLOW_LOOPBACK_ORIGINS") or urlsplit(get("RESOURCE_URL")).hostname not in LOOPBACK_HOSTS:
+        return False
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018  (raises ValueError on a malformed port)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and parts.hostname in LOOPBACK_HOSTS and not parts.path

@@ -102,7 +102,7 @@ class McpView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         origin = request.headers.get("Origin")
         try:
-            if origin is not None and origin.rstrip("/").lower() not in conf.allowed_origins():
+            if origin is not None and not conf.origin_allowed(origin):
                 origin = None
                 raise ForbiddenOrigin()
             response = super().dispatch(request, *args, **kwargs)

@@ -309,6 +309,22 @@ def test_foreign_origin_is_403(mcp):
     assert "Access-Control-Allow-Origin" not in response
 
 
+@pytest.mark.parametrize("origin", ["http://localhost:6274", "http://127.0.0.1:3000", "http://[::1]:9", "http://localhost"])
+def test_a_loopback_server_accepts_loopback_origins(mcp, origin):
+    assert mcp.modern("tools/list", headers={"Origin": origin}).status_code == 200
+
+
+@pytest.mark.parametrize("origin", ["http://localhost.evil.example", "http://127.0.0.1.nip.io", "null", "file://",
+                                    "http://localhost:99999", "http://localhost/path"])
+def test_lookalike_origins_are_refused(mcp, origin):
+    assert mcp.modern("tools/list", headers={"Origin": origin}).status_code == 403
+
+
+def test_loopback_origins_are_not_special_for_a_public_server(mcp, settings):
+    settings.MCPSERVER = {**settings.MCPSERVER, "RESOURCE_URL": "https://mcp.example/mcp"}
+    assert mcp.modern("tools/list", headers={"Origin": "http://localhost:6274"}).status_code == 403
+
+
 def test_own_and_allowed_origins_get_cors_headers(mcp, settings):
     own = mcp.modern("tools/list", headers={"Origin": "http://127.0.0.1:8000"})
     assert own.status_code == 200
