@@ -10,8 +10,8 @@ import json
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -105,7 +105,8 @@ class AuthorizationView(dot_views.AuthorizationView):
 
     def form_invalid(self, form):
         """A consent POST without its hidden fields gets an error page, not a half-rendered consent page."""
-        error = {"error": "invalid_request", "description": "The authorization form was incomplete or altered."}
+        description = "The authorization form was incomplete or changed."
+        error = {"error": "invalid_request", "description": description}
         return self.render_to_response(self.get_context_data(form=form, error=error), status=400)
 
     def redirect(self, redirect_to, application):

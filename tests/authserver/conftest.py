@@ -27,7 +27,7 @@ REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
 def pytest_collection_modifyitems(config, items):
-    """DOT warns on every password-grant use; this product keeps the grant on purpose (OAUTH_PASSWORD_GRANT)."""
+    """DOT warns on each password-grant use; the product keeps the grant on purpose (OAUTH_PASSWORD_GRANT)."""
     quiet = pytest.mark.filterwarnings(
         "ignore:The OAuth 2.0 resource owner password credentials grant:DeprecationWarning"
     )
@@ -121,8 +121,11 @@ def world(make_scope, make_role, make_user, make_client) -> World:
         "backend": make_client("backend", "password", ["mcp:read", "mcp:tools", "mcp:prompts"]),
         # public, authorization code
         "web": make_client(
-            "Web app", "authorization-code", ["mcp:read", "mcp:tools", "mcp:prompts"],
-            public=True, redirect_uris=[REDIRECT_URI],
+            "Web app",
+            "authorization-code",
+            ["mcp:read", "mcp:tools", "mcp:prompts"],
+            public=True,
+            redirect_uris=[REDIRECT_URI],
         ),
     }
     return World(scopes, roles, users, clients)
@@ -146,7 +149,9 @@ def cc_token(world, post_token):
 
     def issue(**data) -> dict:
         service = world.clients["service"]
-        response = post_token({"grant_type": "client_credentials", **data}, (service.client_id, service.client_secret))
+        response = post_token(
+            {"grant_type": "client_credentials", **data}, (service.client_id, service.client_secret)
+        )
         assert response.status_code == 200, response.content
         return response.json()
 
@@ -182,7 +187,10 @@ def decode(client):
         assert kid in published, "the signing key is not in the JWKS"
         key = jwt.PyJWK(published[kid]).key
         return jwt.decode(
-            token, key, algorithms=["RS256"], issuer=settings.OAUTH_ISSUER,
+            token,
+            key,
+            algorithms=["RS256"],
+            issuer=settings.OAUTH_ISSUER,
             audience=audience or settings.MCP_RESOURCE_URL,
         )
 
@@ -210,13 +218,24 @@ def authorize(client):
             query.update(code_challenge=challenge, code_challenge_method=method)
         return client.get(AUTHORIZE_URL + "?" + urlencode(query, doseq=True))
 
-    def run(user, client_id: str, scope: str, challenge: str, ticked: list[str] | None = None,
-            allow: bool = True, **params):
+    def run(
+        user,
+        client_id: str,
+        scope: str,
+        challenge: str,
+        ticked: list[str] | None = None,
+        allow: bool = True,
+        **params,
+    ):
         client.force_login(user)
         page = consent_page(client_id, scope, challenge, **params)
         assert page.status_code == 200, (page.status_code, page.get("Location"), page.content[:500])
         shown = [name for name, _ in page.context["scope_items"]]
-        body = {**hidden_fields(page.content), "scope_choice": "1", "scopes": shown if ticked is None else ticked}
+        body = {
+            **hidden_fields(page.content),
+            "scope_choice": "1",
+            "scopes": shown if ticked is None else ticked,
+        }
         if allow:
             body["allow"] = "Authorize"
         else:
@@ -231,16 +250,30 @@ def authorize(client):
 def code_flow(world, authorize, post_token):
     """Run the whole authorization-code + PKCE flow for a user; return the token response body."""
 
-    def run(user=None, scope: str = "mcp:read mcp:tools", ticked=None, resource=None, token_params=None) -> dict:
+    def run(
+        user=None, scope: str = "mcp:read mcp:tools", ticked=None, resource=None, token_params=None
+    ) -> dict:
         verifier, challenge = pkce_pair()
         params = {"resource": resource} if resource else {}
-        response = authorize(user or world.users["alice"], world.clients["web"].client_id, scope, challenge,
-                             ticked=ticked, **params)
+        response = authorize(
+            user or world.users["alice"],
+            world.clients["web"].client_id,
+            scope,
+            challenge,
+            ticked=ticked,
+            **params,
+        )
         code = redirect_params(response)["code"]
-        reply = post_token({
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-            "client_id": world.clients["web"].client_id, "code_verifier": verifier, **(token_params or {}),
-        })
+        reply = post_token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "client_id": world.clients["web"].client_id,
+                "code_verifier": verifier,
+                **(token_params or {}),
+            }
+        )
         assert reply.status_code == 200, reply.content
         return reply.json()
 

@@ -15,8 +15,10 @@ from authserver.models import ClientPolicy, Role, Scope, SigningKey, User
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """The manifest storage needs ``collectstatic``; in-process page rendering does not."""
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture
@@ -51,9 +53,16 @@ def test_user_change_page_has_the_roles_field_and_saves_it(admin_client, world):
     html = _ok(admin_client.get(f"/admin/authserver/user/{alice.pk}/change/"))
     assert 'name="roles"' in html
     data = {
-        "username": "alice", "email": "", "first_name": "", "last_name": "", "is_active": "on",
+        "username": "alice",
+        "email": "",
+        "first_name": "",
+        "last_name": "",
+        "is_active": "on",
         "roles": [world.roles["reader"].pk, world.roles["prompter"].pk],
-        "last_login_0": "", "last_login_1": "", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
+        "last_login_0": "",
+        "last_login_1": "",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
     }
     response = admin_client.post(f"/admin/authserver/user/{alice.pk}/change/", data)
     assert response.status_code == 302, response.content[:2000]
@@ -65,9 +74,14 @@ def test_roles_pages(admin_client, world):
     assert "writer" in html and "mcp:tools" in html
     role = world.roles["writer"]
     assert 'name="scopes"' in _ok(admin_client.get(f"/admin/authserver/role/{role.pk}/change/"))
-    response = admin_client.post("/admin/authserver/role/add/", {
-        "name": "auditor", "description": "Reads", "scopes": [world.scopes["mcp:read"].pk],
-    })
+    response = admin_client.post(
+        "/admin/authserver/role/add/",
+        {
+            "name": "auditor",
+            "description": "Reads",
+            "scopes": [world.scopes["mcp:read"].pk],
+        },
+    )
     assert response.status_code == 302
     assert list(Role.objects.get(name="auditor").scopes.values_list("name", flat=True)) == ["mcp:read"]
 
@@ -100,12 +114,21 @@ def test_application_add_with_a_ceiling(admin_client, world):
     html = _ok(admin_client.get("/admin/oauth2_provider/application/add/"))
     assert "policy-0-scopes" in html
     data = {
-        "client_id": "admin-made", "client_secret": "a-very-long-secret-value-typed-by-the-admin",
-        "hash_client_secret": "on", "client_type": "confidential",
-        "authorization_grant_type": "client-credentials", "name": "Admin made", "redirect_uris": "",
-        "post_logout_redirect_uris": "", "allowed_origins": "", "algorithm": "",
-        "policy-TOTAL_FORMS": "1", "policy-INITIAL_FORMS": "0", "policy-MIN_NUM_FORMS": "0",
-        "policy-MAX_NUM_FORMS": "1", "policy-0-scopes": [world.scopes["mcp:read"].pk],
+        "client_id": "admin-made",
+        "client_secret": "a-very-long-secret-value-typed-by-the-admin",
+        "hash_client_secret": "on",
+        "client_type": "confidential",
+        "authorization_grant_type": "client-credentials",
+        "name": "Admin made",
+        "redirect_uris": "",
+        "post_logout_redirect_uris": "",
+        "allowed_origins": "",
+        "algorithm": "",
+        "policy-TOTAL_FORMS": "1",
+        "policy-INITIAL_FORMS": "0",
+        "policy-MIN_NUM_FORMS": "0",
+        "policy-MAX_NUM_FORMS": "1",
+        "policy-0-scopes": [world.scopes["mcp:read"].pk],
     }
     response = admin_client.post("/admin/oauth2_provider/application/add/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -145,16 +168,23 @@ def test_revoking_access_tokens_from_the_admin_publishes_them(admin_client, toke
 
 
 def test_revoking_refresh_tokens_from_the_admin_stops_refresh_and_publishes_the_access_token(
-        admin_client, world, tokens, post_token):
+    admin_client, world, tokens, post_token
+):
     issued = tokens["user"]
     row = get_refresh_token_model().objects.get()
-    response = admin_client.post("/admin/oauth2_provider/refreshtoken/",
-                                 {"action": "revoke_tokens", "_selected_action": [row.pk]})
+    response = admin_client.post(
+        "/admin/oauth2_provider/refreshtoken/", {"action": "revoke_tokens", "_selected_action": [row.pk]}
+    )
     assert response.status_code == 302
     checksum = hashlib.sha256(issued["access_token"].encode()).hexdigest()
     assert cache.get("revoked-token:" + checksum) is not None
-    refreshed = post_token({"grant_type": "refresh_token", "refresh_token": issued["refresh_token"],
-                            "client_id": world.clients["cli"].client_id})
+    refreshed = post_token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": issued["refresh_token"],
+            "client_id": world.clients["cli"].client_id,
+        }
+    )
     assert refreshed.status_code == 400
 
 
@@ -170,8 +200,9 @@ def test_signing_key_pages_hide_the_private_key(admin_client, world):
 
 def test_rotate_admin_action_creates_a_new_current_key(admin_client, world):
     old = keys.ensure_key()
-    response = admin_client.post("/admin/authserver/signingkey/", {"action": "rotate", "_selected_action": [old.pk]},
-                                 follow=True)
+    response = admin_client.post(
+        "/admin/authserver/signingkey/", {"action": "rotate", "_selected_action": [old.pk]}, follow=True
+    )
     assert response.status_code == 200
     current = SigningKey.objects.current()
     assert current.kid != old.kid
@@ -198,17 +229,24 @@ def test_a_key_past_every_token_lifetime_can_be_deleted(admin_client, world):
     old = keys.ensure_key()
     keys.rotate()
     SigningKey.objects.filter(pk=old.pk).update(
-        retired_at=timezone.now() - timedelta(seconds=keys.max_token_lifetime() + 60))
+        retired_at=timezone.now() - timedelta(seconds=keys.max_token_lifetime() + 60)
+    )
     response = admin_client.post(f"/admin/authserver/signingkey/{old.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not SigningKey.objects.filter(pk=old.pk).exists()
 
 
 def test_add_user_with_roles(admin_client, world):
-    response = admin_client.post("/admin/authserver/user/add/", {
-        "username": "carol", "password1": "a-Long-unusual-passphrase-42", "password2": "a-Long-unusual-passphrase-42",
-        "usable_password": "true", "roles": [world.roles["reader"].pk],
-    })
+    response = admin_client.post(
+        "/admin/authserver/user/add/",
+        {
+            "username": "carol",
+            "password1": "a-Long-unusual-passphrase-42",
+            "password2": "a-Long-unusual-passphrase-42",
+            "usable_password": "true",
+            "roles": [world.roles["reader"].pk],
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     carol = User.objects.get(username="carol")
     assert carol.role_names() == ["reader"]

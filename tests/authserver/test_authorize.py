@@ -17,15 +17,23 @@ FOREIGN_RESOURCE = "https://evil.example.test/mcp"
 
 
 def _exchange(post_token, world, code, verifier, **extra):
-    return post_token({
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-        "client_id": world.clients["web"].client_id, "code_verifier": verifier, **extra,
-    })
+    return post_token(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": world.clients["web"].client_id,
+            "code_verifier": verifier,
+            **extra,
+        }
+    )
 
 
 def _code(world, authorize, user=None, scope="mcp:read mcp:tools", **params):
     verifier, challenge = pkce_pair()
-    response = authorize(user or world.users["alice"], world.clients["web"].client_id, scope, challenge, **params)
+    response = authorize(
+        user or world.users["alice"], world.clients["web"].client_id, scope, challenge, **params
+    )
     return verifier, redirect_params(response)
 
 
@@ -34,10 +42,17 @@ def _code(world, authorize, user=None, scope="mcp:read mcp:tools", **params):
 
 def test_anonymous_user_is_sent_to_login_and_back(world, client):
     verifier, challenge = pkce_pair()
-    query = urlencode({
-        "response_type": "code", "client_id": world.clients["web"].client_id, "redirect_uri": REDIRECT_URI,
-        "scope": "mcp:read", "state": "s1", "code_challenge": challenge, "code_challenge_method": "S256",
-    })
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": world.clients["web"].client_id,
+            "redirect_uri": REDIRECT_URI,
+            "scope": "mcp:read",
+            "state": "s1",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     response = client.get(AUTHORIZE_URL + "?" + query)
     assert response.status_code == 302
     login_url = urlsplit(response["Location"])
@@ -47,7 +62,9 @@ def test_anonymous_user_is_sent_to_login_and_back(world, client):
 
     login = client.get(response["Location"])
     assert login.status_code == 200
-    signed_in = client.post("/accounts/login/", {"username": "alice", "password": "alice-password", "next": next_url})
+    signed_in = client.post(
+        "/accounts/login/", {"username": "alice", "password": "alice-password", "next": next_url}
+    )
     assert signed_in.status_code == 302
     assert signed_in["Location"] == next_url
 
@@ -122,8 +139,13 @@ def test_code_flow_with_pkce_s256(world, authorize, post_token, decode):
 
 def test_code_flow_refresh_rotates(world, code_flow, post_token):
     first = code_flow()
-    response = post_token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-                           "client_id": world.clients["web"].client_id})
+    response = post_token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": world.clients["web"].client_id,
+        }
+    )
     assert response.status_code == 200, response.content
     assert response.json()["refresh_token"] != first["refresh_token"]
 
@@ -155,7 +177,9 @@ def test_tampered_hidden_scope_cannot_widen_beyond_the_users_roles(world, client
 
 def test_unticking_every_scope_is_a_denial(world, authorize):
     _, challenge = pkce_pair()
-    response = authorize(world.users["alice"], world.clients["web"].client_id, "mcp:read", challenge, ticked=[])
+    response = authorize(
+        world.users["alice"], world.clients["web"].client_id, "mcp:read", challenge, ticked=[]
+    )
     params = redirect_params(response)
     assert params["error"] == "access_denied"
     assert params["iss"] == settings.OAUTH_ISSUER
@@ -163,7 +187,9 @@ def test_unticking_every_scope_is_a_denial(world, authorize):
 
 def test_deny_returns_access_denied_with_state_and_iss(world, authorize):
     _, challenge = pkce_pair()
-    response = authorize(world.users["alice"], world.clients["web"].client_id, "mcp:read", challenge, allow=False)
+    response = authorize(
+        world.users["alice"], world.clients["web"].client_id, "mcp:read", challenge, allow=False
+    )
     assert response["Location"].startswith(REDIRECT_URI)
     params = redirect_params(response)
     assert params["error"] == "access_denied"
@@ -204,8 +230,14 @@ def test_tampered_plain_method_in_the_consent_form_is_refused(world, client, aut
     client.force_login(world.users["alice"])
     verifier, challenge = pkce_pair()
     page = authorize.consent_page(world.clients["web"].client_id, "mcp:read", challenge)
-    body = {**hidden_fields(page.content), "code_challenge": verifier, "code_challenge_method": "plain",
-            "scope_choice": "1", "scopes": "mcp:read", "allow": "Authorize"}
+    body = {
+        **hidden_fields(page.content),
+        "code_challenge": verifier,
+        "code_challenge_method": "plain",
+        "scope_choice": "1",
+        "scopes": "mcp:read",
+        "allow": "Authorize",
+    }
     response = client.post(AUTHORIZE_URL, urlencode(body), content_type=FORM)
     params = redirect_params(response)
     if "code" in params:
@@ -225,8 +257,14 @@ def test_wrong_code_verifier_is_invalid_grant(world, authorize, post_token):
 
 def test_missing_code_verifier_is_refused(world, authorize, post_token):
     _, params = _code(world, authorize)
-    response = post_token({"grant_type": "authorization_code", "code": params["code"],
-                           "redirect_uri": REDIRECT_URI, "client_id": world.clients["web"].client_id})
+    response = post_token(
+        {
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": REDIRECT_URI,
+            "client_id": world.clients["web"].client_id,
+        }
+    )
     assert response.status_code == 400
     assert response.json()["error"] in {"invalid_request", "invalid_grant"}
 
@@ -268,7 +306,9 @@ def test_no_scope_asked_gives_the_defaults_the_user_may_grant(world, client, aut
 
 
 def test_code_for_another_client_is_refused(world, authorize, post_token, make_client):
-    other = make_client("other web", "authorization-code", ["mcp:read"], public=True, redirect_uris=[REDIRECT_URI])
+    other = make_client(
+        "other web", "authorization-code", ["mcp:read"], public=True, redirect_uris=[REDIRECT_URI]
+    )
     verifier, params = _code(world, authorize)
     response = _exchange(post_token, world, params["code"], verifier, client_id=other.client_id)
     assert response.status_code == 400
@@ -277,7 +317,9 @@ def test_code_for_another_client_is_refused(world, authorize, post_token, make_c
 
 def test_wrong_redirect_uri_at_the_token_endpoint_is_invalid_grant(world, authorize, post_token):
     verifier, params = _code(world, authorize)
-    response = _exchange(post_token, world, params["code"], verifier, redirect_uri="http://127.0.0.1:8765/other")
+    response = _exchange(
+        post_token, world, params["code"], verifier, redirect_uri="http://127.0.0.1:8765/other"
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
 
@@ -285,11 +327,17 @@ def test_wrong_redirect_uri_at_the_token_endpoint_is_invalid_grant(world, author
 def test_unregistered_redirect_uri_is_not_followed(world, client):
     client.force_login(world.users["alice"])
     _, challenge = pkce_pair()
-    query = urlencode({
-        "response_type": "code", "client_id": world.clients["web"].client_id,
-        "redirect_uri": "https://evil.example.test/cb", "scope": "mcp:read", "state": "s",
-        "code_challenge": challenge, "code_challenge_method": "S256",
-    })
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": world.clients["web"].client_id,
+            "redirect_uri": "https://evil.example.test/cb",
+            "scope": "mcp:read",
+            "state": "s",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     response = client.get(AUTHORIZE_URL + "?" + query)
     assert response.status_code == 400
     assert "evil.example.test" not in response.get("Location", "")
@@ -298,10 +346,16 @@ def test_unregistered_redirect_uri_is_not_followed(world, client):
 def test_unknown_client_id_is_not_redirected(world, client):
     client.force_login(world.users["alice"])
     _, challenge = pkce_pair()
-    query = urlencode({
-        "response_type": "code", "client_id": "no-such-client", "redirect_uri": REDIRECT_URI,
-        "scope": "mcp:read", "code_challenge": challenge, "code_challenge_method": "S256",
-    })
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": "no-such-client",
+            "redirect_uri": REDIRECT_URI,
+            "scope": "mcp:read",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     response = client.get(AUTHORIZE_URL + "?" + query)
     assert response.status_code in (400, 401)
     assert "Location" not in response
@@ -310,7 +364,9 @@ def test_unknown_client_id_is_not_redirected(world, client):
 def test_unsupported_response_type_is_refused(world, client, authorize):
     client.force_login(world.users["alice"])
     _, challenge = pkce_pair()
-    response = authorize.consent_page(world.clients["web"].client_id, "mcp:read", challenge, response_type="token")
+    response = authorize.consent_page(
+        world.clients["web"].client_id, "mcp:read", challenge, response_type="token"
+    )
     if response.status_code == 302:
         assert redirect_params(response)["error"] in {"unsupported_response_type", "unauthorized_client"}
     else:
@@ -336,8 +392,10 @@ def test_resource_at_authorize_becomes_the_audience(world, code_flow, decode):
 
 @pytest.fixture
 def two_resources(settings):
-    settings.AUTHSERVER = {**settings.AUTHSERVER,
-                           "ALLOWED_RESOURCES": [settings.MCP_RESOURCE_URL, OTHER_RESOURCE]}
+    settings.AUTHSERVER = {
+        **settings.AUTHSERVER,
+        "ALLOWED_RESOURCES": [settings.MCP_RESOURCE_URL, OTHER_RESOURCE],
+    }
 
 
 def test_another_allowed_resource_becomes_the_audience(world, two_resources, code_flow, decode):
@@ -353,8 +411,9 @@ def test_resource_only_at_the_token_endpoint(world, two_resources, code_flow, de
 def test_foreign_resource_at_authorize_redirects_with_invalid_target(world, client, authorize):
     client.force_login(world.users["alice"])
     _, challenge = pkce_pair()
-    response = authorize.consent_page(world.clients["web"].client_id, "mcp:read", challenge,
-                                      resource=FOREIGN_RESOURCE)
+    response = authorize.consent_page(
+        world.clients["web"].client_id, "mcp:read", challenge, resource=FOREIGN_RESOURCE
+    )
     params = redirect_params(response)
     assert response["Location"].startswith(REDIRECT_URI)
     assert params["error"] == "invalid_target"
@@ -366,10 +425,16 @@ def test_foreign_resource_at_authorize_redirects_with_invalid_target(world, clie
 def test_foreign_resource_in_a_tampered_consent_form_is_refused(world, client, authorize):
     client.force_login(world.users["alice"])
     _, challenge = pkce_pair()
-    page = authorize.consent_page(world.clients["web"].client_id, "mcp:read", challenge,
-                                  resource=settings.MCP_RESOURCE_URL)
-    body = {**hidden_fields(page.content), "resource": FOREIGN_RESOURCE, "scope_choice": "1",
-            "scopes": "mcp:read", "allow": "Authorize"}
+    page = authorize.consent_page(
+        world.clients["web"].client_id, "mcp:read", challenge, resource=settings.MCP_RESOURCE_URL
+    )
+    body = {
+        **hidden_fields(page.content),
+        "resource": FOREIGN_RESOURCE,
+        "scope_choice": "1",
+        "scopes": "mcp:read",
+        "allow": "Authorize",
+    }
     response = client.post(AUTHORIZE_URL, urlencode(body), content_type=FORM)
     params = redirect_params(response)
     assert params["error"] == "invalid_target"
@@ -384,31 +449,47 @@ def test_foreign_resource_at_the_token_endpoint_is_invalid_target(world, authori
     assert response.json()["error"] == "invalid_target"
 
 
-def test_token_request_cannot_widen_beyond_the_resource_bound_to_the_code(world, two_resources, authorize,
-                                                                           post_token):
+def test_token_request_cannot_widen_beyond_the_resource_bound_to_the_code(
+    world, two_resources, authorize, post_token
+):
     verifier, params = _code(world, authorize, resource=settings.MCP_RESOURCE_URL)
     response = _exchange(post_token, world, params["code"], verifier, resource=OTHER_RESOURCE)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_target"
 
 
-def test_refresh_keeps_the_bound_resource_and_refuses_another(world, two_resources, code_flow, post_token, decode):
+def test_refresh_keeps_the_bound_resource_and_refuses_another(
+    world, two_resources, code_flow, post_token, decode
+):
     first = code_flow(resource=OTHER_RESOURCE)
     web = world.clients["web"].client_id
-    widened = post_token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": web,
-                          "resource": settings.MCP_RESOURCE_URL})
+    widened = post_token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": web,
+            "resource": settings.MCP_RESOURCE_URL,
+        }
+    )
     assert widened.status_code == 400
     assert widened.json()["error"] == "invalid_target"
-    kept = post_token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": web})
+    kept = post_token(
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": web}
+    )
     assert kept.status_code == 200, kept.content
     assert decode(kept.json()["access_token"], audience=OTHER_RESOURCE)["aud"] == OTHER_RESOURCE
 
 
 def test_resource_on_client_credentials(world, two_resources, cc_token, post_token, decode):
-    assert decode(cc_token(resource=OTHER_RESOURCE)["access_token"], audience=OTHER_RESOURCE)["aud"] == OTHER_RESOURCE
+    assert (
+        decode(cc_token(resource=OTHER_RESOURCE)["access_token"], audience=OTHER_RESOURCE)["aud"]
+        == OTHER_RESOURCE
+    )
     service = world.clients["service"]
-    response = post_token({"grant_type": "client_credentials", "resource": FOREIGN_RESOURCE},
-                          (service.client_id, service.client_secret))
+    response = post_token(
+        {"grant_type": "client_credentials", "resource": FOREIGN_RESOURCE},
+        (service.client_id, service.client_secret),
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_target"
 
@@ -421,8 +502,15 @@ def test_a_repeated_resource_is_one_audience(world, cc_token, decode):
 def test_resource_on_password_grant(world, password_token, post_token, decode):
     body = password_token("alice", resource=settings.MCP_RESOURCE_URL)
     assert decode(body["access_token"])["aud"] == settings.MCP_RESOURCE_URL
-    response = post_token({"grant_type": "password", "client_id": world.clients["cli"].client_id,
-                           "username": "alice", "password": "alice-password", "resource": FOREIGN_RESOURCE})
+    response = post_token(
+        {
+            "grant_type": "password",
+            "client_id": world.clients["cli"].client_id,
+            "username": "alice",
+            "password": "alice-password",
+            "resource": FOREIGN_RESOURCE,
+        }
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_target"
 
@@ -437,10 +525,13 @@ def _consent_form(world, client, authorize):
     return {**hidden_fields(page.content), "scopes": "mcp:read"}
 
 
-@pytest.mark.parametrize("field, value", [
-    ("redirect_uri", "https://evil.example.test/cb"),
-    ("client_id", "no-such-client"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("redirect_uri", "https://evil.example.test/cb"),
+        ("client_id", "no-such-client"),
+    ],
+)
 @pytest.mark.parametrize("decision", ["allow", "deny"])
 def test_tampered_consent_form_is_not_redirected(world, client, authorize, field, value, decision):
     body = {**_consent_form(world, client, authorize), field: value, decision: "x"}
@@ -450,7 +541,9 @@ def test_tampered_consent_form_is_not_redirected(world, client, authorize, field
     assert not get_grant_model().objects.exists()
 
 
-@pytest.mark.parametrize("body", ["", "allow=Authorize", "client_id=x&redirect_uri=http%3A%2F%2Fx%2F&allow=Authorize"])
+@pytest.mark.parametrize(
+    "body", ["", "allow=Authorize", "client_id=x&redirect_uri=http%3A%2F%2Fx%2F&allow=Authorize"]
+)
 def test_incomplete_consent_form_is_an_error_page(world, client, body):
     client.force_login(world.users["alice"])
     response = client.post(AUTHORIZE_URL, body, content_type=FORM)
@@ -464,10 +557,17 @@ def test_consent_post_is_csrf_protected(world, authorize):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(world.users["alice"])
     verifier, challenge = pkce_pair()
-    query = urlencode({
-        "response_type": "code", "client_id": world.clients["web"].client_id, "redirect_uri": REDIRECT_URI,
-        "scope": "mcp:read", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256",
-    })
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": world.clients["web"].client_id,
+            "redirect_uri": REDIRECT_URI,
+            "scope": "mcp:read",
+            "state": "s",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     page = strict.get(AUTHORIZE_URL + "?" + query)
     fields = {**hidden_fields(page.content), "scopes": "mcp:read", "allow": "Authorize"}
     without_token = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
@@ -484,27 +584,69 @@ def _client_with_redirect(uri: str):
 
     Application = get_application_model()
     application = Application.objects.create(
-        name="legacy", client_type=Application.CLIENT_PUBLIC, redirect_uris=uri,
+        name="legacy",
+        client_type=Application.CLIENT_PUBLIC,
+        redirect_uris=uri,
         authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
     )
     ClientPolicy.objects.create(application=application).scopes.set(Scope.objects.all())
     return application
 
 
-@pytest.mark.parametrize("uri, allowed", [
-    ("https://app.example.test/cb", True),
-    ("http://127.0.0.1:9999/cb", True),
-    ("http://localhost:6274/oauth/callback", True),
-    ("http://[::1]:8080/cb", True),
-    ("http://app.example.test/cb", False),
-    ("http://127.0.0.1.evil.example.test/cb", False),
-])
+@pytest.mark.parametrize(
+    "uri, allowed",
+    [
+        ("https://app.example.test/cb", True),
+        ("http://127.0.0.1:9999/cb", True),
+        ("http://localhost:6274/oauth/callback", True),
+        ("http://[::1]:8080/cb", True),
+        ("http://app.example.test/cb", False),
+        ("http://127.0.0.1.evil.example.test/cb", False),
+    ],
+)
 def test_plain_http_redirect_only_to_loopback(world, client, authorize, uri, allowed):
     application = _client_with_redirect(uri)  # as an admin or an older release might have stored it
     client.force_login(world.users["alice"])
     _, challenge = pkce_pair()
     for redirect in ({"redirect_uri": uri}, {}):
-        query = {"response_type": "code", "client_id": application.client_id, "scope": "mcp:read",
-                 "code_challenge": challenge, "code_challenge_method": "S256", **redirect}
+        query = {
+            "response_type": "code",
+            "client_id": application.client_id,
+            "scope": "mcp:read",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            **redirect,
+        }
         response = client.get(AUTHORIZE_URL + "?" + urlencode(query))
         assert response.status_code == (200 if allowed else 400), (uri, redirect, response.get("Location"))
+
+
+@pytest.mark.parametrize("state", ["a+b c&d=e/f?g", "ü–✓", "x" * 300])
+def test_state_round_trips_exactly(world, authorize, state):
+    _, challenge = pkce_pair()
+    response = authorize(
+        world.users["alice"], world.clients["web"].client_id, "mcp:read", challenge, state=state
+    )
+    params = redirect_params(response)
+    assert params["state"] == state
+    assert params["iss"] == settings.OAUTH_ISSUER
+
+
+def test_registered_redirect_query_is_kept(world, authorize, make_client, post_token):
+    uri = "http://127.0.0.1:8765/callback?tenant=a%20b"
+    app = make_client("tenant app", "authorization-code", ["mcp:read"], public=True, redirect_uris=[uri])
+    verifier, challenge = pkce_pair()
+    response = authorize(world.users["alice"], app.client_id, "mcp:read", challenge, redirect_uri=uri)
+    params = redirect_params(response)
+    assert params["tenant"] == "a b"
+    assert list(parse_qs(urlsplit(response["Location"]).query)["iss"]) == [settings.OAUTH_ISSUER]
+    token = post_token(
+        {
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": uri,
+            "client_id": app.client_id,
+            "code_verifier": verifier,
+        }
+    )
+    assert token.status_code == 200, token.content

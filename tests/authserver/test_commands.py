@@ -47,16 +47,24 @@ def test_issue_token_narrows_to_the_users_roles(world, decode):
 
 
 def test_issue_token_with_lifetime(world, decode):
-    claims = decode(run("issue_token", "--username", "alice", "--scopes", "mcp:read", "--lifetime", "60").strip())
+    claims = decode(
+        run("issue_token", "--username", "alice", "--scopes", "mcp:read", "--lifetime", "60").strip()
+    )
     assert claims["exp"] - claims["iat"] == 60
 
 
 def test_issue_token_for_a_client_is_revocable_through_the_endpoint(world, client, decode):
     backend = world.clients["backend"]
-    token = run("issue_token", "--username", "alice", "--scopes", "mcp:read", "--client", backend.client_id).strip()
+    token = run(
+        "issue_token", "--username", "alice", "--scopes", "mcp:read", "--client", backend.client_id
+    ).strip()
     assert decode(token)["client_id"] == backend.client_id
-    response = client.post("/oauth/revoke/", urlencode({"token": token}), content_type=FORM,
-                           HTTP_AUTHORIZATION=basic(backend.client_id, backend.client_secret))
+    response = client.post(
+        "/oauth/revoke/",
+        urlencode({"token": token}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(backend.client_id, backend.client_secret),
+    )
     assert response.status_code == 200
     assert not get_access_token_model().objects.exists()
     assert cache.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
@@ -65,7 +73,9 @@ def test_issue_token_for_a_client_is_revocable_through_the_endpoint(world, clien
 def test_issue_token_default_client_token_is_revocable_through_the_endpoint(world, client):
     token = run("issue_token", "--username", "alice", "--scopes", "mcp:read").strip()
     client_id = jwt.decode(token, options={"verify_signature": False})["client_id"]
-    response = client.post("/oauth/revoke/", urlencode({"token": token, "client_id": client_id}), content_type=FORM)
+    response = client.post(
+        "/oauth/revoke/", urlencode({"token": token, "client_id": client_id}), content_type=FORM
+    )
     assert response.status_code == 200
     assert not get_access_token_model().objects.exists()
     assert cache.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
@@ -74,13 +84,22 @@ def test_issue_token_default_client_token_is_revocable_through_the_endpoint(worl
 def test_issue_token_internal_client_starts_no_flow(world, client, post_token):
     run("issue_token", "--username", "alice", "--scopes", "mcp:read")
     client_id = "manage-issue-token"
-    for grant in ({"grant_type": "client_credentials"},
-                  {"grant_type": "password", "username": "alice", "password": "alice-password"}):
+    for grant in (
+        {"grant_type": "client_credentials"},
+        {"grant_type": "password", "username": "alice", "password": "alice-password"},
+    ):
         response = post_token({**grant, "client_id": client_id})
         assert response.status_code in (400, 401), response.content
     client.force_login(world.users["alice"])
-    query = urlencode({"response_type": "code", "client_id": client_id, "scope": "mcp:read",
-                       "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "scope": "mcp:read",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        }
+    )
     response = client.get("/oauth/authorize/?" + query)
     assert response.status_code == 400
     assert "Location" not in response
@@ -135,12 +154,22 @@ def test_issue_token_lifetime_not_a_number_is_an_error(world):
 
 
 def test_create_client_json_prints_a_secret_that_works(world, post_token, decode):
-    output = run("create_client", "--name", "Robot", "--grant", "client-credentials",
-                 "--scopes", "mcp:read,mcp:tools", "--json")
+    output = run(
+        "create_client",
+        "--name",
+        "Robot",
+        "--grant",
+        "client-credentials",
+        "--scopes",
+        "mcp:read,mcp:tools",
+        "--json",
+    )
     created = json.loads(output)
     assert set(created) == {"client_id", "client_secret"}
-    response = post_token({"grant_type": "client_credentials", "scope": "mcp:read mcp:tools mcp:prompts"},
-                          (created["client_id"], created["client_secret"]))
+    response = post_token(
+        {"grant_type": "client_credentials", "scope": "mcp:read mcp:tools mcp:prompts"},
+        (created["client_id"], created["client_secret"]),
+    )
     assert response.status_code == 200, response.content
     assert response.json()["scope"] == "mcp:read mcp:tools"
     assert decode(response.json()["access_token"])["sub"] == created["client_id"]
@@ -156,8 +185,21 @@ def test_create_client_plain_text_output(world):
 
 
 def test_create_public_authorization_code_client(world):
-    created = json.loads(run("create_client", "--name", "SPA", "--grant", "authorization-code", "--scopes",
-                             "mcp:read", "--redirect-uri", "https://app.example.test/cb", "--public", "--json"))
+    created = json.loads(
+        run(
+            "create_client",
+            "--name",
+            "SPA",
+            "--grant",
+            "authorization-code",
+            "--scopes",
+            "mcp:read",
+            "--redirect-uri",
+            "https://app.example.test/cb",
+            "--public",
+            "--json",
+        )
+    )
     assert created["client_secret"] is None
     application = get_application_model().objects.get(client_id=created["client_id"])
     assert application.client_type == application.CLIENT_PUBLIC
@@ -173,8 +215,17 @@ def test_create_public_authorization_code_client(world):
         (["--scopes", "mcp:read", "--grant", "client-credentials", "--public"], "confidential"),
         (["--scopes", "mcp:read", "--grant", "authorization-code", "--redirect-uri", "not a url"], None),
         (["--scopes", "mcp:read", "--grant", "implicit"], None),
-        (["--scopes", "mcp:read", "--grant", "authorization-code", "--redirect-uri", "http://app.example.test/cb"],
-         "loopback"),
+        (
+            [
+                "--scopes",
+                "mcp:read",
+                "--grant",
+                "authorization-code",
+                "--redirect-uri",
+                "http://app.example.test/cb",
+            ],
+            "loopback",
+        ),
     ],
 )
 def test_create_client_bad_input_is_a_command_error(world, args, message):
@@ -186,8 +237,17 @@ def test_create_client_bad_input_is_a_command_error(world, args, message):
 
 def test_create_client_with_a_taken_client_id_is_an_error(world):
     with pytest.raises(CommandError, match="already exists"):
-        run("create_client", "--name", "Dup", "--grant", "client-credentials", "--scopes", "mcp:read",
-            "--client-id", world.clients["service"].client_id)
+        run(
+            "create_client",
+            "--name",
+            "Dup",
+            "--grant",
+            "client-credentials",
+            "--scopes",
+            "mcp:read",
+            "--client-id",
+            world.clients["service"].client_id,
+        )
 
 
 # --- seed_demo ---
@@ -200,8 +260,10 @@ def _snapshot():
         sorted((r.name, tuple(r.scopes.values_list("name", flat=True))) for r in Role.objects.all()),
         sorted((u.username, u.is_staff, u.is_superuser, tuple(u.role_names())) for u in User.objects.all()),
         sorted(Application.objects.values_list("client_id", "client_type", "authorization_grant_type")),
-        sorted((p.application.client_id, tuple(p.scopes.values_list("name", flat=True)))
-               for p in ClientPolicy.objects.all()),
+        sorted(
+            (p.application.client_id, tuple(p.scopes.values_list("name", flat=True)))
+            for p in ClientPolicy.objects.all()
+        ),
         SigningKey.objects.count(),
     )
 
@@ -221,8 +283,14 @@ def test_seed_demo_twice_is_idempotent(db, post_token, client):
 
 def test_seed_demo_password_grant_for_every_user(demo, post_token):
     for username, scopes in [("alice", 3), ("bob", 3), ("admin", 3), ("guest", 1)]:
-        response = post_token({"grant_type": "password", "client_id": "demo-cli", "username": username,
-                               "password": f"{username}-password"})
+        response = post_token(
+            {
+                "grant_type": "password",
+                "client_id": "demo-cli",
+                "username": username,
+                "password": f"{username}-password",
+            }
+        )
         assert response.status_code == 200, (username, response.content)
         assert len(response.json()["scope"].split()) == scopes
 

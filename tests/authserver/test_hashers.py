@@ -23,7 +23,9 @@ def test_registered_under_its_algorithm_name():
 
 
 def test_salts_differ():
-    assert make_password("x", hasher="client_secret_sha256") != make_password("x", hasher="client_secret_sha256")
+    assert make_password("x", hasher="client_secret_sha256") != make_password(
+        "x", hasher="client_secret_sha256"
+    )
 
 
 def test_safe_summary_masks_the_hash():

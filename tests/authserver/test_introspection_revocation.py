@@ -114,8 +114,12 @@ def test_introspection_refuses_a_public_client(world, cc_token, client):
 
 def test_introspection_without_token_is_invalid_request(world, client):
     service = world.clients["service"]
-    response = client.post(INTROSPECT_URL, "", content_type=FORM,
-                           HTTP_AUTHORIZATION=basic(service.client_id, service.client_secret))
+    response = client.post(
+        INTROSPECT_URL,
+        "",
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(service.client_id, service.client_secret),
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
@@ -123,8 +127,12 @@ def test_introspection_without_token_is_invalid_request(world, client):
 def test_introspection_with_oversized_body_is_an_oauth_error(world, client):
     service = world.clients["service"]
     body = "token=" + "a" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10)
-    response = client.post(INTROSPECT_URL, body, content_type=FORM,
-                           HTTP_AUTHORIZATION=basic(service.client_id, service.client_secret))
+    response = client.post(
+        INTROSPECT_URL,
+        body,
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(service.client_id, service.client_secret),
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "invalid_request"
 
@@ -145,8 +153,9 @@ def test_revoke_an_access_token(world, password_token, revoke, introspect):
 def test_revoke_with_confidential_client_basic_auth(world, cc_token, revoke):
     service = world.clients["service"]
     token = cc_token()["access_token"]
-    response = revoke({"token": token, "token_type_hint": "access_token"}, auth=(service.client_id,
-                                                                                 service.client_secret))
+    response = revoke(
+        {"token": token, "token_type_hint": "access_token"}, auth=(service.client_id, service.client_secret)
+    )
     assert response.status_code == 200
     assert not get_access_token_model().objects.exists()
     assert cache.get(deny_key(token)) is not None
@@ -155,9 +164,13 @@ def test_revoke_with_confidential_client_basic_auth(world, cc_token, revoke):
 def test_revoke_a_refresh_token_stops_refreshing(world, password_token, revoke, post_token):
     issued = password_token("alice")
     cli = world.clients["cli"].client_id
-    response = revoke({"token": issued["refresh_token"], "token_type_hint": "refresh_token", "client_id": cli})
+    response = revoke(
+        {"token": issued["refresh_token"], "token_type_hint": "refresh_token", "client_id": cli}
+    )
     assert response.status_code == 200
-    refreshed = post_token({"grant_type": "refresh_token", "refresh_token": issued["refresh_token"], "client_id": cli})
+    refreshed = post_token(
+        {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"], "client_id": cli}
+    )
     assert refreshed.status_code == 400
     assert refreshed.json()["error"] == "invalid_grant"
 
@@ -204,7 +217,9 @@ def test_introspection_and_revocation_are_csrf_exempt(world, cc_token):
     strict = Client(enforce_csrf_checks=True)
     auth = basic(service.client_id, service.client_secret)
     data = urlencode({"token": token})
-    assert strict.post(INTROSPECT_URL, data, content_type=FORM, HTTP_AUTHORIZATION=auth).json()["active"] is True
+    assert (
+        strict.post(INTROSPECT_URL, data, content_type=FORM, HTTP_AUTHORIZATION=auth).json()["active"] is True
+    )
     assert strict.post(REVOKE_URL, data, content_type=FORM, HTTP_AUTHORIZATION=auth).status_code == 200
     assert not get_access_token_model().objects.exists()
 
@@ -212,8 +227,13 @@ def test_introspection_and_revocation_are_csrf_exempt(world, cc_token):
 @pytest.mark.parametrize("url", [INTROSPECT_URL, REVOKE_URL])
 def test_non_utf8_form_is_invalid_request(world, client, url):
     service = world.clients["service"]
-    response = client.generic("POST", url, b"token=abc", content_type=f"{FORM}; charset=latin-1",
-                              HTTP_AUTHORIZATION=basic(service.client_id, service.client_secret))
+    response = client.generic(
+        "POST",
+        url,
+        b"token=abc",
+        content_type=f"{FORM}; charset=latin-1",
+        HTTP_AUTHORIZATION=basic(service.client_id, service.client_secret),
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
@@ -221,8 +241,9 @@ def test_non_utf8_form_is_invalid_request(world, client, url):
 def test_refresh_token_reuse_puts_the_family_on_the_deny_list(world, password_token, post_token):
     first = password_token("alice")
     cli = world.clients["cli"].client_id
-    second = post_token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-                         "client_id": cli}).json()
+    second = post_token(
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": cli}
+    ).json()
     post_token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": cli})
     assert cache.get(deny_key(second["access_token"])) is not None
     assert not get_access_token_model().objects.exists()

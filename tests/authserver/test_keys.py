@@ -22,10 +22,12 @@ def test_thumbprint_matches_the_rfc_7638_example():
     # RFC 7638 §3.1
     jwk = {
         "kty": "RSA",
-        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCi"
-             "FV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb"
-             "9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls"
-             "1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "n": (
+            "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCi"
+            "FV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb"
+            "9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls"
+            "1jF44-csFCur-kEgU8awapJzKnqDKgw"
+        ),
         "e": "AQAB",
         "alg": "RS256",
         "kid": "2011-04-29",
@@ -104,10 +106,14 @@ def test_key_retired_longer_than_the_max_token_lifetime_drops_out(world, cc_toke
     new_key = keys.rotate()
     lifetime = keys.max_token_lifetime()
 
-    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=lifetime - 60))
+    SigningKey.objects.filter(kid=old_kid).update(
+        retired_at=timezone.now() - timedelta(seconds=lifetime - 60)
+    )
     assert set(jwks(client)) == {old_kid, new_key.kid}
 
-    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=lifetime + 60))
+    SigningKey.objects.filter(kid=old_kid).update(
+        retired_at=timezone.now() - timedelta(seconds=lifetime + 60)
+    )
     assert set(jwks(client)) == {new_key.kid}
 
 
@@ -123,7 +129,9 @@ def test_private_keys_are_parsed_once_per_process(db, monkeypatch):
     keys._private_keys.clear()
     calls = []
     real = keys.serialization.load_pem_private_key
-    monkeypatch.setattr(keys.serialization, "load_pem_private_key", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        keys.serialization, "load_pem_private_key", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     for _ in range(3):
         kid, _private = keys.current_signing_key()
     assert kid == key.kid

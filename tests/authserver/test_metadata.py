@@ -38,7 +38,8 @@ def test_supported_values(world, client):
     assert "none" in data["token_endpoint_auth_methods_supported"]
     assert {"client_secret_basic", "client_secret_post"} <= set(data["token_endpoint_auth_methods_supported"])
     assert {"authorization_code", "client_credentials", "refresh_token", "password"} <= set(
-        data["grant_types_supported"])
+        data["grant_types_supported"]
+    )
     assert "implicit" not in data["grant_types_supported"]
     assert data["authorization_response_iss_parameter_supported"] is True
 

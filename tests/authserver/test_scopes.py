@@ -17,7 +17,10 @@ def test_effective_scopes_intersects_ceiling_and_roles(world):
 
 def test_effective_scopes_without_user_uses_only_the_ceiling(world):
     service = world.clients["service"].application  # ceiling read, tools, admin
-    assert scopes.effective_scopes(["mcp:admin", "mcp:prompts", "mcp:read"], service) == ["mcp:admin", "mcp:read"]
+    assert scopes.effective_scopes(["mcp:admin", "mcp:prompts", "mcp:read"], service) == [
+        "mcp:admin",
+        "mcp:read",
+    ]
 
 
 def test_effective_scopes_drops_unknown_names_and_duplicates(world):
@@ -50,7 +53,10 @@ def test_scope_names_is_the_union_of_all_roles(world):
 def test_backend_lists_the_database_catalogue(world):
     backend = scopes.DatabaseScopes()
     assert backend.get_all_scopes() == {
-        "mcp:read": "Read things", "mcp:tools": "Call tools", "mcp:prompts": "Use prompts", "mcp:admin": "Administer",
+        "mcp:read": "Read things",
+        "mcp:tools": "Call tools",
+        "mcp:prompts": "Use prompts",
+        "mcp:admin": "Administer",
     }
     Scope.objects.create(name="mcp:new", description="New")
     assert "mcp:new" in backend.get_all_scopes()
@@ -59,7 +65,11 @@ def test_backend_lists_the_database_catalogue(world):
 
 def test_backend_available_scopes_of_a_client_are_its_ceiling(world):
     backend = scopes.DatabaseScopes()
-    assert backend.get_available_scopes(world.clients["service"].application) == ["mcp:admin", "mcp:read", "mcp:tools"]
+    assert backend.get_available_scopes(world.clients["service"].application) == [
+        "mcp:admin",
+        "mcp:read",
+        "mcp:tools",
+    ]
 
 
 def test_backend_default_scopes_are_defaults_within_the_ceiling(world):
@@ -99,15 +109,24 @@ def test_non_default_scope_is_not_granted_unless_requested(world, cc_token):
 
 def test_narrowing_to_nothing_is_invalid_scope(world, post_token):
     service = world.clients["service"]
-    response = post_token({"grant_type": "client_credentials", "scope": "mcp:prompts"},
-                          (service.client_id, service.client_secret))
+    response = post_token(
+        {"grant_type": "client_credentials", "scope": "mcp:prompts"},
+        (service.client_id, service.client_secret),
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
 
 
 def test_user_without_roles_is_invalid_scope(world, post_token):
-    response = post_token({"grant_type": "password", "client_id": world.clients["cli"].client_id,
-                           "username": "nobody", "password": "nobody-password", "scope": "mcp:read"})
+    response = post_token(
+        {
+            "grant_type": "password",
+            "client_id": world.clients["cli"].client_id,
+            "username": "nobody",
+            "password": "nobody-password",
+            "scope": "mcp:read",
+        }
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
 
@@ -124,8 +143,14 @@ def test_no_scope_requested_and_no_default_left_is_invalid_scope(world, post_tok
 
 
 def _refresh(post_token, world, token, **data):
-    return post_token({"grant_type": "refresh_token", "refresh_token": token,
-                       "client_id": world.clients["cli"].client_id, **data})
+    return post_token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": world.clients["cli"].client_id,
+            **data,
+        }
+    )
 
 
 def test_refresh_cannot_ask_for_more_than_the_original_grant(world, post_token, password_token):

@@ -21,8 +21,15 @@ def limits(settings):
 
 
 def _password(post_token, world, username="alice", password="wrong", **extra):
-    return post_token({"grant_type": "password", "client_id": world.clients["cli"].client_id,
-                       "username": username, "password": password}, **extra)
+    return post_token(
+        {
+            "grant_type": "password",
+            "client_id": world.clients["cli"].client_id,
+            "username": username,
+            "password": password,
+        },
+        **extra,
+    )
 
 
 def _login(client, username="alice", password="wrong", **extra):
@@ -71,8 +78,12 @@ def test_success_resets_the_failure_count(world, limits, post_token):
 
 
 def test_ip_limit_locks_out_many_usernames_from_one_address(world, settings, post_token):
-    settings.AUTHSERVER = {**settings.AUTHSERVER, "LOGIN_FAILURE_LIMIT": 100, "LOGIN_IP_FAILURE_LIMIT": 4,
-                           "LOGIN_LOCKOUT_SECONDS": 120}
+    settings.AUTHSERVER = {
+        **settings.AUTHSERVER,
+        "LOGIN_FAILURE_LIMIT": 100,
+        "LOGIN_IP_FAILURE_LIMIT": 4,
+        "LOGIN_LOCKOUT_SECONDS": 120,
+    }
     for i in range(4):
         _password(post_token, world, username=f"user{i}", REMOTE_ADDR="10.0.0.9")
     _assert_locked_json(_password(post_token, world, password="alice-password", REMOTE_ADDR="10.0.0.9"))
@@ -128,15 +139,25 @@ def test_token_flood_limit_per_client(world, settings, post_token):
     assert 0 < int(response["Retry-After"]) <= 61
     assert response.json()["error"] == "temporarily_unavailable"
     # another client is not affected
-    other = post_token({"grant_type": "password", "client_id": world.clients["cli"].client_id,
-                        "username": "alice", "password": "alice-password"})
+    other = post_token(
+        {
+            "grant_type": "password",
+            "client_id": world.clients["cli"].client_id,
+            "username": "alice",
+            "password": "alice-password",
+        }
+    )
     assert other.status_code == 200
 
 
 def test_token_flood_limit_counts_form_post_clients_too(world, settings, post_token):
     settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 2, "TOKEN_RATE_WINDOW": 60}
-    body = {"grant_type": "password", "client_id": world.clients["cli"].client_id,
-            "username": "alice", "password": "alice-password"}
+    body = {
+        "grant_type": "password",
+        "client_id": world.clients["cli"].client_id,
+        "username": "alice",
+        "password": "alice-password",
+    }
     assert [post_token(body).status_code for _ in range(3)] == [200, 200, 429]
 
 

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from .conftest import FORM, TOKEN_URL
+from .conftest import FORM, TOKEN_URL, basic
 
 
 def assert_oauth_error(response, status: int, error: str) -> dict:
@@ -40,10 +40,14 @@ def test_client_credentials_with_http_basic(world, post_token, decode):
 
 def test_client_credentials_with_form_post(world, post_token):
     service = world.clients["service"]
-    response = post_token({
-        "grant_type": "client_credentials", "client_id": service.client_id,
-        "client_secret": service.client_secret, "scope": "mcp:read",
-    })
+    response = post_token(
+        {
+            "grant_type": "client_credentials",
+            "client_id": service.client_id,
+            "client_secret": service.client_secret,
+            "scope": "mcp:read",
+        }
+    )
     assert response.status_code == 200, response.content
     assert response.json()["scope"] == "mcp:read"
 
@@ -60,15 +64,19 @@ def test_client_credentials_wrong_secret_is_invalid_client(world, post_token):
 
 def test_basic_auth_and_a_different_body_client_id_is_invalid_client(world, post_token):
     service = world.clients["service"]
-    response = post_token({"grant_type": "client_credentials", "client_id": world.clients["backend"].client_id},
-                          (service.client_id, service.client_secret))
+    response = post_token(
+        {"grant_type": "client_credentials", "client_id": world.clients["backend"].client_id},
+        (service.client_id, service.client_secret),
+    )
     assert_oauth_error(response, 401, "invalid_client")
 
 
 def test_basic_auth_and_the_same_body_client_id_is_accepted(world, post_token):
     service = world.clients["service"]
-    response = post_token({"grant_type": "client_credentials", "client_id": service.client_id},
-                          (service.client_id, service.client_secret))
+    response = post_token(
+        {"grant_type": "client_credentials", "client_id": service.client_id},
+        (service.client_id, service.client_secret),
+    )
     assert response.status_code == 200, response.content
 
 
@@ -93,8 +101,10 @@ def test_public_client_credentials_client_cannot_authenticate_without_a_secret(w
 
 
 def test_public_client_may_not_send_basic_auth_with_an_empty_secret(world, post_token):
-    response = post_token({"grant_type": "password", "username": "alice", "password": "alice-password"},
-                          (world.clients["cli"].client_id, ""))
+    response = post_token(
+        {"grant_type": "password", "username": "alice", "password": "alice-password"},
+        (world.clients["cli"].client_id, ""),
+    )
     assert_oauth_error(response, 401, "invalid_client")
 
 
@@ -103,8 +113,10 @@ def test_token_endpoint_is_csrf_exempt(world):
 
     service = world.clients["service"]
     response = Client(enforce_csrf_checks=True).post(
-        TOKEN_URL, "grant_type=client_credentials", content_type=FORM,
-        HTTP_AUTHORIZATION=f"Basic {base64.b64encode(f'{service.client_id}:{service.client_secret}'.encode()).decode()}",
+        TOKEN_URL,
+        "grant_type=client_credentials",
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(service.client_id, service.client_secret),
     )
     assert response.status_code == 200, response.content
 
@@ -122,10 +134,15 @@ def test_client_may_only_use_its_own_grant_type(world, post_token):
 
 
 def test_password_grant_issues_access_and_refresh_tokens(world, post_token, decode):
-    response = post_token({
-        "grant_type": "password", "client_id": world.clients["cli"].client_id,
-        "username": "alice", "password": "alice-password", "scope": "mcp:read mcp:tools",
-    })
+    response = post_token(
+        {
+            "grant_type": "password",
+            "client_id": world.clients["cli"].client_id,
+            "username": "alice",
+            "password": "alice-password",
+            "scope": "mcp:read mcp:tools",
+        }
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["scope"] == "mcp:read mcp:tools"
@@ -146,20 +163,28 @@ def test_password_grant_with_confidential_client_and_basic_auth(world, post_toke
 
 
 def test_password_grant_wrong_password_is_invalid_grant(world, post_token):
-    response = post_token({
-        "grant_type": "password", "client_id": world.clients["cli"].client_id,
-        "username": "alice", "password": "nope",
-    })
+    response = post_token(
+        {
+            "grant_type": "password",
+            "client_id": world.clients["cli"].client_id,
+            "username": "alice",
+            "password": "nope",
+        }
+    )
     assert_oauth_error(response, 400, "invalid_grant")
 
 
 def test_password_grant_inactive_user_is_invalid_grant(world, post_token):
     world.users["alice"].is_active = False
     world.users["alice"].save()
-    response = post_token({
-        "grant_type": "password", "client_id": world.clients["cli"].client_id,
-        "username": "alice", "password": "alice-password",
-    })
+    response = post_token(
+        {
+            "grant_type": "password",
+            "client_id": world.clients["cli"].client_id,
+            "username": "alice",
+            "password": "alice-password",
+        }
+    )
     assert_oauth_error(response, 400, "invalid_grant")
 
 
@@ -167,10 +192,14 @@ def test_password_grant_inactive_user_is_invalid_grant(world, post_token):
 
 
 def refresh(post_token, world, refresh_token: str, **data):
-    return post_token({
-        "grant_type": "refresh_token", "refresh_token": refresh_token,
-        "client_id": world.clients["cli"].client_id, **data,
-    })
+    return post_token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": world.clients["cli"].client_id,
+            **data,
+        }
+    )
 
 
 def test_refresh_rotates_the_refresh_token_each_time(world, post_token, password_token, decode):
@@ -194,6 +223,17 @@ def test_replayed_refresh_token_revokes_the_whole_family(world, post_token, pass
 
     newest = refresh(post_token, world, second["refresh_token"])
     assert_oauth_error(newest, 400, "invalid_grant")
+
+
+def test_refresh_token_past_its_lifetime_is_invalid_grant(world, post_token, password_token, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    issued = password_token(scope="mcp:read")
+    lifetime = settings.OAUTH2_PROVIDER["REFRESH_TOKEN_EXPIRE_SECONDS"]
+    get_access_token_model().objects.update(expires=timezone.now() - timedelta(seconds=lifetime + 1))
+    assert_oauth_error(refresh(post_token, world, issued["refresh_token"]), 400, "invalid_grant")
 
 
 def test_refresh_token_of_another_client_is_refused(world, post_token, password_token):
@@ -238,8 +278,13 @@ def test_wrong_content_type_is_invalid_request(world, client):
     service = world.clients["service"]
     response = client.post(
         TOKEN_URL,
-        json.dumps({"grant_type": "client_credentials", "client_id": service.client_id,
-                    "client_secret": service.client_secret}),
+        json.dumps(
+            {
+                "grant_type": "client_credentials",
+                "client_id": service.client_id,
+                "client_secret": service.client_secret,
+            }
+        ),
         content_type="application/json",
     )
     assert_oauth_error(response, 400, "invalid_request")
@@ -252,7 +297,9 @@ def test_multipart_body_is_invalid_request(world, client):
 
 def test_content_type_with_charset_is_accepted(world, client):
     service = world.clients["service"]
-    body = f"grant_type=client_credentials&client_id={service.client_id}&client_secret={service.client_secret}"
+    body = (
+        f"grant_type=client_credentials&client_id={service.client_id}&client_secret={service.client_secret}"
+    )
     response = client.post(TOKEN_URL, body, content_type=FORM + "; charset=UTF-8")
     assert response.status_code == 200, response.content
 
@@ -268,7 +315,9 @@ def test_content_type_with_charset_is_accepted(world, client):
     ],
 )
 def test_bad_basic_header_is_invalid_client(world, client, header):
-    response = client.post(TOKEN_URL, "grant_type=client_credentials", content_type=FORM, HTTP_AUTHORIZATION=header)
+    response = client.post(
+        TOKEN_URL, "grant_type=client_credentials", content_type=FORM, HTTP_AUTHORIZATION=header
+    )
     assert_oauth_error(response, 401, "invalid_client")
 
 
@@ -293,8 +342,12 @@ def test_empty_body(world, client):
 
 @pytest.mark.parametrize("missing", ["username", "password"])
 def test_password_grant_missing_field_is_invalid_request(world, post_token, missing):
-    body = {"grant_type": "password", "client_id": world.clients["cli"].client_id,
-            "username": "alice", "password": "alice-password"}
+    body = {
+        "grant_type": "password",
+        "client_id": world.clients["cli"].client_id,
+        "username": "alice",
+        "password": "alice-password",
+    }
     del body[missing]
     assert_oauth_error(post_token(body), 400, "invalid_request")
 
@@ -305,8 +358,14 @@ def test_refresh_without_refresh_token_is_invalid_request(world, post_token):
 
 
 def test_code_grant_without_code_is_invalid_request(world, post_token):
-    response = post_token({"grant_type": "authorization_code", "client_id": world.clients["web"].client_id,
-                           "redirect_uri": "http://127.0.0.1:8765/callback", "code_verifier": "x" * 43})
+    response = post_token(
+        {
+            "grant_type": "authorization_code",
+            "client_id": world.clients["web"].client_id,
+            "redirect_uri": "http://127.0.0.1:8765/callback",
+            "code_verifier": "x" * 43,
+        }
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
@@ -325,15 +384,18 @@ def test_too_many_fields_is_an_oauth_error(world, client):
 
 @pytest.mark.parametrize("charset", ["latin-1", "utf-16"])
 def test_non_utf8_form_is_invalid_request(world, client, charset):
-    response = client.generic("POST", TOKEN_URL, b"grant_type=client_credentials",
-                              content_type=f"{FORM}; charset={charset}")
+    response = client.generic(
+        "POST", TOKEN_URL, b"grant_type=client_credentials", content_type=f"{FORM}; charset={charset}"
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
 def test_unknown_scope_is_invalid_scope(world, cc_token, post_token):
     service = world.clients["service"]
-    response = post_token({"grant_type": "client_credentials", "scope": "mcp:nonexistent"},
-                          (service.client_id, service.client_secret))
+    response = post_token(
+        {"grant_type": "client_credentials", "scope": "mcp:nonexistent"},
+        (service.client_id, service.client_secret),
+    )
     assert_oauth_error(response, 400, "invalid_scope")
 
 
@@ -344,8 +406,10 @@ def test_get_is_not_allowed(world, client):
 
 def test_repeated_parameter_does_not_crash(world, client):
     service = world.clients["service"]
-    body = (f"grant_type=client_credentials&grant_type=client_credentials&client_id={service.client_id}"
-            f"&client_secret={service.client_secret}")
+    body = (
+        f"grant_type=client_credentials&grant_type=client_credentials&client_id={service.client_id}"
+        f"&client_secret={service.client_secret}"
+    )
     response = client.post(TOKEN_URL, body, content_type=FORM)
     assert response.status_code in (200, 400)
     assert response["Content-Type"].startswith("application/json")

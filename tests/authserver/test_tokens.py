@@ -51,8 +51,13 @@ def test_user_grant_claims(world, password_token, decode, make_role):
 
 def test_refreshed_token_keeps_the_user_as_subject(world, password_token, post_token, decode):
     issued = password_token("alice", scope="mcp:read")
-    response = post_token({"grant_type": "refresh_token", "refresh_token": issued["refresh_token"],
-                           "client_id": world.clients["cli"].client_id})
+    response = post_token(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": issued["refresh_token"],
+            "client_id": world.clients["cli"].client_id,
+        }
+    )
     claims = decode(response.json()["access_token"])
     assert claims["sub"] == str(world.users["alice"].pk)
     assert claims["username"] == "alice"
@@ -67,7 +72,9 @@ def test_jti_is_unique_per_token(world, cc_token, decode):
 def test_expiry_in_the_database_matches_the_jwt(world, cc_token, decode):
     body = cc_token()
     claims = decode(body["access_token"])
-    row = get_access_token_model().objects.get(token_checksum=hashlib.sha256(body["access_token"].encode()).hexdigest())
+    row = get_access_token_model().objects.get(
+        token_checksum=hashlib.sha256(body["access_token"].encode()).hexdigest()
+    )
     assert abs(row.expires.timestamp() - claims["exp"]) <= 2
 
 
@@ -90,8 +97,12 @@ def test_token_signed_by_a_foreign_key_does_not_verify(world, cc_token, decode):
 
     claims = jwt.decode(cc_token()["access_token"], options={"verify_signature": False})
     header = jwt.get_unverified_header(cc_token()["access_token"])
-    forged = jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048),
-                        algorithm="RS256", headers={"kid": header["kid"], "typ": "at+jwt"})
+    forged = jwt.encode(
+        claims,
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        algorithm="RS256",
+        headers={"kid": header["kid"], "typ": "at+jwt"},
+    )
     with pytest.raises(jwt.InvalidSignatureError):
         decode(forged)
 

@@ -16,8 +16,10 @@ def test_login_page_renders_with_autocomplete_hints(db, client):
 
 
 def test_login_does_not_redirect_off_site(world, client):
-    response = client.post("/accounts/login/", {"username": "alice", "password": "alice-password",
-                                                "next": "https://evil.example.test/steal"})
+    response = client.post(
+        "/accounts/login/",
+        {"username": "alice", "password": "alice-password", "next": "https://evil.example.test/steal"},
+    )
     assert response.status_code == 302
     assert urlsplit(response["Location"]).netloc in ("", "testserver")
 
