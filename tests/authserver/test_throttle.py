@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import cache
 
@@ -171,3 +173,23 @@ def test_lockout_remaining_is_zero_until_locked(db, limits):
     assert throttle.lockout_remaining("carol", "10.1.1.1") == 0
     throttle.record_login_failure("carol", "10.1.1.1")
     assert 119 <= throttle.lockout_remaining("carol", "10.1.1.1") <= 120
+
+
+def test_token_limit_is_exact_for_one_worker(db, settings):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 1000, "TOKEN_RATE_WINDOW": 3600}
+    waits = [throttle.token_requests_exceeded("bulk-client") for _ in range(1001)]
+    assert not any(waits[:1000])
+    assert 0 < waits[1000] <= 3601
+
+
+def test_token_limit_counts_other_workers_through_the_cache(db, settings):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 1000, "TOKEN_RATE_WINDOW": 3600}
+    other_worker = throttle._BatchedCounter()
+    window_id = int(time.time() // 3600)
+    key = throttle._key("token", "shared-client")
+    for _ in range(900):
+        other_worker.hit(key, window_id, 3600, 1000)
+    batch = 1000 // 200
+    waits = [throttle.token_requests_exceeded("shared-client") for _ in range(100 + 2 * batch)]
+    assert any(waits), "this worker never saw the other worker's 900 requests"
+    assert not any(waits[: 100 - batch])
