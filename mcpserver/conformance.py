@@ -79,6 +79,15 @@ def tool_with_progress(ctx):
     return str(ctx.progress_token)
 
 
+@tool("test_streaming_elicitation", description="Streams progress notifications while the call is in flight",
+      input_schema=OBJECT)
+def streaming_elicitation(ctx):
+    for value in (1, 2, 3):
+        yield Progress(value, 3, f"Step {value} of 3")
+        time.sleep(0.02)
+    return "Streamed only notifications, then this result."
+
+
 @tool("test_error_handling", description="Tests error response handling", input_schema=OBJECT)
 def error_handling(ctx):
     raise ToolError("This tool intentionally returns an error for testing")
@@ -154,7 +163,7 @@ def simple_prompt(ctx):
 
 
 @prompt("test_prompt_with_arguments", description="A prompt with required arguments", arguments=[
-    PromptArgument("arg1", "First test argument", required=True),
+    PromptArgument("arg1", "First test argument", required=True, choices=("paris", "park", "party")),
     PromptArgument("arg2", "Second test argument", required=True),
 ])
 def prompt_with_arguments(ctx, arg1: str, arg2: str):

@@ -139,6 +139,7 @@ def capabilities(era: str) -> dict[str, Any]:
         "tools": {"listChanged": False},
         "prompts": {"listChanged": False},
         "resources": {"subscribe": False, "listChanged": False},
+        "completions": {},
     }
     if era == "legacy":
         offered["logging"] = {}
@@ -395,6 +396,37 @@ def resources_read(ctx: Context) -> dict[str, Any]:
     return {"contents": contents}
 
 
+# --- completion ---
+
+
+def _completion_target(ctx: Context, ref: Any) -> Definition:
+    if not isinstance(ref, dict):
+        raise InvalidParams("completion/complete needs a ref object")
+    if ref.get("type") == "ref/prompt":
+        found = ctx.registry.get("prompt", ref.get("name")) if isinstance(ref.get("name"), str) else None
+    elif ref.get("type") == "ref/resource":
+        uri = ref.get("uri")
+        found = (ctx.registry.get("template", uri) or ctx.registry.get("resource", uri)) if isinstance(uri, str) else None
+    else:
+        raise InvalidParams("ref.type must be ref/prompt or ref/resource")
+    if found is None or not _allowed(ctx, found):
+        raise InvalidParams("Unknown completion target", data={"ref": ref})
+    return found
+
+
+def complete(ctx: Context) -> dict[str, Any]:
+    """Argument completion: prompt arguments with declared choices; nothing to suggest otherwise."""
+    ctx.token.require([conf.get("READ_SCOPE")])
+    target = _completion_target(ctx, ctx.params.get("ref"))
+    argument = ctx.params.get("argument")
+    if not isinstance(argument, dict) or not isinstance(argument.get("name"), str):
+        raise InvalidParams("completion/complete needs argument.name and argument.value")
+    prefix = argument.get("value") if isinstance(argument.get("value"), str) else ""
+    choices = next((a.choices for a in getattr(target, "arguments", ()) if a.name == argument["name"]), ())
+    values = [choice for choice in choices if choice.startswith(prefix)][:100]
+    return {"completion": {"values": values, "total": len(values), "hasMore": False}}
+
+
 # --- dispatch tables ---
 
 _SHARED = {
@@ -405,6 +437,7 @@ _SHARED = {
     "resources/list": Method(resources_list, "private"),
     "resources/templates/list": Method(templates_list, "private"),
     "resources/read": Method(resources_read, "private"),
+    "completion/complete": Method(complete),
 }
 
 MODERN: dict[str, Method] = {"server/discover": Method(discover, "public", "DISCOVER_TTL_MS"), **_SHARED}

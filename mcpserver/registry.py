@@ -76,6 +76,7 @@ class PromptArgument:
     name: str
     description: str = ""
     required: bool = False
+    choices: tuple[str, ...] = ()  # offered by completion/complete
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "required": self.required}

@@ -72,11 +72,9 @@ def error_reply(exc: McpError, request_id: Any, era: str) -> Reply:
 def era_of(obj: Any, headers: Mapping[str, str]) -> str:
     if not isinstance(obj, dict):
         return "legacy"  # a batch: only 2025-03-26 has them
-    if obj.get("method") == "initialize":
-        return "legacy"
     params = obj.get("params")
     if isinstance(params, dict) and isinstance(params.get("_meta"), dict) and PROTOCOL_VERSION_KEY in params["_meta"]:
-        return "modern"
+        return "modern"  # even for initialize, which 2026-07-28 answers with 404 and -32601
     version = headers.get("mcp-protocol-version")
     if version is not None and version not in methods.HANDSHAKE_VERSIONS:
         return "modern"
@@ -111,8 +109,7 @@ def _envelope(message: jsonrpc.Message, headers: Mapping[str, str]) -> tuple[str
     if name_param is not None and decode_header(headers.get("mcp-name")) != message.params.get(name_param):
         raise HeaderMismatch(f"The Mcp-Name header does not match params.{name_param}")
     if version not in methods.MODERN_VERSIONS:
-        supported = [*methods.HANDSHAKE_VERSIONS, *methods.MODERN_VERSIONS]
-        raise UnsupportedProtocolVersion(data={"supported": supported, "requested": version})
+        raise UnsupportedProtocolVersion(data={"supported": list(methods.MODERN_VERSIONS), "requested": version})
     capabilities = meta[CLIENT_CAPABILITIES_KEY]
     if not isinstance(capabilities, dict):
         raise InvalidParams(f"{CLIENT_CAPABILITIES_KEY} must be an object")

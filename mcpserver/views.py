@@ -155,7 +155,7 @@ def _mcp_headers(request: HttpRequest) -> dict[str, str]:
     """The MCP headers (``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name``, ``Mcp-Session-Id``,
     ``Mcp-Param-*``) under lower-case names."""
     return {
-        key[5:].replace("_", "-").lower(): value
+        key[5:].replace("_", "-").lower(): value.strip(" \t")  # RFC 9110 §5.5: values exclude OWS
         for key, value in request.META.items()
         if key.startswith("HTTP_MCP_")
     }

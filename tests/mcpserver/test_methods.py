@@ -306,3 +306,27 @@ def test_audit_admin_is_read_only(admin_client, settings):
     assert admin_client.get("/admin/mcpserver/auditrecord/").status_code == 200
     assert admin_client.get("/admin/mcpserver/auditrecord/add/").status_code == 403
     assert AuditRecord.objects.count() == 0
+
+
+def test_completion(mcp):
+    from mcpserver.registry import PromptArgument, prompt
+
+    @prompt("pick", arguments=[PromptArgument("city", choices=("paris", "park", "rome"))])
+    def pick(ctx, city=""):
+        return city
+
+    from django.apps import apps
+
+    app = apps.get_app_config("mcpserver")
+    original, app.registry = app.registry, Registry([pick.__mcp__])
+    try:
+        ok = mcp.modern("completion/complete", {"ref": {"type": "ref/prompt", "name": "pick"},
+                                                "argument": {"name": "city", "value": "par"}})
+        unknown = mcp.modern("completion/complete", {"ref": {"type": "ref/prompt", "name": "nope"},
+                                                     "argument": {"name": "city", "value": ""}})
+        bad = mcp.modern("completion/complete", {"ref": "x", "argument": {}})
+    finally:
+        app.registry = original
+    assert ok.json()["result"]["completion"] == {"values": ["paris", "park"], "total": 2, "hasMore": False}
+    assert unknown.json()["error"]["code"] == -32602
+    assert bad.json()["error"]["code"] == -32602

@@ -97,7 +97,7 @@ def test_unsupported_version_is_400_32022_with_supported_list(mcp):
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == -32022
-    assert MODERN in error["data"]["supported"]
+    assert error["data"]["supported"] == [MODERN]
     assert error["data"]["requested"] == "2099-01-01"
 
 
@@ -109,6 +109,13 @@ def test_unknown_method_is_404_32601(mcp):
 
 def test_ping_and_initialize_are_not_modern_methods(mcp):
     assert mcp.modern("ping").status_code == 404
+    response = mcp.modern("initialize", {"protocolVersion": MODERN, "capabilities": {}})
+    assert response.status_code == 404 and response.json()["error"]["code"] == -32601
+
+
+def test_header_values_exclude_surrounding_whitespace(mcp):
+    response = mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}}, headers={"Mcp-Name": " echo\t"})
+    assert response.status_code == 200
 
 
 def test_missing_client_capability_is_400_32021(mcp, settings):
