@@ -1,4 +1,4 @@
-"""DOT's OAUTH2_VALIDATOR_CLASS: effective scopes, password lockout, refresh narrowing, code binding."""
+"""DOT's OAUTH2_VALIDATOR_CLASS: client authentication, effective scopes, lockout, redirect, user checks."""
 
 from __future__ import annotations
 

@@ -40,14 +40,15 @@ def _code(world, authorize, user=None, scope="mcp:read mcp:tools", **params):
 # --- login and the consent page ---
 
 
-def test_anonymous_user_is_sent_to_login_and_back(world, client):
+def test_code_flow_through_the_login_and_consent_pages(world, client, post_token, decode):
+    """The whole browser path: /authorize → login page → consent page → redirect → token."""
     verifier, challenge = pkce_pair()
     query = urlencode(
         {
             "response_type": "code",
             "client_id": world.clients["web"].client_id,
             "redirect_uri": REDIRECT_URI,
-            "scope": "mcp:read",
+            "scope": "mcp:read mcp:tools",
             "state": "s1",
             "code_challenge": challenge,
             "code_challenge_method": "S256",
@@ -62,15 +63,31 @@ def test_anonymous_user_is_sent_to_login_and_back(world, client):
 
     login = client.get(response["Location"])
     assert login.status_code == 200
-    signed_in = client.post(
-        "/accounts/login/", {"username": "alice", "password": "alice-password", "next": next_url}
-    )
+    form = {**hidden_fields(login.content), "username": "alice", "password": "alice-password"}
+    signed_in = client.post("/accounts/login/", urlencode(form), content_type=FORM)
     assert signed_in.status_code == 302
     assert signed_in["Location"] == next_url
 
     consent = client.get(next_url)
     assert consent.status_code == 200
     assert consent.context["user"] == world.users["alice"]
+    decision = {**hidden_fields(consent.content), "scopes": ["mcp:read", "mcp:tools"], "allow": "Authorize"}
+    params = redirect_params(client.post(AUTHORIZE_URL, urlencode(decision, doseq=True), content_type=FORM))
+    assert params["state"] == "s1"
+    assert params["iss"] == settings.OAUTH_ISSUER
+
+    token = post_token(
+        {
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": REDIRECT_URI,
+            "client_id": world.clients["web"].client_id,
+            "code_verifier": verifier,
+        }
+    )
+    assert token.status_code == 200, token.content
+    assert token.json()["scope"] == "mcp:read mcp:tools"
+    assert decode(token.json()["access_token"])["username"] == "alice"
 
 
 def test_wrong_password_on_login_page_stays_on_login(world, client):
