@@ -154,7 +154,9 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
             return oauth_error(
                 "invalid_request", "The token endpoint takes application/x-www-form-urlencoded bodies.", 400
             )
-        wait = throttle.token_requests_exceeded(_client_id_of(request) or _client_ip(request))
+        # Counted before authentication: keyed by client *and* address, so that a flood naming a
+        # client from elsewhere cannot lock that client out.
+        wait = throttle.token_requests_exceeded(f"{_client_id_of(request)}@{_client_ip(request)}")
         if wait:
             response = oauth_error("temporarily_unavailable", "Too many token requests for this client.", 429)
             response["Retry-After"] = str(wait)

@@ -152,6 +152,20 @@ def test_token_flood_limit_per_client(world, settings, post_token):
     assert other.status_code == 200
 
 
+def test_a_flood_naming_a_client_from_elsewhere_does_not_lock_that_client_out(world, settings, post_token):
+    """The client_id is counted before authentication, so the count must not be the client's alone."""
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 3, "TOKEN_RATE_WINDOW": 60}
+    service = world.clients["service"]
+    for _ in range(5):
+        post_token({"grant_type": "client_credentials"}, (service.client_id, "guess"), REMOTE_ADDR="10.9.9.9")
+    flooded = post_token(
+        {"grant_type": "client_credentials"}, (service.client_id, "guess"), REMOTE_ADDR="10.9.9.9"
+    )
+    assert flooded.status_code == 429
+    own = post_token({"grant_type": "client_credentials"}, (service.client_id, service.client_secret))
+    assert own.status_code == 200, own.content
+
+
 def test_token_flood_limit_counts_form_post_clients_too(world, settings, post_token):
     settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 2, "TOKEN_RATE_WINDOW": 60}
     body = {
