@@ -253,8 +253,8 @@ def test_add_user_with_roles(admin_client, world):
     assert carol.check_password("a-Long-unusual-passphrase-42")
 
 
-def test_client_policy_is_not_a_separate_menu_only(admin_client, world):
-    """The ceiling is edited on the application page; the policy row follows the application."""
+def test_deleting_an_application_in_the_admin_deletes_its_ceiling(admin_client, world):
     application = world.clients["service"].application
-    application.delete()
+    response = admin_client.post(f"/admin/oauth2_provider/application/{application.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
     assert not ClientPolicy.objects.filter(application_id=application.pk).exists()
