@@ -268,7 +268,8 @@ def test_database_holds_no_raw_token(world, password_token):
     assert row.token == ""
     assert row.token_checksum == hashlib.sha256(issued["access_token"].encode()).hexdigest()
     refresh_row = get_refresh_token_model().objects.get()
-    assert issued["refresh_token"] not in (refresh_row.token or "")
+    assert refresh_row.token == ""
+    assert refresh_row.token_checksum == hashlib.sha256(issued["refresh_token"].encode()).hexdigest()
 
 
 # --- malformed requests: RFC 6749 error JSON, never a 500 ---
