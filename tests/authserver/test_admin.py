@@ -255,6 +255,7 @@ def test_add_user_with_roles(admin_client, world):
 
 def test_deleting_an_application_in_the_admin_deletes_its_ceiling(admin_client, world):
     application = world.clients["service"].application
-    response = admin_client.post(f"/admin/oauth2_provider/application/{application.pk}/delete/", {"post": "yes"})
+    url = f"/admin/oauth2_provider/application/{application.pk}/delete/"
+    response = admin_client.post(url, {"post": "yes"})
     assert response.status_code == 302
     assert not ClientPolicy.objects.filter(application_id=application.pk).exists()
