@@ -90,6 +90,9 @@ def max_token_lifetime() -> int:
 
 
 def jwks() -> dict[str, list[dict[str, Any]]]:
-    """Every public key that can still verify a live token, newest first (RFC 7517 JWK Set)."""
-    keys = SigningKey.objects.verifying(max_token_lifetime()).values_list("public_jwk", flat=True)
-    return {"keys": list(keys)}
+    """Every public key that can still verify a live token, newest first (RFC 7517 JWK Set).
+
+    Never empty: verifiers cache this document, so the first key is created before it is published.
+    """
+    keys = list(SigningKey.objects.verifying(max_token_lifetime()).values_list("public_jwk", flat=True))
+    return {"keys": keys or [ensure_key().public_jwk]}

@@ -173,6 +173,7 @@ def test_create_client_json_prints_a_secret_that_works(world, post_token, decode
     assert response.status_code == 200, response.content
     assert response.json()["scope"] == "mcp:read mcp:tools"
     assert decode(response.json()["access_token"])["sub"] == created["client_id"]
+    assert len(created["client_secret"]) >= 64
     application = get_application_model().objects.get(client_id=created["client_id"])
     assert application.client_secret != created["client_secret"]  # stored hashed
 

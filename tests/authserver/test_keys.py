@@ -48,6 +48,13 @@ def test_first_token_creates_a_key_when_none_exists(world, cc_token):
     assert SigningKey.objects.get().kid == kid
 
 
+def test_jwks_before_any_token_already_publishes_the_key_that_will_sign(world, client, cc_token):
+    """Verifiers cache the JWKS (max-age): an empty set fetched at start-up would refuse the first tokens."""
+    published = jwks(client)
+    assert len(published) == 1
+    assert jwt.get_unverified_header(cc_token()["access_token"])["kid"] in published
+
+
 def test_jwks_publishes_public_parts_only(db, client):
     key = keys.ensure_key()
     published = jwks(client)
