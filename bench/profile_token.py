@@ -31,16 +31,22 @@ STEPS = [
     ("whole request through Django's WSGI handler", "bench/profile_token.py", "token"),
     ("authserver TokenView.post (flood limit + DOT)", "authserver/views.py", "post"),
     ("per-client flood counter (shared cache)", "authserver/throttle.py", "token_requests_exceeded"),
-    ("client authentication (load client, check secret)", "oauth2_provider/oauth2_validators.py",
-     "authenticate_client"),
+    (
+        "client authentication (load client, check secret)",
+        "oauth2_provider/oauth2_validators.py",
+        "authenticate_client",
+    ),
     ("secret hash check", "django/contrib/auth/hashers.py", "check_password"),
     ("scope narrowing (validate_scopes)", "authserver/validators.py", "validate_scopes"),
     ("RFC 8707 audience (settle_token_audience)", "authserver/resources.py", "settle_token_audience"),
     ("JWT claims + RS256 signature (generate_access_token)", "authserver/tokens.py", "generate_access_token"),
     ("  current signing key lookup", "authserver/keys.py", "current_signing_key"),
     ("  jwt.encode (RS256)", "jwt/api_jwt.py", "encode"),
-    ("saving the token (save_bearer_token, transaction)", "oauth2_provider/oauth2_validators.py",
-     "save_bearer_token"),
+    (
+        "saving the token (save_bearer_token, transaction)",
+        "oauth2_provider/oauth2_validators.py",
+        "save_bearer_token",
+    ),
     ("opening database connections", "django/db/backends/base/base.py", "connect"),
     ("closing database connections (request_finished)", "django/db/__init__.py", "close_old_connections"),
     ("SQL execution (all queries)", "django/db/backends/utils.py", "_execute"),
@@ -68,8 +74,11 @@ def main(argv=None) -> int:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
 
-    server = LiveServer(database_url=args.database_url, redis_url=args.redis_url,
-                        env={"TOKEN_RATE_LIMIT": str(10**9), **dict(item.split("=", 1) for item in args.env)})
+    server = LiveServer(
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        env={"TOKEN_RATE_LIMIT": str(10**9), **dict(item.split("=", 1) for item in args.env)},
+    )
     server.prepare()
     try:
         os.environ.update(server.env, DJANGO_SETTINGS_MODULE="config.settings")
@@ -95,12 +104,24 @@ def profile(server: LiveServer, requests: int) -> str:
 
     def token() -> None:
         environ = {
-            "REQUEST_METHOD": "POST", "PATH_INFO": "/oauth/token/", "QUERY_STRING": "",
-            "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
-            "HTTP_AUTHORIZATION": BASIC, "HTTP_HOST": f"127.0.0.1:{server.port}", "REMOTE_ADDR": "127.0.0.1",
-            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(server.port), "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
-            "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/oauth/token/",
+            "QUERY_STRING": "",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_AUTHORIZATION": BASIC,
+            "HTTP_HOST": f"127.0.0.1:{server.port}",
+            "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(server.port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
         }
         status = []
         response = application(environ, lambda s, headers, exc_info=None: status.append(s))
@@ -135,8 +156,8 @@ def profile(server: LiveServer, requests: int) -> str:
         f"{'Redis' if server.redis_url else 'database'} cache)",
         "",
         f"- {plain_ms:.2f} ms of wall time per token without the profiler ({requests} requests through "
-        f"Django's WSGI handler, as gunicorn calls it: middleware, view, DOT, database; no gunicorn or network); one core would "
-        f"give at most {1000 / plain_ms:.0f} tokens/s, two {2000 / plain_ms:.0f}",
+        "Django's WSGI handler, as gunicorn calls it: middleware, view, DOT, database; no gunicorn or "
+        f"network); one core would give at most {1000 / plain_ms:.0f} tokens/s, two {2000 / plain_ms:.0f}",
         f"- {len(query_lines)} SQL statements per token:",
         "",
         *[f"    {i + 1:>2}. {sql}" for i, sql in enumerate(query_lines)],

@@ -39,6 +39,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -64,7 +65,10 @@ class Scenario:
 
 BASELINE = Scenario("baseline: GET /.well-known/jwks.json", "GET", "/.well-known/jwks.json")
 TOKENS = Scenario(
-    "tokens: POST /oauth/token/ client_credentials", "POST", "/oauth/token/", "grant_type=client_credentials",
+    "tokens: POST /oauth/token/ client_credentials",
+    "POST",
+    "/oauth/token/",
+    "grant_type=client_credentials",
     "Basic " + base64.b64encode(b"demo-service:demo-service-secret").decode(),
 )
 
@@ -127,8 +131,11 @@ def process_cpu(server: LiveServer) -> dict[int, tuple[str, int]]:
             continue
         pid, comm = int(stat.parent.name), head.split("(", 1)[1]
         fields = tail.split()
-        label = "server" if pid in ours else next(
-            (name for name in ("postgres", "redis", "wrk") if comm.startswith(name)), "other")
+        label = (
+            "server"
+            if pid in ours
+            else next((name for name in ("postgres", "redis", "wrk") if comm.startswith(name)), "other")
+        )
         snapshot[pid] = (label, int(fields[11]) + int(fields[12]))
     return snapshot
 
@@ -154,19 +161,39 @@ def server_rss_mib(server: LiveServer) -> float:
 
 
 def run_wrk(server: LiveServer, scenario: Scenario, clients: int, seconds: float) -> dict:
-    env = {**os.environ, "BENCH_METHOD": scenario.method, "BENCH_BODY": scenario.body,
-           "BENCH_AUTH": scenario.authorization}
+    env = {
+        **os.environ,
+        "BENCH_METHOD": scenario.method,
+        "BENCH_BODY": scenario.body,
+        "BENCH_AUTH": scenario.authorization,
+    }
     threads = 1 if clients < 16 else 2
-    command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
-               "-s", str(WRK_SCRIPT), server.url + scenario.path]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(clients),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        server.url + scenario.path,
+    ]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
     line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
     data = json.loads(line.removeprefix("BENCH_JSON "))
     return {
-        "requests": data["requests"], "seconds": data["duration_us"] / 1e6,
-        "p50_ms": data["p50_us"] / 1000, "p95_ms": data["p95_us"] / 1000, "p99_ms": data["p99_us"] / 1000,
-        "errors": sum(data[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors",
-                                        "timeouts")),
+        "requests": data["requests"],
+        "seconds": data["duration_us"] / 1e6,
+        "p50_ms": data["p50_us"] / 1000,
+        "p95_ms": data["p95_us"] / 1000,
+        "p99_ms": data["p99_us"] / 1000,
+        "errors": sum(
+            data[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+        ),
     }
 
 
@@ -185,8 +212,9 @@ def run_python(server: LiveServer, scenario: Scenario, clients: int, seconds: fl
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
                 try:
-                    response = http.request(scenario.method, scenario.path, content=scenario.body or None,
-                                            headers=headers)
+                    response = http.request(
+                        scenario.method, scenario.path, content=scenario.body or None, headers=headers
+                    )
                     ok = response.status_code < 400
                 except httpx.HTTPError:
                     ok = False
@@ -201,8 +229,14 @@ def run_python(server: LiveServer, scenario: Scenario, clients: int, seconds: fl
     elapsed = time.perf_counter() - start
     samples = sorted(value for values in latencies for value in values)
     cuts = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else samples * 99
-    return {"requests": len(samples), "seconds": elapsed, "p50_ms": cuts[49] * 1000, "p95_ms": cuts[94] * 1000,
-            "p99_ms": cuts[98] * 1000, "errors": sum(errors)}
+    return {
+        "requests": len(samples),
+        "seconds": elapsed,
+        "p50_ms": cuts[49] * 1000,
+        "p95_ms": cuts[94] * 1000,
+        "p99_ms": cuts[98] * 1000,
+        "errors": sum(errors),
+    }
 
 
 def wait_for_quiet(limit: float, threshold: float = 0.15) -> float:
@@ -218,12 +252,16 @@ def wait_for_quiet(limit: float, threshold: float = 0.15) -> float:
         share = (busy - busy_before) / max(1, total - total_before)
         if share < threshold or time.monotonic() >= deadline:
             return share
-        print(f"    machine {100 * share:.0f}% busy before the run; waiting for it to settle ...",
-              file=sys.stderr, flush=True)
+        print(
+            f"    machine {100 * share:.0f}% busy before the run; waiting for it to settle ...",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
-def measure(server: LiveServer, scenario: Scenario, clients: int, seconds: float, generator,
-            quiet_wait: float = 0) -> Result:
+def measure(
+    server: LiveServer, scenario: Scenario, clients: int, seconds: float, generator, quiet_wait: float = 0
+) -> Result:
     idle_share = wait_for_quiet(quiet_wait) if quiet_wait else None
     cpu_before, (busy_before, total_before) = server_cpu_seconds(server), machine_cpu()
     processes_before, started = process_cpu(server), time.monotonic()
@@ -233,8 +271,9 @@ def measure(server: LiveServer, scenario: Scenario, clients: int, seconds: float
     cores = cpu_by_label(processes_before, process_cpu(server), elapsed, server.worker_pids())
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     if generator is run_wrk:  # wrk has exited by now: its CPU shows in our children's usage
-        cores["wrk"] = (children.ru_utime + children.ru_stime - children_before.ru_utime
-                        - children_before.ru_stime) / elapsed
+        cores["wrk"] = (
+            children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
+        ) / elapsed
     cpu = server_cpu_seconds(server) - cpu_before
     busy, total = machine_cpu()
     machine_busy = (busy - busy_before) / max(1, total - total_before)
@@ -242,8 +281,15 @@ def measure(server: LiveServer, scenario: Scenario, clients: int, seconds: float
     # processes, other people's runs, the kernel's loopback networking).
     labelled = sum(cores.get(k, 0) for k in ("server", "postgres", "redis", "wrk"))
     cores["other"] = max(0.0, machine_busy * (os.cpu_count() or 1) - labelled)
-    result = Result(scenario, clients, cpu_seconds=cpu, rss_mib=server_rss_mib(server),
-                    machine_busy=machine_busy, cores=cores, **figures)
+    result = Result(
+        scenario,
+        clients,
+        cpu_seconds=cpu,
+        rss_mib=server_rss_mib(server),
+        machine_busy=machine_busy,
+        cores=cores,
+        **figures,
+    )
     if idle_share is not None and idle_share >= 0.15:
         result.notes.append(f"machine was {100 * idle_share:.0f}% busy before this run")
     return result
@@ -266,10 +312,28 @@ def profile_token_path(server: LiveServer, seconds: float, generator, clients: i
     for pid in server.worker_pids():
         out = RESULTS / f"profile-{pid}.txt"
         outputs.append(out)
-        samplers.append(subprocess.Popen(
-            [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
-             "--format", "raw", "--gil", "--output", str(out), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        samplers.append(
+            subprocess.Popen(  # noqa: S603
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--gil",
+                    "--output",
+                    str(out),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     time.sleep(0.5)
     generator(server, TOKENS, clients, seconds)
     for sampler in samplers:
@@ -277,18 +341,41 @@ def profile_token_path(server: LiveServer, seconds: float, generator, clients: i
     return summarize_profiles([out for out in outputs if out.exists()])
 
 
-GENERIC = ("threading.py:", "concurrent/futures/", "gunicorn/arbiter.py", "gunicorn/app/", "<frozen runpy>",
-           "gunicorn/__main__.py", "django/utils/decorators.py", "django/views/decorators/", "selectors.py")
+GENERIC = (
+    "threading.py:",
+    "concurrent/futures/",
+    "gunicorn/arbiter.py",
+    "gunicorn/app/",
+    "<frozen runpy>",
+    "gunicorn/__main__.py",
+    "django/utils/decorators.py",
+    "django/views/decorators/",
+    "selectors.py",
+)
+
+
+def suffixed(url: str, suffix: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path + suffix))
 
 
 def profile_in_process(args) -> str:
     """bench/profile_token.py (cProfile of the token view in one process) on the same kind of database."""
-    command = [sys.executable, str(ROOT / "bench" / "profile_token.py"), "--requests", "300",
-               *(["--database-url", args.database_url + "_profile"] if args.database_url else []),
-               *(["--redis-url", args.redis_url] if args.redis_url else []),
-               *[f"--env={item}" for item in args.env]]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else f"profile_token.py failed:\n\n    {result.stderr[-2000:]}"
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "profile_token.py"),
+        "--requests",
+        "300",
+        *(["--database-url", suffixed(args.database_url, "_profile")] if args.database_url else []),
+        *(["--redis-url", args.redis_url] if args.redis_url else []),
+        *[f"--env={item}" for item in args.env],
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)  # noqa: S603
+    return (
+        result.stdout.strip()
+        if result.returncode == 0
+        else f"profile_token.py failed:\n\n    {result.stderr[-2000:]}"
+    )
 
 
 def summarize_profiles(paths: list[Path], top: int = 30) -> str:
@@ -309,14 +396,27 @@ def summarize_profiles(paths: list[Path], top: int = 30) -> str:
                 inclusive[frame] = inclusive.get(frame, 0) + int(count)
     if not total:
         return "py-spy recorded no samples."
-    shown = [(f, c) for f, c in sorted(inclusive.items(), key=lambda item: -item[1])
-             if not f.startswith(GENERIC)][:top]
-    lines = [f"{total} samples. Inclusive (a frame and everything it calls):", "",
-             "| share | frame |", "| ---: | --- |"]
+    shown = [
+        (f, c) for f, c in sorted(inclusive.items(), key=lambda item: -item[1]) if not f.startswith(GENERIC)
+    ][:top]
+    lines = [
+        f"{total} samples. Inclusive (a frame and everything it calls):",
+        "",
+        "| share | frame |",
+        "| ---: | --- |",
+    ]
     lines += [f"| {100 * count / total:.1f}% | `{frame}` |" for frame, count in shown]
-    lines += ["", "Self (the frame itself, at the top of the stack):", "", "| share | frame |", "| ---: | --- |"]
-    lines += [f"| {100 * count / total:.1f}% | `{frame}` |"
-              for frame, count in sorted(own.items(), key=lambda item: -item[1])[:15]]
+    lines += [
+        "",
+        "Self (the frame itself, at the top of the stack):",
+        "",
+        "| share | frame |",
+        "| ---: | --- |",
+    ]
+    lines += [
+        f"| {100 * count / total:.1f}% | `{frame}` |"
+        for frame, count in sorted(own.items(), key=lambda item: -item[1])[:15]
+    ]
     return "\n".join(lines)
 
 
@@ -335,20 +435,35 @@ def _frame_name(frame: str) -> str:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}"
 
 
 def commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "authserver", "config"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    git = shutil.which("git") or "git"
+    result = subprocess.run([git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)  # noqa: S603
+    dirty = subprocess.run(  # noqa: S603
+        [git, "status", "--porcelain", "authserver", "config"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return result.stdout.strip() + (" (authserver/config modified)" if dirty else "")
 
 
-def report(args, server: LiveServer, generator_name: str, results: list[Result], tokens_written: str,
-           rss: dict, profile: str | None) -> str:
+def report(
+    args,
+    server: LiveServer,
+    generator_name: str,
+    results: list[Result],
+    tokens_written: str,
+    rss: dict,
+    profile: str | None,
+) -> str:
     best = max((r.per_second for r in results if r.scenario is TOKENS), default=0)
     verdict = "meets" if best >= TARGET_TOKENS_PER_SECOND else "misses"
     lines = [
@@ -358,7 +473,7 @@ def report(args, server: LiveServer, generator_name: str, results: list[Result],
         f"- machine: {machine()}",
         f"- server: gunicorn `config.wsgi`, gthread, {args.workers} workers x {args.threads} threads, "
         f"access log {'on' if not args.no_access_log else 'off'}, loopback",
-        f"- database: {server.database_engine}{' (fresh, WAL)' if server.database_engine == 'sqlite' else ' (fresh)'}"
+        f"- database: {server.database_engine} (fresh{', WAL' if server.database_engine == 'sqlite' else ''})"
         f"; cache: {'Redis' if args.redis_url else 'database cache'}"
         + (f"; extra environment: {', '.join(args.env)}" if args.env else ""),
         f"- load: {generator_name}, closed loop (keep-alive), {args.duration:g} s per run after a "
@@ -371,8 +486,11 @@ def report(args, server: LiveServer, generator_name: str, results: list[Result],
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
-        lines.append(f"| {r.clients} | {r.scenario.name} | {r.per_second:.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
-                     f"{r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} | {100 * r.machine_busy:.0f}% | {cores_cell(r.cores)} |")
+        lines.append(
+            f"| {r.clients} | {r.scenario.name} | {r.per_second:.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
+            f"{r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} | {100 * r.machine_busy:.0f}% | "
+            f"{cores_cell(r.cores)} |"
+        )
     for r in results:
         for note in r.notes:
             lines.append(f"\n- note ({r.clients} clients, {r.scenario.name.split(':')[0]}): {note}")
@@ -381,13 +499,15 @@ def report(args, server: LiveServer, generator_name: str, results: list[Result],
         pair = {r.scenario.name: r for r in results if r.clients == clients}
         base, tok = pair.get(BASELINE.name), pair.get(TOKENS.name)
         if base and tok and tok.per_second:
-            lines.append(f"- {clients} clients: {tok.per_second / base.per_second:.2f}x the baseline's rate; "
-                         f"{tok.cpu_ms_per_request - base.cpu_ms_per_request:.2f} ms more server CPU per request")
+            lines.append(
+                f"- {clients} clients: {tok.per_second / base.per_second:.2f}x the baseline's rate; "
+                f"{tok.cpu_ms_per_request - base.cpu_ms_per_request:.2f} ms more server CPU per request"
+            )
     lines += [
         "",
         "Server CPU counts the gunicorn master and workers only (not PostgreSQL, Redis or wrk); machine CPU "
         "busy is all processes on both cores, so 100% means the machine, not the server, is the limit. "
-        "\"other\" is everything else on the machine (other people's test runs included): figures taken while "
+        '"other" is everything else on the machine (other people\'s test runs included): figures taken while '
         "it is high understate the server.",
         "",
         f"Access tokens stored in the database after the run: {tokens_written}.",
@@ -398,8 +518,10 @@ def report(args, server: LiveServer, generator_name: str, results: list[Result],
         "| --- | ---: | ---: | ---: |",
     ]
     for when, sizes in rss.items():
-        lines.append(f"| {when} | {sizes['master']:.1f} | {', '.join(f'{w:.1f}' for w in sizes['workers'])} | "
-                     f"{sizes['total']:.1f} |")
+        lines.append(
+            f"| {when} | {sizes['master']:.1f} | {', '.join(f'{w:.1f}' for w in sizes['workers'])} | "
+            f"{sizes['total']:.1f} |"
+        )
     if profile:
         lines += ["", profile]
     return "\n".join(lines) + "\n"
@@ -438,11 +560,20 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--no-access-log", action="store_true", help="serve without gunicorn's access log")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an extra server environment variable (repeatable), e.g. DB_CONN_MAX_AGE=60")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra server environment variable (repeatable), e.g. DB_CONN_MAX_AGE=60",
+    )
     parser.add_argument("--load-generator", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--quiet-wait", type=float, default=60,
-                        help="wait up to this many seconds before each run for the machine to be idle (default 60)")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60,
+        help="wait up to this many seconds before each run for the machine to be idle (default 60)",
+    )
     parser.add_argument("--profile", action="store_true", help="also sample the token path with py-spy")
     parser.add_argument("--profile-clients", type=int, default=16)
     return parser.parse_args(argv)
@@ -453,8 +584,12 @@ def main(argv=None) -> int:
     use_wrk = args.load_generator == "wrk" or (args.load_generator == "auto" and shutil.which("wrk"))
     generator, generator_name = (run_wrk, "wrk") if use_wrk else (run_python, "Python thread pool (httpx)")
     server = LiveServer(
-        database_url=args.database_url, redis_url=args.redis_url, workers=args.workers, threads=args.threads,
-        env={"TOKEN_RATE_LIMIT": str(10**9), **dict(item.split("=", 1) for item in args.env)}, access_log=not args.no_access_log,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        workers=args.workers,
+        threads=args.threads,
+        env={"TOKEN_RATE_LIMIT": str(10**9), **dict(item.split("=", 1) for item in args.env)},
+        access_log=not args.no_access_log,
     )
     print(f"starting the server ({server.database_engine}) ...", file=sys.stderr, flush=True)
     server.start()
@@ -476,8 +611,11 @@ def main(argv=None) -> int:
         errors = server.errors_since(0)
         text = report(args, server, generator_name, results, count_access_tokens(server), rss, profile)
         if errors:
-            text += "\nServer errors logged during the run (first 10):\n\n" + "\n".join(
-                f"    {line}" for line in errors[:10]) + "\n"
+            text += (
+                "\nServer errors logged during the run (first 10):\n\n"
+                + "\n".join(f"    {line}" for line in errors[:10])
+                + "\n"
+            )
     finally:
         server.stop()
     RESULTS.mkdir(parents=True, exist_ok=True)

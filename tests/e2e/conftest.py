@@ -50,7 +50,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
-    database = "PostgreSQL (E2E_DATABASE_URL)" if os.environ.get("E2E_DATABASE_URL") else "SQLite (temporary file)"
+    database = (
+        "PostgreSQL (E2E_DATABASE_URL)" if os.environ.get("E2E_DATABASE_URL") else "SQLite (temporary file)"
+    )
     cache = "Redis" if os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") else "database cache"
     return f"e2e live server: gunicorn gthread, {database}, {cache}"
 

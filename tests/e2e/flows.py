@@ -35,19 +35,25 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
-def client_credentials(http: httpx.Client, scope: str | None = None, form_post: bool = False,
-                       **extra) -> httpx.Response:
+def client_credentials(
+    http: httpx.Client, scope: str | None = None, form_post: bool = False, **extra
+) -> httpx.Response:
     data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {}), **extra}
     if form_post:
         return http.post(TOKEN, data={**data, "client_id": SERVICE[0], "client_secret": SERVICE[1]})
     return http.post(TOKEN, data=data, headers=basic(*SERVICE))
 
 
-def password_grant(http: httpx.Client, username: str, password: str | None = None,
-                   scope: str = "mcp:read", **extra) -> httpx.Response:
+def password_grant(
+    http: httpx.Client, username: str, password: str | None = None, scope: str = "mcp:read", **extra
+) -> httpx.Response:
     data = {
-        "grant_type": "password", "client_id": CLI_CLIENT, "username": username,
-        "password": password if password is not None else f"{username}-password", "scope": scope, **extra,
+        "grant_type": "password",
+        "client_id": CLI_CLIENT,
+        "username": username,
+        "password": password if password is not None else f"{username}-password",
+        "scope": scope,
+        **extra,
     }
     return http.post(TOKEN, data=data)
 
@@ -67,8 +73,14 @@ class FormParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": attrs.get("action") or "", "method": attrs.get("method", "get"),
-                               "id": attrs.get("id"), "inputs": []})
+            self.forms.append(
+                {
+                    "action": attrs.get("action") or "",
+                    "method": attrs.get("method", "get"),
+                    "id": attrs.get("id"),
+                    "inputs": [],
+                }
+            )
         elif tag in {"input", "button"} and self.forms:
             self.forms[-1]["inputs"].append(attrs)
 
@@ -80,7 +92,9 @@ def forms(html: str) -> list[dict]:
 
 
 def hidden_fields(form: dict) -> dict[str, str]:
-    return {i["name"]: i.get("value") or "" for i in form["inputs"] if i.get("type") == "hidden" and i.get("name")}
+    return {
+        i["name"]: i.get("value") or "" for i in form["inputs"] if i.get("type") == "hidden" and i.get("name")
+    }
 
 
 def login(http: httpx.Client, username: str, password: str, next_url: str) -> httpx.Response:
@@ -109,8 +123,14 @@ class Authorization:
 
 def authorize_url(challenge: str, scope: str, state: str, method: str = "S256", **extra) -> str:
     query = {
-        "response_type": "code", "client_id": WEB_CLIENT, "redirect_uri": WEB_REDIRECT, "scope": scope,
-        "state": state, "code_challenge": challenge, "code_challenge_method": method, **extra,
+        "response_type": "code",
+        "client_id": WEB_CLIENT,
+        "redirect_uri": WEB_REDIRECT,
+        "scope": scope,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": method,
+        **extra,
     }
     return AUTHORIZE + "?" + urlencode({k: v for k, v in query.items() if v is not None})
 
@@ -124,16 +144,25 @@ def consent(http: httpx.Client, url: str, allow: bool = True, keep: list[str] | 
     data = [*hidden_fields(form).items(), ("scope_choice", "1")]
     data += [("scopes", s) for s in (shown if keep is None else keep)]
     data.append(("allow", "Authorize") if allow else ("deny", "Deny"))
-    response = http.post(form["action"] or url, content=urlencode(data),
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = http.post(
+        form["action"] or url,
+        content=urlencode(data),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 302, (response.status_code, response.text[:2000])
     location = response.headers["location"]
     params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     return Authorization(location, params, verifier="", consent_page=page.text, scopes_shown=shown)
 
 
-def authorize(http: httpx.Client, username: str = "alice", scope: str = "mcp:read mcp:tools",
-              allow: bool = True, keep: list[str] | None = None, **extra) -> Authorization:
+def authorize(
+    http: httpx.Client,
+    username: str = "alice",
+    scope: str = "mcp:read mcp:tools",
+    allow: bool = True,
+    keep: list[str] | None = None,
+    **extra,
+) -> Authorization:
     """The whole authorization request: /authorize → login → consent → redirect to the client."""
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(12)
@@ -151,6 +180,12 @@ def authorize(http: httpx.Client, username: str = "alice", scope: str = "mcp:rea
 
 
 def exchange(http: httpx.Client, code: str, verifier: str, **extra) -> httpx.Response:
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": WEB_REDIRECT,
-            "client_id": WEB_CLIENT, "code_verifier": verifier, **extra}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": WEB_REDIRECT,
+        "client_id": WEB_CLIENT,
+        "code_verifier": verifier,
+        **extra,
+    }
     return http.post(TOKEN, data=data)

@@ -31,10 +31,24 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 READY_PATH = "/.well-known/oauth-authorization-server"
 # Variables of the caller's environment that would point the server somewhere else.
-SCRUBBED = ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "OAUTH_ISSUER", "MCP_RESOURCE_URL", "SECRET_KEY",
-            "DJANGO_SETTINGS_MODULE", "HOST", "PORT", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DEBUG")
+SCRUBBED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "PUBLIC_URL",
+    "OAUTH_ISSUER",
+    "MCP_RESOURCE_URL",
+    "SECRET_KEY",
+    "DJANGO_SETTINGS_MODULE",
+    "HOST",
+    "PORT",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DEBUG",
+)
 # A 5xx in the access log, Django's 500 log line, a locked SQLite database, a worker killed or crashed.
-SERVER_ERROR = re.compile(r'" 5\d\d \d+ |Internal Server Error|database is locked|WORKER TIMEOUT|\[CRITICAL\]')
+SERVER_ERROR = re.compile(
+    r'" 5\d\d \d+ |Internal Server Error|database is locked|WORKER TIMEOUT|\[CRITICAL\]'
+)
 
 
 def free_port() -> int:
@@ -139,7 +153,12 @@ class LiveServer:
         """Run ``manage.py ARGS`` against this server's database and settings."""
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and result.returncode != 0:
             raise RuntimeError(
@@ -147,8 +166,9 @@ class LiveServer:
             )
         return result
 
-    def issue_token(self, username: str, scopes: list[str], client: str | None = None,
-                    lifetime: int | None = None) -> str:
+    def issue_token(
+        self, username: str, scopes: list[str], client: str | None = None, lifetime: int | None = None
+    ) -> str:
         """A JWT from ``manage.py issue_token`` (recorded, so revocable like any other)."""
         args = ["issue_token", "--username", username, "--scopes", ",".join(scopes)]
         if client:
@@ -170,9 +190,20 @@ class LiveServer:
     def command(self) -> list[str]:
         """The serving command of ``dev.py serve`` (gunicorn gthread), bound to this server's port."""
         command = [
-            sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
-            "--graceful-timeout", "30",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--graceful-timeout",
+            "30",
             # gunicorn 23+ opens one control socket per user (~/.gunicorn/gunicorn.ctl): parallel
             # servers on one machine would take it from each other.
             "--no-control-socket",
@@ -200,8 +231,13 @@ class LiveServer:
     def _spawn(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            self.command(),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
 

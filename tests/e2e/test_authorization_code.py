@@ -9,7 +9,6 @@ import pytest
 
 from . import flows
 
-
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 
 
@@ -148,22 +147,30 @@ def test_reusing_a_rotated_refresh_token_revokes_the_family(http, tokens, live_s
 
     # The whole family is gone: the successor refresh token and its access token too.
     assert flows.refresh(http, successor["refresh_token"]).json()["error"] == "invalid_grant"
-    introspection = http.post("/oauth/introspect/", data={"token": successor["access_token"]},
-                              headers=flows.basic(*flows.SERVICE))
+    introspection = http.post(
+        "/oauth/introspect/", data={"token": successor["access_token"]}, headers=flows.basic(*flows.SERVICE)
+    )
     assert introspection.json() == {"active": False}
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "authserver/DOT bug (a race, so not strict): parallel refreshes of one refresh token both rotate it "
-    "(the family forks) and the losers get 500 AccessToken.DoesNotExist at oauth2_provider/views/base.py:505; "
-    "validate_refresh_token reads the row outside the save transaction and without a lock"))
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "authserver/DOT bug (a race, so not strict): parallel refreshes of one refresh token both rotate it "
+        "(the family forks) and the losers get 500 AccessToken.DoesNotExist at "
+        "oauth2_provider/views/base.py:505; "
+        "validate_refresh_token reads the row outside the save transaction and without a lock"
+    ),
+)
 def test_concurrent_use_of_one_refresh_token_yields_at_most_one_success(http, live_server):
     """Replays racing each other: one rotation wins, the rest are refused (and revoke the family)."""
     outcomes = []
     with httpx.Client(base_url=live_server.url, timeout=60) as racer, ThreadPoolExecutor(8) as pool:
         for _ in range(3):
             refresh_token = flows.password_grant(http, "alice").json()["refresh_token"]
-            responses = list(pool.map(
-                lambda _: flows.refresh(racer, refresh_token, client_id=flows.CLI_CLIENT), range(8)))
+            replays = [refresh_token] * 8
+            responses = list(
+                pool.map(lambda rt: flows.refresh(racer, rt, client_id=flows.CLI_CLIENT), replays)
+            )
             outcomes.append(sorted(r.status_code for r in responses))
     assert all(codes.count(200) <= 1 and set(codes) <= {200, 400} for codes in outcomes), outcomes

@@ -10,8 +10,15 @@ import pytest
 from . import flows
 
 ALL_SCOPES = {"mcp:read", "mcp:tools", "mcp:prompts"}
-RFC6749_ERRORS = {"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-                  "unsupported_grant_type", "invalid_scope", "invalid_target"}
+RFC6749_ERRORS = {
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_target",
+}
 
 
 pytestmark = pytest.mark.usefixtures("no_server_errors")
@@ -81,28 +88,83 @@ def test_password_grant_locks_out_a_username_after_repeated_failures(http):
 @pytest.mark.parametrize(
     ("data", "headers", "error", "status"),
     [
-        pytest.param({"grant_type": "client_credentials"}, flows.basic("demo-service", "wrong"),
-                     "invalid_client", 401, id="wrong-secret"),
-        pytest.param({"grant_type": "client_credentials"}, {"Authorization": "Basic %%%not-base64"},
-                     "invalid_client", 401, id="garbled-basic-header"),
-        pytest.param({"grant_type": "client_credentials"}, flows.basic("no-such-client", "x"),
-                     "invalid_client", 401, id="unknown-client"),
+        pytest.param(
+            {"grant_type": "client_credentials"},
+            flows.basic("demo-service", "wrong"),
+            "invalid_client",
+            401,
+            id="wrong-secret",
+        ),
+        pytest.param(
+            {"grant_type": "client_credentials"},
+            {"Authorization": "Basic %%%not-base64"},
+            "invalid_client",
+            401,
+            id="garbled-basic-header",
+        ),
+        pytest.param(
+            {"grant_type": "client_credentials"},
+            flows.basic("no-such-client", "x"),
+            "invalid_client",
+            401,
+            id="unknown-client",
+        ),
         pytest.param({"grant_type": "client_credentials"}, {}, "invalid_client", 401, id="no-client-auth"),
-        pytest.param({"grant_type": "urn:example:nonsense"}, flows.basic(*flows.SERVICE),
-                     "unsupported_grant_type", 400, id="unknown-grant"),
-        pytest.param({"scope": "mcp:read"}, flows.basic(*flows.SERVICE), "unsupported_grant_type", 400,
-                     id="no-grant-type"),
-        pytest.param({"grant_type": "client_credentials", "scope": "no:such-scope"},
-                     flows.basic(*flows.SERVICE), "invalid_scope", 400, id="unknown-scope"),
-        pytest.param({"grant_type": "client_credentials", "resource": "https://elsewhere.example/mcp"},
-                     flows.basic(*flows.SERVICE), "invalid_target", 400, id="foreign-resource"),
-        pytest.param({"grant_type": "password", "client_id": flows.CLI_CLIENT, "username": "alice"}, {},
-                     "invalid_request", 400, id="password-missing"),
-        pytest.param({"grant_type": "authorization_code", "client_id": flows.WEB_CLIENT, "code": "bogus",
-                      "redirect_uri": flows.WEB_REDIRECT, "code_verifier": "x" * 43}, {},
-                     "invalid_grant", 400, id="unknown-code"),
-        pytest.param({"grant_type": "refresh_token", "client_id": flows.WEB_CLIENT, "refresh_token": "bogus"},
-                     {}, "invalid_grant", 400, id="unknown-refresh-token"),
+        pytest.param(
+            {"grant_type": "urn:example:nonsense"},
+            flows.basic(*flows.SERVICE),
+            "unsupported_grant_type",
+            400,
+            id="unknown-grant",
+        ),
+        pytest.param(
+            {"scope": "mcp:read"},
+            flows.basic(*flows.SERVICE),
+            "unsupported_grant_type",
+            400,
+            id="no-grant-type",
+        ),
+        pytest.param(
+            {"grant_type": "client_credentials", "scope": "no:such-scope"},
+            flows.basic(*flows.SERVICE),
+            "invalid_scope",
+            400,
+            id="unknown-scope",
+        ),
+        pytest.param(
+            {"grant_type": "client_credentials", "resource": "https://elsewhere.example/mcp"},
+            flows.basic(*flows.SERVICE),
+            "invalid_target",
+            400,
+            id="foreign-resource",
+        ),
+        pytest.param(
+            {"grant_type": "password", "client_id": flows.CLI_CLIENT, "username": "alice"},
+            {},
+            "invalid_request",
+            400,
+            id="password-missing",
+        ),
+        pytest.param(
+            {
+                "grant_type": "authorization_code",
+                "client_id": flows.WEB_CLIENT,
+                "code": "bogus",
+                "redirect_uri": flows.WEB_REDIRECT,
+                "code_verifier": "x" * 43,
+            },
+            {},
+            "invalid_grant",
+            400,
+            id="unknown-code",
+        ),
+        pytest.param(
+            {"grant_type": "refresh_token", "client_id": flows.WEB_CLIENT, "refresh_token": "bogus"},
+            {},
+            "invalid_grant",
+            400,
+            id="unknown-refresh-token",
+        ),
     ],
 )
 def test_bad_token_requests_get_rfc6749_errors(http, data, headers, error, status):
@@ -110,7 +172,9 @@ def test_bad_token_requests_get_rfc6749_errors(http, data, headers, error, statu
 
 
 def test_wrong_content_type_gets_invalid_request(http):
-    response = http.post(flows.TOKEN, json={"grant_type": "client_credentials"}, headers=flows.basic(*flows.SERVICE))
+    response = http.post(
+        flows.TOKEN, json={"grant_type": "client_credentials"}, headers=flows.basic(*flows.SERVICE)
+    )
     assert_oauth_error(response, "invalid_request")
 
 
@@ -121,8 +185,11 @@ def test_get_is_not_a_token_request(http):
 
 def test_oversized_body_gets_an_oauth_error(http):
     body = "grant_type=client_credentials&scope=" + "a" * (2 * 1024 * 1024)
-    response = http.post(flows.TOKEN, content=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", **flows.basic(*flows.SERVICE)})
+    response = http.post(
+        flows.TOKEN,
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **flows.basic(*flows.SERVICE)},
+    )
     assert response.status_code in {400, 413}, response.text[:500]
     assert response.headers["content-type"].startswith("application/json"), response.headers
     assert response.json()["error"] == "invalid_request"
@@ -130,10 +197,16 @@ def test_oversized_body_gets_an_oauth_error(http):
 
 def test_forty_parallel_token_requests_all_succeed(live_server):
     """SQLite in WAL mode with immediate transactions: concurrent writers wait, never fail."""
+    offset = live_server.log_size()
     limits = httpx.Limits(max_connections=40, max_keepalive_connections=40)
-    with httpx.Client(base_url=live_server.url, timeout=60, limits=limits) as http:
-        with ThreadPoolExecutor(max_workers=40) as pool:
-            responses = list(pool.map(lambda i: flows.client_credentials(http, form_post=bool(i % 2)), range(40)))
-    assert [r.status_code for r in responses] == [200] * 40, [r.text for r in responses if r.status_code != 200]
+    with (
+        httpx.Client(base_url=live_server.url, timeout=60, limits=limits) as http,
+        ThreadPoolExecutor(max_workers=40) as pool,
+    ):
+        responses = list(pool.map(lambda i: flows.client_credentials(http, form_post=bool(i % 2)), range(40)))
+    assert [r.status_code for r in responses] == [200] * 40, [
+        r.text for r in responses if r.status_code != 200
+    ]
     tokens = {r.json()["access_token"] for r in responses}
     assert len(tokens) == 40
+    assert "database is locked" not in live_server.log_text(offset)

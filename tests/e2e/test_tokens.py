@@ -18,8 +18,14 @@ def verify(token: str, jwks, live_server) -> dict:
     header = jwt.get_unverified_header(token)
     assert header["typ"] == "at+jwt" and header["alg"] == "RS256"
     key = jwks()[header["kid"]]
-    return jwt.decode(token, key, algorithms=["RS256"], issuer=live_server.url, audience=live_server.mcp_url,
-                      options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"]})
+    return jwt.decode(
+        token,
+        key,
+        algorithms=["RS256"],
+        issuer=live_server.url,
+        audience=live_server.mcp_url,
+        options={"require": ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"]},
+    )
 
 
 def introspect(http: httpx.Client, token: str, **extra) -> dict:
@@ -38,9 +44,13 @@ def user_tokens(http):
 def test_metadata_names_one_issuer_and_every_endpoint(http, live_server):
     metadata = http.get("/.well-known/oauth-authorization-server").json()
     assert metadata["issuer"] == live_server.url
-    for name, path in [("token_endpoint", flows.TOKEN), ("authorization_endpoint", flows.AUTHORIZE),
-                       ("revocation_endpoint", REVOKE), ("introspection_endpoint", INTROSPECT),
-                       ("jwks_uri", "/.well-known/jwks.json")]:
+    for name, path in [
+        ("token_endpoint", flows.TOKEN),
+        ("authorization_endpoint", flows.AUTHORIZE),
+        ("revocation_endpoint", REVOKE),
+        ("introspection_endpoint", INTROSPECT),
+        ("jwks_uri", "/.well-known/jwks.json"),
+    ]:
         assert metadata[name] == live_server.url + path, name
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert metadata["response_types_supported"] == ["code"]
@@ -68,7 +78,10 @@ def test_user_jwt_carries_user_claims(jwks, live_server, user_tokens):
 
 
 def test_jti_is_unique_per_token(http, jwks, live_server):
-    ids = {verify(flows.client_credentials(http).json()["access_token"], jwks, live_server)["jti"] for _ in range(3)}
+    ids = {
+        verify(flows.client_credentials(http).json()["access_token"], jwks, live_server)["jti"]
+        for _ in range(3)
+    }
     assert len(ids) == 3
 
 
@@ -106,8 +119,9 @@ def test_introspection_of_unknown_tokens_is_inactive(http):
 def test_introspection_requires_client_authentication(http, user_tokens):
     response = http.post(INTROSPECT, data={"token": user_tokens["access_token"]})
     assert response.status_code in {401, 403}
-    response = http.post(INTROSPECT, data={"token": user_tokens["access_token"]},
-                         headers=flows.basic("demo-service", "wrong"))
+    response = http.post(
+        INTROSPECT, data={"token": user_tokens["access_token"]}, headers=flows.basic("demo-service", "wrong")
+    )
     assert response.status_code in {401, 403}
 
 
@@ -118,8 +132,14 @@ def test_revoking_an_access_token(http, user_tokens):
 
 
 def test_revoking_a_refresh_token_ends_refreshing(http, user_tokens):
-    response = http.post(REVOKE, data={"token": user_tokens["refresh_token"], "token_type_hint": "refresh_token",
-                                       "client_id": flows.CLI_CLIENT})
+    response = http.post(
+        REVOKE,
+        data={
+            "token": user_tokens["refresh_token"],
+            "token_type_hint": "refresh_token",
+            "client_id": flows.CLI_CLIENT,
+        },
+    )
     assert response.status_code == 200, response.text
     refreshed = flows.refresh(http, user_tokens["refresh_token"], client_id=flows.CLI_CLIENT)
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
@@ -130,11 +150,15 @@ def test_revoking_with_a_confidential_client_and_unknown_tokens(http):
     assert http.post(REVOKE, data={"token": token}, headers=flows.basic(*flows.SERVICE)).status_code == 200
     assert introspect(http, token) == {"active": False}
     # RFC 7009 §2.2: an unknown token is not an error.
-    assert http.post(REVOKE, data={"token": "unknown"}, headers=flows.basic(*flows.SERVICE)).status_code == 200
+    assert (
+        http.post(REVOKE, data={"token": "unknown"}, headers=flows.basic(*flows.SERVICE)).status_code == 200
+    )
 
 
 def test_another_client_cannot_revoke_a_token(http, user_tokens):
-    response = http.post(REVOKE, data={"token": user_tokens["access_token"]}, headers=flows.basic(*flows.SERVICE))
+    response = http.post(
+        REVOKE, data={"token": user_tokens["access_token"]}, headers=flows.basic(*flows.SERVICE)
+    )
     assert response.status_code in {200, 400, 401, 403}
     assert introspect(http, user_tokens["access_token"])["active"] is True
 
@@ -148,7 +172,10 @@ def test_issue_token_command_mints_a_recorded_jwt(http, jwks, live_server):
 
 
 def test_issue_token_command_refuses_bad_input(live_server):
-    for args in (["--username", "nobody", "--scopes", "mcp:read"], ["--username", "alice", "--scopes", "no:such"]):
+    for args in (
+        ["--username", "nobody", "--scopes", "mcp:read"],
+        ["--username", "alice", "--scopes", "no:such"],
+    ):
         result = live_server.manage("issue_token", *args, check=False)
         assert result.returncode != 0 and result.stdout.strip() == ""
         assert "CommandError" in result.stderr or "Error" in result.stderr
