@@ -21,6 +21,7 @@ from django.views.generic import TemplateView
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
 
 from . import conf, keys, scopes, throttle
@@ -154,6 +155,10 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
             return oauth_error(
                 "invalid_request", "The token endpoint takes application/x-www-form-urlencoded bodies.", 400
             )
+        grant_type = request.POST.get("grant_type")
+        if grant_type and grant_type not in oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED:
+            # This also keeps out DOT's device-code branch (unauthenticated; a 500 without device_code).
+            return oauth_error("unsupported_grant_type", "This server does not offer that grant type.", 400)
         # Counted before authentication: keyed by client *and* address, so that a flood naming a
         # client from elsewhere cannot lock that client out.
         wait = throttle.token_requests_exceeded(f"{_client_id_of(request)}@{_client_ip(request)}")

@@ -328,6 +328,21 @@ def test_unknown_grant_type_is_unsupported_grant_type(world, post_token):
     assert_oauth_error(response, 400, "unsupported_grant_type")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"},
+        {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": "x"},
+        {"grant_type": "implicit"},
+        {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": "x"},
+    ],
+)
+def test_grant_types_this_server_does_not_offer(world, post_token, body):
+    service = world.clients["service"]
+    response = post_token(body, (service.client_id, service.client_secret))
+    assert_oauth_error(response, 400, "unsupported_grant_type")
+
+
 def test_missing_grant_type(world, post_token):
     service = world.clients["service"]
     response = post_token({"scope": "mcp:read"}, (service.client_id, service.client_secret))
