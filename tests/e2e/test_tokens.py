@@ -193,3 +193,17 @@ def test_key_rotation_keeps_earlier_tokens_verifiable(http, jwks, live_server):
     assert {old_kid, new_kid} <= published
     verify(before, jwks, live_server)
     verify(after, jwks, live_server)
+
+
+def test_revoking_a_refresh_token_also_ends_its_access_token(http, user_tokens):
+    """RFC 7009 §2.1: revoking a refresh token SHOULD invalidate access tokens of the same grant."""
+    data = {"token": user_tokens["refresh_token"], "client_id": flows.CLI_CLIENT}
+    assert http.post(REVOKE, data=data).status_code == 200
+    assert introspect(http, user_tokens["access_token"]) == {"active": False}
+
+
+def test_refresh_refuses_a_foreign_resource(http, user_tokens):
+    response = flows.refresh(
+        http, user_tokens["refresh_token"], client_id=flows.CLI_CLIENT, resource="https://elsewhere.example/mcp"
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_target", response.text
