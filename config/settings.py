@@ -285,5 +285,6 @@ MCPSERVER = {
     "PAGE_SIZE": env_int("MCP_PAGE_SIZE", 50),
     "FIXTURE_PACK": env_bool("MCP_FIXTURE_PACK"),
     "AUDIT": env_bool("MCP_AUDIT", True),
+    "AUDIT_FLUSH_SECONDS": float(env("MCP_AUDIT_FLUSH_SECONDS", "1")),
 }
 # --- end of the MCP resource server block ---------------------------------------------------------

@@ -11,46 +11,57 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import close_old_connections
-from django.utils import timezone
 
 from . import conf
 
 logger = logging.getLogger(__name__)
 
-_buffer: deque[dict[str, Any]] = deque()
+MAX_BUFFERED = 100_000  # while the database is unreachable; beyond it the newest records are dropped
+_buffer: deque[tuple] = deque(maxlen=MAX_BUFFERED)
 _wake = threading.Event()
 _state = {"thread": None}
 _start_lock = threading.Lock()
-MAX_BUFFERED = 100_000
 
 
 def digest(arguments: Any) -> tuple[int, str]:
     """The size and SHA-256 of the canonical JSON of ``arguments``: what the trail keeps of them."""
     if not arguments:
         return 0, ""
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    try:
+        canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    except (TypeError, ValueError):  # e.g. keys of mixed types cannot be sorted
+        canonical = repr(arguments).encode("utf-8", "backslashreplace")
     return len(canonical), hashlib.sha256(canonical).hexdigest()
 
 
 def record(token, kind: str, name: str, outcome: str, duration_ms: float, arguments: Any, version: str) -> None:
-    """Queue one record; never raises into the request that made it."""
+    """Queue one record; never raises into the request that made it. Digests are computed at flush."""
     if not conf.get("AUDIT"):
         return
-    size, checksum = digest(arguments)
-    _buffer.append({
-        "created": timezone.now(), "subject": token.subject[:255], "username": (token.username or "")[:150],
-        "client_id": token.client_id[:255], "kind": kind, "name": name[:500], "outcome": outcome,
-        "duration_ms": round(duration_ms, 3), "argument_bytes": size, "argument_digest": checksum,
-        "protocol_version": version[:20],
-    })
+    _buffer.append((time.time(), token, kind, name, outcome, duration_ms, arguments, version))
     if conf.get("AUDIT_BACKGROUND"):
         _ensure_writer()
         if len(_buffer) >= conf.get("AUDIT_BATCH_SIZE"):
             _wake.set()
+
+
+def _record(entry: tuple) -> Any:
+    from .models import AuditRecord
+
+    created, token, kind, name, outcome, duration_ms, arguments, version = entry
+    size, checksum = digest(arguments)
+    return AuditRecord(
+        created=datetime.fromtimestamp(created, tz=UTC), subject=token.subject[:255],
+        username=(token.username or "")[:150], client_id=token.client_id[:255], kind=kind, name=name[:500],
+        outcome=outcome, duration_ms=round(duration_ms, 3), argument_bytes=size, argument_digest=checksum,
+        protocol_version=version[:20],
+    )
 
 
 def pending() -> int:
@@ -67,11 +78,10 @@ def flush() -> int:
         while _buffer and len(batch) < conf.get("AUDIT_BATCH_SIZE"):
             batch.append(_buffer.popleft())
         try:
-            AuditRecord.objects.bulk_create([AuditRecord(**fields) for fields in batch])
+            AuditRecord.objects.bulk_create([_record(entry) for entry in batch])
         except Exception:
             logger.exception("Could not write %d audit records; keeping them for the next flush", len(batch))
-            if len(_buffer) < MAX_BUFFERED:
-                _buffer.extendleft(reversed(batch))
+            _buffer.extendleft(reversed(batch))
             return written
         written += len(batch)
     return written

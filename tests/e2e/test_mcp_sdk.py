@@ -147,3 +147,25 @@ def test_audit_records_reach_the_database(live_server, service_token):
             break
         anyio.run(anyio.sleep, 0.1)
     assert int(out) >= 1
+
+
+def test_no_audit_record_is_lost_on_a_graceful_shutdown(tmp_path):
+    """Records still buffered in the workers are written when gunicorn stops them gracefully."""
+    from .liveserver import LiveServer
+
+    server = LiveServer(env={"MCP_AUDIT_FLUSH_SECONDS": "3600"}, access_log=False)
+    server.start()
+    try:
+        token = httpx.post(server.url + "/oauth/token/", data={"grant_type": "client_credentials"},
+                           auth=("demo-service", "demo-service-secret")).json()["access_token"]
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"message": "kept"}}}
+        for _ in range(20):
+            response = httpx.post(server.mcp_url, json=body, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200
+        server._terminate()  # SIGTERM: gunicorn's graceful shutdown
+        count = server.manage("shell", "-v", "0", "-c", "from mcpserver.models import AuditRecord as A; "
+                              "print(A.objects.filter(name='echo').count())").stdout.strip().splitlines()[-1]
+        assert int(count) == 20
+    finally:
+        server.stop()
