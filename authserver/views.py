@@ -182,6 +182,12 @@ class RevokeTokenView(FormBodyMixin, dot_views.RevokeTokenView):
 class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
     """RFC 7662 introspection, answering from the token's database row (the source of liveness)."""
 
+    def unauthenticated_response(self, request, oauthlib_request=None):
+        """RFC 7662 §2.3: failed client authentication is a 401 as in RFC 6749 §5.2 (DOT: a bare 403)."""
+        response = oauth_error("invalid_client", "Client authentication failed.", 401)
+        response["WWW-Authenticate"] = 'Basic realm="introspection"'
+        return response
+
     @staticmethod
     def get_token_response(token_value=None):
         response = dot_views.IntrospectTokenView.get_token_response(token_value)

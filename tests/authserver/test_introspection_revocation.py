@@ -93,21 +93,34 @@ def test_introspect_a_refresh_token_is_inactive(world, password_token, introspec
     assert introspect(password_token("alice")["refresh_token"]).json() == {"active": False}
 
 
-def test_introspection_needs_client_authentication(world, cc_token, introspect):
-    response = introspect(cc_token()["access_token"], auth=None)
-    assert response.status_code in (401, 403)
+def assert_invalid_client(response):
+    """RFC 7662 §2.3: failed client authentication is answered as in RFC 6749 §5.2."""
+    assert response.status_code == 401, (response.status_code, response.content)
+    assert response.json()["error"] == "invalid_client"
+    assert response["WWW-Authenticate"].startswith("Basic")
     assert "active" not in response.content.decode()
 
 
+def test_introspection_needs_client_authentication(world, cc_token, introspect):
+    assert_invalid_client(introspect(cc_token()["access_token"], auth=None))
+
+
 def test_introspection_refuses_a_wrong_secret(world, cc_token, introspect):
-    response = introspect(cc_token()["access_token"], auth=(world.clients["service"].client_id, "wrong"))
-    assert response.status_code in (401, 403)
+    wrong = (world.clients["service"].client_id, "wrong")
+    assert_invalid_client(introspect(cc_token()["access_token"], auth=wrong))
 
 
 def test_introspection_refuses_a_public_client(world, cc_token, client):
     token = cc_token()["access_token"]
     body = urlencode({"token": token, "client_id": world.clients["cli"].client_id})
-    response = client.post(INTROSPECT_URL, body, content_type=FORM)
+    assert_invalid_client(client.post(INTROSPECT_URL, body, content_type=FORM))
+
+
+def test_introspection_refuses_an_ordinary_bearer_token(world, cc_token, client):
+    token = cc_token()["access_token"]
+    response = client.post(
+        INTROSPECT_URL, urlencode({"token": token}), content_type=FORM, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
     assert response.status_code in (401, 403)
     assert "active" not in response.content.decode()
 
