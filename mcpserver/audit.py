@@ -40,7 +40,9 @@ def digest(arguments: Any) -> tuple[int, str]:
     return len(canonical), hashlib.sha256(canonical).hexdigest()
 
 
-def record(token, kind: str, name: str, outcome: str, duration_ms: float, arguments: Any, version: str) -> None:
+def record(
+    token, kind: str, name: str, outcome: str, duration_ms: float, arguments: Any, version: str
+) -> None:
     """Queue one record; never raises into the request that made it. Digests are computed at flush."""
     if not conf.get("AUDIT"):
         return
@@ -57,9 +59,16 @@ def _record(entry: tuple) -> Any:
     created, token, kind, name, outcome, duration_ms, arguments, version = entry
     size, checksum = digest(arguments)
     return AuditRecord(
-        created=datetime.fromtimestamp(created, tz=UTC), subject=token.subject[:255],
-        username=(token.username or "")[:150], client_id=token.client_id[:255], kind=kind, name=name[:500],
-        outcome=outcome, duration_ms=round(duration_ms, 3), argument_bytes=size, argument_digest=checksum,
+        created=datetime.fromtimestamp(created, tz=UTC),
+        subject=token.subject[:255],
+        username=(token.username or "")[:150],
+        client_id=token.client_id[:255],
+        kind=kind,
+        name=name[:500],
+        outcome=outcome,
+        duration_ms=round(duration_ms, 3),
+        argument_bytes=size,
+        argument_digest=checksum,
         protocol_version=version[:20],
     )
 

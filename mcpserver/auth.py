@@ -199,7 +199,9 @@ def _decode(token: str) -> dict[str, Any]:
             options={"require": ["exp", "iat", "iss", "aud", "sub"], "strict_aud": False},
         )
     except jwt.PyJWTError as exc:
-        message = next((text for kind, text in _DECODE_ERRORS if isinstance(exc, kind)), "The access token is invalid.")
+        message = next(
+            (text for kind, text in _DECODE_ERRORS if isinstance(exc, kind)), "The access token is invalid."
+        )
         raise InvalidToken(message) from exc
 
 
@@ -276,7 +278,7 @@ def authenticate(authorization: str | None) -> AccessToken:
 
 # --- challenges ---
 
-_UNSAFE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 def quote(value: str) -> str:
@@ -288,7 +290,11 @@ def challenge(exc: HttpError) -> str:
     """The ``WWW-Authenticate`` value for a 401 or 403 (RFC 6750 §3, RFC 9728 §5.1)."""
     params: list[tuple[str, str]] = []
     if isinstance(exc, InsufficientScope):
-        params += [("error", exc.error), ("error_description", exc.description), ("scope", " ".join(exc.required))]
+        params += [
+            ("error", exc.error),
+            ("error_description", exc.description),
+            ("scope", " ".join(exc.required)),
+        ]
     else:
         if getattr(exc, "token_sent", False):
             params += [("error", exc.error), ("error_description", exc.description)]

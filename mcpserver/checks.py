@@ -20,10 +20,16 @@ def check_identity(app_configs, **kwargs):
     errors = []
     issuer, resource = conf.get("ISSUER"), conf.get("RESOURCE_URL")
     if not _absolute(issuer) or issuer.endswith("/"):
-        errors.append(checks.Error(f"MCPSERVER ISSUER {issuer!r} must be an absolute URL without a trailing slash.",
-                                   id="mcpserver.E001"))
+        errors.append(
+            checks.Error(
+                f"MCPSERVER ISSUER {issuer!r} must be an absolute URL without a trailing slash.",
+                id="mcpserver.E001",
+            )
+        )
     if not _absolute(resource):
-        errors.append(checks.Error(f"MCPSERVER RESOURCE_URL {resource!r} must be an absolute URL.", id="mcpserver.E002"))
+        errors.append(
+            checks.Error(f"MCPSERVER RESOURCE_URL {resource!r} must be an absolute URL.", id="mcpserver.E002")
+        )
     return errors
 
 
@@ -35,6 +41,10 @@ def check_key_source(app_configs, **kwargs):
     try:
         import_string(source)
     except ImportError:
-        return [checks.Error(f"MCPSERVER KEY_SOURCE {source!r} is neither a JWKS URL nor an importable callable.",
-                             id="mcpserver.E003")]
+        return [
+            checks.Error(
+                f"MCPSERVER KEY_SOURCE {source!r} is neither a JWKS URL nor an importable callable.",
+                id="mcpserver.E003",
+            )
+        ]
     return []

@@ -75,14 +75,17 @@ def metadata_url() -> str:
 
 
 def allowed_origins() -> set[str]:
-    return {origin_of(get("RESOURCE_URL")), *(origin.rstrip("/").lower() for origin in get("ALLOWED_ORIGINS"))}
+    return {
+        origin_of(get("RESOURCE_URL")),
+        *(origin.rstrip("/").lower() for origin in get("ALLOWED_ORIGINS")),
+    }
 
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def origin_allowed(origin: str) -> bool:
-    """An allow-listed origin; or, when this server is on loopback, any loopback origin (DNS rebinding stays out)."""
+    """An allow-listed origin; on a loopback server, also any loopback origin (DNS rebinding stays out)."""
     origin = origin.rstrip("/").lower()
     if origin in allowed_origins():
         return True

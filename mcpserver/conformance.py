@@ -39,22 +39,43 @@ def audio_content(ctx):
 
 @tool("test_embedded_resource", description="Tests embedded resource content response", input_schema=OBJECT)
 def embedded_resource(ctx):
-    return [{"type": "resource", "resource": {"uri": "test://embedded-resource", "mimeType": "text/plain",
-                                              "text": "This is an embedded resource content."}}]
+    return [
+        {
+            "type": "resource",
+            "resource": {
+                "uri": "test://embedded-resource",
+                "mimeType": "text/plain",
+                "text": "This is an embedded resource content.",
+            },
+        }
+    ]
 
 
-@tool("test_multiple_content_types", description="Tests response with multiple content types", input_schema=OBJECT)
+@tool(
+    "test_multiple_content_types",
+    description="Tests response with multiple content types",
+    input_schema=OBJECT,
+)
 def multiple_content_types(ctx):
     return [
         _text("Multiple content types test:"),
         {"type": "image", "data": PNG, "mimeType": "image/png"},
-        {"type": "resource", "resource": {"uri": "test://mixed-content-resource", "mimeType": "application/json",
-                                          "text": json.dumps({"test": "data", "value": 123})}},
+        {
+            "type": "resource",
+            "resource": {
+                "uri": "test://mixed-content-resource",
+                "mimeType": "application/json",
+                "text": json.dumps({"test": "data", "value": 123}),
+            },
+        },
     ]
 
 
-@tool("test_tool_with_logging", description="Tests tool that emits log messages during execution",
-      input_schema=OBJECT)
+@tool(
+    "test_tool_with_logging",
+    description="Tests tool that emits log messages during execution",
+    input_schema=OBJECT,
+)
 def tool_with_logging(ctx):
     yield Log("Tool execution started")
     time.sleep(0.05)
@@ -64,14 +85,21 @@ def tool_with_logging(ctx):
     return "Tool with logging executed successfully"
 
 
-@tool("test_logging_tool", description="Emits a log message only a client that opted in receives",
-      input_schema=OBJECT)
+@tool(
+    "test_logging_tool",
+    description="Emits a log message only a client that opted in receives",
+    input_schema=OBJECT,
+)
 def logging_tool(ctx):
     yield Log("A log message from test_logging_tool")
     return "Logged"
 
 
-@tool("test_tool_with_progress", description="Tests tool that reports progress notifications", input_schema=OBJECT)
+@tool(
+    "test_tool_with_progress",
+    description="Tests tool that reports progress notifications",
+    input_schema=OBJECT,
+)
 def tool_with_progress(ctx):
     for value in (0, 50, 100):
         yield Progress(value, 100, f"Completed step {value} of 100")
@@ -79,8 +107,11 @@ def tool_with_progress(ctx):
     return str(ctx.progress_token)
 
 
-@tool("test_streaming_elicitation", description="Streams progress notifications while the call is in flight",
-      input_schema=OBJECT)
+@tool(
+    "test_streaming_elicitation",
+    description="Streams progress notifications while the call is in flight",
+    input_schema=OBJECT,
+)
 def streaming_elicitation(ctx):
     for value in (1, 2, 3):
         yield Progress(value, 3, f"Step {value} of 3")
@@ -93,20 +124,30 @@ def error_handling(ctx):
     raise ToolError("This tool intentionally returns an error for testing")
 
 
-@tool("test_sampling", description="Would request sampling from the client (not offered by this server)",
-      input_schema={"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]})
+@tool(
+    "test_sampling",
+    description="Would request sampling from the client (not offered by this server)",
+    input_schema={"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]},
+)
 def sampling(ctx, prompt: str):
     raise ToolError("This server sends no requests to clients; sampling is not available.")
 
 
-@tool("test_elicitation", description="Would request user input from the client (not offered by this server)",
-      input_schema={"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]})
+@tool(
+    "test_elicitation",
+    description="Would request user input from the client (not offered by this server)",
+    input_schema={"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]},
+)
 def elicitation(ctx, message: str):
     raise ToolError("This server sends no requests to clients; elicitation is not available.")
 
 
-@tool("test_missing_capability", description="Requires the sampling client capability (-32021 otherwise)",
-      input_schema=OBJECT, client_capabilities=["sampling"])
+@tool(
+    "test_missing_capability",
+    description="Requires the sampling client capability (-32021 otherwise)",
+    input_schema=OBJECT,
+    client_capabilities=["sampling"],
+)
 def missing_capability(ctx):
     raise ToolError("This server sends no requests to clients; sampling is not available.")
 
@@ -148,7 +189,11 @@ def json_schema_2020_12(ctx, **arguments):
     input_schema={
         "type": "object",
         "properties": {
-            "region": {"type": "string", "description": "mirrored into Mcp-Param-Region", "x-mcp-header": "Region"},
+            "region": {
+                "type": "string",
+                "description": "mirrored into Mcp-Param-Region",
+                "x-mcp-header": "Region",
+            },
             "level": {"type": "integer", "description": "not mirrored"},
         },
     },
@@ -162,20 +207,36 @@ def simple_prompt(ctx):
     return "This is a simple prompt for testing."
 
 
-@prompt("test_prompt_with_arguments", description="A prompt with required arguments", arguments=[
-    PromptArgument("arg1", "First test argument", required=True, choices=("paris", "park", "party")),
-    PromptArgument("arg2", "Second test argument", required=True),
-])
+@prompt(
+    "test_prompt_with_arguments",
+    description="A prompt with required arguments",
+    arguments=[
+        PromptArgument("arg1", "First test argument", required=True, choices=("paris", "park", "party")),
+        PromptArgument("arg2", "Second test argument", required=True),
+    ],
+)
 def prompt_with_arguments(ctx, arg1: str, arg2: str):
     return f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
 
 
-@prompt("test_prompt_with_embedded_resource", description="A prompt that includes an embedded resource",
-        arguments=[PromptArgument("resourceUri", "URI of the resource to embed", required=True)])
+@prompt(
+    "test_prompt_with_embedded_resource",
+    description="A prompt that includes an embedded resource",
+    arguments=[PromptArgument("resourceUri", "URI of the resource to embed", required=True)],
+)
 def prompt_with_embedded_resource(ctx, resourceUri: str):  # noqa: N803  (the suite's argument name)
     return [
-        {"role": "user", "content": {"type": "resource", "resource": {
-            "uri": resourceUri, "mimeType": "text/plain", "text": "Embedded resource content for testing."}}},
+        {
+            "role": "user",
+            "content": {
+                "type": "resource",
+                "resource": {
+                    "uri": resourceUri,
+                    "mimeType": "text/plain",
+                    "text": "Embedded resource content for testing.",
+                },
+            },
+        },
         {"role": "user", "content": _text("Please process the embedded resource above.")},
     ]
 
@@ -188,24 +249,38 @@ def prompt_with_image(ctx):
     ]
 
 
-@resource("test://static-text", name="static-text", description="A static text resource", mime_type="text/plain")
+@resource(
+    "test://static-text", name="static-text", description="A static text resource", mime_type="text/plain"
+)
 def static_text(ctx):
     return "This is the content of the static text resource."
 
 
-@resource("test://static-binary", name="static-binary", description="A static binary resource",
-          mime_type="image/png")
+@resource(
+    "test://static-binary",
+    name="static-binary",
+    description="A static binary resource",
+    mime_type="image/png",
+)
 def static_binary(ctx):
     return base64.b64decode(PNG)
 
 
-@resource("test://watched-resource", name="watched-resource", description="A resource clients may watch",
-          mime_type="text/plain")
+@resource(
+    "test://watched-resource",
+    name="watched-resource",
+    description="A resource clients may watch",
+    mime_type="text/plain",
+)
 def watched_resource(ctx):
     return "Watched resource content"
 
 
-@resource("test://template/{id}/data", name="template-data", description="A resource template with an id",
-          mime_type="application/json")
+@resource(
+    "test://template/{id}/data",
+    name="template-data",
+    description="A resource template with an id",
+    mime_type="application/json",
+)
 def template_data(ctx, id: str):  # noqa: A002  (the template's variable name)
     return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})

@@ -84,7 +84,11 @@ class HttpError(Exception):
 class InvalidToken(HttpError):
     """RFC 6750 §3.1 ``invalid_token``; ``error`` is None when no token was sent at all."""
 
-    status, error, description = 401, "invalid_token", "The access token is missing, malformed, expired or revoked."
+    status, error, description = (
+        401,
+        "invalid_token",
+        "The access token is missing, malformed, expired or revoked.",
+    )
 
     def __init__(self, description: str | None = None, token_sent: bool = True):
         super().__init__(description)
@@ -94,7 +98,11 @@ class InvalidToken(HttpError):
 class InsufficientScope(HttpError):
     """RFC 6750 §3.1 ``insufficient_scope``, naming every scope the operation needs."""
 
-    status, error, description = 403, "insufficient_scope", "The access token lacks a scope this operation needs."
+    status, error, description = (
+        403,
+        "insufficient_scope",
+        "The access token lacks a scope this operation needs.",
+    )
 
     def __init__(self, required: list[str], description: str | None = None):
         super().__init__(description)

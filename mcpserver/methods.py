@@ -51,7 +51,11 @@ class Context:
 
     def visible(self, kind: str) -> list[Definition]:
         """What this caller may use, sorted: allowed by scopes and roles and not switched off."""
-        return [item for item in map(_effective, self.registry.all(kind)) if item is not None and _allowed(self, item)]
+        return [
+            item
+            for item in map(_effective, self.registry.all(kind))
+            if item is not None and _allowed(self, item)
+        ]
 
 
 @dataclass
@@ -88,7 +92,7 @@ def _allowed(ctx: Context, item: Definition) -> bool:
 
 
 def _usable(ctx: Context, item: Definition | None, unknown: InvalidParams) -> Definition:
-    """The item when this caller may use it; 403 for a missing scope, 'unknown' when hidden by role or policy."""
+    """The item if this caller may use it: 403 for a missing scope, unknown when hidden by role or policy."""
     item = _effective(item) if item is not None else None
     if item is None or not ctx.token.has_roles(item.roles):
         raise unknown
@@ -112,7 +116,7 @@ def _after(cursor: Any) -> str | None:
         raise InvalidParams("Invalid cursor") from None
     if not decoded.startswith("after:"):
         raise InvalidParams("Invalid cursor")
-    return decoded[len("after:"):]
+    return decoded[len("after:") :]
 
 
 def paginate(ctx: Context, items: list[Definition], field_name: str) -> dict[str, Any]:
@@ -131,7 +135,11 @@ def paginate(ctx: Context, items: list[Definition], field_name: str) -> dict[str
 
 
 def server_info() -> dict[str, str]:
-    return {"name": conf.get("SERVER_NAME"), "title": conf.get("SERVER_TITLE"), "version": conf.get("SERVER_VERSION")}
+    return {
+        "name": conf.get("SERVER_NAME"),
+        "title": conf.get("SERVER_TITLE"),
+        "version": conf.get("SERVER_VERSION"),
+    }
 
 
 def capabilities(era: str) -> dict[str, Any]:
@@ -406,7 +414,11 @@ def _completion_target(ctx: Context, ref: Any) -> Definition:
         found = ctx.registry.get("prompt", ref.get("name")) if isinstance(ref.get("name"), str) else None
     elif ref.get("type") == "ref/resource":
         uri = ref.get("uri")
-        found = (ctx.registry.get("template", uri) or ctx.registry.get("resource", uri)) if isinstance(uri, str) else None
+        found = (
+            (ctx.registry.get("template", uri) or ctx.registry.get("resource", uri))
+            if isinstance(uri, str)
+            else None
+        )
     else:
         raise InvalidParams("ref.type must be ref/prompt or ref/resource")
     if found is None or not _allowed(ctx, found):
@@ -447,4 +459,3 @@ LEGACY: dict[str, Method] = {
     "logging/setLevel": Method(set_level),
     **_SHARED,
 }
-

@@ -15,13 +15,17 @@ class ToolPolicy(models.Model):
 
     name = models.CharField("tool name", max_length=128, unique=True)
     enabled = models.BooleanField(default=True, help_text="A disabled tool is neither listed nor callable.")
-    scopes = models.CharField(
-        max_length=500, null=True, blank=True,
-        help_text="Space-separated scopes the tool needs besides mcp:tools; leave empty to keep the tool's own.",
+    scopes = models.CharField(  # noqa: DJ001  (NULL keeps the tool's own; "" would require none)
+        max_length=500,
+        null=True,
+        blank=True,
+        help_text="Space-separated scopes needed besides mcp:tools; empty keeps the tool's own.",
     )
-    roles = models.CharField(
-        max_length=500, null=True, blank=True,
-        help_text="Space-separated roles, any one of which may use the tool; leave empty to keep the tool's own.",
+    roles = models.CharField(  # noqa: DJ001  (NULL keeps the tool's own)
+        max_length=500,
+        null=True,
+        blank=True,
+        help_text="Space-separated roles, any one of which may use it; empty keeps the tool's own.",
     )
     updated = models.DateTimeField(auto_now=True)
 
@@ -68,7 +72,9 @@ class AuditRecord(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     duration_ms = models.FloatField()
     argument_bytes = models.PositiveIntegerField(default=0)
-    argument_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the canonical arguments.")
+    argument_digest = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the canonical arguments."
+    )
     protocol_version = models.CharField(max_length=20, blank=True)
 
     objects = AuditRecordQuerySet.as_manager()

@@ -1,4 +1,4 @@
-"""Admins' tool overrides (``ToolPolicy``) applied to tool definitions, cached per process for a few seconds."""
+"""Admins' tool overrides (``ToolPolicy``) applied to tool definitions, cached per process briefly."""
 
 from __future__ import annotations
 

@@ -19,8 +19,15 @@ def greeting(ctx, topic: str = "") -> str:
 @prompt("help", title="Help")
 def help_prompt(ctx) -> str:
     """Explain what this caller may do on this server."""
-    lines = [f"You are connected as {ctx.token.username or ctx.token.subject} (client {ctx.token.client_id})."]
-    for kind, label in (("tool", "Tools"), ("prompt", "Prompts"), ("resource", "Resources"), ("template", "Templates")):
+    lines = [
+        f"You are connected as {ctx.token.username or ctx.token.subject} (client {ctx.token.client_id})."
+    ]
+    for kind, label in (
+        ("tool", "Tools"),
+        ("prompt", "Prompts"),
+        ("resource", "Resources"),
+        ("template", "Templates"),
+    ):
         items = ctx.visible(kind)
         described = ", ".join(f"{item.key} ({item.description.splitlines()[0]})" for item in items) or "none"
         lines.append(f"{label} you may use: {described}.")

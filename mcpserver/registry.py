@@ -64,8 +64,16 @@ class Tool:
         return self.name
 
     def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {"name": self.name, "description": self.description, "inputSchema": self.input_schema}
-        for name, value in (("title", self.title), ("outputSchema", self.output_schema), ("annotations", self.annotations)):
+        described: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        }
+        for name, value in (
+            ("title", self.title),
+            ("outputSchema", self.output_schema),
+            ("annotations", self.annotations),
+        ):
             if value is not None:
                 described[name] = value
         return described
@@ -180,18 +188,21 @@ def tool(
         tool_name = name or func.__name__
         if not _TOOL_NAME.match(tool_name):
             raise ValueError(f"Invalid tool name {tool_name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
-        return _attach(func, Tool(
-            name=tool_name,
-            description=description or inspect.getdoc(func) or tool_name,
-            handler=func,
-            input_schema=input_schema or dict(NO_ARGUMENTS),
-            output_schema=output_schema,
-            scopes=tuple(scopes),
-            roles=tuple(roles),
-            title=title,
-            annotations=annotations,
-            client_capabilities=tuple(client_capabilities),
-        ))
+        return _attach(
+            func,
+            Tool(
+                name=tool_name,
+                description=description or inspect.getdoc(func) or tool_name,
+                handler=func,
+                input_schema=input_schema or dict(NO_ARGUMENTS),
+                output_schema=output_schema,
+                scopes=tuple(scopes),
+                roles=tuple(roles),
+                title=title,
+                annotations=annotations,
+                client_capabilities=tuple(client_capabilities),
+            ),
+        )
 
     return decorate
 
@@ -210,15 +221,18 @@ def prompt(
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         prompt_name = name or func.__name__
-        return _attach(func, Prompt(
-            name=prompt_name,
-            description=description or inspect.getdoc(func) or prompt_name,
-            handler=func,
-            arguments=tuple(arguments),
-            scopes=tuple(scopes),
-            roles=tuple(roles),
-            title=title,
-        ))
+        return _attach(
+            func,
+            Prompt(
+                name=prompt_name,
+                description=description or inspect.getdoc(func) or prompt_name,
+                handler=func,
+                arguments=tuple(arguments),
+                scopes=tuple(scopes),
+                roles=tuple(roles),
+                title=title,
+            ),
+        )
 
     return decorate
 
@@ -233,21 +247,24 @@ def resource(
     roles: Iterable[str] = (),
     title: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a resource (or a template, when ``uri`` has ``{variables}``); the function returns its content."""
+    """Declare a resource (a template when ``uri`` has ``{variables}``); the function returns its content."""
     if callable(uri) or not isinstance(uri, str):
         raise TypeError("Use @resource(uri, ...) with the resource's URI.")
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        return _attach(func, Resource(
-            uri=uri,
-            name=name or func.__name__,
-            description=description or inspect.getdoc(func) or uri,
-            handler=func,
-            mime_type=mime_type,
-            scopes=tuple(scopes),
-            roles=tuple(roles),
-            title=title,
-        ))
+        return _attach(
+            func,
+            Resource(
+                uri=uri,
+                name=name or func.__name__,
+                description=description or inspect.getdoc(func) or uri,
+                handler=func,
+                mime_type=mime_type,
+                scopes=tuple(scopes),
+                roles=tuple(roles),
+                title=title,
+            ),
+        )
 
     return decorate
 
@@ -256,7 +273,12 @@ class Registry:
     """Name-keyed capabilities, one table per kind; lists come out sorted by key."""
 
     def __init__(self, definitions: Iterable[Definition] = ()) -> None:
-        self.tables: dict[str, dict[str, Definition]] = {"tool": {}, "prompt": {}, "resource": {}, "template": {}}
+        self.tables: dict[str, dict[str, Definition]] = {
+            "tool": {},
+            "prompt": {},
+            "resource": {},
+            "template": {},
+        }
         for definition in definitions:
             self.register(definition)
 

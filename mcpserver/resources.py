@@ -9,22 +9,31 @@ from .methods import HANDSHAKE_VERSIONS, MODERN_VERSIONS
 from .registry import resource
 
 
-@resource("mcp://server/description", name="server-description", title="About this server", mime_type="text/markdown")
+@resource(
+    "mcp://server/description",
+    name="server-description",
+    title="About this server",
+    mime_type="text/markdown",
+)
 def server_description(ctx) -> str:
     """What this server is, which protocol versions it speaks and how to authorize."""
-    return "\n".join([
-        f"# {conf.get('SERVER_TITLE')} {conf.get('SERVER_VERSION')}",
-        "",
-        conf.get("INSTRUCTIONS"),
-        "",
-        f"- Endpoint: {conf.get('RESOURCE_URL')}",
-        f"- Protocol versions: {', '.join([*MODERN_VERSIONS, *reversed(HANDSHAKE_VERSIONS)])}",
-        f"- Authorization server: {conf.get('ISSUER')}",
-        f"- Scopes: {' '.join(conf.get('SCOPES_SUPPORTED'))}",
-    ])
+    return "\n".join(
+        [
+            f"# {conf.get('SERVER_TITLE')} {conf.get('SERVER_VERSION')}",
+            "",
+            conf.get("INSTRUCTIONS"),
+            "",
+            f"- Endpoint: {conf.get('RESOURCE_URL')}",
+            f"- Protocol versions: {', '.join([*MODERN_VERSIONS, *reversed(HANDSHAKE_VERSIONS)])}",
+            f"- Authorization server: {conf.get('ISSUER')}",
+            f"- Scopes: {' '.join(conf.get('SCOPES_SUPPORTED'))}",
+        ]
+    )
 
 
-@resource("mcp://tools/{name}", name="tool-description", title="Tool description", mime_type="application/json")
+@resource(
+    "mcp://tools/{name}", name="tool-description", title="Tool description", mime_type="application/json"
+)
 def tool_description(ctx, name: str) -> str:
     """The definition of one tool you may use, as JSON."""
     for item in ctx.visible("tool"):

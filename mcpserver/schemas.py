@@ -16,7 +16,9 @@ _TYPES: dict[str, Any] = {
     "string": lambda v: isinstance(v, str),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+    ),
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
 }
 
@@ -75,7 +77,9 @@ def _check_object(schema: dict[str, Any], value: dict[str, Any], where: str, roo
             validate(item, schema["additionalProperties"], root, f"{where}.{name}")
 
 
-def validate(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None, where: str = "arguments") -> None:
+def validate(
+    value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None, where: str = "arguments"
+) -> None:
     """Raise ``SchemaError`` with a short, caller-safe message when ``value`` breaks ``schema``."""
     root = schema if root is None else root
     schema = _resolve(schema, root)

@@ -34,7 +34,11 @@ def load(session_id: str, token: AccessToken) -> dict[str, Any] | None:
     if not _SESSION_ID.match(session_id):
         return None
     state = cache.get(_key(session_id))
-    if not isinstance(state, dict) or state.get("subject") != token.subject or state.get("client_id") != token.client_id:
+    if (
+        not isinstance(state, dict)
+        or state.get("subject") != token.subject
+        or state.get("client_id") != token.client_id
+    ):
         return None
     return state
 

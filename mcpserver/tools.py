@@ -15,8 +15,13 @@ from .registry import Log, Progress, ToolError, tool
         "type": "object",
         "properties": {
             "message": {"type": "string", "description": "The text to send back.", "maxLength": 10_000},
-            "repeat_count": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1,
-                             "description": "How many times to repeat it (1-10)."},
+            "repeat_count": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 10,
+                "default": 1,
+                "description": "How many times to repeat it (1-10).",
+            },
         },
         "required": ["message"],
         "additionalProperties": False,
@@ -44,7 +49,12 @@ TIME_SCHEMA = {
     title="Current time",
     input_schema={
         "type": "object",
-        "properties": {"timezone": {"type": "string", "description": "An IANA time zone, e.g. Europe/Paris (default UTC)."}},
+        "properties": {
+            "timezone": {
+                "type": "string",
+                "description": "An IANA time zone, e.g. Europe/Paris (default UTC).",
+            }
+        },
         "additionalProperties": False,
     },
     output_schema=TIME_SCHEMA,
@@ -73,7 +83,9 @@ WHOAMI_SCHEMA = {
 }
 
 
-@tool(title="Who am I", output_schema=WHOAMI_SCHEMA, annotations={"readOnlyHint": True, "openWorldHint": False})
+@tool(
+    title="Who am I", output_schema=WHOAMI_SCHEMA, annotations={"readOnlyHint": True, "openWorldHint": False}
+)
 def whoami(ctx) -> dict:
     """Show who is calling: the token's subject, username, client, roles and scopes."""
     token = ctx.token

@@ -73,7 +73,11 @@ def era_of(obj: Any, headers: Mapping[str, str]) -> str:
     if not isinstance(obj, dict):
         return "legacy"  # a batch: only 2025-03-26 has them
     params = obj.get("params")
-    if isinstance(params, dict) and isinstance(params.get("_meta"), dict) and PROTOCOL_VERSION_KEY in params["_meta"]:
+    if (
+        isinstance(params, dict)
+        and isinstance(params.get("_meta"), dict)
+        and PROTOCOL_VERSION_KEY in params["_meta"]
+    ):
         return "modern"  # even for initialize, which 2026-07-28 answers with 404 and -32601
     version = headers.get("mcp-protocol-version")
     if version is not None and version not in methods.HANDSHAKE_VERSIONS:
@@ -109,7 +113,9 @@ def _envelope(message: jsonrpc.Message, headers: Mapping[str, str]) -> tuple[str
     if name_param is not None and decode_header(headers.get("mcp-name")) != message.params.get(name_param):
         raise HeaderMismatch(f"The Mcp-Name header does not match params.{name_param}")
     if version not in methods.MODERN_VERSIONS:
-        raise UnsupportedProtocolVersion(data={"supported": list(methods.MODERN_VERSIONS), "requested": version})
+        raise UnsupportedProtocolVersion(
+            data={"supported": list(methods.MODERN_VERSIONS), "requested": version}
+        )
     capabilities = meta[CLIENT_CAPABILITIES_KEY]
     if not isinstance(capabilities, dict):
         raise InvalidParams(f"{CLIENT_CAPABILITIES_KEY} must be an object")
@@ -125,8 +131,14 @@ def _modern(obj: Any, exchange: Exchange) -> Reply | Streamed:
     if method is None:
         raise MethodNotFound(f"Method not found: {message.method}")
     ctx = methods.Context(
-        token=exchange.token, registry=exchange.registry, era="modern", version=version, params=message.params,
-        request_id=message.id, client_capabilities=capabilities, client_info=client_info,
+        token=exchange.token,
+        registry=exchange.registry,
+        era="modern",
+        version=version,
+        params=message.params,
+        request_id=message.id,
+        client_capabilities=capabilities,
+        client_info=client_info,
         headers=exchange.headers,
     )
     return _answer(ctx, method, exchange)
@@ -147,7 +159,9 @@ def _answer(ctx: methods.Context, method: methods.Method, exchange: Exchange) ->
         if exchange.accepts_sse:
             return Streamed(_event_stream(ctx, method, outcome), dict(ctx.response_headers))
         outcome = _drain(outcome)
-    return Reply(jsonrpc.result(ctx.request_id, _decorate(ctx, method, outcome)), 200, dict(ctx.response_headers))
+    return Reply(
+        jsonrpc.result(ctx.request_id, _decorate(ctx, method, outcome)), 200, dict(ctx.response_headers)
+    )
 
 
 # --- 2025 handshake era ---
@@ -183,14 +197,25 @@ def _legacy(obj: Any, exchange: Exchange) -> Reply | Streamed:
     return _legacy_request(message, exchange, (state or {}).get("version", version), session_id, state)
 
 
-def _legacy_request(message: jsonrpc.Message, exchange: Exchange, version: str, session_id: str | None,
-                    state: dict[str, Any] | None = None):
+def _legacy_request(
+    message: jsonrpc.Message,
+    exchange: Exchange,
+    version: str,
+    session_id: str | None,
+    state: dict[str, Any] | None = None,
+):
     method = methods.LEGACY.get(message.method)
     if method is None:
         raise MethodNotFound(f"Method not found: {message.method}")
     ctx = methods.Context(
-        token=exchange.token, registry=exchange.registry, era="legacy", version=version, params=message.params,
-        request_id=message.id, session_id=session_id, log_level=(state or {}).get("log_level"),
+        token=exchange.token,
+        registry=exchange.registry,
+        era="legacy",
+        version=version,
+        params=message.params,
+        request_id=message.id,
+        session_id=session_id,
+        log_level=(state or {}).get("log_level"),
     )
     return _answer(ctx, method, exchange)
 
@@ -248,7 +273,9 @@ def _wanted(level: str, threshold: str | None) -> bool:
 def _notification(event: Any, progress_token: Any, threshold: str | None) -> dict[str, Any] | None:
     if isinstance(event, Progress) and progress_token is not None:
         params = {"progressToken": progress_token, "progress": event.progress}
-        params.update({k: v for k, v in (("total", event.total), ("message", event.message)) if v is not None})
+        params.update(
+            {k: v for k, v in (("total", event.total), ("message", event.message)) if v is not None}
+        )
         return jsonrpc.notification("notifications/progress", params)
     if isinstance(event, Log) and _wanted(event.level, threshold):
         params = {"level": event.level, "data": event.data}

@@ -6,6 +6,14 @@ from . import views
 
 urlpatterns = [
     path("mcp", views.McpView.as_view(), name="mcp"),
-    path(".well-known/oauth-protected-resource/mcp", views.ProtectedResourceMetadataView.as_view(), name="mcp-prm"),
-    path(".well-known/oauth-protected-resource", views.ProtectedResourceMetadataView.as_view(), name="mcp-prm-root"),
+    path(
+        ".well-known/oauth-protected-resource/mcp",
+        views.ProtectedResourceMetadataView.as_view(),
+        name="mcp-prm",
+    ),
+    path(
+        ".well-known/oauth-protected-resource",
+        views.ProtectedResourceMetadataView.as_view(),
+        name="mcp-prm-root",
+    ),
 ]

@@ -28,14 +28,19 @@ from .exceptions import (
 
 logger = logging.getLogger(__name__)
 
-ALLOW_HEADERS = "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID"
+ALLOW_HEADERS = (
+    "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, "
+    "Last-Event-ID"
+)
 EXPOSE_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version"
 ALLOW_METHODS = "POST, DELETE, OPTIONS"
 JSON = "application/json"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(jsonrpc.dumps(body) if body is not None else b"", status=status, content_type=JSON)
+    response = HttpResponse(
+        jsonrpc.dumps(body) if body is not None else b"", status=status, content_type=JSON
+    )
     if body is None:
         del response["Content-Type"]
     for name, value in (headers or {}).items():

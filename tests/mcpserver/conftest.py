@@ -81,9 +81,16 @@ def sign(application):
 
         now = int(time.time())
         claims = {
-            "iss": settings.MCPSERVER["ISSUER"], "sub": "42", "aud": settings.MCPSERVER["RESOURCE_URL"],
-            "client_id": application.client_id, "scope": " ".join(ALL_SCOPES), "iat": now, "exp": now + 300,
-            "jti": uuid.uuid4().hex, "roles": ["user"], "username": "signed",
+            "iss": settings.MCPSERVER["ISSUER"],
+            "sub": "42",
+            "aud": settings.MCPSERVER["RESOURCE_URL"],
+            "client_id": application.client_id,
+            "scope": " ".join(ALL_SCOPES),
+            "iat": now,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+            "roles": ["user"],
+            "username": "signed",
         }
         claims.update(overrides or {})
         for name in remove:
@@ -113,7 +120,7 @@ class McpClient:
         return getattr(self.client, method)("/mcp", data, content_type=content_type, **extra)
 
     def modern(self, method, params=None, headers=None, token=None, request_id=None, meta=None):
-        """A 2026-07-28 request with a correct envelope and mirrored headers (override either to break them)."""
+        """A 2026-07-28 request with a correct envelope and mirrored headers (override to break them)."""
         self.counter += 1
         params = dict(params or {})
         params["_meta"] = {PV_KEY: MODERN, CAPS_KEY: {}, **(meta or {})}
@@ -123,8 +130,12 @@ class McpClient:
                 mirrored["Mcp-Name"] = params[name]
         mirrored.update(headers or {})
         mirrored = {k: v for k, v in mirrored.items() if v is not None}
-        body = {"jsonrpc": "2.0", "id": self.counter if request_id is None else request_id, "method": method,
-                "params": params}
+        body = {
+            "jsonrpc": "2.0",
+            "id": self.counter if request_id is None else request_id,
+            "method": method,
+            "params": params,
+        }
         return self.raw(body, mirrored, token)
 
     def legacy(self, method, params=None, headers=None, token=None, notification=False, version="2025-11-25"):
@@ -136,9 +147,16 @@ class McpClient:
         return self.raw(body, {k: v for k, v in merged.items() if v is not None}, token)
 
     def initialize(self, version="2025-11-25", token=None):
-        response = self.legacy("initialize", {
-            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "tests", "version": "1"},
-        }, headers={"MCP-Protocol-Version": None}, token=token)
+        response = self.legacy(
+            "initialize",
+            {
+                "protocolVersion": version,
+                "capabilities": {},
+                "clientInfo": {"name": "tests", "version": "1"},
+            },
+            headers={"MCP-Protocol-Version": None},
+            token=token,
+        )
         assert response.status_code == 200, response.content
         return response
 

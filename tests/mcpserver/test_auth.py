@@ -21,7 +21,7 @@ def challenge_params(response) -> dict[str, str]:
     value = response["WWW-Authenticate"]
     assert value.startswith("Bearer ")
     params = {}
-    for part in value[len("Bearer "):].split('", '):
+    for part in value[len("Bearer ") :].split('", '):
         name, _, quoted = part.partition("=")
         params[name.strip()] = quoted.strip('"')
     return params
@@ -77,8 +77,12 @@ def test_wrong_signature_is_401(mcp, sign):
     genuine = sign()
     kid = jwt.get_unverified_header(genuine)["kid"]
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    forged = jwt.encode(jwt.decode(genuine, options={"verify_signature": False}), other, algorithm="RS256",
-                        headers={"kid": kid, "typ": "at+jwt"})
+    forged = jwt.encode(
+        jwt.decode(genuine, options={"verify_signature": False}),
+        other,
+        algorithm="RS256",
+        headers={"kid": kid, "typ": "at+jwt"},
+    )
     assert mcp.modern("tools/list", token=forged).status_code == 401
 
 
@@ -107,8 +111,11 @@ def test_revoked_token_is_refused_on_the_next_request_even_when_cached(client, m
 
 def test_revocation_through_the_revocation_endpoint(client, mcp, token, application):
     assert mcp.modern("tools/list").status_code == 200
-    response = client.post("/oauth/revoke/", f"token={token}&client_id={application.client_id}",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/oauth/revoke/",
+        f"token={token}&client_id={application.client_id}",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 200, response.content
     assert mcp.modern("tools/list").status_code == 401
 
@@ -252,12 +259,18 @@ def _redis_available() -> bool:
 def test_revocation_check_through_redis(settings, sign):
     import uuid
 
-    from authserver import revocation
     from django.core.cache import cache
     from django.utils import timezone
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": uuid.uuid4().hex}}
+    from authserver import revocation
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": uuid.uuid4().hex,
+        }
+    }
     token = sign()
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert auth.authenticate(f"Bearer {token}").subject == "42"

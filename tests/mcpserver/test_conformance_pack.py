@@ -33,7 +33,9 @@ def result(mcp, name, arguments=None, **kwargs):
 
 
 def test_content_fixtures(pack, mcp):
-    assert result(mcp, "test_simple_text")["content"][0]["text"] == "This is a simple text response for testing."
+    assert (
+        result(mcp, "test_simple_text")["content"][0]["text"] == "This is a simple text response for testing."
+    )
     image = result(mcp, "test_image_content")["content"][0]
     assert image["mimeType"] == "image/png" and base64.b64decode(image["data"]).startswith(b"\x89PNG")
     audio = result(mcp, "test_audio_content")["content"][0]
@@ -66,38 +68,59 @@ def test_json_schema_2020_12_is_listed_verbatim(pack, mcp):
     assert schema["$defs"]["address"]["$anchor"] == "addressDef"
     ok = result(mcp, "json_schema_2020_12_tool", {"name": "a", "address": {"city": "x"}, "email": "e"})
     assert "isError" not in ok
-    bad = mcp.modern("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"address": {"city": 5}}})
+    bad = mcp.modern(
+        "tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"address": {"city": 5}}}
+    )
     assert bad.json()["error"]["code"] == -32602
 
 
 def test_progress_and_logging_fixtures_stream(pack, mcp):
     response = mcp.modern("tools/call", {"name": "test_tool_with_progress"}, meta={"progressToken": "tok"})
-    events = [json.loads(line[6:]) for line in b"".join(response.streaming_content).decode().splitlines()
-              if line.startswith("data: ")]
+    events = [
+        json.loads(line[6:])
+        for line in b"".join(response.streaming_content).decode().splitlines()
+        if line.startswith("data: ")
+    ]
     assert [e["params"]["progress"] for e in events[:-1]] == [0, 50, 100]
     assert events[-1]["result"]["content"][0]["text"] == "tok"
     session = {"Mcp-Session-Id": mcp.initialize()["Mcp-Session-Id"]}
     mcp.legacy("logging/setLevel", {"level": "debug"}, headers=session)
     logged = mcp.legacy("tools/call", {"name": "test_tool_with_logging", "arguments": {}}, headers=session)
-    notes = [json.loads(line[6:]) for line in b"".join(logged.streaming_content).decode().splitlines()
-             if line.startswith("data: ")]
+    notes = [
+        json.loads(line[6:])
+        for line in b"".join(logged.streaming_content).decode().splitlines()
+        if line.startswith("data: ")
+    ]
     assert [n["params"]["data"] for n in notes if n.get("method") == "notifications/message"] == [
-        "Tool execution started", "Tool processing data", "Tool execution completed"]
+        "Tool execution started",
+        "Tool processing data",
+        "Tool execution completed",
+    ]
 
 
 def test_prompt_and_resource_fixtures(pack, mcp):
-    prompt = mcp.modern("prompts/get", {"name": "test_prompt_with_arguments", "arguments": {"arg1": "a", "arg2": "b"}})
-    assert prompt.json()["result"]["messages"][0]["content"]["text"] == "Prompt with arguments: arg1='a', arg2='b'"
+    prompt = mcp.modern(
+        "prompts/get", {"name": "test_prompt_with_arguments", "arguments": {"arg1": "a", "arg2": "b"}}
+    )
+    assert (
+        prompt.json()["result"]["messages"][0]["content"]["text"]
+        == "Prompt with arguments: arg1='a', arg2='b'"
+    )
     missing = mcp.modern("prompts/get", {"name": "test_prompt_with_arguments", "arguments": {"arg1": "a"}})
     assert missing.json()["error"]["code"] == -32602
-    embedded = mcp.modern("prompts/get", {"name": "test_prompt_with_embedded_resource",
-                                          "arguments": {"resourceUri": "test://x"}}).json()["result"]
+    embedded = mcp.modern(
+        "prompts/get",
+        {"name": "test_prompt_with_embedded_resource", "arguments": {"resourceUri": "test://x"}},
+    ).json()["result"]
     assert embedded["messages"][0]["content"]["resource"]["uri"] == "test://x"
     image = mcp.modern("prompts/get", {"name": "test_prompt_with_image"}).json()["result"]
     assert image["messages"][0]["content"]["type"] == "image"
     text = mcp.modern("resources/read", {"uri": "test://static-text"}).json()["result"]["contents"][0]
-    assert text == {"uri": "test://static-text", "mimeType": "text/plain",
-                    "text": "This is the content of the static text resource."}
+    assert text == {
+        "uri": "test://static-text",
+        "mimeType": "text/plain",
+        "text": "This is the content of the static text resource.",
+    }
     blob = mcp.modern("resources/read", {"uri": "test://static-binary"}).json()["result"]["contents"][0]
     assert blob["mimeType"] == "image/png" and base64.b64decode(blob["blob"]).startswith(b"\x89PNG")
     data = mcp.modern("resources/read", {"uri": "test://template/123/data"}).json()["result"]["contents"][0]
@@ -116,7 +139,9 @@ def test_prompt_and_resource_fixtures(pack, mcp):
     ],
 )
 def test_mcp_param_headers(pack, mcp, arguments, headers, ok):
-    response = mcp.modern("tools/call", {"name": "test_x_mcp_header", "arguments": arguments}, headers=headers)
+    response = mcp.modern(
+        "tools/call", {"name": "test_x_mcp_header", "arguments": arguments}, headers=headers
+    )
     if ok:
         assert response.status_code == 200, response.content
     else:

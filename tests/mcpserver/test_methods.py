@@ -1,4 +1,4 @@
-"""MCP methods: built-in tools, prompts and resources, visibility by scope, role and policy, pagination, audit."""
+"""MCP methods: built-ins, visibility by scope, role and policy, pagination, audit."""
 
 from __future__ import annotations
 
@@ -31,11 +31,21 @@ def test_tools_list_shapes(mcp):
 
 
 def test_echo(mcp):
-    assert call(mcp, "echo", {"message": "hi", "repeat_count": 3})["content"] == [{"type": "text", "text": "hi\nhi\nhi"}]
+    assert call(mcp, "echo", {"message": "hi", "repeat_count": 3})["content"] == [
+        {"type": "text", "text": "hi\nhi\nhi"}
+    ]
 
 
-@pytest.mark.parametrize("arguments", [{}, {"message": 5}, {"message": "x", "repeat_count": 11},
-                                       {"message": "x", "repeat_count": 0}, {"message": "x", "extra": 1}])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {},
+        {"message": 5},
+        {"message": "x", "repeat_count": 11},
+        {"message": "x", "repeat_count": 0},
+        {"message": "x", "extra": 1},
+    ],
+)
 def test_schema_invalid_arguments_are_32602(mcp, arguments):
     response = mcp.modern("tools/call", {"name": "echo", "arguments": arguments})
     assert response.status_code == 400
@@ -76,10 +86,16 @@ def test_client_credentials_token_via_token_endpoint(client, roles, make_client)
     from authserver import keys
 
     keys.ensure_key()
-    made = make_client("svc", grant="client-credentials", scopes=["mcp:read", "mcp:tools"], client_secret="s3cret-value")
+    made = make_client(
+        "svc", grant="client-credentials", scopes=["mcp:read", "mcp:tools"], client_secret="s3cret-value"
+    )
     basic = base64.b64encode(f"{made.client_id}:s3cret-value".encode()).decode()
-    issued = client.post("/oauth/token/", "grant_type=client_credentials",
-                         content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION=f"Basic {basic}")
+    issued = client.post(
+        "/oauth/token/",
+        "grant_type=client_credentials",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
     assert issued.status_code == 200, issued.content
     from .conftest import McpClient
 
@@ -112,7 +128,9 @@ def test_prompts(mcp, issue):
     greeting = mcp.modern("prompts/get", {"name": "greeting", "arguments": {"topic": "tea"}}, token=token)
     text = greeting.json()["result"]["messages"][0]["content"]["text"]
     assert "dave" in text and "tea" in text
-    help_text = mcp.modern("prompts/get", {"name": "help"}, token=token).json()["result"]["messages"][0]["content"]
+    help_text = mcp.modern("prompts/get", {"name": "help"}, token=token).json()["result"]["messages"][0][
+        "content"
+    ]
     assert "echo" in help_text["text"]
 
 
@@ -185,7 +203,9 @@ def test_role_restricted_tool(mcp, issue):
         user, admin = issue(roles=["user"]), issue(roles=["admin"])
         assert mcp.modern("tools/list", token=user).json()["result"]["tools"] == []
         assert mcp.modern("tools/call", {"name": "admin_only"}, token=user).json()["error"]["code"] == -32602
-        assert [t["name"] for t in mcp.modern("tools/list", token=admin).json()["result"]["tools"]] == ["admin_only"]
+        assert [t["name"] for t in mcp.modern("tools/list", token=admin).json()["result"]["tools"]] == [
+            "admin_only"
+        ]
         assert call(mcp, "admin_only", token=admin)["content"][0]["text"] == "secret"
     finally:
         app.registry = original
@@ -214,7 +234,10 @@ def test_admin_policy_disables_or_restricts_a_tool(mcp):
     ToolPolicy.objects.create(name="echo", enabled=False)
     names = [t["name"] for t in mcp.modern("tools/list").json()["result"]["tools"]]
     assert "echo" not in names
-    assert mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}}).json()["error"]["code"] == -32602
+    assert (
+        mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}}).json()["error"]["code"]
+        == -32602
+    )
     ToolPolicy.objects.filter(name="echo").update(enabled=True, scopes="mcp:extra")
     response = mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}})
     assert response.status_code == 403
@@ -233,9 +256,11 @@ def _caller(scopes=("mcp:read", "mcp:tools")):
 def _many_tools(count):
     definitions = []
     for index in range(count):
+
         @tool(f"tool_{index:03d}")
         def handler(ctx):
             return "x"
+
         definitions.append(handler.__mcp__)
     return Registry(definitions)
 
@@ -300,8 +325,10 @@ def test_calls_are_audited_without_arguments(mcp, token):
 def test_audit_admin_is_read_only(admin_client, settings):
     from mcpserver.models import AuditRecord
 
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
     assert admin_client.get("/admin/mcpserver/auditrecord/").status_code == 200
     assert admin_client.get("/admin/mcpserver/auditrecord/add/").status_code == 403
@@ -320,10 +347,14 @@ def test_completion(mcp):
     app = apps.get_app_config("mcpserver")
     original, app.registry = app.registry, Registry([pick.__mcp__])
     try:
-        ok = mcp.modern("completion/complete", {"ref": {"type": "ref/prompt", "name": "pick"},
-                                                "argument": {"name": "city", "value": "par"}})
-        unknown = mcp.modern("completion/complete", {"ref": {"type": "ref/prompt", "name": "nope"},
-                                                     "argument": {"name": "city", "value": ""}})
+        ok = mcp.modern(
+            "completion/complete",
+            {"ref": {"type": "ref/prompt", "name": "pick"}, "argument": {"name": "city", "value": "par"}},
+        )
+        unknown = mcp.modern(
+            "completion/complete",
+            {"ref": {"type": "ref/prompt", "name": "nope"}, "argument": {"name": "city", "value": ""}},
+        )
         bad = mcp.modern("completion/complete", {"ref": "x", "argument": {}})
     finally:
         app.registry = original

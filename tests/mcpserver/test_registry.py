@@ -10,6 +10,7 @@ from mcpserver.registry import Registry, build_registry, prompt, resource, tool
 
 def test_decorator_refuses_bare_use():
     with pytest.raises(TypeError):
+
         @tool
         def bare(ctx):
             return ""

@@ -78,7 +78,8 @@ def test_header_mismatch_is_400_32020(mcp, headers):
 
 def test_header_names_are_case_insensitive_and_values_may_be_base64(mcp):
     response = mcp.modern(
-        "tools/call", {"name": "echo", "arguments": {"message": "hi"}},
+        "tools/call",
+        {"name": "echo", "arguments": {"message": "hi"}},
         headers={"Mcp-Name": None, "mcp-name": b64("echo"), "Mcp-Method": b64("tools/call")},
     )
     assert response.status_code == 200, response.content
@@ -93,7 +94,9 @@ def test_non_ascii_resource_uri_travels_base64_encoded(mcp):
 
 
 def test_unsupported_version_is_400_32022_with_supported_list(mcp):
-    response = mcp.modern("tools/list", headers={"MCP-Protocol-Version": "2099-01-01"}, meta={PV_KEY: "2099-01-01"})
+    response = mcp.modern(
+        "tools/list", headers={"MCP-Protocol-Version": "2099-01-01"}, meta={PV_KEY: "2099-01-01"}
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == -32022
@@ -114,7 +117,9 @@ def test_ping_and_initialize_are_not_modern_methods(mcp):
 
 
 def test_header_values_exclude_surrounding_whitespace(mcp):
-    response = mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}}, headers={"Mcp-Name": " echo\t"})
+    response = mcp.modern(
+        "tools/call", {"name": "echo", "arguments": {"message": "x"}}, headers={"Mcp-Name": " echo\t"}
+    )
     assert response.status_code == 200
 
 
@@ -142,8 +147,11 @@ def test_missing_client_capability_is_400_32021(mcp, settings):
 
 
 def test_modern_notification_is_202_without_body(mcp):
-    body = {"jsonrpc": "2.0", "method": "notifications/cancelled",
-            "params": {"_meta": {PV_KEY: MODERN, CAPS_KEY: {}}, "requestId": 1}}
+    body = {
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {"_meta": {PV_KEY: MODERN, CAPS_KEY: {}}, "requestId": 1},
+    }
     response = mcp.raw(body, {"MCP-Protocol-Version": MODERN, "Mcp-Method": "notifications/cancelled"})
     assert response.status_code == 202
     assert response.content == b""
@@ -154,8 +162,14 @@ def test_modern_notification_is_202_without_body(mcp):
 
 @pytest.mark.parametrize(
     ("requested", "answered"),
-    [("2025-11-25", "2025-11-25"), ("2025-06-18", "2025-06-18"), ("2025-03-26", "2025-03-26"),
-     ("2026-07-28", "2025-11-25"), ("2030-01-01", "2025-11-25"), ("2024-11-05", "2025-11-25")],
+    [
+        ("2025-11-25", "2025-11-25"),
+        ("2025-06-18", "2025-06-18"),
+        ("2025-03-26", "2025-03-26"),
+        ("2026-07-28", "2025-11-25"),
+        ("2030-01-01", "2025-11-25"),
+        ("2024-11-05", "2025-11-25"),
+    ],
 )
 def test_initialize_negotiates(mcp, requested, answered):
     response = mcp.initialize(requested)
@@ -218,7 +232,12 @@ def test_batches_only_in_2025_03_26(mcp):
     batch = [
         {"jsonrpc": "2.0", "id": 1, "method": "ping"},
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "b"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": "b"}},
+        },
         {"jsonrpc": "2.0", "id": 3, "method": "nope"},
         {"jsonrpc": "2.0", "id": 4, "method": "initialize", "params": {"protocolVersion": "2025-03-26"}},
         "not a message",
@@ -251,7 +270,11 @@ def test_client_response_message_is_202(mcp):
 def test_parse_error(mcp):
     response = mcp.raw(b"{not json")
     assert response.status_code == 400
-    assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}}
+    assert response.json() == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32700, "message": "Parse error"},
+    }
 
 
 @pytest.mark.parametrize(
@@ -296,7 +319,10 @@ def test_too_deep_json_is_400(mcp):
 
 
 def test_nan_is_not_json(mcp):
-    assert mcp.raw(b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":NaN}}').json()["error"]["code"] == -32700
+    assert (
+        mcp.raw(b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":NaN}}').json()["error"]["code"]
+        == -32700
+    )
 
 
 def test_wrong_content_type_is_415(mcp):
@@ -316,13 +342,24 @@ def test_foreign_origin_is_403(mcp):
     assert "Access-Control-Allow-Origin" not in response
 
 
-@pytest.mark.parametrize("origin", ["http://localhost:6274", "http://127.0.0.1:3000", "http://[::1]:9", "http://localhost"])
+@pytest.mark.parametrize(
+    "origin", ["http://localhost:6274", "http://127.0.0.1:3000", "http://[::1]:9", "http://localhost"]
+)
 def test_a_loopback_server_accepts_loopback_origins(mcp, origin):
     assert mcp.modern("tools/list", headers={"Origin": origin}).status_code == 200
 
 
-@pytest.mark.parametrize("origin", ["http://localhost.evil.example", "http://127.0.0.1.nip.io", "null", "file://",
-                                    "http://localhost:99999", "http://localhost/path"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://localhost.evil.example",
+        "http://127.0.0.1.nip.io",
+        "null",
+        "file://",
+        "http://localhost:99999",
+        "http://localhost/path",
+    ],
+)
 def test_lookalike_origins_are_refused(mcp, origin):
     assert mcp.modern("tools/list", headers={"Origin": origin}).status_code == 403
 
@@ -343,12 +380,20 @@ def test_own_and_allowed_origins_get_cors_headers(mcp, settings):
 
 
 def test_preflight(client):
-    response = client.options("/mcp", HTTP_ORIGIN="http://127.0.0.1:8000",
-                              HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    response = client.options(
+        "/mcp", HTTP_ORIGIN="http://127.0.0.1:8000", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
     assert response.status_code == 204
     allowed = response["Access-Control-Allow-Headers"].lower()
-    for name in ("authorization", "content-type", "mcp-protocol-version", "mcp-method", "mcp-name",
-                 "mcp-session-id", "last-event-id"):
+    for name in (
+        "authorization",
+        "content-type",
+        "mcp-protocol-version",
+        "mcp-method",
+        "mcp-name",
+        "mcp-session-id",
+        "last-event-id",
+    ):
         assert name in allowed
     assert "POST" in response["Access-Control-Allow-Methods"]
 
@@ -362,7 +407,9 @@ def test_401_from_an_allowed_origin_exposes_www_authenticate(mcp):
 # --- protected resource metadata ---
 
 
-@pytest.mark.parametrize("path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"])
+@pytest.mark.parametrize(
+    "path", ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]
+)
 def test_protected_resource_metadata(client, path, settings):
     response = client.get(path)
     assert response.status_code == 200
@@ -382,13 +429,19 @@ def test_issuer_in_metadata_matches_the_authorization_server(client):
 
 
 def test_sse_response_streams_progress_then_result(mcp):
-    response = mcp.modern("tools/call", {"name": "long_task", "arguments": {"steps": 3, "interval_ms": 0}},
-                          meta={"progressToken": "p1", "io.modelcontextprotocol/logLevel": "debug"})
+    response = mcp.modern(
+        "tools/call",
+        {"name": "long_task", "arguments": {"steps": 3, "interval_ms": 0}},
+        meta={"progressToken": "p1", "io.modelcontextprotocol/logLevel": "debug"},
+    )
     assert response.status_code == 200
     assert response["Content-Type"] == "text/event-stream"
     assert response["X-Accel-Buffering"] == "no"
-    events = [json.loads(line[len("data: "):]) for line in b"".join(response.streaming_content).decode().splitlines()
-              if line.startswith("data: ")]
+    events = [
+        json.loads(line[len("data: ") :])
+        for line in b"".join(response.streaming_content).decode().splitlines()
+        if line.startswith("data: ")
+    ]
     progress = [event["params"] for event in events if event.get("method") == "notifications/progress"]
     assert [p["progress"] for p in progress] == [1, 2, 3]
     assert all(p["progressToken"] == "p1" and p["total"] == 3 for p in progress)
@@ -399,11 +452,24 @@ def test_sse_response_streams_progress_then_result(mcp):
 
 
 def test_json_only_client_gets_the_result_without_notifications(mcp):
-    body = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
-            "params": {"name": "long_task", "arguments": {"steps": 2, "interval_ms": 0}, "_meta": {"progressToken": 1}}}
-    response = mcp.client.post("/mcp", json.dumps(body), content_type="application/json",
-                               HTTP_AUTHORIZATION=f"Bearer {mcp.token}", HTTP_ACCEPT="application/json",
-                               HTTP_MCP_PROTOCOL_VERSION="2025-11-25")
+    body = {
+        "jsonrpc": "2.0",
+        "id": 9,
+        "method": "tools/call",
+        "params": {
+            "name": "long_task",
+            "arguments": {"steps": 2, "interval_ms": 0},
+            "_meta": {"progressToken": 1},
+        },
+    }
+    response = mcp.client.post(
+        "/mcp",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {mcp.token}",
+        HTTP_ACCEPT="application/json",
+        HTTP_MCP_PROTOCOL_VERSION="2025-11-25",
+    )
     assert response["Content-Type"] == "application/json"
     assert response.json()["result"]["content"][0]["text"] == "Finished 2 steps."
 
@@ -412,8 +478,11 @@ def test_closing_the_stream_cancels_the_tool_and_is_audited(mcp):
     from mcpserver import audit
     from mcpserver.models import AuditRecord
 
-    response = mcp.modern("tools/call", {"name": "long_task", "arguments": {"steps": 50, "interval_ms": 0}},
-                          meta={"progressToken": "p"})
+    response = mcp.modern(
+        "tools/call",
+        {"name": "long_task", "arguments": {"steps": 50, "interval_ms": 0}},
+        meta={"progressToken": "p"},
+    )
     stream = iter(response.streaming_content)
     next(stream)
     response.close()
@@ -423,25 +492,34 @@ def test_closing_the_stream_cancels_the_tool_and_is_audited(mcp):
 
 def _events(response):
     text = b"".join(response.streaming_content).decode()
-    return [json.loads(line[len("data: "):]) for line in text.splitlines() if line.startswith("data: ")]
+    return [json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: ")]
 
 
 def test_modern_logs_only_on_opt_in(mcp):
     arguments = {"name": "long_task", "arguments": {"steps": 2, "interval_ms": 0}}
     quiet = _events(mcp.modern("tools/call", arguments, meta={"progressToken": 1}))
     assert not any(e.get("method") == "notifications/message" for e in quiet)
-    above = _events(mcp.modern("tools/call", arguments, meta={"progressToken": 1,
-                                                               "io.modelcontextprotocol/logLevel": "info"}))
+    above = _events(
+        mcp.modern(
+            "tools/call", arguments, meta={"progressToken": 1, "io.modelcontextprotocol/logLevel": "info"}
+        )
+    )
     assert not any(e.get("method") == "notifications/message" for e in above)  # the task logs at debug
 
 
 def test_legacy_set_level_filters_session_logs(mcp):
     session = {"Mcp-Session-Id": mcp.initialize()["Mcp-Session-Id"]}
-    arguments = {"name": "long_task", "arguments": {"steps": 2, "interval_ms": 0}, "_meta": {"progressToken": "t"}}
+    arguments = {
+        "name": "long_task",
+        "arguments": {"steps": 2, "interval_ms": 0},
+        "_meta": {"progressToken": "t"},
+    }
     chatty = _events(mcp.legacy("tools/call", arguments, headers=session))
     assert any(e.get("method") == "notifications/message" for e in chatty)
     assert mcp.legacy("logging/setLevel", {"level": "warning"}, headers=session).json()["result"] == {}
     quiet = _events(mcp.legacy("tools/call", arguments, headers=session))
     assert not any(e.get("method") == "notifications/message" for e in quiet)
     assert [e["params"]["progress"] for e in quiet if e.get("method") == "notifications/progress"] == [1, 2]
-    assert mcp.legacy("logging/setLevel", {"level": "loud"}, headers=session).json()["error"]["code"] == -32602
+    assert (
+        mcp.legacy("logging/setLevel", {"level": "loud"}, headers=session).json()["error"]["code"] == -32602
+    )
