@@ -48,3 +48,27 @@ def check_key_source(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, checks.Tags.caches)
+def check_shared_cache(app_configs, **kwargs):
+    """Revocations and sessions live in the default cache: it must be shared by every worker and instance."""
+    from django.conf import settings
+
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend.endswith(".DummyCache"):
+        return [
+            checks.Error(
+                "The default cache is a DummyCache: revoked tokens would be accepted.", id="mcpserver.E004"
+            )
+        ]
+    if backend.endswith((".LocMemCache", ".FileBasedCache")):
+        return [
+            checks.Warning(
+                "The default cache is not shared between processes: a token revoked through one worker would "
+                "still be accepted by the others, and sessions would not move between workers.",
+                hint="Use Redis (REDIS_URL) or the database cache.",
+                id="mcpserver.W001",
+            )
+        ]
+    return []

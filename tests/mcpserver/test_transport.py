@@ -523,3 +523,15 @@ def test_legacy_set_level_filters_session_logs(mcp):
     assert (
         mcp.legacy("logging/setLevel", {"level": "loud"}, headers=session).json()["error"]["code"] == -32602
     )
+
+
+def test_foreign_host_is_4xx(mcp):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    response = mcp.client.post(
+        "/mcp",
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_HOST="evil.example",
+        HTTP_AUTHORIZATION=f"Bearer {mcp.token}",
+    )
+    assert 400 <= response.status_code < 500
