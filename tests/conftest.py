@@ -8,10 +8,15 @@ from django.core.management import call_command
 
 
 def pytest_configure(config):
-    """In-process tests hash user passwords with a fast hasher; live-server tests keep PBKDF2."""
+    """In-process settings: a fast user-password hasher (live-server tests keep PBKDF2), plain static files."""
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+    # The manifest storage needs ``collectstatic``; in-process page rendering does not.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(scope="session")

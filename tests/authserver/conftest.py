@@ -26,17 +26,6 @@ FORM = "application/x-www-form-urlencoded"
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
-def pytest_collection_modifyitems(config, items):
-    """DOT warns on each password-grant use; the product keeps the grant on purpose (OAUTH_PASSWORD_GRANT)."""
-    quiet = pytest.mark.filterwarnings(
-        "ignore:The OAuth 2.0 resource owner password credentials grant:DeprecationWarning"
-    )
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(quiet)
-
-
 def basic(client_id: str, secret: str) -> str:
     """An RFC 6749 §2.3.1 HTTP Basic header value (form-urlencoded id and secret)."""
     raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()

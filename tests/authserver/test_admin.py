@@ -12,15 +12,6 @@ from authserver import keys
 from authserver.models import ClientPolicy, Role, Scope, SigningKey, User
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
-    """The manifest storage needs ``collectstatic``; in-process page rendering does not."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def admin_client(world, client, make_user):
     superuser = make_user("root", is_staff=True, is_superuser=True)
