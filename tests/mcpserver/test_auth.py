@@ -280,3 +280,39 @@ def test_revocation_check_through_redis(settings, sign):
     with pytest.raises(InvalidToken):
         auth.authenticate(f"Bearer {token}")
     cache.delete(settings.TOKEN_REVOCATION_PREFIX + digest)
+
+
+@pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+def test_an_odd_redis_reply_falls_back_to_the_cache_client(settings):
+    import uuid
+
+    from django.core.cache import cache, caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": uuid.uuid4().hex,
+        }
+    }
+    cache.set(settings.TOKEN_REVOCATION_PREFIX + "d" * 64, 1)
+
+    class Garbled:
+        def sendall(self, data):
+            pass
+
+        def recv(self, size):
+            return b"-ERR nope\r\n"
+
+    class Connection:
+        _sock = Garbled()
+        disconnected = False
+
+        def disconnect(self):
+            Connection.disconnected = True
+
+    auth._redis.raw, auth._redis.connection = caches["default"]._cache, Connection()
+    assert auth.is_revoked("d" * 64) is True
+    assert Connection.disconnected and auth._redis.connection is None
+    assert auth.is_revoked("d" * 64) is True  # a fresh kept connection
+    assert auth.is_revoked("e" * 64) is False
