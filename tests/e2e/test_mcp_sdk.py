@@ -201,3 +201,62 @@ def test_no_audit_record_is_lost_on_a_graceful_shutdown(tmp_path):
         assert int(count) == 20
     finally:
         server.stop()
+
+
+def _stream_request(token: str, steps: int, interval_ms: int) -> dict:
+    return {
+        "json": {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": {
+                "name": "long_task",
+                "arguments": {"steps": steps, "interval_ms": interval_ms},
+                "_meta": {"progressToken": "p"},
+            },
+        },
+        "headers": {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2025-11-25",
+        },
+    }
+
+
+def test_progress_streams_for_real_under_gunicorn(live_server, service_token):
+    """Each notification reaches the client as the tool yields it, not when the response ends."""
+    import time
+
+    arrivals = []
+    started = time.monotonic()
+    with httpx.stream(
+        "POST", live_server.mcp_url, timeout=30, **_stream_request(service_token, 3, 400)
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["x-accel-buffering"] == "no"
+        for line in response.iter_lines():
+            if line.startswith("data: ") and '"notifications/message"' not in line:
+                arrivals.append(time.monotonic() - started)
+    assert len(arrivals) == 4  # three progress notifications, then the result
+    assert arrivals[0] < 0.9 and arrivals[-1] > 1.1  # the first came long before the last
+
+
+def test_closing_the_stream_cancels_the_tool(live_server, service_token):
+    import time
+
+    with httpx.stream(
+        "POST", live_server.mcp_url, timeout=30, **_stream_request(service_token, 50, 100)
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                break  # leave after the first notification: the connection closes
+    script = (
+        "from mcpserver.models import AuditRecord as A; "
+        "print(A.objects.filter(name='long_task', outcome='cancelled').count())"
+    )
+    count = "0"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and count == "0":
+        time.sleep(0.5)
+        count = live_server.manage("shell", "-v", "0", "-c", script).stdout.strip().splitlines()[-1]
+    assert int(count) >= 1
