@@ -63,6 +63,7 @@ class Stream:
     """A result that is still being produced: yields ``Progress``/``Log`` events, then returns the result."""
 
     events: Generator[Any, None, dict[str, Any]]
+    abandon: Callable[[], None] = lambda: None  # called when the stream is closed, started or not
 
 
 @dataclass(frozen=True)
@@ -251,8 +252,12 @@ class _Audited:
     def __init__(self, ctx: Context, kind: str, name: str, arguments: Any) -> None:
         self.ctx, self.kind, self.name, self.arguments = ctx, kind, name, arguments
         self.started = time.perf_counter()
+        self.finished = False
 
     def done(self, outcome: str) -> None:
+        if self.finished:
+            return
+        self.finished = True
         elapsed = (time.perf_counter() - self.started) * 1000
         audit.record(self.ctx.token, self.kind, self.name, outcome, elapsed, self.arguments, self.ctx.version)
 
@@ -300,7 +305,9 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
         trail.done("invalid")
         raise
     if _is_generator_function(tool.handler):
-        return Stream(_streamed_tool(trail, tool, tool.handler(ctx, **arguments)))
+        return Stream(
+            _streamed_tool(trail, tool, tool.handler(ctx, **arguments)), lambda: trail.done("cancelled")
+        )
     return _finish_tool(trail, tool, lambda: tool.handler(ctx, **arguments))
 
 

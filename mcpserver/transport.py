@@ -157,7 +157,7 @@ def _answer(ctx: methods.Context, method: methods.Method, exchange: Exchange) ->
     outcome = method.handler(ctx)
     if isinstance(outcome, methods.Stream):
         if exchange.accepts_sse:
-            return Streamed(_event_stream(ctx, method, outcome), dict(ctx.response_headers))
+            return Streamed(_EventStream(ctx, method, outcome), dict(ctx.response_headers))
         outcome = _drain(outcome)
     return Reply(
         jsonrpc.result(ctx.request_id, _decorate(ctx, method, outcome)), 200, dict(ctx.response_headers)
@@ -289,19 +289,34 @@ def sse(message: dict[str, Any]) -> bytes:
     return b"event: message\ndata: " + jsonrpc.dumps(message) + b"\n\n"
 
 
-def _event_stream(ctx: methods.Context, method: methods.Method, stream: methods.Stream) -> Iterator[bytes]:
-    """Notifications as the tool yields them, then the response; closing the stream cancels the tool."""
-    threshold = log_threshold(ctx)
-    try:
+class _EventStream:
+    """Notifications as the tool yields them, then the response; closing the stream cancels the tool.
+
+    The server closes the response when the client goes away; ``close`` then stops the tool (or
+    records the call as cancelled when the stream was closed before it started).
+    """
+
+    def __init__(self, ctx: methods.Context, method: methods.Method, stream: methods.Stream) -> None:
+        self.ctx, self.method, self.stream = ctx, method, stream
+        self.frames = self._frames()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.frames
+
+    def close(self) -> None:
+        self.frames.close()
+        self.stream.events.close()
+        self.stream.abandon()
+
+    def _frames(self) -> Iterator[bytes]:
+        threshold = log_threshold(self.ctx)
         while True:
             try:
-                event = next(stream.events)
+                event = next(self.stream.events)
             except StopIteration as stop:
                 result = stop.value
                 break
-            note = _notification(event, ctx.progress_token, threshold)
+            note = _notification(event, self.ctx.progress_token, threshold)
             if note is not None:
                 yield sse(note)
-        yield sse(jsonrpc.result(ctx.request_id, _decorate(ctx, method, result)))
-    finally:
-        stream.events.close()
+        yield sse(jsonrpc.result(self.ctx.request_id, _decorate(self.ctx, self.method, result)))

@@ -535,3 +535,32 @@ def test_foreign_host_is_4xx(mcp):
         HTTP_AUTHORIZATION=f"Bearer {mcp.token}",
     )
     assert 400 <= response.status_code < 500
+
+
+def test_a_stream_closed_before_it_started_is_audited_as_cancelled(mcp):
+    from mcpserver import audit
+    from mcpserver.models import AuditRecord
+
+    response = mcp.modern(
+        "tools/call",
+        {"name": "long_task", "arguments": {"steps": 3, "interval_ms": 0}},
+        meta={"progressToken": "p"},
+    )
+    response.close()
+    audit.flush()
+    assert AuditRecord.objects.get(name="long_task").outcome == "cancelled"
+
+
+def test_a_finished_stream_is_audited_once(mcp):
+    from mcpserver import audit
+    from mcpserver.models import AuditRecord
+
+    response = mcp.modern(
+        "tools/call",
+        {"name": "long_task", "arguments": {"steps": 2, "interval_ms": 0}},
+        meta={"progressToken": "p"},
+    )
+    b"".join(response.streaming_content)
+    response.close()
+    audit.flush()
+    assert [r.outcome for r in AuditRecord.objects.filter(name="long_task")] == ["ok"]
