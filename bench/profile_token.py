@@ -50,7 +50,7 @@ STEPS = [
     ("opening database connections", "django/db/backends/base/base.py", "connect"),
     ("closing database connections (request_finished)", "django/db/__init__.py", "close_old_connections"),
     ("SQL execution (all queries)", "django/db/backends/utils.py", "_execute"),
-    ("access logging/signals (request_finished)", "django/dispatch/dispatcher.py", "send"),
+    ("signals (request_started/finished: connection close)", "django/dispatch/dispatcher.py", "send"),
 ]
 
 
