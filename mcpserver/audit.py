@@ -100,6 +100,22 @@ def _insert(batch: list[tuple]) -> None:
         cursor.executemany(sql, [_row(entry, connection) for entry in batch])
 
 
+class Trail:
+    """Times one capability use and writes its audit record, whatever the outcome."""
+
+    def __init__(self, ctx: Any, kind: str, name: str, arguments: Any) -> None:
+        self.ctx, self.kind, self.name, self.arguments = ctx, kind, name, arguments
+        self.started = time.perf_counter()
+        self.finished = False
+
+    def done(self, outcome: str) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        elapsed = (time.perf_counter() - self.started) * 1000
+        record(self.ctx.token, self.kind, self.name, outcome, elapsed, self.arguments, self.ctx.version)
+
+
 def pending() -> int:
     return len(_buffer)
 

@@ -1,36 +1,30 @@
 """The only code that DECODES access tokens, and the one builder of ``WWW-Authenticate`` challenges.
 
-Tokens are RFC 9068 JWTs signed with RS256 by a key named in the JWKS of the key source (a dotted
-path to a callable returning a JWKS dict, or a JWKS URL). Parsed keys are cached per process by
-``kid``; a successful verification is cached per token (keyed by its SHA-256, never beyond its
-``exp``) so a client reusing its token does not pay RS256 on every request. The revocation
-deny-list in the shared cache is consulted on every request, cached or not.
+Tokens are RFC 9068 JWTs signed with RS256 by a key named in the JWKS of the key source
+(``jwks``). A successful verification is cached per token (keyed by its SHA-256, never beyond its
+``exp``) so a client reusing its token does not pay RS256 on every request; the revocation
+deny-list (``revocations``) is consulted on every request, cached or not.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import threading
 import time
-import urllib.request
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
-from django.core.cache.backends.redis import RedisCache
-from django.utils.module_loading import import_string
 
-from . import conf
+from . import conf, jwks, revocations
 from .exceptions import HttpError, InsufficientScope, InvalidToken
 
 logger = logging.getLogger(__name__)
 
-ALGORITHMS = ["RS256"]
+ALGORITHMS = jwks.ALGORITHMS
 TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
 MAX_TOKEN_LENGTH = 8192
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")  # RFC 6750 §2.1 b64token
@@ -63,58 +57,6 @@ class AccessToken:
 
 
 # --- key sources ---
-
-
-def _fetch_jwks(source: str) -> dict[str, Any]:
-    if source.startswith(("https://", "http://")):
-        request = urllib.request.Request(source, headers={"Accept": "application/json"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=conf.get("JWKS_TIMEOUT")) as response:  # noqa: S310
-            return json.loads(response.read(1024 * 1024))
-    return import_string(source)()
-
-
-def _parse_keys(jwks: dict[str, Any]) -> dict[str, Any]:
-    keys = {}
-    for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
-        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or jwk.get("alg", "RS256") not in ALGORITHMS:
-            continue
-        if jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str):
-            continue
-        try:
-            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="RS256").key
-        except jwt.PyJWTError:
-            logger.warning("Ignoring an unusable JWK with kid %r", jwk.get("kid"))
-    return keys
-
-
-class KeyCache:
-    """Verifying keys by ``kid``: refreshed when stale, and on an unknown ``kid`` (at most every few seconds).
-
-    Concurrent callers wait for a refresh in progress instead of seeing a half-loaded cache.
-    """
-
-    def __init__(self) -> None:
-        self._keys: dict[str, Any] = {}
-        self._loaded_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def get(self, kid: str) -> Any:
-        key = self._keys.get(kid)
-        if key is not None and time.monotonic() - self._loaded_at <= conf.get("KEY_CACHE_SECONDS"):
-            return key
-        with self._lock:
-            age = time.monotonic() - self._loaded_at
-            unknown = kid not in self._keys
-            if age > conf.get("KEY_CACHE_SECONDS") or (unknown and age >= conf.get("KEY_REFRESH_INTERVAL")):
-                self._refresh()
-            return self._keys.get(kid)
-
-    def _refresh(self) -> None:
-        try:
-            self._keys = _parse_keys(_fetch_jwks(conf.get("KEY_SOURCE")))
-        except Exception:  # keep the keys we had: an outage of the source must not refuse live tokens
-            logger.exception("Could not load verifying keys from the key source")
-        self._loaded_at = time.monotonic()
 
 
 class TokenCache:
@@ -152,14 +94,14 @@ class TokenCache:
             self._entries.clear()
 
 
-_keys = KeyCache()
+_keys = jwks.KeyCache()
 _tokens = TokenCache()
 
 
 def reset() -> None:
     """Forget every cached key and verification (key rotation drills and tests)."""
     global _keys
-    _keys = KeyCache()
+    _keys = jwks.KeyCache()
     _tokens.clear()
 
 
@@ -225,69 +167,6 @@ def _access_token(digest: str, claims: dict[str, Any]) -> AccessToken:
     )
 
 
-_redis = threading.local()
-
-
-def _redis_connection() -> Any:
-    """This thread's own connection to Django's RedisCache server, or None for another backend.
-
-    Django's RedisCache builds a client object per call and redis-py checks a connection out of its
-    pool per command; on the hot path one kept connection per thread costs a third of that.
-    """
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if not isinstance(backend, RedisCache):
-        return None
-    raw = backend._cache
-    if getattr(_redis, "raw", None) is not raw or _redis.connection is None:
-        _redis.raw, _redis.connection = raw, raw._get_connection_pool(False).make_connection()
-    return _redis.connection
-
-
-_EXISTS_REPLIES = {b":0\r\n": False, b":1\r\n": True}
-
-
-def _redis_exists(key: str) -> bool | None:
-    """EXISTS on this thread's connection; None when Redis is not the cache.
-
-    The command is written to the connected socket as RESP directly (the connection did AUTH,
-    SELECT and TLS when it connected): redis-py's command and parser layers cost ~40 µs of CPU
-    per request here, the round trip itself ~7 µs. Anything but ``:0``/``:1`` drops the connection.
-    """
-    connection = _redis_connection()
-    if connection is None:
-        return None
-    name = cache.make_and_validate_key(key).encode()
-    try:
-        if connection._sock is None:
-            connection.connect()
-        sock = connection._sock
-        sock.sendall(b"*2\r\n$6\r\nEXISTS\r\n$%d\r\n%s\r\n" % (len(name), name))
-        reply = b""
-        while not reply.endswith(b"\r\n") and len(reply) < 64:
-            chunk = sock.recv(64)
-            if not chunk:
-                break
-            reply += chunk
-        if reply not in _EXISTS_REPLIES:
-            raise ConnectionError(f"unexpected reply to EXISTS: {reply[:64]!r}")
-        return _EXISTS_REPLIES[reply]
-    except Exception:
-        connection.disconnect()
-        _redis.connection = None
-        raise
-
-
-def is_revoked(digest: str) -> bool:
-    """Whether the shared deny-list holds this token: one cache round trip, on every request."""
-    key = conf.revocation_prefix() + digest
-    try:
-        found = _redis_exists(key)
-    except Exception:  # one retry through Django's own client, which reconnects (or fails loudly)
-        found = None
-        logger.warning("Revocation lookup on the kept Redis connection failed; retrying", exc_info=True)
-    return found if found is not None else bool(cache.get(key))
-
-
 def bearer_token(authorization: str | None) -> str:
     """Extract the RFC 6750 §2.1 bearer token; a request without one raises a challenge without error."""
     scheme, _, token = (authorization or "").strip().partition(" ")
@@ -306,10 +185,10 @@ def authenticate(authorization: str | None) -> AccessToken:
     verified = _tokens.get(digest)
     if verified is None:
         verified = _access_token(digest, _decode(token))
-        if is_revoked(digest):
+        if revocations.is_revoked(digest):
             raise InvalidToken("The access token has been revoked.")
         _tokens.put(verified)
-    elif is_revoked(digest):
+    elif revocations.is_revoked(digest):
         _tokens.discard(digest)
         raise InvalidToken("The access token has been revoked.")
     return verified

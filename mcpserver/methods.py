@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import audit, conf, policies, sessions
+from . import audit, conf, pagination, policies, results, sessions
 from .auth import AccessToken
 from .exceptions import InvalidParams, McpError, MissingClientCapability
 from .headers import check_params
@@ -101,37 +97,6 @@ def _usable(ctx: Context, item: Definition | None, unknown: InvalidParams) -> De
     return item
 
 
-# --- pagination ---
-
-
-def _cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(f"after:{key}".encode()).decode()
-
-
-def _after(cursor: Any) -> str | None:
-    if cursor is None:
-        return None
-    try:
-        decoded = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
-    except (AttributeError, UnicodeError, ValueError, binascii.Error):
-        raise InvalidParams("Invalid cursor") from None
-    if not decoded.startswith("after:"):
-        raise InvalidParams("Invalid cursor")
-    return decoded[len("after:") :]
-
-
-def paginate(ctx: Context, items: list[Definition], field_name: str) -> dict[str, Any]:
-    """One page of a sorted list; the opaque cursor names the last key returned."""
-    after = _after(ctx.params.get("cursor"))
-    if after is not None:
-        items = [item for item in items if item.key > after]
-    size = conf.get("PAGE_SIZE")
-    page: dict[str, Any] = {field_name: [item.describe() for item in items[:size]]}
-    if len(items) > size:
-        page["nextCursor"] = _cursor(items[size - 1].key)
-    return page
-
-
 # --- identity ---
 
 
@@ -200,27 +165,7 @@ def set_level(ctx: Context) -> dict[str, Any]:
 
 def tools_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return paginate(ctx, ctx.visible("tool"), "tools")
-
-
-def _text(text: str) -> dict[str, str]:
-    return {"type": "text", "text": text}
-
-
-def _tool_result(tool: Tool, value: Any) -> dict[str, Any]:
-    if isinstance(value, dict) and "content" in value:
-        return value
-    if tool.output_schema is not None and isinstance(value, dict):
-        return {"content": [_text(json.dumps(value, ensure_ascii=False))], "structuredContent": value}
-    if isinstance(value, str):
-        return {"content": [_text(value)]}
-    if isinstance(value, list):
-        return {"content": value}
-    return {"content": [_text(json.dumps(value, ensure_ascii=False, default=str))]}
-
-
-def _tool_failure(text: str) -> dict[str, Any]:
-    return {"content": [_text(text)], "isError": True}
+    return pagination.paginate(ctx.params, ctx.visible("tool"), "tools")
 
 
 def _check_client_capabilities(ctx: Context, tool: Tool) -> None:
@@ -246,35 +191,19 @@ def _arguments(ctx: Context, schema: dict[str, Any] | None) -> dict[str, Any]:
     return arguments
 
 
-class _Audited:
-    """Times one capability use and writes its audit record, whatever the outcome."""
-
-    def __init__(self, ctx: Context, kind: str, name: str, arguments: Any) -> None:
-        self.ctx, self.kind, self.name, self.arguments = ctx, kind, name, arguments
-        self.started = time.perf_counter()
-        self.finished = False
-
-    def done(self, outcome: str) -> None:
-        if self.finished:
-            return
-        self.finished = True
-        elapsed = (time.perf_counter() - self.started) * 1000
-        audit.record(self.ctx.token, self.kind, self.name, outcome, elapsed, self.arguments, self.ctx.version)
-
-
-def _finish_tool(trail: _Audited, tool: Tool, run: Callable[[], Any]) -> dict[str, Any]:
+def _finish_tool(trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict[str, Any]:
     try:
-        result = _tool_result(tool, run())
+        result = results.tool_result(tool, run())
     except ToolError as exc:
-        result = _tool_failure(str(exc))
+        result = results.tool_failure(str(exc))
     except Exception:
         logger.exception("Tool %s failed", tool.name)
-        result = _tool_failure(f"The tool {tool.name!r} failed.")
+        result = results.tool_failure(f"The tool {tool.name!r} failed.")
     trail.done("error" if result.get("isError") else "ok")
     return result
 
 
-def _streamed_tool(trail: _Audited, tool: Tool, events: Generator) -> Generator[Any, None, dict[str, Any]]:
+def _streamed_tool(trail: audit.Trail, tool: Tool, events: Generator) -> Generator[Any, None, dict[str, Any]]:
     try:
         value = yield from events
     except GeneratorExit:  # the client closed the stream: the work stops here
@@ -282,11 +211,11 @@ def _streamed_tool(trail: _Audited, tool: Tool, events: Generator) -> Generator[
         raise
     except ToolError as exc:
         trail.done("error")
-        return _tool_failure(str(exc))
+        return results.tool_failure(str(exc))
     except Exception:
         logger.exception("Tool %s failed", tool.name)
         trail.done("error")
-        return _tool_failure(f"The tool {tool.name!r} failed.")
+        return results.tool_failure(f"The tool {tool.name!r} failed.")
     return _finish_tool(trail, tool, lambda: value)
 
 
@@ -296,7 +225,7 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
         raise InvalidParams("tools/call needs a tool name")
     tool = _usable(ctx, ctx.registry.get("tool", name), InvalidParams(f"Unknown tool: {name}"))
     _check_client_capabilities(ctx, tool)
-    trail = _Audited(ctx, "tool", name, ctx.params.get("arguments"))
+    trail = audit.Trail(ctx, "tool", name, ctx.params.get("arguments"))
     try:
         arguments = _arguments(ctx, tool.input_schema)
         if ctx.era == "modern":
@@ -320,7 +249,7 @@ def _is_generator_function(func: Callable[..., Any]) -> bool:
 
 def prompts_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return paginate(ctx, ctx.visible("prompt"), "prompts")
+    return pagination.paginate(ctx.params, ctx.visible("prompt"), "prompts")
 
 
 def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:
@@ -334,25 +263,19 @@ def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:
     return {key: value for key, value in arguments.items() if key in known}
 
 
-def _messages(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        return [{"role": "user", "content": _text(value)}]
-    return list(value)
-
-
 def prompts_get(ctx: Context) -> dict[str, Any]:
     name = ctx.params.get("name")
     if not isinstance(name, str):
         raise InvalidParams("prompts/get needs a prompt name")
     prompt = _usable(ctx, ctx.registry.get("prompt", name), InvalidParams(f"Unknown prompt: {name}"))
-    trail = _Audited(ctx, "prompt", name, ctx.params.get("arguments"))
+    trail = audit.Trail(ctx, "prompt", name, ctx.params.get("arguments"))
     try:
         arguments = _prompt_arguments(ctx, prompt)
     except InvalidParams:
         trail.done("invalid")
         raise
     try:
-        messages = _messages(prompt.handler(ctx, **arguments))
+        messages = results.messages(prompt.handler(ctx, **arguments))
     except Exception:
         trail.done("error")
         raise
@@ -365,20 +288,12 @@ def prompts_get(ctx: Context) -> dict[str, Any]:
 
 def resources_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return paginate(ctx, ctx.visible("resource"), "resources")
+    return pagination.paginate(ctx.params, ctx.visible("resource"), "resources")
 
 
 def templates_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return paginate(ctx, ctx.visible("template"), "resourceTemplates")
-
-
-def _contents(resource: Resource, uri: str, value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, bytes):
-        return [{"uri": uri, "mimeType": resource.mime_type, "blob": base64.b64encode(value).decode()}]
-    if isinstance(value, str):
-        return [{"uri": uri, "mimeType": resource.mime_type, "text": value}]
-    return list(value)
+    return pagination.paginate(ctx.params, ctx.visible("template"), "resourceTemplates")
 
 
 def _find_resource(ctx: Context, uri: str) -> tuple[Resource, dict[str, str]]:
@@ -398,9 +313,9 @@ def resources_read(ctx: Context) -> dict[str, Any]:
         raise InvalidParams("resources/read needs a uri")
     ctx.token.require([conf.get("READ_SCOPE")])
     resource, variables = _find_resource(ctx, uri)
-    trail = _Audited(ctx, "resource", uri, variables)
+    trail = audit.Trail(ctx, "resource", uri, variables)
     try:
-        contents = _contents(resource, uri, resource.handler(ctx, **variables))
+        contents = results.contents(resource, uri, resource.handler(ctx, **variables))
     except LookupError:
         trail.done("invalid")
         raise InvalidParams(f"Unknown resource: {uri}", data={"uri": uri}) from None

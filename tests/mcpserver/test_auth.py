@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mcpserver import auth
+from mcpserver import auth, jwks, revocations
 from mcpserver.exceptions import InsufficientScope, InvalidToken
 
 pytestmark = pytest.mark.django_db
@@ -174,7 +174,7 @@ def test_key_source_may_be_a_jwks_url(settings, sign, monkeypatch):
         fetched.append(source)
         return keys.jwks()
 
-    monkeypatch.setattr(auth, "_fetch_jwks", fetch)
+    monkeypatch.setattr(jwks, "fetch", fetch)
     settings.MCPSERVER = {**settings.MCPSERVER, "KEY_SOURCE": "https://issuer.example/jwks.json"}
     assert auth.authenticate(f"Bearer {sign()}").subject == "42"
     assert fetched == ["https://issuer.example/jwks.json"]
@@ -206,15 +206,15 @@ def test_concurrent_first_requests_wait_for_the_key_refresh(sign, monkeypatch):
 
     from authserver import keys
 
-    jwks = keys.jwks()
+    key_set = keys.jwks()
     token = sign()
 
     def slow_fetch(source):
         time.sleep(0.2)
-        return jwks
+        return key_set
 
-    monkeypatch.setattr(auth, "_fetch_jwks", slow_fetch)
-    monkeypatch.setattr(auth, "is_revoked", lambda digest: False)  # no database from these threads
+    monkeypatch.setattr(jwks, "fetch", slow_fetch)
+    monkeypatch.setattr(revocations, "is_revoked", lambda digest: False)  # no database from these threads
     auth.reset()
     outcomes = []
 
@@ -241,7 +241,7 @@ def test_key_source_outage_keeps_the_keys_we_had(sign, monkeypatch, settings):
     def broken(source):
         raise OSError("down")
 
-    monkeypatch.setattr(auth, "_fetch_jwks", broken)
+    monkeypatch.setattr(jwks, "fetch", broken)
     assert auth.authenticate(f"Bearer {token}").subject == "42"
 
 
@@ -274,9 +274,9 @@ def test_revocation_check_through_redis(settings, sign):
     token = sign()
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert auth.authenticate(f"Bearer {token}").subject == "42"
-    assert auth.is_revoked(digest) is False
+    assert revocations.is_revoked(digest) is False
     revocation.deny(digest, timezone.now() + timezone.timedelta(minutes=5))
-    assert auth.is_revoked(digest) is True
+    assert revocations.is_revoked(digest) is True
     with pytest.raises(InvalidToken):
         auth.authenticate(f"Bearer {token}")
     cache.delete(settings.TOKEN_REVOCATION_PREFIX + digest)
@@ -311,8 +311,8 @@ def test_an_odd_redis_reply_falls_back_to_the_cache_client(settings):
         def disconnect(self):
             Connection.disconnected = True
 
-    auth._redis.raw, auth._redis.connection = caches["default"]._cache, Connection()
-    assert auth.is_revoked("d" * 64) is True
-    assert Connection.disconnected and auth._redis.connection is None
-    assert auth.is_revoked("d" * 64) is True  # a fresh kept connection
-    assert auth.is_revoked("e" * 64) is False
+    revocations._redis.raw, revocations._redis.connection = caches["default"]._cache, Connection()
+    assert revocations.is_revoked("d" * 64) is True
+    assert Connection.disconnected and revocations._redis.connection is None
+    assert revocations.is_revoked("d" * 64) is True  # a fresh kept connection
+    assert revocations.is_revoked("e" * 64) is False

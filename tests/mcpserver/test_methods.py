@@ -7,7 +7,8 @@ import pytest
 from mcpserver import audit
 from mcpserver.auth import AccessToken
 from mcpserver.exceptions import InvalidParams
-from mcpserver.methods import Context, paginate, tools_list
+from mcpserver.methods import Context, tools_list
+from mcpserver.pagination import paginate
 from mcpserver.registry import Registry, tool
 
 pytestmark = pytest.mark.django_db
@@ -289,7 +290,7 @@ def test_exact_page_has_no_next_cursor(settings):
 @pytest.mark.parametrize("cursor", ["!!!", "bm9wZQ==", 5, ["x"], "é"])
 def test_invalid_cursor_is_32602(cursor):
     with pytest.raises(InvalidParams):
-        paginate(Context(_caller(), Registry(), "modern", "2026-07-28", {"cursor": cursor}), [], "tools")
+        paginate({"cursor": cursor}, [], "tools")
 
 
 def test_invalid_cursor_over_http(mcp):

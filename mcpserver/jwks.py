@@ -1,0 +1,75 @@
+"""Verifying keys from the key source: a dotted path to a callable returning a JWKS, or a JWKS URL.
+
+Parsed keys are cached per process by ``kid``; the set is re-read when stale and, at most every
+``KEY_REFRESH_INTERVAL`` seconds, when a token names a ``kid`` we do not know (key rotation).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from typing import Any
+
+import jwt
+from django.utils.module_loading import import_string
+
+from . import conf
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ["RS256"]
+
+
+def fetch(source: str) -> dict[str, Any]:
+    if source.startswith(("https://", "http://")):
+        request = urllib.request.Request(source, headers={"Accept": "application/json"})  # noqa: S310
+        with urllib.request.urlopen(request, timeout=conf.get("JWKS_TIMEOUT")) as response:  # noqa: S310
+            return json.loads(response.read(1024 * 1024))
+    return import_string(source)()
+
+
+def parse(jwks: dict[str, Any]) -> dict[str, Any]:
+    keys = {}
+    for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
+        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or jwk.get("alg", "RS256") not in ALGORITHMS:
+            continue
+        if jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str):
+            continue
+        try:
+            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="RS256").key
+        except jwt.PyJWTError:
+            logger.warning("Ignoring an unusable JWK with kid %r", jwk.get("kid"))
+    return keys
+
+
+class KeyCache:
+    """Verifying keys by ``kid``: refreshed when stale, and on an unknown ``kid`` (at most every few seconds).
+
+    Concurrent callers wait for a refresh in progress instead of seeing a half-loaded cache.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[str, Any] = {}
+        self._loaded_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self, kid: str) -> Any:
+        key = self._keys.get(kid)
+        if key is not None and time.monotonic() - self._loaded_at <= conf.get("KEY_CACHE_SECONDS"):
+            return key
+        with self._lock:
+            age = time.monotonic() - self._loaded_at
+            unknown = kid not in self._keys
+            if age > conf.get("KEY_CACHE_SECONDS") or (unknown and age >= conf.get("KEY_REFRESH_INTERVAL")):
+                self._refresh()
+            return self._keys.get(kid)
+
+    def _refresh(self) -> None:
+        try:
+            self._keys = parse(fetch(conf.get("KEY_SOURCE")))
+        except Exception:  # keep the keys we had: an outage of the source must not refuse live tokens
+            logger.exception("Could not load verifying keys from the key source")
+        self._loaded_at = time.monotonic()
