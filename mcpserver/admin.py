@@ -1,5 +1,7 @@
 """Admin: tool policy overrides (editable) and the audit trail (read-only)."""
 
+from django import forms
+from django.apps import apps
 from django.contrib import admin
 
 from .models import AuditRecord, ToolPolicy
@@ -10,6 +12,12 @@ class ToolPolicyAdmin(admin.ModelAdmin):
     list_display = ["name", "enabled", "scopes", "roles", "updated"]
     list_filter = ["enabled"]
     search_fields = ["name"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "name":  # choose among the registered tools
+            names = [tool.name for tool in apps.get_app_config("mcpserver").registry.all("tool")]
+            kwargs["widget"] = forms.Select(choices=[(name, name) for name in names])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(AuditRecord)

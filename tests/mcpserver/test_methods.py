@@ -362,3 +362,17 @@ def test_completion(mcp):
     assert ok.json()["result"]["completion"] == {"values": ["paris", "park"], "total": 2, "hasMore": False}
     assert unknown.json()["error"]["code"] == -32602
     assert bad.json()["error"]["code"] == -32602
+
+
+def test_tool_policy_admin_offers_the_registered_tools(admin_client):
+    from mcpserver.models import ToolPolicy
+
+    page = admin_client.get("/admin/mcpserver/toolpolicy/add/")
+    assert page.status_code == 200
+    assert b'value="echo"' in page.content and b'value="whoami"' in page.content
+    saved = admin_client.post(
+        "/admin/mcpserver/toolpolicy/add/", {"name": "echo", "enabled": "", "scopes": "", "roles": "admin"}
+    )
+    assert saved.status_code == 302, saved.content
+    policy = ToolPolicy.objects.get(name="echo")
+    assert policy.enabled is False and policy.scopes is None and policy.roles == "admin"
