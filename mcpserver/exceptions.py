@@ -50,7 +50,9 @@ class InvalidParams(McpError):
 
 
 class InternalError(McpError):
-    code, message, status = -32603, "Internal error", 500
+    """A bug on our side (never caused by input): 500, so that monitoring sees it."""
+
+    code, message, status, legacy_status = -32603, "Internal error", 500, 500
 
 
 class HeaderMismatch(McpError):

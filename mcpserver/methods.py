@@ -203,9 +203,11 @@ def _finish_tool(trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict
     return result
 
 
-def _streamed_tool(trail: audit.Trail, tool: Tool, events: Generator) -> Generator[Any, None, dict[str, Any]]:
+def _streamed_tool(
+    trail: audit.Trail, tool: Tool, start: Callable[[], Generator]
+) -> Generator[Any, None, Any]:
     try:
-        value = yield from events
+        value = yield from start()  # the call happens here, so even a bad signature is a tool error
     except GeneratorExit:  # the client closed the stream: the work stops here
         trail.done("cancelled")
         raise
@@ -234,9 +236,8 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
         trail.done("invalid")
         raise
     if _is_generator_function(tool.handler):
-        return Stream(
-            _streamed_tool(trail, tool, tool.handler(ctx, **arguments)), lambda: trail.done("cancelled")
-        )
+        events = _streamed_tool(trail, tool, lambda: tool.handler(ctx, **arguments))
+        return Stream(events, lambda: trail.done("cancelled"))
     return _finish_tool(trail, tool, lambda: tool.handler(ctx, **arguments))
 
 

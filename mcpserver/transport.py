@@ -146,7 +146,7 @@ def _modern(obj: Any, exchange: Exchange) -> Reply | Streamed:
 
 def _decorate(ctx: methods.Context, method: methods.Method, result: dict[str, Any]) -> dict[str, Any]:
     if ctx.era == "modern":
-        result["resultType"] = "complete"
+        result = {**result, "resultType": "complete"}  # a copy: a tool may return a shared dict
         if method.cache_scope is not None:
             result["ttlMs"] = conf.get(method.ttl_setting)
             result["cacheScope"] = method.cache_scope
@@ -156,7 +156,8 @@ def _decorate(ctx: methods.Context, method: methods.Method, result: dict[str, An
 def _answer(ctx: methods.Context, method: methods.Method, exchange: Exchange) -> Reply | Streamed:
     outcome = method.handler(ctx)
     if isinstance(outcome, methods.Stream):
-        if exchange.accepts_sse:
+        # Stream only when the client takes SSE and something may be sent before the result.
+        if exchange.accepts_sse and (ctx.progress_token is not None or log_threshold(ctx) is not None):
             return Streamed(_EventStream(ctx, method, outcome), dict(ctx.response_headers))
         outcome = _drain(outcome)
     return Reply(

@@ -376,3 +376,20 @@ def test_tool_policy_admin_offers_the_registered_tools(admin_client):
     assert saved.status_code == 302, saved.content
     policy = ToolPolicy.objects.get(name="echo")
     assert policy.enabled is False and policy.scopes is None and policy.roles == "admin"
+
+
+def test_generator_tool_with_a_bad_signature_is_a_tool_error(mcp):
+    from django.apps import apps
+
+    @tool("open_schema", input_schema={"type": "object"})
+    def open_schema(ctx):
+        yield from ()
+        return "never"
+
+    app = apps.get_app_config("mcpserver")
+    original, app.registry = app.registry, Registry([open_schema.__mcp__])
+    try:
+        result = call(mcp, "open_schema", {"unexpected": 1})
+    finally:
+        app.registry = original
+    assert result["isError"] is True
