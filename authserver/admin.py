@@ -1,11 +1,14 @@
-"""Admin for users, roles, scopes, client scope ceilings and signing keys. Actions call module functions."""
+"""Admin for users, roles, scopes, clients and their ceilings, consents, registration tokens and signing keys.
+
+Actions call module functions.
+"""
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from oauth2_provider.admin import ApplicationAdmin as DOTApplicationAdmin
 
-from . import keys
-from .models import ClientPolicy, Role, Scope, SigningKey, User
+from . import clients, consents, keys, registration
+from .models import ClientPolicy, Consent, InitialAccessToken, Role, Scope, SigningKey, User
 
 
 @admin.register(User)
@@ -54,10 +57,92 @@ class ClientPolicyInline(admin.StackedInline):
 
 
 class ApplicationAdmin(DOTApplicationAdmin):
-    """DOT's application admin (DOT's APPLICATION_ADMIN_CLASS hook) with the scope ceiling inline."""
+    """DOT's application admin (DOT's APPLICATION_ADMIN_CLASS hook) with the scope ceiling inline.
+
+    Self-registered clients (DCR, CIMD) are marked and filterable; an admin restricts one by
+    editing its ceiling, disables it with the action below, or deletes it.
+    """
 
     inlines = [ClientPolicyInline]
-    list_display = ("name", "client_id", "client_type", "authorization_grant_type", "registration_source")
+    list_display = (
+        "name", "client_id", "client_type", "authorization_grant_type", "registration_source", "enabled", "ceiling",
+    )
+    list_filter = ("registration_source", "policy__enabled", "client_type", "authorization_grant_type")
+    search_fields = ("name", "client_id")
+    actions = ["disable", "enable"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("policy").prefetch_related("policy__scopes")
+
+    @admin.display(description="enabled", boolean=True)
+    def enabled(self, obj) -> bool:
+        policy = getattr(obj, "policy", None)
+        return policy is None or policy.enabled
+
+    @admin.display(description="scope ceiling")
+    def ceiling(self, obj) -> str:
+        policy = getattr(obj, "policy", None)
+        return " ".join(scope.name for scope in policy.scopes.all()) if policy else ""
+
+    @admin.action(description="Disable selected clients and revoke their tokens")
+    def disable(self, request, queryset):
+        revoked = clients.set_enabled(queryset, False)
+        self.message_user(request, f"{queryset.count()} client(s) disabled; {revoked} token(s) revoked.", messages.SUCCESS)
+
+    @admin.action(description="Enable selected clients")
+    def enable(self, request, queryset):
+        clients.set_enabled(queryset, True)
+        self.message_user(request, f"{queryset.count()} client(s) enabled.", messages.SUCCESS)
+
+
+@admin.register(InitialAccessToken)
+class InitialAccessTokenAdmin(admin.ModelAdmin):
+    """Tokens that let clients register under ``DCR_POLICY=token``; the value is shown once, on creation."""
+
+    list_display = ("description", "created", "created_by", "expires_at", "max_uses", "uses")
+    readonly_fields = ("created", "created_by", "uses")
+
+    def get_fields(self, request, obj=None):
+        return ("description", "expires_at", "max_uses") + (self.readonly_fields if obj else ())
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+            raw = registration.new_token_value(obj)
+            self.message_user(
+                request,
+                f"Initial access token (shown only now; send it as 'Authorization: Bearer …' to the "
+                f"registration endpoint): {raw}",
+                messages.WARNING,
+            )
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    """Remembered consents; users withdraw their own on the account page."""
+
+    list_display = ("user", "application", "scope_list", "updated")
+    list_select_related = ("user", "application")
+    list_filter = ("application",)
+    search_fields = ("user__username", "application__name", "application__client_id")
+    readonly_fields = ("user", "application", "scopes", "created", "updated")
+    actions = ["withdraw"]
+
+    @admin.action(description="Withdraw selected consents and revoke those tokens")
+    def withdraw(self, request, queryset):
+        revoked = sum(consents.withdraw(consent) for consent in queryset)
+        self.message_user(request, f"Consents withdrawn; {revoked} token(s) revoked.", messages.SUCCESS)
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: Consent) -> str:
+        return " ".join(scope.name for scope in obj.scopes.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("scopes")
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(SigningKey)

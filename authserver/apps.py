@@ -1,4 +1,4 @@
-"""App configuration: wires system checks and signal receivers at start-up."""
+"""App configuration: wires system checks, signal receivers and DOT model hooks at start-up."""
 
 import warnings
 
@@ -11,8 +11,13 @@ class AuthserverConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, revocation  # noqa: F401  (registers checks and receivers)
+        from oauth2_provider.models import get_application_model
+
+        from . import checks, clients, revocation  # noqa: F401  (registers checks and receivers)
 
         revocation.connect()
+        # RFC 8252 §7.1 private-use redirect schemes, per client: DOT reads this method wherever it
+        # checks a redirect scheme (model validation, the final redirect); its setting is global.
+        get_application_model().get_allowed_schemes = clients.allowed_schemes
         # The password grant is kept on purpose (OAUTH_PASSWORD_GRANT); DOT warns on every use.
         warnings.filterwarnings("ignore", message="The OAuth 2.0 resource owner password credentials grant")

@@ -38,3 +38,16 @@ def check_public_url_is_https(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security)
+def check_registration_policy(app_configs, **kwargs):
+    policy = conf.get("DCR_POLICY")
+    if policy not in {"open", "token", "closed"}:
+        return [
+            checks.Error(
+                f"DCR_POLICY {policy!r} is not one of open, token, closed; registration is closed until it is.",
+                id="authserver.E003",
+            )
+        ]
+    return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
+from . import revocation
 from .models import ClientPolicy, Scope
 
 GRANTS = {
@@ -19,12 +21,69 @@ GRANTS = {
 
 
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+# RFC 8252 §7.1: a private-use scheme is a reversed domain name the app controls, so it has a dot;
+# that also keeps out javascript:, data:, file:, vbscript: and every other dot-less scheme.
+PRIVATE_USE_SCHEME = re.compile(r"^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$")
+
+
+def is_private_use_scheme(scheme: str) -> bool:
+    return bool(PRIVATE_USE_SCHEME.match(scheme)) and scheme not in {"http", "https"}
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why a redirect URI is refused, or None when it is acceptable.
+
+    https anywhere; plain http only to a loopback address, any port, which is then matched exactly;
+    a private-use scheme for native apps (RFC 8252 §7.1). Never a fragment (RFC 6749 §3.1.2), a
+    wildcard (RFC 9700 §2.1: exact matching), credentials in the URI, or whitespace.
+    """
+    if not uri or any(char.isspace() for char in uri):
+        return "it is empty or contains whitespace"
+    if "#" in uri:
+        return "a redirect URI must not contain a fragment"
+    if "*" in uri:
+        return "wildcards are not allowed; register each redirect URI exactly"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  (an out-of-range port raises ValueError)
+    except ValueError:
+        return "it is not a valid URI"
+    if parts.username is not None or parts.password is not None:
+        return "a redirect URI must not contain credentials"
+    if parts.scheme == "https":
+        return None if parts.hostname else "an https redirect URI needs a host"
+    if parts.scheme == "http":
+        if parts.hostname in LOOPBACK_HOSTS:
+            return None
+        return "plain http is allowed only to a loopback address (127.0.0.1, [::1], localhost)"
+    if is_private_use_scheme(parts.scheme):
+        return None if (parts.path or parts.netloc) else "it has no path"
+    return f"the {parts.scheme or 'missing'} scheme is not allowed; use https, loopback http or a private-use scheme"
 
 
 def redirect_uri_allowed(uri: str) -> bool:
-    """https anywhere; plain http only to a loopback address (RFC 9700 §2.1, RFC 8252 §7.3)."""
-    parts = urlsplit(uri)
-    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+    return redirect_uri_problem(uri) is None
+
+
+def registered(application, uri: str) -> bool:
+    """Exact string matching (RFC 9700 §2.1), including a loopback URI's port.
+
+    Stricter than DOT, which lets a loopback IP's port vary (RFC 8252 §7.3): a client registers
+    the port it listens on, and another local process on another port cannot receive its codes.
+    """
+    return uri in application.redirect_uris.split()
+
+
+def allowed_schemes(application) -> list[str]:
+    """DOT's ``Application.get_allowed_schemes``: http(s) plus this client's own private-use schemes.
+
+    DOT allows one global scheme list (``ALLOWED_REDIRECT_URI_SCHEMES``), which cannot name every
+    native app's reversed-domain scheme; each client may use the private-use schemes it registered.
+    """
+    from oauth2_provider.settings import oauth2_settings
+
+    own = {urlsplit(uri).scheme for uri in application.redirect_uris.split()}
+    return [*oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES, *sorted(s for s in own if is_private_use_scheme(s))]
 
 
 class ClientError(ValueError):
@@ -63,9 +122,10 @@ def create_client(
         raise ClientError("An authorization-code client needs at least one redirect URI.")
     if grant == "client-credentials" and public:
         raise ClientError("A client-credentials client must be confidential.")
-    refused = [uri for uri in redirect_uris if not redirect_uri_allowed(uri)]
-    if refused:
-        raise ClientError(f"Redirect URIs must be https, or http to a loopback address: {', '.join(refused)}")
+    for uri in redirect_uris:
+        problem = redirect_uri_problem(uri)
+        if problem:
+            raise ClientError(f"Redirect URI {uri!r} refused: {problem}.")
     ceiling = _scopes(scopes)
     Application = get_application_model()
     secret = None if public else (client_secret or generate_client_secret())
@@ -112,3 +172,18 @@ def internal_client(client_id: str, name: str):
     )
     ClientPolicy.objects.get_or_create(application=application)[0].scopes.set(Scope.objects.all())
     return application
+
+
+@transaction.atomic
+def set_enabled(applications, enabled: bool) -> int:
+    """Enable or disable clients; disabling also revokes every token they hold. Returns tokens revoked.
+
+    A disabled client's ceiling reads as empty, so it is granted nothing until it is enabled again,
+    and its ceiling is kept for that day.
+    """
+    revoked = 0
+    for application in applications:
+        ClientPolicy.objects.update_or_create(application=application, defaults={"enabled": enabled})
+        if not enabled:
+            revoked += revocation.revoke_tokens(application=application)
+    return revoked

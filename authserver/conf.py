@@ -15,6 +15,12 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LOCKOUT_SECONDS": 300,
     "TOKEN_RATE_LIMIT": 6000,
     "TOKEN_RATE_WINDOW": 60,
+    # Dynamic client registration and client ID metadata documents
+    "DCR_POLICY": "open",  # open | token | closed; the DOT permission classes follow it in settings.py
+    "DCR_DEFAULT_SCOPES": None,  # None: every scope some ordinary (non-staff) user's roles grant
+    "DCR_RATE_LIMIT": 60,  # registration attempts per address per window
+    "DCR_RATE_WINDOW": 3600,
+    "CIMD_PRIVATE_HOSTS": [],  # hosts (ALLOWED_HOSTS syntax) whose metadata may live on private addresses
 }
 
 

@@ -1,7 +1,8 @@
-"""Identity and policy: users, roles, scopes, each client's scope ceiling, and signing keys."""
+"""Identity and policy: users, roles, scopes, client ceilings, consents, registration tokens, signing keys."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser
@@ -70,6 +71,9 @@ class ClientPolicy(models.Model):
     scopes = models.ManyToManyField(
         Scope, blank=True, related_name="clients", help_text="The scope ceiling: nothing outside it is ever granted."
     )
+    enabled = models.BooleanField(
+        default=True, help_text="A disabled client is granted nothing: no new tokens, no refresh, no consent page."
+    )
 
     class Meta:
         verbose_name = "client policy"
@@ -77,6 +81,79 @@ class ClientPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Policy for {self.application}"
+
+
+class ConsentQuerySet(models.QuerySet):
+    def for_client(self, user, application) -> ConsentQuerySet:
+        return self.filter(user=user, application=application)
+
+
+class Consent(models.Model):
+    """A user's remembered approval of scopes for one client: asking for a subset skips the consent page."""
+
+    user = models.ForeignKey("User", on_delete=models.CASCADE, related_name="consents")
+    application = models.ForeignKey(
+        oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="consents"
+    )
+    scopes = models.ManyToManyField(Scope, blank=True, related_name="consents")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_consent_per_user_client")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.application}"
+
+    def scope_names(self) -> set[str]:
+        return set(self.scopes.values_list("name", flat=True))
+
+
+def token_checksum(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class InitialAccessTokenQuerySet(models.QuerySet):
+    def usable(self) -> InitialAccessTokenQuerySet:
+        """Not expired and not used up."""
+        unexpired = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        uses_left = models.Q(max_uses__isnull=True) | models.Q(uses__lt=models.F("max_uses"))
+        return self.filter(unexpired & uses_left)
+
+    def consume(self, raw: str) -> InitialAccessToken | None:
+        """Spend one use of the token with this value, atomically; None when it is unknown or spent."""
+        matching = self.usable().filter(token_checksum=token_checksum(raw))
+        if not matching.update(uses=models.F("uses") + 1):
+            return None
+        return self.filter(token_checksum=token_checksum(raw)).first()
+
+
+class InitialAccessToken(models.Model):
+    """An admin-issued bearer token that lets a client register itself (RFC 7591 §3, ``DCR_POLICY=token``).
+
+    Only its SHA-256 checksum is stored; the value is shown once, when it is created.
+    """
+
+    description = models.CharField(max_length=200, help_text="Who or what it is for.")
+    token_checksum = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey("User", null=True, blank=True, on_delete=models.SET_NULL, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many clients it may register; empty: no limit."
+    )
+    uses = models.PositiveIntegerField(default=0, editable=False, help_text="Clients registered with it so far.")
+
+    objects = InitialAccessTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return self.description
 
 
 class SigningKeyQuerySet(models.QuerySet):

@@ -1,4 +1,4 @@
-"""Publishes revoked access tokens to the shared cache, where resource servers look them up.
+"""Revocation: publishes revoked access tokens to the shared cache, where resource servers look them up.
 
 DOT revokes an access token by deleting its row (revocation endpoint, admin action, refresh-token
 reuse detection, user deletion). Every such delete puts the token's SHA-256 checksum on a deny-list
@@ -12,7 +12,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models.signals import post_delete
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+
+from . import keys
 
 DEFAULT_PREFIX = "revoked-token:"
 
@@ -22,8 +24,13 @@ def cache_key(checksum: str) -> str:
 
 
 def deny(checksum: str, expires) -> None:
-    """Put one token checksum on the deny-list for the rest of its lifetime."""
+    """Put one token checksum on the deny-list for the rest of its lifetime.
+
+    No JWT outlives the longest token lifetime, so that caps the entry; rows that live longer
+    (DOT's registration access tokens, valid until the year 9999) are never JWTs.
+    """
     remaining = int((expires - timezone.now()).total_seconds()) + 60 if expires else 3600
+    remaining = min(remaining, keys.max_token_lifetime() + 60)
     if checksum and remaining > 0:
         cache.set(cache_key(checksum), 1, timeout=remaining)
 
@@ -35,3 +42,20 @@ def _on_access_token_deleted(sender, instance, **kwargs) -> None:
 
 def connect() -> None:
     post_delete.connect(_on_access_token_deleted, sender=get_access_token_model(), dispatch_uid="authserver-deny")
+
+
+def revoke_tokens(**filters) -> int:
+    """Revoke every live refresh and access token (and unused code) matching ``filters``.
+
+    Through DOT's ``revoke()`` (a refresh token takes its access token along), so each revoked
+    access token reaches the deny-list. Returns how many tokens were revoked.
+    """
+    access_tokens = get_access_token_model().objects.filter(**filters)
+    refresh_tokens = get_refresh_token_model().objects.filter(**filters, revoked__isnull=True)
+    revoked = access_tokens.count() + refresh_tokens.count()
+    for refresh in refresh_tokens:
+        refresh.revoke()
+    for access in access_tokens:
+        access.revoke()
+    get_grant_model().objects.filter(**filters).delete()
+    return revoked

@@ -15,13 +15,15 @@ def _ceiling_with_defaults(application) -> dict[str, bool]:
         return {}
     cached = getattr(application, "_scope_ceiling", None)
     if cached is None:
-        cached = dict(Scope.objects.filter(clients__application=application).values_list("name", "is_default"))
+        # A disabled client's ceiling is empty: every grant narrows to nothing, at no extra query.
+        ceiling = Scope.objects.filter(clients__application=application, clients__enabled=True)
+        cached = dict(ceiling.values_list("name", "is_default"))
         application._scope_ceiling = cached
     return cached
 
 
 def ceiling(application) -> set[str]:
-    """The scopes a client may ever be granted (empty when it has no policy)."""
+    """The scopes a client may ever be granted (empty when it has no policy or is disabled)."""
     return set(_ceiling_with_defaults(application))
 
 

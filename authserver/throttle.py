@@ -97,3 +97,12 @@ def token_requests_exceeded(client_id: str) -> int:
     if _token_requests.hit(_key("token", client_id), int(now // window), window, limit) > limit:
         return int(window - now % window) + 1
     return 0
+
+
+def registrations_exceeded(ip: str) -> int:
+    """Count one registration attempt from an address; return the seconds to wait when over the limit."""
+    window, limit = conf.get("DCR_RATE_WINDOW"), conf.get("DCR_RATE_LIMIT")
+    now = time.time()
+    if _add(f"{_key('register', ip)}:{int(now // window)}", 1, window) > limit:
+        return int(window - now % window) + 1
+    return 0

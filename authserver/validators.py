@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError, UnauthorizedClientError
 
-from . import clients, scopes, throttle
+from . import clients, registration, scopes, throttle
 from .exceptions import TooManyRequests
+from .models import ClientPolicy
 
 
 def client_ip(request) -> str:
@@ -35,9 +36,21 @@ class OAuth2Validator(DOTValidator):
         requested = [name for name in requested if name] or self.get_default_scopes(client_id, request)
         granted = scopes.effective_scopes(requested, client, user)
         if not granted:
+            _refuse_disabled(client, request)
             return False
         request.scopes = granted
         return True
+
+    def _load_application(self, client_id, request):
+        """DOT's one place that loads a client (and creates CIMD clients on first sight).
+
+        A client created from its metadata document gets the same default ceiling as a
+        dynamically registered one before anything reads that ceiling.
+        """
+        client = super()._load_application(client_id, request)
+        if client is not None and client.registration_source == client.RegistrationSource.CIMD:
+            registration.ensure_policy(client)
+        return client
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         """A user deactivated between consent and the code exchange gets no token."""
@@ -55,13 +68,15 @@ class OAuth2Validator(DOTValidator):
         original = original.split() if isinstance(original, str) else list(original or [])
         granted = scopes.effective_scopes(original, request.client, request.user)
         if not granted:
+            _refuse_disabled(request.client, request)
             raise InvalidScopeError(description="None of the granted scopes are still allowed.", request=request)
         return granted
 
     def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs) -> bool:
-        """Whatever registered the client (admin, CLI, DCR), plain http goes only to loopback."""
+        """Whatever registered the client (admin, CLI, DCR, CIMD), plain http goes only to loopback,
+        and the URI is one of the registered ones character for character, loopback port included."""
         allowed = super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs)
-        return allowed and clients.redirect_uri_allowed(redirect_uri)
+        return allowed and clients.redirect_uri_allowed(redirect_uri) and clients.registered(request.client, redirect_uri)
 
     def get_default_redirect_uri(self, client_id, request, *args, **kwargs) -> str | None:
         uri = super().get_default_redirect_uri(client_id, request, *args, **kwargs)
@@ -84,3 +99,9 @@ class OAuth2Validator(DOTValidator):
             return True
         throttle.record_login_failure(username, ip)
         return False
+
+
+def _refuse_disabled(client, request) -> None:
+    """Say so when nothing was granted because an admin disabled the client (its ceiling is empty)."""
+    if client is not None and ClientPolicy.objects.filter(application=client, enabled=False).exists():
+        raise UnauthorizedClientError(description="This client has been disabled by an administrator.", request=request)

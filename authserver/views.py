@@ -1,4 +1,5 @@
-"""HTTP edges of the authorization server: login, consent, token, introspection, metadata, JWKS."""
+"""HTTP edges of the authorization server: login, consent, account, token, introspection, registration,
+metadata, JWKS."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import hashlib
 import json
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -24,8 +29,13 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
 
-from . import conf, keys, scopes, throttle
+from . import clients, conf, consents, keys, registration, scopes, throttle
 from .forms import LoginForm
+from .models import Consent
+
+# The pages people see need no script at all, and nobody may frame them (clickjacking). No
+# form-action: the consent form's answer is a redirect to the client, wherever it lives.
+PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -40,7 +50,20 @@ def _with_iss(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-class LoginView(auth_views.LoginView):
+class PageSecurityMixin:
+    """Login, consent and account pages: a strict CSP (frame-ancestors 'none', no scripts), never cached.
+
+    ``X-Frame-Options: DENY`` comes from Django's clickjacking middleware for every response.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        response.setdefault("Content-Security-Policy", PAGE_CSP)
+        add_never_cache_headers(response)
+        return response
+
+
+class LoginView(PageSecurityMixin, auth_views.LoginView):
     """Django's login page with per-username and per-address lockout in the shared cache."""
 
     template_name = "registration/login.html"
@@ -65,10 +88,15 @@ class LoginView(auth_views.LoginView):
         return super().form_invalid(form)
 
 
-class AuthorizationView(dot_views.AuthorizationView):
-    """The consent page: DOT's authorization endpoint, with scopes narrowed to the user's roles."""
+class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
+    """The consent page: DOT's authorization endpoint, with scopes narrowed to the user's roles.
+
+    A remembered consent that covers the request answers it at once, through the same path as
+    pressing Allow; ``prompt=consent`` shows the page anyway.
+    """
 
     template_name = "authserver/consent.html"
+    remembered = False
 
     def validate_authorization_request(self, request):
         requested, credentials = super().validate_authorization_request(request)
@@ -80,7 +108,20 @@ class AuthorizationView(dot_views.AuthorizationView):
                 state=credentials.get("state"),
             )
             raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
+        if request.method == "GET" and "consent" not in request.GET.get("prompt", "").split():
+            self.remembered = consents.covers(request.user, application, granted)
         return granted, credentials
+
+    def render_to_response(self, context, **response_kwargs):
+        form = context.get("form")
+        if self.remembered and form is not None and "error" not in context:
+            return self._approve_remembered(form)
+        return super().render_to_response(context, **response_kwargs)
+
+    def _approve_remembered(self, form):
+        data = {name: value for name, value in form.initial.items() if value is not None}
+        bound = self.get_form_class()(data={**data, "allow": "Authorize"})
+        return self.form_valid(bound) if bound.is_valid() else self.form_invalid(bound)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -88,7 +129,8 @@ class AuthorizationView(dot_views.AuthorizationView):
         if application is not None:
             descriptions = scopes.DatabaseScopes().get_all_scopes()
             context["scope_items"] = [(name, descriptions.get(name, name)) for name in context.get("scopes", [])]
-            context["redirect_host"] = urlsplit(context.get("redirect_uri") or "").netloc
+            uri = urlsplit(context.get("redirect_uri") or "")
+            context["redirect_host"] = uri.netloc or f"{uri.scheme}:"  # a private-use scheme has no host
         return context
 
     def form_valid(self, form):
@@ -102,7 +144,12 @@ class AuthorizationView(dot_views.AuthorizationView):
             if form.cleaned_data.get("allow") and not kept:
                 form.cleaned_data["allow"] = False
             form.cleaned_data["scope"] = " ".join(kept)
-        return super().form_valid(form)
+        self.success_url = None  # DOT sets it only when a code was issued
+        response = super().form_valid(form)
+        if self.success_url and form.cleaned_data.get("allow") and self.request.POST.get("remember"):
+            application = get_application_model().objects.get(client_id=form.cleaned_data["client_id"])
+            consents.remember(self.request.user, application, form.cleaned_data["scope"].split())
+        return response
 
     def form_invalid(self, form):
         """A consent POST without its hidden fields gets an error page, not a half-rendered consent page."""
@@ -117,7 +164,7 @@ class AuthorizationView(dot_views.AuthorizationView):
 def _names_a_registered_redirect(data: dict) -> bool:
     """Whether the consent form names an existing client and one of its registered redirect URIs."""
     application = get_application_model().objects.filter(client_id=data["client_id"]).first()
-    return application is not None and application.redirect_uri_allowed(data["redirect_uri"])
+    return application is not None and clients.registered(application, data["redirect_uri"])
 
 
 def _client_id_of(request: HttpRequest) -> str:
@@ -217,12 +264,83 @@ def _access_token_by_value(value: str):
     return tokens.filter(token_checksum=checksum).first()
 
 
+def _no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+class RegistrationBodyMixin:
+    """Registration bodies are JSON; one too large gets an RFC 7591 error, not Django's HTML 400."""
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            request.body  # noqa: B018  (read now, inside error handling)
+        except RequestDataTooBig:
+            return oauth_error("invalid_client_metadata", "The request body is too large.", 413)
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _registration_answer(handler, request: HttpRequest, success: int, created: bool = False) -> HttpResponse:
+    """Run one of DOT's registration handlers in a transaction and hold its outcome to our rules.
+
+    DOT checks the permission, parses and stores; metadata it accepted (or refused with a vaguer
+    code) that this server refuses becomes our RFC 7591 error, and any failure undoes everything,
+    including the use of an initial access token.
+    """
+    with transaction.atomic():
+        response = handler()
+        if response.status_code in (success, 400):
+            problem = registration.refusal(request.body)
+            if problem is not None:
+                response = oauth_error(*problem, 400)
+        if response.status_code != success:
+            transaction.set_rollback(True)
+        else:
+            response = JsonResponse(registration.describe(json.loads(response.content), created), status=success)
+    return _no_store(response)
+
+
+class RegistrationView(RegistrationBodyMixin, dot_views.DynamicClientRegistrationView):
+    """RFC 7591 registration (DOT's view): rate-limited per address, policy from ``DCR_POLICY``."""
+
+    def post(self, request, *args, **kwargs):
+        wait = throttle.registrations_exceeded(_client_ip(request))
+        if wait:
+            response = oauth_error("temporarily_unavailable", "Too many registrations from this address.", 429)
+            response["Retry-After"] = str(wait)
+            return response
+        if registration.is_closed():
+            return oauth_error("access_denied", "Registration is closed here; ask an administrator for a client.", 403)
+        handler = super().post
+        return _registration_answer(lambda: handler(request, *args, **kwargs), request, 201, created=True)
+
+
+class RegistrationManagementView(RegistrationBodyMixin, dot_views.DynamicClientRegistrationManagementView):
+    """RFC 7592 read, update and delete with the registration access token (DOT's view)."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        if response.status_code == 200:
+            response = JsonResponse(registration.describe(json.loads(response.content)))
+        return _no_store(response)
+
+    def put(self, request, *args, **kwargs):
+        handler = super().put
+        return _registration_answer(lambda: handler(request, *args, **kwargs), request, 200)
+
+    def delete(self, request, *args, **kwargs):
+        return _no_store(super().delete(request, *args, **kwargs))
+
+
 class ServerMetadataView(dot_views.OAuthServerMetadataView):
     """RFC 8414 metadata: DOT's document plus ``jwks_uri`` and the auth methods each endpoint takes."""
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         data = json.loads(response.content)
+        if registration.is_closed():
+            data.pop("registration_endpoint", None)  # nothing a client could do there
         data["jwks_uri"] = conf.get("ISSUER") + "/.well-known/jwks.json"
         secret_methods = ["client_secret_basic", "client_secret_post"]
         data["revocation_endpoint_auth_methods_supported"] = [*secret_methods, "none"]
@@ -246,12 +364,26 @@ def _public_json(data: dict, max_age: int) -> JsonResponse:
     return response
 
 
-class AccountView(LoginRequiredMixin, TemplateView):
-    """The signed-in user's page: who they are and what their roles let them grant."""
+class AccountView(PageSecurityMixin, LoginRequiredMixin, TemplateView):
+    """The signed-in user's page: who they are, what their roles let them grant, which clients they trust."""
 
     template_name = "authserver/account.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["roles"] = self.request.user.roles.prefetch_related("scopes")
+        context["consents"] = self.request.user.consents.select_related("application").prefetch_related("scopes")
         return context
+
+
+class ConsentWithdrawView(PageSecurityMixin, LoginRequiredMixin, View):
+    """POST only (CSRF-protected): forget one consent and revoke that client's tokens for this user."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        consent = get_object_or_404(Consent.objects.select_related("application"), pk=pk, user=request.user)
+        name = str(consent.application)
+        revoked = consents.withdraw(consent)
+        messages.success(request, f"Access for {name} withdrawn; {revoked} token(s) revoked.")
+        return redirect("account")

@@ -197,6 +197,13 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 # --- OAuth engine (django-oauth-toolkit). Only DOT's own settings live here. ---
 ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 900)
+# Dynamic client registration (RFC 7591/7592): who may register is DOT's permission-class list.
+DCR_POLICY = env("DCR_POLICY", "open").lower()
+DCR_PERMISSION_CLASSES = {
+    "open": ["oauth2_provider.dcr.AllowAllDCRPermission"],
+    "token": ["authserver.registration.InitialAccessTokenPermission"],
+    "closed": ["authserver.registration.ClosedRegistration"],
+}
 OAUTH_PASSWORD_GRANT = env_bool("OAUTH_PASSWORD_GRANT", True)
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
@@ -233,6 +240,9 @@ OAUTH2_PROVIDER = {
     "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE_URL,
     "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [OAUTH_ISSUER],
     "OAUTH2_PROTECTED_RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
+    "DCR_ENABLED": True,
+    # An unknown DCR_POLICY registers nobody (and authserver.E003 says why at start-up).
+    "DCR_REGISTRATION_PERMISSION_CLASSES": DCR_PERMISSION_CLASSES.get(DCR_POLICY, DCR_PERMISSION_CLASSES["closed"]),
 }
 SILENCED_SYSTEM_CHECKS = [
     # 'http' stays in DOT's scheme list only for RFC 8252 loopback redirect URIs; authserver's own
@@ -255,6 +265,10 @@ AUTHSERVER = {
     "LOGIN_LOCKOUT_SECONDS": env_int("LOGIN_LOCKOUT_SECONDS", 300),
     "TOKEN_RATE_LIMIT": env_int("TOKEN_RATE_LIMIT", 6000),
     "TOKEN_RATE_WINDOW": env_int("TOKEN_RATE_WINDOW", 60),
+    "DCR_POLICY": DCR_POLICY,
+    "DCR_DEFAULT_SCOPES": env_list("DCR_DEFAULT_SCOPES") or None,
+    "DCR_RATE_LIMIT": env_int("DCR_RATE_LIMIT", 60),
+    "DCR_RATE_WINDOW": env_int("DCR_RATE_WINDOW", 3600),
 }
 
 LOGGING = {
