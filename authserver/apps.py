@@ -13,9 +13,12 @@ class AuthserverConfig(AppConfig):
     def ready(self) -> None:
         from oauth2_provider.models import get_application_model
 
-        from . import checks, clients, revocation  # noqa: F401  (registers checks and receivers)
+        from corsheaders.signals import check_request_enabled
+
+        from . import checks, clients, cors, revocation  # noqa: F401  (registers checks and receivers)
 
         revocation.connect()
+        check_request_enabled.connect(cors.allow, dispatch_uid="authserver-cors")
         # RFC 8252 §7.1 private-use redirect schemes, per client: DOT reads this method wherever it
         # checks a redirect scheme (model validation, the final redirect); its setting is global.
         get_application_model().get_allowed_schemes = clients.allowed_schemes

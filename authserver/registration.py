@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import QuerySet
 from oauth2_provider.models import get_application_model
@@ -132,17 +133,30 @@ def refusal(body: bytes) -> tuple[str, str] | None:
     return None
 
 
-def describe(data: dict[str, Any], created: bool = False) -> dict[str, Any]:
+def sync_origins(application) -> None:
+    """A self-registered browser client may call the token endpoint from its redirect URIs' origins.
+
+    RFC 7591 has no field for CORS origins, and a browser-based client's origin is where its
+    redirect URIs live; DOT's ``allowed_origins`` then drives CORS on token and revocation.
+    """
+    parts = [urlsplit(uri) for uri in application.redirect_uris.split()]
+    origins = sorted({f"{p.scheme}://{p.netloc}" for p in parts if p.scheme in {"http", "https"} and p.netloc})
+    application.allowed_origins = " ".join(origins)
+    type(application).objects.filter(pk=application.pk).update(allowed_origins=application.allowed_origins)
+
+
+def describe(data: dict[str, Any], stored: bool = False) -> dict[str, Any]:
     """Complete DOT's registration answer (RFC 7591 §3.2.1) for the client it names; a client just
-    ``created`` first gets its policy with the default ceiling.
+    ``stored`` (registered or updated) first gets its policy with the default ceiling and its origins.
 
     ``scope`` is the ceiling actually registered (the server may substitute requested values,
     §3.2.1): clients then know what they may ask for. A requested ``scope`` does not narrow the
     ceiling, so that an MCP client can step up later without registering again.
     """
     application = get_application_model().objects.get(client_id=data["client_id"])
-    if created:
+    if stored:
         ensure_policy(application)
+        sync_origins(application)
     data = {
         **data,
         "client_id_issued_at": int(application.created.timestamp()),

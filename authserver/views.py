@@ -281,7 +281,7 @@ class RegistrationBodyMixin:
         return super().dispatch(request, *args, **kwargs)
 
 
-def _registration_answer(handler, request: HttpRequest, success: int, created: bool = False) -> HttpResponse:
+def _registration_answer(handler, request: HttpRequest, success: int) -> HttpResponse:
     """Run one of DOT's registration handlers in a transaction and hold its outcome to our rules.
 
     DOT checks the permission, parses and stores; metadata it accepted (or refused with a vaguer
@@ -297,7 +297,7 @@ def _registration_answer(handler, request: HttpRequest, success: int, created: b
         if response.status_code != success:
             transaction.set_rollback(True)
         else:
-            response = JsonResponse(registration.describe(json.loads(response.content), created), status=success)
+            response = JsonResponse(registration.describe(json.loads(response.content), stored=True), status=success)
     return _no_store(response)
 
 
@@ -313,7 +313,7 @@ class RegistrationView(RegistrationBodyMixin, dot_views.DynamicClientRegistratio
         if registration.is_closed():
             return oauth_error("access_denied", "Registration is closed here; ask an administrator for a client.", 403)
         handler = super().post
-        return _registration_answer(lambda: handler(request, *args, **kwargs), request, 201, created=True)
+        return _registration_answer(lambda: handler(request, *args, **kwargs), request, 201)
 
 
 class RegistrationManagementView(RegistrationBodyMixin, dot_views.DynamicClientRegistrationManagementView):

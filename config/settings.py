@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "oauth2_provider",
+    "corsheaders",
     "rest_framework",
     "authserver",
     "mcpserver",
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -195,6 +197,26 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# --- CORS for browser-based clients (django-cors-headers) ---
+# Which origin may read which endpoint is decided per path by authserver.cors (any origin for the
+# metadata, JWKS and registration; origins registered on some client for token and revocation).
+# /mcp and the protected-resource metadata answer CORS themselves (mcpserver, MCP_ALLOWED_ORIGINS),
+# so nothing here matches them. No credentials: none of these endpoints uses cookies.
+CORS_URLS_REGEX = r"^/(\.well-known/(oauth-authorization-server|jwks\.json)|oauth/(register|token|revoke)/)"
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "MCP-Protocol-Version",
+    "Mcp-Method",
+    "Mcp-Name",
+    "Mcp-Session-Id",
+    "Last-Event-ID",
+]
+CORS_EXPOSE_HEADERS = ["Mcp-Session-Id", "WWW-Authenticate", "MCP-Protocol-Version"]
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 86400
+
 # --- OAuth engine (django-oauth-toolkit). Only DOT's own settings live here. ---
 ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 900)
 # Dynamic client registration (RFC 7591/7592): who may register is DOT's permission-class list.
@@ -224,6 +246,8 @@ OAUTH2_PROVIDER = {
     "OIDC_ISS_ENDPOINT": OAUTH_ISSUER,
     "REQUEST_APPROVAL_PROMPT": "force",
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    # Schemes of a client's CORS origins; plain http counts only on loopback (authserver.cors).
+    "ALLOWED_SCHEMES": ["https", "http"],
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": not OAUTH_PASSWORD_GRANT,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
