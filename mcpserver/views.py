@@ -105,7 +105,7 @@ class McpView(View):
     http_method_names = ["post", "get", "delete", "options"]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        origin = request.headers.get("Origin")
+        origin = request.META.get("HTTP_ORIGIN")
         try:
             if origin is not None and not conf.origin_allowed(origin):
                 origin = None
@@ -132,10 +132,10 @@ class McpView(View):
         raise MethodNotAllowed("This server offers no GET stream; POST JSON-RPC messages instead.")
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        token = auth.authenticate(request.headers.get("Authorization"))
+        token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))
         body = jsonrpc.loads(_read_body(request), conf.get("MAX_JSON_DEPTH"))
         registry = apps.get_app_config("mcpserver").registry
-        accept = request.headers.get("Accept", "")
+        accept = request.META.get("HTTP_ACCEPT", "")
         exchange = transport.Exchange(_mcp_headers(request), token, registry, "text/event-stream" in accept)
         try:
             return _reply(transport.handle(body, exchange))
@@ -146,8 +146,8 @@ class McpView(View):
             return _reply(transport.error_reply(InternalError(), jsonrpc.peek_id(body), "modern"))
 
     def delete(self, request: HttpRequest) -> HttpResponse:
-        token = auth.authenticate(request.headers.get("Authorization"))
-        session_id = request.headers.get("Mcp-Session-Id")
+        token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))
+        session_id = request.META.get("HTTP_MCP_SESSION_ID")
         if not session_id:
             raise InvalidRequest("DELETE needs the Mcp-Session-Id header of the session to end")
         if sessions.load(session_id, token) is None:
