@@ -260,3 +260,33 @@ def test_closing_the_stream_cancels_the_tool(live_server, service_token):
         time.sleep(0.5)
         count = live_server.manage("shell", "-v", "0", "-c", script).stdout.strip().splitlines()[-1]
     assert int(count) >= 1
+
+
+def test_jwks_url_key_source():
+    """The resource server can verify with keys fetched over HTTP (as for an external issuer)."""
+    from .liveserver import LiveServer
+
+    server = LiveServer()
+    server.extra_env["MCP_KEY_SOURCE"] = server.url + "/.well-known/jwks.json"
+    server.start()
+    try:
+        token = httpx.post(
+            server.url + "/oauth/token/",
+            data={"grant_type": "client_credentials"},
+            auth=("demo-service", "demo-service-secret"),
+        ).json()["access_token"]
+        response = httpx.post(
+            server.mcp_url,
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "whoami", "arguments": {}},
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["structuredContent"]["client_id"] == "demo-service"
+        assert "/.well-known/jwks.json" in server.log_text()  # fetched over HTTP, not in-process
+    finally:
+        server.stop()
