@@ -153,6 +153,8 @@ def _strings(value: Any) -> list[str]:
 
 def _access_token(digest: str, claims: dict[str, Any]) -> AccessToken:
     scope = claims.get("scope", "")
+    if "scope" not in claims and isinstance(claims.get("scp"), list):  # issuers that send a list (scp)
+        scope = " ".join(_strings(claims["scp"]))
     if not isinstance(scope, str):
         raise InvalidToken("The access token's scope claim is malformed.")
     return AccessToken(

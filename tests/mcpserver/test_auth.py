@@ -316,3 +316,12 @@ def test_an_odd_redis_reply_falls_back_to_the_cache_client(settings):
     assert Connection.disconnected and revocations._redis.connection is None
     assert revocations.is_revoked("d" * 64) is True  # a fresh kept connection
     assert revocations.is_revoked("e" * 64) is False
+
+
+def test_scope_may_come_as_an_scp_list(sign):
+    caller = auth.authenticate(f"Bearer {sign({'scp': ['mcp:read', 'mcp:tools']}, remove=('scope',))}")
+    assert caller.scopes == frozenset({"mcp:read", "mcp:tools"})
+
+
+def test_malformed_scope_claim_is_401(mcp, sign):
+    assert mcp.modern("tools/list", token=sign({"scope": ["mcp:read"]})).status_code == 401
