@@ -1,4 +1,4 @@
-"""The MCP resource server: Streamable HTTP at ``/mcp`` (2026-07-28 and 2025 eras), secured by RFC 9068 tokens.
+"""The MCP resource server: Streamable HTTP at ``/mcp`` (2026-07-28 and 2025 eras), secured by RFC 9068 JWTs.
 
 Adding a capability from any Django app: define it with the decorators and name the module in
 ``MCPSERVER["CAPABILITIES"]``; it is registered in ``AppConfig.ready()`` (a duplicate name fails
