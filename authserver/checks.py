@@ -51,3 +51,18 @@ def check_registration_policy(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security)
+def check_cimd_allow_list(app_configs, **kwargs):
+    from oauth2_provider.settings import oauth2_settings
+
+    if oauth2_settings.CIMD_ENABLED and not oauth2_settings.CIMD_ALLOWED_HOSTS:
+        return [
+            checks.Warning(
+                "Client ID metadata documents are on but no host is allowed, so no such client can sign in.",
+                hint="Set CIMD_ALLOWED_HOSTS (e.g. 'vscode.dev,.example.com', or '*' for any public host).",
+                id="authserver.W002",
+            )
+        ]
+    return []

@@ -267,6 +267,13 @@ OAUTH2_PROVIDER = {
     "DCR_ENABLED": True,
     # An unknown DCR_POLICY registers nobody (and authserver.E003 says why at start-up).
     "DCR_REGISTRATION_PERMISSION_CLASSES": DCR_PERMISSION_CLASSES.get(DCR_POLICY, DCR_PERMISSION_CLASSES["closed"]),
+    # Client ID Metadata Documents: an https client_id URL is fetched (SSRF-hardened) on first use,
+    # only from hosts on the allow-list (ALLOWED_HOSTS syntax; empty: none).
+    "CIMD_ENABLED": env_bool("CIMD_ENABLED"),
+    "CIMD_ALLOWED_HOSTS": env_list("CIMD_ALLOWED_HOSTS"),
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ["oauth2_provider.cimd.HostAllowlistCIMDPermission"],
+    "CIMD_METADATA_FETCHER": "authserver.cimd.MetadataFetcher",
+    "CIMD_FETCH_TIMEOUT_SECONDS": env_int("CIMD_FETCH_TIMEOUT", 5),
 }
 SILENCED_SYSTEM_CHECKS = [
     # 'http' stays in DOT's scheme list only for RFC 8252 loopback redirect URIs; authserver's own
@@ -293,6 +300,8 @@ AUTHSERVER = {
     "DCR_DEFAULT_SCOPES": env_list("DCR_DEFAULT_SCOPES") or None,
     "DCR_RATE_LIMIT": env_int("DCR_RATE_LIMIT", 60),
     "DCR_RATE_WINDOW": env_int("DCR_RATE_WINDOW", 3600),
+    # Hosts whose metadata documents may live on private or loopback addresses (default: none).
+    "CIMD_PRIVATE_HOSTS": env_list("CIMD_PRIVATE_HOSTS"),
 }
 
 LOGGING = {

@@ -1,0 +1,351 @@
+"""Client ID Metadata Documents: fetched over https from allowed hosts only, refused on every bad answer.
+
+A tiny HTTPS server on 127.0.0.1 (its certificate signed by a throw-away CA that the test trusts
+through ``SSL_CERT_FILE``) serves the documents. Loopback is a private address, so these tests run
+in the configuration that allows it explicitly (``CIMD_PRIVATE_HOSTS``); one test shows the default
+refusing it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import logging
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from oauth2_provider.models import get_application_model
+
+from authserver.models import ClientPolicy
+
+from .conftest import AUTHORIZE_URL, REDIRECT_URI, pkce_pair, redirect_params
+
+HOST = "localhost"
+
+
+# --- a throw-away CA and an HTTPS document server ---
+
+
+def _certificate(subject: str, issuer_cert, issuer_key, key, ca: bool, names=()):
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(
+            issuer_cert.subject
+            if issuer_cert
+            else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        )
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+@dataclass
+class Document:
+    body: bytes
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+    delay: float = 0
+
+
+class DocumentServer:
+    """Serves ``documents[path]`` over HTTPS on 127.0.0.1 and records every path requested."""
+
+    def __init__(self, tmp_path):
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca = _certificate("test CA", None, None, ca_key, ca=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        names = [x509.DNSName(HOST), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        leaf = _certificate(HOST, ca, ca_key, key, ca=False, names=names)
+        self.ca_file = tmp_path / "ca.pem"
+        self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        chain, key_file = tmp_path / "leaf.pem", tmp_path / "leaf.key"
+        chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        self.documents: dict[str, Document] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                server.requests.append(self.path)
+                document = server.documents.get(
+                    self.path, Document(b"not found", 404, {"Content-Type": "text/plain"})
+                )
+                time.sleep(document.delay)
+                self.send_response(document.status)
+                for name, value in document.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(document.body)))
+                self.end_headers()
+                self.wfile.write(document.body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(chain, key_file)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str, host: str = HOST) -> str:
+        return f"https://{host}:{self.port}{path}"
+
+    def serve(self, path: str, host: str = HOST, **metadata) -> str:
+        """Publish a valid public-client document at ``path``; keyword arguments override its fields."""
+        client_id = self.url(path, host)
+        document = {
+            "client_id": client_id,
+            "client_name": "Metadata client",
+            "redirect_uris": [REDIRECT_URI],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            **metadata,
+        }
+        self.documents[path] = Document(
+            json.dumps({k: v for k, v in document.items() if v is not None}).encode()
+        )
+        return client_id
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def document_server(tmp_path_factory):
+    server = DocumentServer(tmp_path_factory.mktemp("cimd"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def cimd_on(document_server, settings, monkeypatch):
+    """CIMD on, the test host allowed and allowed to be on loopback, the test CA trusted."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(document_server.ca_file))
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "CIMD_ENABLED": True,
+        "CIMD_ALLOWED_HOSTS": [HOST, "127.0.0.1"],
+        "CIMD_FETCH_TIMEOUT_SECONDS": 1,
+    }
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "CIMD_PRIVATE_HOSTS": [HOST]}
+    document_server.documents.clear()
+    document_server.requests.clear()
+    return document_server
+
+
+def consent_page(client, world, client_id: str):
+    client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "mcp:read mcp:tools",
+        "state": "s",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    return client.get(AUTHORIZE_URL + "?" + urlencode(query))
+
+
+def known(client_id: str) -> bool:
+    return get_application_model().objects.filter(client_id=client_id).exists()
+
+
+def assert_refused(response, client_id: str, caplog=None, reason: str = "") -> None:
+    assert response.status_code == 400, (response.status_code, response.get("Location"))
+    assert not known(client_id)
+    if caplog is not None:
+        assert reason in caplog.text, caplog.text
+
+
+@pytest.fixture
+def reasons(caplog):
+    """DOT logs why it refused a document (at INFO, which the project's logging config hides)."""
+    caplog.set_level(logging.INFO, logger="oauth2_provider.cimd")
+    return caplog
+
+
+# --- a document that is fine ---
+
+
+def test_metadata_advertises_cimd_only_when_on(world, client, cimd_on, settings):
+    assert client.get("/.well-known/oauth-authorization-server").json()[
+        "client_id_metadata_document_supported"
+    ]
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CIMD_ENABLED": False}
+    assert not client.get("/.well-known/oauth-authorization-server").json()[
+        "client_id_metadata_document_supported"
+    ]
+
+
+def test_a_metadata_document_client_signs_in_with_the_default_ceiling(
+    world, client, cimd_on, authorize, post_token, decode
+):
+    client_id = cimd_on.serve("/client.json")
+    page = consent_page(client, world, client_id)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Metadata client" in html and "metadata document" in html and client_id in html
+    application = get_application_model().objects.get(client_id=client_id)
+    assert application.registration_source == "cimd" and application.client_type == "public"
+    policy = ClientPolicy.objects.get(application=application)
+    assert set(policy.scopes.values_list("name", flat=True)) == {"mcp:read", "mcp:tools"}  # as for DCR
+
+    verifier, challenge = pkce_pair()
+    response = authorize(world.users["alice"], client_id, "mcp:read mcp:tools mcp:admin", challenge)
+    code = redirect_params(response)["code"]
+    token = post_token(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": client_id,
+            "code_verifier": verifier,
+        }
+    ).json()
+    assert token["scope"] == "mcp:read mcp:tools"
+    assert decode(token["access_token"])["client_id"] == client_id
+
+
+def test_a_document_is_fetched_once_and_cached(world, client, cimd_on):
+    client_id = cimd_on.serve("/cached.json")
+    for _ in range(3):
+        assert consent_page(client, world, client_id).status_code == 200
+    assert cimd_on.requests == ["/cached.json"]
+
+
+# --- refusals ---
+
+
+def test_hosts_off_the_allow_list_are_never_fetched(world, client, cimd_on, settings, reasons):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CIMD_ALLOWED_HOSTS": ["clients.example.test"]}
+    client_id = cimd_on.serve("/off-list.json")
+    assert_refused(
+        consent_page(client, world, client_id), client_id, reasons, "refused by permission classes"
+    )
+    assert cimd_on.requests == []
+
+
+def test_loopback_is_refused_unless_explicitly_allowed(world, client, cimd_on, settings, reasons):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "CIMD_PRIVATE_HOSTS": []}
+    client_id = cimd_on.serve("/private.json")
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, "non-public address")
+    assert cimd_on.requests == []  # refused on the resolved address, before connecting
+    client_id = cimd_on.serve("/by-ip.json", host="127.0.0.1")  # allowed host, but not a private one
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, "non-public address")
+    assert cimd_on.requests == []
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        "https://169.254.169.254/latest/meta-data.json",  # cloud metadata address
+        "https://10.0.0.1/client.json",
+        "https://[::1]/client.json",
+    ],
+)
+def test_private_addresses_are_refused_without_a_connection(
+    world, client, cimd_on, settings, client_id, reasons
+):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CIMD_ALLOWED_HOSTS": ["*"]}
+    started = time.monotonic()
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, "non-public address")
+    assert time.monotonic() - started < 0.5  # no connection attempt, no timeout
+
+
+@pytest.mark.parametrize(
+    "path, document, reason",
+    [
+        ("/wrong-id.json", {"client_id": "https://elsewhere.example.test/client.json"}, "does not match"),
+        ("/secret.json", {"client_secret": "s3cret"}, "must not include client_secret"),
+        ("/confidential.json", {"token_endpoint_auth_method": "client_secret_basic"}, "must be public"),
+        ("/no-redirects.json", {"redirect_uris": []}, "redirect_uris must be a non-empty array"),
+        ("/two-grants.json", {"grant_types": ["authorization_code", "client_credentials"]}, "exactly one"),
+        ("/javascript.json", {"redirect_uris": ["javascript:alert(1)"]}, "invalid client metadata"),
+    ],
+)
+def test_bad_documents_are_refused(world, client, cimd_on, path, document, reason, reasons):
+    client_id = cimd_on.serve(path, **document)
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, reason)
+
+
+@pytest.mark.parametrize(
+    "document, reason",
+    [
+        (Document(b"{}", status=404), "returned HTTP 404"),
+        (
+            Document(b"", status=302, headers={"Location": "https://localhost/elsewhere.json"}),
+            "returned HTTP 302",
+        ),
+        (Document(b'{"client_id": "x"}', headers={"Content-Type": "text/html"}), "is not JSON"),
+        (Document(b"not json", headers={"Content-Type": "application/json"}), "not valid JSON"),
+        (Document(b"[1, 2, 3]"), "must be a JSON object"),
+        (Document(b'{"pad": "' + b"x" * 20000 + b'"}'), "exceeds the maximum allowed size"),
+        (Document(b"{}", delay=1.5), "could not fetch"),
+    ],
+    ids=["404", "redirect", "not-json-type", "not-json", "not-object", "too-large", "too-slow"],
+)
+def test_bad_answers_are_refused(world, client, cimd_on, document, reason, reasons):
+    path = f"/answer-{id(document)}.json"
+    cimd_on.documents[path] = document
+    client_id = cimd_on.url(path)
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, reason)
+
+
+def test_a_failure_backs_off(world, client, cimd_on):
+    client_id = cimd_on.url("/later.json")
+    assert_refused(consent_page(client, world, client_id), client_id)
+    cimd_on.serve("/later.json")
+    assert_refused(consent_page(client, world, client_id), client_id)  # not fetched again yet
+    assert cimd_on.requests == ["/later.json"]
+
+
+def test_an_untrusted_certificate_is_refused(world, client, cimd_on, monkeypatch, tmp_path, reasons):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "empty.pem"))
+    (tmp_path / "empty.pem").write_text("")
+    client_id = cimd_on.serve("/untrusted.json")
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, "CERTIFICATE_VERIFY_FAILED")
+
+
+def test_cimd_off_means_unknown_client(world, client, cimd_on, settings):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CIMD_ENABLED": False}
+    client_id = cimd_on.serve("/off.json")
+    assert_refused(consent_page(client, world, client_id), client_id)
+    assert cimd_on.requests == []
+
+
+def test_a_plain_http_client_id_is_not_a_metadata_url(world, client, cimd_on):
+    client_id = f"http://{HOST}:{cimd_on.port}/plain.json"
+    assert_refused(consent_page(client, world, client_id), client_id)
