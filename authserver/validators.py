@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError, UnauthorizedClientError
 
 from . import clients, registration, scopes, throttle
 from .exceptions import TooManyRequests
 from .models import ClientPolicy
+
+
+RefreshToken = get_refresh_token_model()
 
 
 def client_ip(request) -> str:
@@ -61,6 +65,20 @@ class OAuth2Validator(DOTValidator):
         """A deactivated user's refresh tokens stop working at once (DOT does not check)."""
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
         return valid and request.user is not None and request.user.is_active
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        """Rotate a refresh token at most once, even when copies of it race each other.
+
+        DOT checks the refresh token before its save transaction, so parallel uses all pass and then
+        fork the token family (and the losers crash on the hashed, empty token column). Inside the
+        transaction the row is locked and must still be unrevoked; the losers get ``invalid_grant``.
+        """
+        used = getattr(request, "refresh_token_instance", None)
+        if used is not None:
+            live = RefreshToken.objects.select_for_update().filter(pk=used.pk, revoked__isnull=True)
+            if not live.exists():
+                raise InvalidGrantError(description="The refresh token has already been used.", request=request)
+        return super()._save_bearer_token(token, request, *args, **kwargs)
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> list[str]:
         """Refresh never widens: the original grant, narrowed again to what is allowed today."""

@@ -153,15 +153,6 @@ def test_reusing_a_rotated_refresh_token_revokes_the_family(http, tokens, live_s
     assert introspection.json() == {"active": False}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "authserver/DOT bug (a race, so not strict): parallel refreshes of one refresh token both rotate it "
-        "(the family forks) and the losers get 500 AccessToken.DoesNotExist at "
-        "oauth2_provider/views/base.py:505; "
-        "validate_refresh_token reads the row outside the save transaction and without a lock"
-    ),
-)
 def test_concurrent_use_of_one_refresh_token_yields_at_most_one_success(http, live_server):
     """Replays racing each other: one rotation wins, the rest are refused (and revoke the family)."""
     outcomes = []
