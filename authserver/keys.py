@@ -1,8 +1,9 @@
 """The only code that touches private keys: the current signing key, verifying keys, JWKS, rotation.
 
-Parsed key objects are cached per process by ``kid`` (parsing a PEM costs ~25 ms); which key is
-current is read from the database on each use, so a rotation on one instance takes effect on every
-instance at once, without a restart.
+Parsed key objects are cached per process by ``kid`` (parsing a PEM costs ~25 ms). Which key is
+current is re-read from the database at most every ``SIGNING_KEY_RECHECK_SECONDS`` (a rotation in
+this process takes effect at once, on other instances within that time, without a restart); a
+retired key keeps verifying, so a token signed with it meanwhile stays valid.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +26,7 @@ from .models import SigningKey
 
 _private_keys: dict[str, rsa.RSAPrivateKey] = {}
 _lock = threading.Lock()
+_current: tuple[str, float] | None = None  # (kid, monotonic time it was read)
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
@@ -59,7 +62,15 @@ def rotate() -> SigningKey:
         previous = list(SigningKey.objects.active().select_for_update().values_list("pk", flat=True))
         key = create_key()
         SigningKey.objects.filter(pk__in=previous).update(retired_at=timezone.now())
+    global _current
+    _current = (key.kid, time.monotonic())
     return key
+
+
+def forget_current() -> None:
+    """Make the next signature re-read which key is current."""
+    global _current
+    _current = None
 
 
 def ensure_key() -> SigningKey:
@@ -78,11 +89,13 @@ def _load_private(kid: str) -> rsa.RSAPrivateKey:
 
 
 def current_signing_key() -> tuple[str, rsa.RSAPrivateKey]:
-    """The ``kid`` and parsed private key that sign new tokens (one indexed query per call)."""
-    kid = SigningKey.objects.active().order_by("-created", "-id").values_list("kid", flat=True).first()
-    if kid is None:
-        kid = ensure_key().kid
-    return kid, _load_private(kid)
+    """The ``kid`` and parsed private key that sign new tokens."""
+    global _current
+    current = _current
+    if current is None or time.monotonic() - current[1] > conf.get("SIGNING_KEY_RECHECK_SECONDS"):
+        kid = SigningKey.objects.active().order_by("-created", "-id").values_list("kid", flat=True).first()
+        current = _current = (kid or ensure_key().kid, time.monotonic())
+    return current[0], _load_private(current[0])
 
 
 def max_token_lifetime() -> int:

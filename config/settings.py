@@ -171,7 +171,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT")) if env("STATIC_ROOT") else BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -289,6 +289,7 @@ AUTHSERVER = {
     "DEFAULT_RESOURCE": MCP_RESOURCE_URL,
     "ALLOWED_RESOURCES": [MCP_RESOURCE_URL, *env_list("OAUTH_EXTRA_RESOURCES")],
     "SIGNING_KEY_SIZE": env_int("SIGNING_KEY_SIZE", 2048),
+    "SIGNING_KEY_RECHECK_SECONDS": env_int("SIGNING_KEY_RECHECK_SECONDS", 5),
     "MAX_TOKEN_LIFETIME": env_int("MAX_ACCESS_TOKEN_LIFETIME", 24 * 3600),
     "LOGIN_FAILURE_LIMIT": env_int("LOGIN_FAILURE_LIMIT", 5),
     "LOGIN_IP_FAILURE_LIMIT": env_int("LOGIN_IP_FAILURE_LIMIT", 50),

@@ -27,6 +27,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _forget_current_signing_key():
+    """Each test's database starts without keys; the per-process "current key" memo must too."""
+    from authserver import keys
+
+    keys.forget_current()
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Lockout counters and the revocation deny-list must not leak between tests."""
     yield

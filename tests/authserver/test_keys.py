@@ -98,14 +98,30 @@ def test_rotate_signing_key_command(world, cc_token, decode, capsys):
     decode(new_token)
 
 
-def test_rotation_seen_through_the_database_alone(world, cc_token):
-    """Another instance rotated: this process must sign with the new key on its next token."""
-    cc_token()
+def _rotate_as_another_process() -> SigningKey:
     old = SigningKey.objects.current()
     SigningKey.objects.filter(pk=old.pk).update(retired_at=timezone.now())
     newer = keys.create_key()
-    keys._private_keys.pop(newer.kid, None)  # as if created by another process
+    keys._private_keys.pop(newer.kid, None)
+    return newer
+
+
+def test_rotation_by_another_instance_is_seen_after_the_recheck_interval(world, cc_token, settings):
+    """Another instance rotated: this process signs with the new key once it re-reads the current one."""
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "SIGNING_KEY_RECHECK_SECONDS": 0}
+    cc_token()
+    newer = _rotate_as_another_process()
     assert jwt.get_unverified_header(cc_token()["access_token"])["kid"] == newer.kid
+
+
+def test_tokens_signed_before_the_recheck_still_verify(world, cc_token, client, settings):
+    """Within the recheck interval the retired key still signs, and it is still published."""
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "SIGNING_KEY_RECHECK_SECONDS": 3600}
+    old_kid = jwt.get_unverified_header(cc_token()["access_token"])["kid"]
+    newer = _rotate_as_another_process()
+    token = cc_token()["access_token"]
+    assert jwt.get_unverified_header(token)["kid"] == old_kid
+    assert set(jwks(client)) == {old_kid, newer.kid}
 
 
 def test_key_retired_longer_than_the_max_token_lifetime_drops_out(world, cc_token, client, settings):
