@@ -26,6 +26,14 @@ def check_identity(app_configs, **kwargs):
                 id="mcpserver.E001",
             )
         )
+    if _absolute(resource) and urlsplit(resource).path != "/mcp":
+        errors.append(
+            checks.Warning(
+                f"MCPSERVER RESOURCE_URL {resource!r} does not end in /mcp, where the endpoint and its "
+                "metadata are served; clients would not find them unless a proxy maps the path.",
+                id="mcpserver.W002",
+            )
+        )
     if not _absolute(resource):
         errors.append(
             checks.Error(f"MCPSERVER RESOURCE_URL {resource!r} must be an absolute URL.", id="mcpserver.E002")

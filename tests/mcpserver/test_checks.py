@@ -32,3 +32,8 @@ def test_unshared_cache(settings):
     assert ids(checks.check_shared_cache(None)) == ["mcpserver.W001"]
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     assert ids(checks.check_shared_cache(None)) == ["mcpserver.E004"]
+
+
+def test_resource_url_elsewhere_than_mcp_warns(settings):
+    settings.MCPSERVER = {**settings.MCPSERVER, "RESOURCE_URL": "https://mcp.example/api/tools"}
+    assert ids(checks.check_identity(None)) == ["mcpserver.W002"]
