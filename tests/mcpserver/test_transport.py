@@ -12,6 +12,17 @@ from .conftest import CAPS_KEY, MODERN, PV_KEY
 pytestmark = pytest.mark.django_db
 
 
+def close_response(response) -> None:
+    """Close as the server does when a client leaves, without Django closing the test's DB connection
+    (its request_finished handler would close a connection that is inside the test's transaction)."""
+    from unittest import mock
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    with mock.patch.object(BaseDatabaseWrapper, "close_if_unusable_or_obsolete", lambda self: None):
+        response.close()
+
+
 def b64(value: str) -> str:
     return f"=?base64?{base64.b64encode(value.encode()).decode()}?="
 
@@ -485,7 +496,7 @@ def test_closing_the_stream_cancels_the_tool_and_is_audited(mcp):
     )
     stream = iter(response.streaming_content)
     next(stream)
-    response.close()
+    close_response(response)
     audit.flush()
     assert AuditRecord.objects.get(name="long_task").outcome == "cancelled"
 
@@ -546,7 +557,7 @@ def test_a_stream_closed_before_it_started_is_audited_as_cancelled(mcp):
         {"name": "long_task", "arguments": {"steps": 3, "interval_ms": 0}},
         meta={"progressToken": "p"},
     )
-    response.close()
+    close_response(response)
     audit.flush()
     assert AuditRecord.objects.get(name="long_task").outcome == "cancelled"
 
@@ -561,6 +572,6 @@ def test_a_finished_stream_is_audited_once(mcp):
         meta={"progressToken": "p"},
     )
     b"".join(response.streaming_content)
-    response.close()
+    close_response(response)
     audit.flush()
     assert [r.outcome for r in AuditRecord.objects.filter(name="long_task")] == ["ok"]
