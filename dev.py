@@ -64,7 +64,7 @@ def serve() -> None:
         [
             "gunicorn", "config.wsgi", "--bind", f"{host}:{port}", "--workers", workers,
             "--worker-class", "gthread", "--threads", os.environ.get("THREADS", "4"),
-            "--access-logfile", "-", "--graceful-timeout", "30", "--no-control-socket",
+            "--graceful-timeout", "30", "--no-control-socket",
         ],
     )
 

@@ -68,9 +68,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "authserver",
     "mcpserver",
+    "observability",
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request id, latency, count and access line cover every other middleware.
+    "observability.middleware.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -190,6 +193,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# Probes and scrapers talk plain HTTP to each instance, behind the TLS-terminating proxy.
+SECURE_REDIRECT_EXEMPT = [r"^(health|ready|metrics)$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -304,10 +309,17 @@ AUTHSERVER = {
     "CIMD_PRIVATE_HOSTS": env_list("CIMD_PRIVATE_HOSTS"),
 }
 
+LOG_FORMAT = env("LOG_FORMAT", "json").lower()  # json (one object per line) or text
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "observability.logs.JsonFormatter"},
+        "text": {"()": "observability.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "text" if LOG_FORMAT == "text" else "json"}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         # DOT logs request details (including raw query strings) at DEBUG; never let them through.
@@ -335,3 +347,12 @@ MCPSERVER = {
     "AUDIT_FLUSH_SECONDS": float(env("MCP_AUDIT_FLUSH_SECONDS", "1")),
 }
 # --- end of the MCP resource server block ---------------------------------------------------------
+
+# --- operations (observability): probes, request ids, JSON logs, Prometheus metrics -------------
+OBSERVABILITY = {
+    # Client networks that may read /metrics; requests that came through a proxy are always refused.
+    "METRICS_ALLOWED_NETWORKS": env_list("METRICS_ALLOWED_IPS", "127.0.0.1/32,::1/128"),
+    # prometheus_client reads this variable itself (at import); the serving command empties it at start.
+    "METRICS_DIR": env("PROMETHEUS_MULTIPROC_DIR"),
+    "ACCESS_LOG": env_bool("ACCESS_LOG", True),
+}

@@ -7,4 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("authserver.urls")),
     path("", include("mcpserver.urls")),
+    path("", include("observability.urls")),
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import close_old_connections, connections, router, transaction
 
-from . import conf
+from . import conf, signals
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,9 @@ class Trail:
         self.finished = True
         elapsed = (time.perf_counter() - self.started) * 1000
         record(self.ctx.token, self.kind, self.name, outcome, elapsed, self.arguments, self.ctx.version)
+        signals.capability_used.send(
+            Trail, kind=self.kind, name=self.name, outcome=outcome, duration_ms=elapsed
+        )
 
 
 def pending() -> int:

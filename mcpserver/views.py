@@ -11,7 +11,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from . import auth, conf, jsonrpc, sessions, transport
+from . import auth, conf, jsonrpc, sessions, signals, transport
 from .exceptions import (
     BodyTooLarge,
     ForbiddenOrigin,
@@ -51,6 +51,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def http_error(exc: HttpError) -> HttpResponse:
     """The one mapping of HTTP-level errors to responses; 401/403 carry a ``WWW-Authenticate`` challenge."""
     if isinstance(exc, InvalidToken | InsufficientScope):
+        signals.access_refused.send(type(exc), error=exc)
         body = {"error": exc.error, "error_description": exc.description}
         return json_response(body, exc.status, {"WWW-Authenticate": auth.challenge(exc)})
     body = jsonrpc.error(None, InvalidRequest(exc.description))

@@ -45,9 +45,10 @@ SCRUBBED = (
     "CSRF_TRUSTED_ORIGINS",
     "DEBUG",
 )
-# A 5xx in the access log, Django's 500 log line, a locked SQLite database, a worker killed or crashed.
+# A 5xx in the access log (gunicorn's or the JSON one), Django's 500 log line, a locked SQLite
+# database, a worker killed or crashed.
 SERVER_ERROR = re.compile(
-    r'" 5\d\d \d+ |Internal Server Error|database is locked|WORKER TIMEOUT|\[CRITICAL\]'
+    r'" 5\d\d \d+ |"status": 5\d\d|Internal Server Error|database is locked|WORKER TIMEOUT|\[CRITICAL\]'
 )
 
 
@@ -112,6 +113,8 @@ class LiveServer:
         self.workers, self.threads, self.access_log = workers, threads, access_log
         self.extra_env = dict(env or {})
         self.log_path = self.workdir / "server.log"
+        self.metrics_dir = self.workdir / "metrics"
+        self.metrics_dir.mkdir()
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self.secret_key = secrets.token_urlsafe(50)
@@ -141,9 +144,13 @@ class LiveServer:
             SECRET_KEY=self.secret_key,
             CACHE_KEY_PREFIX=self.cache_prefix,
             PYTHONUNBUFFERED="1",
+            PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),  # the workers' metric files, per server
         )
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+        # The access log is the application's JSON line (request id, route, no query string), not the
+        # server's own, which would print query strings (credentials included).
+        env["ACCESS_LOG"] = "true" if self.access_log else "false"
         env.update(self.extra_env)
         return env
 
@@ -208,8 +215,6 @@ class LiveServer:
             # servers on one machine would take it from each other.
             "--no-control-socket",
         ]
-        if self.access_log:
-            command += ["--access-logfile", "-"]
         return command
 
     def start(self, ready_timeout: float = 60) -> LiveServer:
@@ -229,6 +234,8 @@ class LiveServer:
         raise RuntimeError(f"the live server did not become ready; its log:\n{log}")
 
     def _spawn(self) -> None:
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)  # a fresh start counts from zero
+        self.metrics_dir.mkdir()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.command(),

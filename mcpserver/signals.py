@@ -1,0 +1,10 @@
+"""Signals for other apps (metrics, alerting); the MCP server sends them and connects none itself."""
+
+from django.dispatch import Signal
+
+# Sent by audit.Trail once per capability use: kind ("tool", "prompt", "resource"), name, outcome
+# (an AuditRecord.Outcome value) and duration_ms.
+capability_used = Signal()
+# Sent when /mcp refuses a request's credentials: error, an InvalidToken or InsufficientScope
+# (sender: its class). Nothing of the token itself is passed.
+access_refused = Signal()
