@@ -64,9 +64,7 @@ class ApplicationAdmin(DOTApplicationAdmin):
     """
 
     inlines = [ClientPolicyInline]
-    list_display = (
-        "name", "client_id", "client_type", "authorization_grant_type", "registration_source", "enabled", "ceiling",
-    )
+    list_display = ("name", "client_id", "registration_source", "enabled", "ceiling", "client_type")
     list_filter = ("registration_source", "policy__enabled", "client_type", "authorization_grant_type")
     search_fields = ("name", "client_id")
     actions = ["disable", "enable"]

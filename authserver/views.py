@@ -270,6 +270,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+@method_decorator(csrf_exempt, name="dispatch")  # as DOT's views: no cookies, credentials in headers
 class RegistrationBodyMixin:
     """Registration bodies are JSON; one too large gets an RFC 7591 error, not Django's HTML 400."""
 

@@ -80,6 +80,22 @@ def test_sdk_registration_is_answered_with_201_and_the_registered_metadata(regis
     assert body["registration_client_uri"].endswith(f"/oauth/register/{body['client_id']}/")
 
 
+def test_registration_and_management_need_no_csrf_token(world):
+    """API endpoints for clients without cookies: Django's CSRF check must not apply (live servers enforce it)."""
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(REGISTER_URL, json.dumps(SDK_BODY), content_type="application/json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {body['registration_access_token']}"}
+    url = f"/oauth/register/{body['client_id']}/"
+    updated = strict.put(url, json.dumps(SDK_BODY), content_type="application/json", **headers)
+    assert updated.status_code == 200, updated.content
+    headers["HTTP_AUTHORIZATION"] = f"Bearer {updated.json()['registration_access_token']}"
+    assert strict.delete(url, **headers).status_code == 204
+
+
 def test_answers_are_not_cached(world, register):
     assert register(SDK_BODY)["Cache-Control"] == "no-store"
 

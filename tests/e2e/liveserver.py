@@ -1,7 +1,8 @@
 """A live server process: the production gunicorn command on a fresh database, for e2e tests and bench/.
 
 ``LiveServer`` provisions its own database (a temporary SQLite file, or a PostgreSQL database it
-creates and drops), runs ``migrate``, ``createcachetable`` and ``seed_demo``, then serves
+creates and drops), runs ``migrate``, ``createcachetable``, ``seed_demo`` and ``collectstatic`` (into
+its own directory, for the admin pages), then serves
 ``config.wsgi`` through gunicorn with gthread workers (the serving command of ``dev.py serve``) on
 a free loopback port, with ``PUBLIC_URL`` set to that address. ``manage()`` runs any management
 command against the same database and environment, e.g. ``issue_token``.
@@ -29,6 +30,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+import dev  # noqa: E402  (the one definition of the production serving command)
+
 READY_PATH = "/.well-known/oauth-authorization-server"
 # Variables of the caller's environment that would point the server somewhere else.
 SCRUBBED = (
@@ -101,8 +106,9 @@ class LiveServer:
         self,
         database_url: str | None = None,
         redis_url: str | None = None,
-        workers: int = 2,
+        workers: int | None = None,
         threads: int = 4,
+        server: str | None = None,
         env: dict[str, str] | None = None,
         access_log: bool = True,
     ):
@@ -110,7 +116,10 @@ class LiveServer:
         self.postgres = PostgresDatabase(database_url) if database_url else None
         self.database_url = database_url or f"sqlite:///{self.workdir / 'db.sqlite3'}"
         self.redis_url = redis_url
-        self.workers, self.threads, self.access_log = workers, threads, access_log
+        # The default serving command (E2E_WSGI_SERVER picks another), its workers from the CPU count.
+        self.server = server or os.environ.get("E2E_WSGI_SERVER") or dev.DEFAULT_SERVER
+        self.workers = workers or dev.default_workers(self.server)
+        self.threads, self.access_log = threads, access_log
         self.extra_env = dict(env or {})
         self.log_path = self.workdir / "server.log"
         self.metrics_dir = self.workdir / "metrics"
@@ -144,6 +153,7 @@ class LiveServer:
             SECRET_KEY=self.secret_key,
             CACHE_KEY_PREFIX=self.cache_prefix,
             PYTHONUNBUFFERED="1",
+            STATIC_ROOT=str(self.workdir / "static"),  # the admin's files, collected per server
             PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),  # the workers' metric files, per server
         )
         if self.redis_url:
@@ -193,29 +203,13 @@ class LiveServer:
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("createcachetable")
         self.manage("seed_demo")
+        self.manage("collectstatic", "--noinput", "-v", "0")
 
     def command(self) -> list[str]:
-        """The serving command of ``dev.py serve`` (gunicorn gthread), bound to this server's port."""
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(self.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(self.threads),
-            "--graceful-timeout",
-            "30",
-            # gunicorn 23+ opens one control socket per user (~/.gunicorn/gunicorn.ctl): parallel
-            # servers on one machine would take it from each other.
-            "--no-control-socket",
-        ]
-        return command
+        """The serving command of ``dev.py serve`` (``dev.serving_command``), bound to this server's port."""
+        return dev.serving_command(
+            "127.0.0.1", self.port, self.server, self.workers, self.threads, python=sys.executable
+        )
 
     def start(self, ready_timeout: float = 60) -> LiveServer:
         """Prepare the database and serve; return once the server answers."""
@@ -234,8 +228,7 @@ class LiveServer:
         raise RuntimeError(f"the live server did not become ready; its log:\n{log}")
 
     def _spawn(self) -> None:
-        shutil.rmtree(self.metrics_dir, ignore_errors=True)  # a fresh start counts from zero
-        self.metrics_dir.mkdir()
+        dev.reset_metrics_dir(self.metrics_dir)  # a fresh start counts from zero
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.command(),
