@@ -68,7 +68,7 @@ def page(browser):
         lambda url: url.startswith(WEB_REDIRECT), lambda route: route.fulfill(body="callback reached")
     )
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)
     yield page
     context.close()
 
@@ -251,6 +251,7 @@ def test_admin_makes_a_role_and_a_user_who_then_gets_that_scope(browser, page, l
     page.goto(live_server.url + "/admin/oauth2_provider/application/?registration_source__exact=dcr")
     page.get_by_text("Registered in a test").first.wait_for()
     page.locator("#toggle-nav-sidebar").click()  # room for the columns
+    page.locator("#site-name").scroll_into_view_if_needed()
     screenshot(page, "admin-dynamic-clients", full_page=False)
     page.locator("#toggle-nav-sidebar").click()
 
