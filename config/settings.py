@@ -140,6 +140,9 @@ else:
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "authserver_cache",
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "mcpauth"),
+            # Django culls live entries past MAX_ENTRIES (default 300): revocation deny-list entries
+            # must never be culled, so the ceiling sits far above any live count (expired rows go first).
+            "OPTIONS": {"MAX_ENTRIES": env_int("DB_CACHE_MAX_ENTRIES", 10_000_000)},
         }
     }
 
