@@ -85,7 +85,8 @@ class ApplicationAdmin(DOTApplicationAdmin):
     @admin.action(description="Disable selected clients and revoke their tokens")
     def disable(self, request, queryset):
         revoked = clients.set_enabled(queryset, False)
-        self.message_user(request, f"{queryset.count()} client(s) disabled; {revoked} token(s) revoked.", messages.SUCCESS)
+        message = f"{queryset.count()} client(s) disabled; {revoked} token(s) revoked."
+        self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description="Enable selected clients")
     def enable(self, request, queryset):

@@ -11,9 +11,8 @@ class AuthserverConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from oauth2_provider.models import get_application_model
-
         from corsheaders.signals import check_request_enabled
+        from oauth2_provider.models import get_application_model
 
         from . import checks, clients, cors, revocation  # noqa: F401  (registers checks and receivers)
 

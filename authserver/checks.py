@@ -46,7 +46,7 @@ def check_registration_policy(app_configs, **kwargs):
     if policy not in {"open", "token", "closed"}:
         return [
             checks.Error(
-                f"DCR_POLICY {policy!r} is not one of open, token, closed; registration is closed until it is.",
+                f"DCR_POLICY {policy!r} is not one of open, token, closed; nobody may register until it is.",
                 id="authserver.E003",
             )
         ]

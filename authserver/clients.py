@@ -58,7 +58,8 @@ def redirect_uri_problem(uri: str) -> str | None:
         return "plain http is allowed only to a loopback address (127.0.0.1, [::1], localhost)"
     if is_private_use_scheme(parts.scheme):
         return None if (parts.path or parts.netloc) else "it has no path"
-    return f"the {parts.scheme or 'missing'} scheme is not allowed; use https, loopback http or a private-use scheme"
+    scheme = parts.scheme or "missing"
+    return f"the {scheme} scheme is not allowed; use https, loopback http or a private-use scheme"
 
 
 def redirect_uri_allowed(uri: str) -> bool:
@@ -83,7 +84,8 @@ def allowed_schemes(application) -> list[str]:
     from oauth2_provider.settings import oauth2_settings
 
     own = {urlsplit(uri).scheme for uri in application.redirect_uris.split()}
-    return [*oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES, *sorted(s for s in own if is_private_use_scheme(s))]
+    private = sorted(scheme for scheme in own if is_private_use_scheme(scheme))
+    return [*oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES, *private]
 
 
 class ClientError(ValueError):

@@ -72,7 +72,8 @@ class ClientPolicy(models.Model):
         Scope, blank=True, related_name="clients", help_text="The scope ceiling: nothing outside it is ever granted."
     )
     enabled = models.BooleanField(
-        default=True, help_text="A disabled client is granted nothing: no new tokens, no refresh, no consent page."
+        default=True,
+        help_text="A disabled client is granted nothing: no new tokens, no refresh, no consent page.",
     )
 
     class Meta:
@@ -145,7 +146,9 @@ class InitialAccessToken(models.Model):
     max_uses = models.PositiveIntegerField(
         null=True, blank=True, help_text="How many clients it may register; empty: no limit."
     )
-    uses = models.PositiveIntegerField(default=0, editable=False, help_text="Clients registered with it so far.")
+    uses = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Clients registered with it so far."
+    )
 
     objects = InitialAccessTokenQuerySet.as_manager()
 

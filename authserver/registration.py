@@ -140,7 +140,8 @@ def sync_origins(application) -> None:
     redirect URIs live; DOT's ``allowed_origins`` then drives CORS on token and revocation.
     """
     parts = [urlsplit(uri) for uri in application.redirect_uris.split()]
-    origins = sorted({f"{p.scheme}://{p.netloc}" for p in parts if p.scheme in {"http", "https"} and p.netloc})
+    web = [p for p in parts if p.scheme in {"http", "https"} and p.netloc]
+    origins = sorted({f"{p.scheme}://{p.netloc}" for p in web})
     application.allowed_origins = " ".join(origins)
     type(application).objects.filter(pk=application.pk).update(allowed_origins=application.allowed_origins)
 

@@ -12,7 +12,11 @@ oauth_patterns = [
     path("oauth/introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     path(".well-known/oauth-authorization-server", views.ServerMetadataView.as_view(), name="oauth-server-metadata"),
     path("oauth/register/", views.RegistrationView.as_view(), name="dcr-register"),
-    path("oauth/register/<str:client_id>/", views.RegistrationManagementView.as_view(), name="dcr-register-management"),
+    path(
+        "oauth/register/<str:client_id>/",
+        views.RegistrationManagementView.as_view(),
+        name="dcr-register-management",
+    ),
 ]
 
 urlpatterns = [
@@ -21,5 +25,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", views.AccountView.as_view(), name="account"),
-    path("accounts/consents/<int:pk>/withdraw/", views.ConsentWithdrawView.as_view(), name="consent-withdraw"),
+    path(
+        "accounts/consents/<int:pk>/withdraw/", views.ConsentWithdrawView.as_view(), name="consent-withdraw"
+    ),
 ]

@@ -10,7 +10,6 @@ from . import clients, registration, scopes, throttle
 from .exceptions import TooManyRequests
 from .models import ClientPolicy
 
-
 RefreshToken = get_refresh_token_model()
 
 
@@ -94,7 +93,9 @@ class OAuth2Validator(DOTValidator):
         """Whatever registered the client (admin, CLI, DCR, CIMD), plain http goes only to loopback,
         and the URI is one of the registered ones character for character, loopback port included."""
         allowed = super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs)
-        return allowed and clients.redirect_uri_allowed(redirect_uri) and clients.registered(request.client, redirect_uri)
+        if not (allowed and clients.redirect_uri_allowed(redirect_uri)):
+            return False
+        return clients.registered(request.client, redirect_uri)
 
     def get_default_redirect_uri(self, client_id, request, *args, **kwargs) -> str | None:
         uri = super().get_default_redirect_uri(client_id, request, *args, **kwargs)
@@ -122,4 +123,5 @@ class OAuth2Validator(DOTValidator):
 def _refuse_disabled(client, request) -> None:
     """Say so when nothing was granted because an admin disabled the client (its ceiling is empty)."""
     if client is not None and ClientPolicy.objects.filter(application=client, enabled=False).exists():
-        raise UnauthorizedClientError(description="This client has been disabled by an administrator.", request=request)
+        description = "This client has been disabled by an administrator."
+        raise UnauthorizedClientError(description=description, request=request)

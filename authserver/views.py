@@ -35,7 +35,10 @@ from .models import Consent
 
 # The pages people see need no script at all, and nobody may frame them (clickjacking). No
 # form-action: the consent form's answer is a redirect to the client, wherever it lives.
-PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -298,7 +301,8 @@ def _registration_answer(handler, request: HttpRequest, success: int) -> HttpRes
         if response.status_code != success:
             transaction.set_rollback(True)
         else:
-            response = JsonResponse(registration.describe(json.loads(response.content), stored=True), status=success)
+            described = registration.describe(json.loads(response.content), stored=True)
+            response = JsonResponse(described, status=success)
     return _no_store(response)
 
 
@@ -308,11 +312,12 @@ class RegistrationView(RegistrationBodyMixin, dot_views.DynamicClientRegistratio
     def post(self, request, *args, **kwargs):
         wait = throttle.registrations_exceeded(_client_ip(request))
         if wait:
-            response = oauth_error("temporarily_unavailable", "Too many registrations from this address.", 429)
+            response = oauth_error("temporarily_unavailable", "Too many registrations from here.", 429)
             response["Retry-After"] = str(wait)
             return response
         if registration.is_closed():
-            return oauth_error("access_denied", "Registration is closed here; ask an administrator for a client.", 403)
+            description = "Registration is closed here; ask an administrator for a client."
+            return oauth_error("access_denied", description, 403)
         handler = super().post
         return _registration_answer(lambda: handler(request, *args, **kwargs), request, 201)
 
@@ -373,7 +378,8 @@ class AccountView(PageSecurityMixin, LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["roles"] = self.request.user.roles.prefetch_related("scopes")
-        context["consents"] = self.request.user.consents.select_related("application").prefetch_related("scopes")
+        consents = self.request.user.consents.select_related("application")
+        context["consents"] = consents.prefetch_related("scopes")
         return context
 
 

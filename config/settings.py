@@ -273,7 +273,9 @@ OAUTH2_PROVIDER = {
     "OAUTH2_PROTECTED_RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
     "DCR_ENABLED": True,
     # An unknown DCR_POLICY registers nobody (and authserver.E003 says why at start-up).
-    "DCR_REGISTRATION_PERMISSION_CLASSES": DCR_PERMISSION_CLASSES.get(DCR_POLICY, DCR_PERMISSION_CLASSES["closed"]),
+    "DCR_REGISTRATION_PERMISSION_CLASSES": DCR_PERMISSION_CLASSES.get(
+        DCR_POLICY, DCR_PERMISSION_CLASSES["closed"]
+    ),
     # Client ID Metadata Documents: an https client_id URL is fetched (SSRF-hardened) on first use,
     # only from hosts on the allow-list (ALLOWED_HOSTS syntax; empty: none).
     "CIMD_ENABLED": env_bool("CIMD_ENABLED"),

@@ -34,3 +34,29 @@ def test_deploy_check_wants_https(settings):
     assert _ids(checks.check_public_url_is_https(None)) == {"authserver.W001"}
     settings.AUTHSERVER = {**settings.AUTHSERVER, "ISSUER": "https://auth.example.test"}
     assert checks.check_public_url_is_https(None) == []
+
+
+def test_unknown_registration_policy_is_an_error(settings):
+    assert checks.check_registration_policy(None) == []
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "DCR_POLICY": "opne"}
+    assert _ids(checks.check_registration_policy(None)) == {"authserver.E003"}
+
+
+def test_an_unknown_policy_registers_nobody():
+    """settings.py maps an unknown DCR_POLICY to the closed permission class (E003 says why)."""
+    import subprocess
+    import sys
+
+    code = "from config import settings as s; print(s.OAUTH2_PROVIDER['DCR_REGISTRATION_PERMISSION_CLASSES'])"
+    env = {"DCR_POLICY": "opne", "DJANGO_SETTINGS_MODULE": "config.settings", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "ClosedRegistration" in out
+
+
+def test_cimd_without_allowed_hosts_warns(settings):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CIMD_ENABLED": True, "CIMD_ALLOWED_HOSTS": []}
+    assert _ids(checks.check_cimd_allow_list(None)) == {"authserver.W002"}
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CIMD_ALLOWED_HOSTS": ["vscode.dev"]}
+    assert checks.check_cimd_allow_list(None) == []

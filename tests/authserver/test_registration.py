@@ -81,7 +81,7 @@ def test_sdk_registration_is_answered_with_201_and_the_registered_metadata(regis
 
 
 def test_registration_and_management_need_no_csrf_token(world):
-    """API endpoints for clients without cookies: Django's CSRF check must not apply (live servers enforce it)."""
+    """Endpoints for clients without cookies: Django's CSRF check must not apply (live servers enforce it)."""
     from django.test import Client
 
     strict = Client(enforce_csrf_checks=True)
