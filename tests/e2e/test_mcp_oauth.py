@@ -2,8 +2,8 @@
 authorization code + PKCE + ``resource`` (login and consent answered headlessly) -> token -> MCP,
 then a scope step-up: a 403 ``insufficient_scope`` makes the client re-authorize with the union.
 
-The client is the pre-registered public demo client (``demo-web``): dynamic registration belongs to
-the onboarding work and is not routed yet; everything after registration is the SDK's own flow.
+Two starting points: the pre-registered public demo client (``demo-web``), and nothing at all, when
+the SDK registers itself first (RFC 7591 dynamic client registration).
 """
 
 from __future__ import annotations
@@ -27,17 +27,24 @@ from .flows import WEB_CLIENT, WEB_REDIRECT, consent, login  # noqa: E402
 pytestmark = pytest.mark.usefixtures("no_server_errors")
 
 
-class MemoryStorage:
-    """The SDK's token storage, in memory, holding the pre-registered client."""
+LOOPBACK_REDIRECT = "http://127.0.0.1:33418/callback"
 
-    def __init__(self) -> None:
+
+class MemoryStorage:
+    """The SDK's token storage, in memory: holding the pre-registered client, or empty (DCR)."""
+
+    def __init__(self, preregistered: bool = True) -> None:
         self.tokens: OAuthToken | None = None
-        self.client = OAuthClientInformationFull(
-            client_id=WEB_CLIENT,
-            redirect_uris=[WEB_REDIRECT],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
+        self.client = (
+            OAuthClientInformationFull(
+                client_id=WEB_CLIENT,
+                redirect_uris=[WEB_REDIRECT],
+                grant_types=["authorization_code", "refresh_token"],
+                response_types=["code"],
+                token_endpoint_auth_method="none",
+            )
+            if preregistered
+            else None
         )
 
     async def get_tokens(self) -> OAuthToken | None:
@@ -84,10 +91,11 @@ class Browser:
 
 
 async def _session(server_url: str, browser: Browser, storage: MemoryStorage, mode: str) -> dict:
+    redirect = WEB_REDIRECT if storage.client is not None else LOOPBACK_REDIRECT
     provider = OAuthClientProvider(
         server_url=server_url,
         client_metadata=OAuthClientMetadata(
-            redirect_uris=[WEB_REDIRECT],
+            redirect_uris=[redirect],
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             token_endpoint_auth_method="none",
@@ -125,3 +133,16 @@ def test_sdk_authorizes_itself_and_steps_up(live_server, mode):
     assert set(browser.requested_scopes[1].split()) >= {"mcp:read", "mcp:tools"}
     assert browser.resources == [live_server.mcp_url, live_server.mcp_url]  # RFC 8707 on every request
     assert set(storage.tokens.scope.split()) >= {"mcp:read", "mcp:tools"}
+
+
+def test_sdk_registers_itself_then_authorizes(live_server, http):
+    """The whole path from nothing: dynamic client registration (RFC 7591), then the same flow."""
+    metadata = http.get("/.well-known/oauth-authorization-server").json()
+    if not metadata.get("registration_endpoint"):
+        pytest.skip("dynamic client registration is not offered")
+    browser = Browser(live_server.url, keeps=[None])
+    storage = MemoryStorage(preregistered=False)
+    seen = anyio.run(_session, live_server.mcp_url, browser, storage, "auto")
+    assert storage.client is not None and storage.client.client_id != WEB_CLIENT
+    assert seen["echo"] == "through OAuth"
+    assert seen["whoami"]["client_id"] == storage.client.client_id
