@@ -545,3 +545,29 @@ def test_admin_creates_an_initial_access_token_shown_once(admin_client, register
     assert (
         raw not in admin_client.get(f"/admin/authserver/initialaccesstoken/{row.pk}/change/").content.decode()
     )
+
+
+def test_initial_access_token_command(world, register, settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command(
+        "create_initial_access_token",
+        "--description",
+        "ops",
+        "--max-uses",
+        "1",
+        "--expires-in",
+        "60",
+        stdout=out,
+    )
+    raw = out.getvalue().strip()
+    row = InitialAccessToken.objects.get(description="ops")
+    assert row.max_uses == 1 and row.expires_at > timezone.now()
+    use_policy(settings, "token")
+    assert register(SDK_BODY, token=raw).status_code == 201
+    assert register(SDK_BODY, token=raw).status_code == 401
+    with pytest.raises(CommandError):
+        call_command("create_initial_access_token", "--description", "bad", "--max-uses", "0")
