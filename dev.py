@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -51,22 +53,76 @@ def prepare_database() -> None:
     manage("createcachetable")
 
 
+# --- the production serving command (also run by tests/e2e/liveserver.py and bench/) ---
+
+# WSGI servers compared in bench/ (README, "Serving command"): the default is the measured winner.
+SERVERS = ("gthread", "granian", "sync")
+DEFAULT_SERVER = "gthread"
+
+
+def default_workers(server: str = DEFAULT_SERVER) -> int:
+    """Worker processes from the CPU count: one per core (threads share a worker), 2 x cores + 1 for sync."""
+    cpus = os.cpu_count() or 1
+    return 2 * cpus + 1 if server == "sync" else cpus
+
+
+def serving_command(
+    host: str,
+    port: int | str,
+    server: str = DEFAULT_SERVER,
+    workers: int | None = None,
+    threads: int = 4,
+    python: str = str(PY),
+) -> list[str]:
+    """The command line that serves ``config.wsgi`` (run from the project root with the venv's python)."""
+    workers = workers or default_workers(server)
+    if server == "granian":
+        return [
+            python, "-m", "granian", "--interface", "wsgi", "config.wsgi:application",
+            "--host", host, "--port", str(port), "--workers", str(workers),
+            "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
+            "--workers-kill-timeout", "30",
+        ]
+    command = [
+        python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}", "--workers", str(workers),
+        "--graceful-timeout", "30",
+        # gunicorn 23+ opens one control socket per user (~/.gunicorn/gunicorn.ctl): parallel
+        # servers on one machine would take it from each other.
+        "--no-control-socket",
+    ]
+    if server == "gthread":
+        command += ["--worker-class", "gthread", "--threads", str(threads)]
+    elif server != "sync":
+        raise ValueError(f"unknown server {server!r}; choose one of {', '.join(SERVERS)}")
+    return command
+
+
+def reset_metrics_dir(path: str | Path) -> None:
+    """Empty prometheus_client's multiprocess directory: a (re)started server counts from zero."""
+    shutil.rmtree(path, ignore_errors=True)
+    Path(path).mkdir(parents=True)
+
+
 def serve() -> None:
     ensure_env()
     prepare_database()
     manage("seed_demo")
     manage("collectstatic", "--noinput", "-v", "0")
     host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
-    workers = os.environ.get("WEB_CONCURRENCY", str(min(4, (os.cpu_count() or 1) * 2)))
-    print(f"Serving on http://{host}:{port} (issuer {os.environ.get('PUBLIC_URL', 'http://127.0.0.1:8000')})", flush=True)
-    os.execv(
-        str(BIN / "gunicorn"),
-        [
-            "gunicorn", "config.wsgi", "--bind", f"{host}:{port}", "--workers", workers,
-            "--worker-class", "gthread", "--threads", os.environ.get("THREADS", "4"),
-            "--graceful-timeout", "30", "--no-control-socket",
-        ],
+    server = os.environ.get("WSGI_SERVER", DEFAULT_SERVER)
+    workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers(server))
+    threads = int(os.environ.get("THREADS", "4"))
+    metrics = os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.gettempdir()) / f"mcp-oauth-metrics-{port}")
     )
+    reset_metrics_dir(metrics)
+    print(
+        f"Serving on http://{host}:{port} with {server} ({workers} workers, {threads} threads each; "
+        f"issuer {os.environ.get('PUBLIC_URL', 'http://127.0.0.1:8000')})",
+        flush=True,
+    )
+    command = serving_command(host, port, server, workers, threads)
+    os.execv(command[0], command)
 
 
 def test() -> None:

@@ -67,6 +67,8 @@ class Scenario:
     path: str
     body: str = ""
     authorization: str = ""
+    content_type: str = "application/x-www-form-urlencoded"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 BASELINE = Scenario("baseline: GET /.well-known/jwks.json", "GET", "/.well-known/jwks.json")
@@ -172,6 +174,8 @@ def run_wrk(server: LiveServer, scenario: Scenario, clients: int, seconds: float
         "BENCH_METHOD": scenario.method,
         "BENCH_BODY": scenario.body,
         "BENCH_AUTH": scenario.authorization,
+        "BENCH_TYPE": scenario.content_type,
+        "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in scenario.headers),
     }
     threads = 1 if clients < 16 else 2
     command = [
@@ -190,7 +194,11 @@ def run_wrk(server: LiveServer, scenario: Scenario, clients: int, seconds: float
     ]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
     line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
-    data = json.loads(line.removeprefix("BENCH_JSON "))
+    return wrk_figures(json.loads(line.removeprefix("BENCH_JSON ")))
+
+
+def wrk_figures(data: dict) -> dict:
+    """Requests, seconds, percentiles (ms) and errors from the JSON line our wrk scripts print."""
     return {
         "requests": data["requests"],
         "seconds": data["duration_us"] / 1e6,
@@ -208,8 +216,9 @@ def run_python(server: LiveServer, scenario: Scenario, clients: int, seconds: fl
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
+    headers.update(scenario.headers)
     if scenario.body:
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers["Content-Type"] = scenario.content_type
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -276,7 +285,7 @@ def measure(
     elapsed = time.monotonic() - started
     cores = cpu_by_label(processes_before, process_cpu(server), elapsed, server.worker_pids())
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if generator is run_wrk:  # wrk has exited by now: its CPU shows in our children's usage
+    if generator is not run_python:  # wrk has exited by now: its CPU shows in our children's usage
         cores["wrk"] = (
             children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
         ) / elapsed

@@ -2,6 +2,7 @@
 -- as one JSON line (latency percentiles in microseconds), after wrk's own report.
 --   BENCH_METHOD  GET or POST              BENCH_BODY  the request body (form-encoded)
 --   BENCH_AUTH    Authorization header     BENCH_TYPE  Content-Type header
+--   BENCH_HEADERS more headers, one "Name: value" per line
 
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
@@ -12,6 +13,9 @@ end
 local auth = os.getenv("BENCH_AUTH")
 if auth and auth ~= "" then
   wrk.headers["Authorization"] = auth
+end
+for name, value in string.gmatch(os.getenv("BENCH_HEADERS") or "", "([^:\n]+):%s*([^\n]*)") do
+  wrk.headers[name] = value
 end
 
 function done(summary, latency, requests)

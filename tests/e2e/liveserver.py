@@ -227,6 +227,15 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"the live server did not become ready; its log:\n{log}")
 
+    def restart(self, ready_timeout: float = 60, **env: str) -> LiveServer:
+        """Stop the server gracefully and serve again on the same database, with ``env`` added."""
+        self._terminate()
+        self.extra_env.update(env)
+        self._spawn()
+        if not self._wait_ready(ready_timeout):
+            raise RuntimeError(f"the live server did not come back; its log:\n{self.log_text()[-5000:]}")
+        return self
+
     def _spawn(self) -> None:
         dev.reset_metrics_dir(self.metrics_dir)  # a fresh start counts from zero
         log = self.log_path.open("ab")

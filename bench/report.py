@@ -1,0 +1,197 @@
+"""The suite's Markdown report and its latency plot (matplotlib, imported only when plotting)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from run import commit, cores_cell, machine
+
+import dev
+
+SECTION_TITLES = {
+    "serving": "Serving command comparison (SQLite + database cache)",
+    "mcp": "/mcp tools/call echo next to the plain view",
+    "tokens": "Token endpoint",
+    "growth": "Growth: /mcp at 64 clients, empty versus grown database",
+}
+
+
+def markdown(suite, started: datetime, png_name: str) -> str:
+    args = suite.args
+    lines = [
+        "# Benchmark report",
+        "",
+        f"- when: {started:%Y-%m-%d %H:%M} UTC, commit {commit()}",
+        f"- machine: {machine()}; load generator wrk on the same machine, loopback, keep-alive, closed loop",
+        f"- default serving command: {dev.DEFAULT_SERVER}, workers from the CPU count; JSON access log on",
+        f"- {args.duration:g} s per run after a {args.warmup:g} s warm-up per scenario; each run waits "
+        f"up to {args.quiet_wait:g} s for the machine to be quiet (machine CPU busy is shown per run)",
+        "",
+        *verdict(suite.rows),
+        "",
+        f"![latency]({png_name})",
+    ]
+    for section in SECTION_TITLES:
+        rows = [row for row in suite.rows if row.section == section]
+        if rows:
+            lines += ["", f"## {SECTION_TITLES[section]}", "", *table(rows)]
+            lines += EXTRAS.get(section, lambda rows: [])(rows)
+    if suite.notes:
+        lines += ["", "## Notes", "", *[f"- {note}" for note in suite.notes]]
+    lines += [
+        "",
+        "Server CPU counts the server's processes only; machine CPU busy is every process on every core, "
+        'so 100% means the machine is the limit. "other" is everything else running (other test runs '
+        "included): figures taken while it is high understate the server.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def table(rows) -> list[str]:
+    lines = [
+        "| setup | clients | scenario | requests/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/req "
+        "| machine busy | cores: server (workers) / postgres / redis / wrk / other |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        r = row.result
+        lines.append(
+            f"| {row.setup} | {r.clients} | {r.scenario.name} | {r.per_second:,.0f} | {r.p50_ms:.1f} | "
+            f"{r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} | "
+            f"{100 * r.machine_busy:.0f}% | {cores_cell(r.cores)} |"
+        )
+    return lines
+
+
+def _find(rows, section: str, setup_start: str, scenario_start: str, clients: int):
+    return next(
+        (
+            row.result
+            for row in rows
+            if row.section == section
+            and row.setup.startswith(setup_start)
+            and row.name.startswith(scenario_start)
+            and row.result.clients == clients
+        ),
+        None,
+    )
+
+
+def overhead(rows) -> list[str]:
+    lines = ["", "/mcp relative to the plain view, same server, same run:", ""]
+    for setup in dict.fromkeys(row.setup for row in rows):
+        for clients in sorted({row.result.clients for row in rows if row.setup == setup}):
+            plain = _find(rows, "mcp", setup, "plain", clients)
+            call = _find(rows, "mcp", setup, "/mcp", clients)
+            if plain and call and plain.per_second:
+                lines.append(
+                    f"- {setup}, {clients} clients: {call.per_second / plain.per_second:.0%} of the plain "
+                    f"view's requests/s ({call.cpu_ms_per_request - plain.cpu_ms_per_request:+.2f} ms "
+                    "server CPU per request)"
+                )
+    return lines
+
+
+def serving_pivot(rows) -> list[str]:
+    scenarios = list(dict.fromkeys(row.name for row in rows))
+    clients = sorted({row.result.clients for row in rows})
+    header = " | ".join(f"{name.split(':')[0].split(' (')[0]} @{c}" for name in scenarios for c in clients)
+    lines = [
+        "",
+        "requests/s (p99 ms):",
+        "",
+        f"| server | {header} |",
+        "| --- |" + " ---: |" * (len(scenarios) * len(clients)),
+    ]
+    for setup in dict.fromkeys(row.setup for row in rows):
+        cells = []
+        for name in scenarios:
+            for c in clients:
+                r = _find(rows, "serving", setup, name, c)
+                cells.append(f"{r.per_second:,.0f} ({r.p99_ms:.1f})" if r else "")
+        lines.append(f"| {setup} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def growth_change(rows) -> list[str]:
+    lines = ["", "Change after growth (requests/s, p99):", ""]
+    for name in dict.fromkeys(row.name for row in rows):
+        pair = [row.result for row in rows if row.name == name]
+        if len(pair) == 2 and pair[0].per_second:
+            before, after = pair
+            lines.append(
+                f"- {name}: {before.per_second:,.0f} -> {after.per_second:,.0f} requests/s "
+                f"({after.per_second / before.per_second - 1:+.0%}); "
+                f"p99 {before.p99_ms:.1f} -> {after.p99_ms:.1f} ms"
+            )
+    return lines
+
+
+EXTRAS = {"mcp": overhead, "serving": serving_pivot, "growth": growth_change}
+
+
+def verdict(rows) -> list[str]:
+    lines = ["| target | measured | verdict |", "| --- | --- | --- |"]
+    for setup in dict.fromkeys(row.setup for row in rows if row.section == "mcp"):
+        call, plain = _find(rows, "mcp", setup, "/mcp", 64), _find(rows, "mcp", setup, "plain", 64)
+        if call and plain:
+            share = call.per_second / plain.per_second if plain.per_second else 0
+            ok = call.per_second >= 5000 and call.p99_ms < 25 and share >= 0.70
+            lines.append(
+                f"| /mcp tools/call at 64 clients ({setup}): >= 5,000 req/s, p99 < 25 ms, >= 70% of plain | "
+                f"{call.per_second:,.0f} req/s, p99 {call.p99_ms:.1f} ms, {share:.0%} | "
+                f"{'met' if ok else 'MISSED'} |"
+            )
+    for setup in dict.fromkeys(row.setup for row in rows if row.section == "tokens"):
+        best = max(
+            (
+                row.result.per_second
+                for row in rows
+                if row.setup == setup and row.name.endswith("client_credentials")
+            ),
+            default=0,
+        )
+        lines.append(
+            f"| client_credentials ({setup}): >= 600 tokens/s | {best:,.0f} tokens/s | "
+            f"{'met' if best >= 600 else 'MISSED'} |"
+        )
+    return lines
+
+
+def plot(rows, path: Path) -> None:
+    """Latency (p50 dashed, p99 solid) and requests/s against clients, one line per setup and scenario."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = defaultdict(list)
+    for row in rows:
+        if row.section in ("mcp", "tokens", "serving"):
+            series[(row.section, row.setup, row.name)].append(row.result)
+    figure, (latency, rate) = plt.subplots(1, 2, figsize=(14, 6))
+    for (_section, setup, name), results in series.items():
+        if len(results) < 2:
+            continue
+        results.sort(key=lambda r: r.clients)
+        x = [r.clients for r in results]
+        label = f"{setup}: {name}"
+        (line,) = latency.plot(x, [r.p99_ms for r in results], marker="o", label=label)
+        latency.plot(x, [r.p50_ms for r in results], linestyle="--", color=line.get_color())
+        rate.plot(x, [r.per_second for r in results], marker="o", color=line.get_color(), label=label)
+    latency.axhline(25, color="grey", linewidth=0.8, linestyle=":")
+    latency.set(
+        xscale="log", yscale="log", xlabel="concurrent clients", ylabel="latency ms (p99 solid, p50 dashed)"
+    )
+    rate.axhline(5000, color="grey", linewidth=0.8, linestyle=":")
+    rate.set(xscale="log", xlabel="concurrent clients", ylabel="requests/s")
+    for axis in (latency, rate):
+        axis.set_xticks([1, 16, 64], ["1", "16", "64"])
+        axis.grid(True, which="both", alpha=0.3)
+    rate.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    figure.suptitle("Latency and throughput by concurrency (wrk, loopback, 2 cores)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

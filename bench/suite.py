@@ -1,0 +1,308 @@
+"""The benchmark suite, one command: a Markdown report and a latency plot (PNG) in bench/results/.
+
+    .venv/bin/python bench/suite.py                         # every section, 10 s per run
+    .venv/bin/python bench/suite.py --sections serving --duration 5
+    .venv/bin/python bench/suite.py --publish               # also copy the report and plot to bench/
+
+Sections (each starts its own live server through ``tests.e2e.liveserver.LiveServer``, i.e. the
+production serving command of ``dev.py serve`` on a fresh database, with wrk on the same machine):
+
+- ``serving``: gunicorn sync, gunicorn gthread and granian (WSGI) on the plain view (``GET /health``:
+  the whole middleware stack, no database), ``/mcp`` tools/call ``echo`` and client_credentials tokens;
+- ``mcp``: ``/mcp`` tools/call ``echo`` (JWT verification, revocation check, scope check, audit)
+  next to the plain view, on the embedded default (SQLite + database cache) and on PostgreSQL + Redis;
+- ``tokens``: client_credentials and refresh-token rotation (each request spends a fresh refresh
+  token, as a client does) on both back ends;
+- ``growth``: ``/mcp`` before and after 100,000 users, 1,000,000 issued tokens, 100,000 revoked
+  tokens and 1,000 registered tools (the server restarted with ``bench.settings``), with the first
+  page of ``tools/list``.
+
+Every run waits for the machine to be quiet first and reports how busy the machine was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import run  # noqa: E402  (bench/run.py: the load generator and the CPU accounting)
+from run import Result, Scenario, measure, run_wrk  # noqa: E402
+
+import dev  # noqa: E402
+from tests.e2e.liveserver import LiveServer  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+REFRESH_SCRIPT = ROOT / "bench" / "refresh.lua"
+PG_URL = "postgres://postgres@127.0.0.1:5432/mcp_bench"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+TARGETS = {"mcp_rps": 5000, "mcp_p99_ms": 25, "mcp_share": 0.70, "tokens_rps": 600}
+BENCH_ENV = {"TOKEN_RATE_LIMIT": str(10**9)}  # a benchmark is a flood; the per-client limit would stop it
+
+PLAIN = Scenario("plain view: GET /health", "GET", "/health")
+TOKENS = Scenario(
+    "tokens: client_credentials",
+    "POST",
+    "/oauth/token/",
+    "grant_type=client_credentials",
+    "Basic " + base64.b64encode(b"demo-service:demo-service-secret").decode(),
+)
+REFRESH = Scenario("tokens: refresh_token rotation", "POST", "/oauth/token/")
+
+
+def mcp_call(token: str, method: str = "tools/call", params: dict | None = None, label: str = "") -> Scenario:
+    params = {"name": "echo", "arguments": {"message": "hello"}} if params is None else params
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    return Scenario(
+        label or f"/mcp {method} echo",
+        "POST",
+        "/mcp",
+        body,
+        f"Bearer {token}",
+        content_type="application/json",
+        headers=(("Accept", "application/json, text/event-stream"), ("MCP-Protocol-Version", "2025-11-25")),
+    )
+
+
+@dataclass
+class Row:
+    """One measured run, with the labels the report groups by."""
+
+    section: str
+    setup: str
+    result: Result
+
+    @property
+    def name(self) -> str:
+        return self.result.scenario.name
+
+
+@dataclass
+class Suite:
+    args: argparse.Namespace
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def run(
+        self,
+        section: str,
+        setup: str,
+        server: LiveServer,
+        scenario: Scenario,
+        clients: int,
+        generator=run_wrk,
+    ):
+        print(f"  {setup}: {clients:>3} clients, {scenario.name} ...", file=sys.stderr, flush=True)
+        result = measure(server, scenario, clients, self.args.duration, generator, self.args.quiet_wait)
+        self.rows.append(Row(section, setup, result))
+        return result
+
+
+def start(server_kind: str | None = None, postgres: bool = False, **kwargs) -> LiveServer:
+    server = LiveServer(
+        database_url=PG_URL if postgres else None,
+        redis_url=REDIS_URL if postgres else None,
+        server=server_kind,
+        env={**BENCH_ENV, **kwargs.pop("env", {})},
+        **kwargs,
+    )
+    server.start()
+    return server
+
+
+def warm_up(server: LiveServer, scenarios: list[Scenario], seconds: float) -> None:
+    for scenario in scenarios:
+        run_wrk(server, scenario, 16, seconds)
+
+
+# --- sections ---
+
+
+def serving(suite: Suite) -> None:
+    for kind in dev.SERVERS:
+        server = start(kind)
+        try:
+            token = server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400)
+            scenarios = [PLAIN, mcp_call(token), TOKENS]
+            warm_up(server, scenarios, suite.args.warmup)
+            setup = (
+                f"{kind} ({server.workers} workers{'' if kind == 'sync' else f' x {server.threads} threads'})"
+            )
+            for clients in suite.args.clients:
+                for scenario in scenarios:
+                    suite.run("serving", setup, server, scenario, clients)
+        finally:
+            server.stop()
+
+
+def backends(suite: Suite) -> list[tuple[str, bool]]:
+    chosen = [("SQLite + database cache", False)]
+    if not suite.args.no_postgres:
+        chosen.append(("PostgreSQL + Redis", True))
+    return chosen
+
+
+def mcp(suite: Suite) -> None:
+    for label, postgres in backends(suite):
+        server = start(postgres=postgres)
+        try:
+            token = server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400)
+            scenarios = [PLAIN, mcp_call(token)]
+            warm_up(server, scenarios, suite.args.warmup)
+            for clients in suite.args.clients:
+                for scenario in scenarios:
+                    suite.run("mcp", label, server, scenario, clients)
+            suite.notes.append(f"{label}: {audit_count(server)} audit records written for the /mcp runs")
+        finally:
+            server.stop()
+
+
+class RefreshChains:
+    """A load generator (``measure`` signature) that rotates refresh tokens in wrk, one chain per client."""
+
+    def __init__(self, server: LiveServer, chains: int):
+        self.tokens = [password_grant(server) for _ in range(chains)]
+
+    def __call__(self, server: LiveServer, scenario: Scenario, clients: int, seconds: float) -> dict:
+        env = {
+            **os.environ,
+            "BENCH_REFRESH_TOKENS": ",".join(self.tokens[:clients]),
+            "BENCH_CLIENT_ID": "demo-cli",
+        }
+        command = ["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s"]
+        command += ["--timeout", "10s", "-s", str(REFRESH_SCRIPT), server.url + scenario.path]
+        output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
+        lines = dict(line.split(" ", 1) for line in output.splitlines() if line.startswith("BENCH_"))
+        self.tokens[:clients] = lines["BENCH_TOKENS"].strip().split(",")
+        data = json.loads(lines["BENCH_JSON"])
+        return run.wrk_figures(data)
+
+
+def password_grant(server: LiveServer) -> str:
+    import httpx
+
+    response = httpx.post(
+        server.url + "/oauth/token/",
+        data={
+            "grant_type": "password",
+            "client_id": "demo-cli",
+            "username": "alice",
+            "password": "alice-password",
+            "scope": "mcp:read mcp:tools",
+        },
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["refresh_token"]
+
+
+def tokens(suite: Suite) -> None:
+    for label, postgres in backends(suite):
+        server = start(postgres=postgres)
+        try:
+            chains = RefreshChains(server, max(suite.args.clients))
+            warm_up(server, [TOKENS], suite.args.warmup)
+            for clients in suite.args.clients:
+                suite.run("tokens", label, server, TOKENS, clients)
+                suite.run("tokens", label, server, REFRESH, clients, generator=chains)
+        finally:
+            server.stop()
+
+
+def growth(suite: Suite) -> None:
+    label, postgres = backends(suite)[-1]  # the production back end when it is there
+    server = start(postgres=postgres)
+    try:
+        token = server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400)
+        listing = mcp_call(token, "tools/list", {}, "/mcp tools/list (first page)")
+        scenarios = [mcp_call(token), listing]
+        warm_up(server, scenarios, suite.args.warmup)
+        for scenario in scenarios:
+            suite.run("growth", f"{label}: empty", server, scenario, 64)
+        started = time.monotonic()
+        output = server.manage(
+            "shell", "-c", "from bench import growth; growth.grow()", timeout=3600
+        ).stdout.strip()
+        suite.notes.append(
+            f"growth rows written in {time.monotonic() - started:.0f} s: "
+            + "; ".join(output.splitlines()[-3:])
+        )
+        server.restart(DJANGO_SETTINGS_MODULE="bench.settings")
+        warm_up(server, scenarios, suite.args.warmup)
+        grown = f"{label}: 100k users, 1M tokens, 100k revoked, 1,000 more tools"
+        for scenario in scenarios:
+            suite.run("growth", grown, server, scenario, 64)
+    finally:
+        server.stop()
+
+
+def audit_count(server: LiveServer) -> str:
+    code = "from mcpserver.models import AuditRecord as A; print(A.objects.count())"
+    lines = server.manage("shell", "-c", code, check=False).stdout.strip().splitlines()
+    return lines[-1] if lines else "unknown"
+
+
+SECTIONS = {"serving": serving, "mcp": mcp, "tokens": tokens, "growth": growth}
+
+
+# --- the command ---
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS)
+    )
+    parser.add_argument("--duration", type=float, default=10, help="seconds per run (default 10)")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario (default 2)")
+    parser.add_argument("--clients", type=lambda s: [int(c) for c in s.split(",")], default=[1, 16, 64])
+    parser.add_argument(
+        "--quiet-wait", type=float, default=60, help="wait up to this long for an idle machine"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL + Redis")
+    parser.add_argument(
+        "--publish", action="store_true", help="also write bench/REPORT.md and bench/latency.png"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed (apt-get install wrk)")
+    suite = Suite(args)
+    started = datetime.now(UTC)
+    for name in args.sections.split(","):
+        print(f"section {name}", file=sys.stderr, flush=True)
+        SECTIONS[name](suite)
+    from report import markdown, plot  # bench/report.py (matplotlib is imported only here)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = f"{started:%Y%m%dT%H%M%SZ}"
+    png = RESULTS / f"latency-{stamp}.png"
+    plot(suite.rows, png)
+    text = markdown(suite, started, png.name)
+    path = RESULTS / f"report-{stamp}.md"
+    path.write_text(text)
+    if args.publish:
+        shutil.copy(png, ROOT / "bench" / "latency.png")
+        (ROOT / "bench" / "REPORT.md").write_text(text.replace(png.name, "latency.png"))
+    print(text)
+    print(f"(written to {path.relative_to(ROOT)} and {png.relative_to(ROOT)})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
