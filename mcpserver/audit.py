@@ -1,7 +1,8 @@
 """The audit trail's writer: records are buffered in memory and written in batches off the hot path.
 
 A background thread writes the buffer every ``AUDIT_FLUSH_SECONDS`` (sooner when a batch fills);
-``flush()`` also runs at interpreter exit, so a graceful shutdown loses nothing.
+``flush()`` also runs at interpreter exit (and at a multiprocessing worker's exit), so a graceful
+shutdown loses nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import atexit
 import hashlib
 import json
 import logging
+import multiprocessing.util
 import threading
 import time
 from collections import deque
@@ -158,3 +160,6 @@ def _ensure_writer() -> None:
             thread.start()
             _state["thread"] = thread
             atexit.register(flush)
+            # Workers that are multiprocessing children (granian's) end with os._exit, which skips
+            # atexit; multiprocessing runs its finalizers first. A second flush finds nothing left.
+            multiprocessing.util.Finalize(None, flush, exitpriority=10)

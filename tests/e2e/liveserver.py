@@ -1,9 +1,10 @@
-"""A live server process: the production gunicorn command on a fresh database, for e2e tests and bench/.
+"""A live server process: the production serving command on a fresh database, for e2e tests and bench/.
 
 ``LiveServer`` provisions its own database (a temporary SQLite file, or a PostgreSQL database it
 creates and drops), runs ``migrate``, ``createcachetable``, ``seed_demo`` and ``collectstatic`` (into
 its own directory, for the admin pages), then serves
-``config.wsgi`` through gunicorn with gthread workers (the serving command of ``dev.py serve``) on
+``config.wsgi`` with the serving command of ``dev.py serve`` (``dev.serving_command``: granian's WSGI
+interface by default, ``E2E_WSGI_SERVER=gthread`` or ``sync`` for gunicorn) on
 a free loopback port, with ``PUBLIC_URL`` set to that address. ``manage()`` runs any management
 command against the same database and environment, e.g. ``issue_token``.
 
@@ -100,7 +101,7 @@ def with_worker_suffix(url: str) -> str:
 
 
 class LiveServer:
-    """One gunicorn server process on a fresh database, started by ``start()`` and ended by ``stop()``."""
+    """One server process on a fresh database, started by ``start()`` and ended by ``stop()``."""
 
     def __init__(
         self,
@@ -227,25 +228,6 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"the live server did not become ready; its log:\n{log}")
 
-    def peer(self, **env: str) -> LiveServer:
-        """A second instance of this deployment, as behind a load balancer: the same database, cache,
-        secret key and public URL (``url`` is still its own address), on its own port. Start this
-        server first; the peer's ``start()`` migrates nothing new and never drops the database."""
-        other = LiveServer(
-            redis_url=self.redis_url,
-            workers=self.workers,
-            threads=self.threads,
-            server=self.server,
-            env={**self.extra_env, "PUBLIC_URL": self.url, **env},
-            access_log=self.access_log,
-        )
-        other.database_url, other.secret_key, other.cache_prefix = (
-            self.database_url,
-            self.secret_key,
-            self.cache_prefix,
-        )
-        return other
-
     def restart(self, ready_timeout: float = 60, **env: str) -> LiveServer:
         """Stop the server gracefully and serve again on the same database, with ``env`` added."""
         self._terminate()
@@ -286,7 +268,7 @@ class LiveServer:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        process.terminate()  # gunicorn's graceful shutdown
+        process.terminate()  # a graceful shutdown (gunicorn and granian alike)
         try:
             process.wait(timeout=35)
         except subprocess.TimeoutExpired:
@@ -317,7 +299,7 @@ class LiveServer:
         return self.process.pid if self.process else None
 
     def worker_pids(self) -> list[int]:
-        """The gunicorn worker processes (children of the master)."""
+        """The worker processes (children of the main server process)."""
         if not self.pid:
             return []
         children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
