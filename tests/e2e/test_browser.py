@@ -298,14 +298,20 @@ def test_withdrawn_consent_revokes_the_tokens(page, live_server, people):
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
 
-def test_an_mcp_host_onboards_itself_and_calls_a_tool(live_server, people):
-    """From nothing but the /mcp URL: the official SDK finds the metadata, registers itself (RFC 7591),
-    sends the person to the browser to sign in and consent, exchanges the code and calls a tool."""
+def onboard(mcp_url: str, username: str, password: str, shot: str, metadata_url: str | None = None) -> dict:
+    """Run an official-SDK MCP host that has never seen this server; a person answers in Chromium."""
     pytest.importorskip("mcp")
     pytest.importorskip("httpx2")
     # Playwright's sync API (the module's browser) holds this thread's event loop: run apart.
     with ThreadPoolExecutor(1) as pool:
-        seen = pool.submit(anyio.run, _onboard, live_server.url, live_server.mcp_url).result(timeout=120)
+        job = pool.submit(anyio.run, _onboard, mcp_url, username, password, shot, metadata_url)
+        return job.result(timeout=120)
+
+
+def test_an_mcp_host_onboards_itself_and_calls_a_tool(live_server, people):
+    """From nothing but the /mcp URL: the official SDK finds the metadata, registers itself (RFC 7591),
+    sends the person to the browser to sign in and consent, exchanges the code and calls a tool."""
+    seen = onboard(live_server.mcp_url, "pw-eve", PASSWORD, "consent-dynamic-client")
     assert seen["echo"] == "from a self-registered client"
     assert seen["client"]["client_id"] and seen["client"]["client_id"] != WEB_CLIENT
     assert seen["whoami"]["client_id"] == seen["client"]["client_id"]
@@ -313,7 +319,37 @@ def test_an_mcp_host_onboards_itself_and_calls_a_tool(live_server, people):
     assert seen["warning"]  # the consent page said the client is unverified
 
 
-async def _onboard(base_url: str, mcp_url: str) -> dict:
+def test_an_mcp_host_with_a_metadata_document_onboards_itself(tmp_path):
+    """The same with a Client ID Metadata Document on a loopback test host, on a server configured to
+    fetch it (CIMD on, the host allowed, its private address explicitly allowed, the test CA trusted)."""
+    from tests.authserver.cimd_server import DocumentServer
+    from tests.e2e.liveserver import LiveServer
+
+    documents = DocumentServer(tmp_path)
+    env = {
+        "CIMD_ENABLED": "true",
+        "CIMD_ALLOWED_HOSTS": "localhost",
+        "CIMD_PRIVATE_HOSTS": "localhost",
+        "SSL_CERT_FILE": str(documents.ca_file),
+    }
+    try:
+        with LiveServer(workers=1, env=env) as server:
+            client_id = documents.serve(
+                "/mcp-host.json", redirect_uris=[ONBOARD_CALLBACK], client_name="Doc host"
+            )
+            seen = onboard(server.mcp_url, "alice", "alice-password", "consent-metadata-document", client_id)
+    finally:
+        documents.close()
+    assert seen["echo"] == "from a self-registered client"
+    assert seen["whoami"]["client_id"] == client_id  # the document's URL is the client id
+    assert seen["warning"]
+    assert documents.requests == ["/mcp-host.json"]  # fetched once, then cached
+
+
+ONBOARD_CALLBACK = "http://127.0.0.1:33419/callback"
+
+
+async def _onboard(mcp_url: str, username: str, password: str, shot: str, metadata_url: str | None) -> dict:
     import httpx2
     from mcp.client import Client
     from mcp.client.auth import OAuthClientProvider
@@ -321,7 +357,7 @@ async def _onboard(base_url: str, mcp_url: str) -> dict:
     from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
     from playwright.async_api import async_playwright
 
-    callback_url = "http://127.0.0.1:33419/callback"
+    callback_url = ONBOARD_CALLBACK
     storage, seen = _Storage(), {}
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -331,13 +367,13 @@ async def _onboard(base_url: str, mcp_url: str) -> dict:
         async def open_in_browser(url: str) -> None:
             page = await context.new_page()
             await page.goto(url)
-            await page.get_by_label("Username").fill("pw-eve")
-            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_label("Username").fill(username)
+            await page.get_by_label("Password").fill(password)
             await page.get_by_role("button", name="Sign in").click()
             await page.get_by_role("heading", name=re.compile("^Authorize")).wait_for()
             seen["warning"] = await page.locator("#unverified-warning").count()
             SHOTS.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(SHOTS / "consent-dynamic-client.png"), full_page=True)
+            await page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
             async with page.expect_request(lambda request: request.url.startswith(callback_url)) as callback:
                 await page.get_by_role("button", name="Allow").click()
             request = await callback.value
@@ -361,6 +397,7 @@ async def _onboard(base_url: str, mcp_url: str) -> dict:
             storage=storage,
             redirect_handler=open_in_browser,
             callback_handler=callback,
+            client_metadata_url=metadata_url,
         )
         http = httpx2.AsyncClient(auth=provider, timeout=30)
         async with Client(streamable_http_client(mcp_url, http_client=http)) as client:
@@ -368,7 +405,9 @@ async def _onboard(base_url: str, mcp_url: str) -> dict:
             whoami = await client.call_tool("whoami", {})
         await chromium.close()
     seen.update(
-        echo=echo.content[0].text, whoami=whoami.structured_content, client=storage.client.model_dump()
+        echo=echo.content[0].text,
+        whoami=whoami.structured_content,
+        client=storage.client.model_dump() if storage.client else None,
     )
     return seen
 
