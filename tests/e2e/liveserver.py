@@ -228,6 +228,25 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"the live server did not become ready; its log:\n{log}")
 
+    def peer(self, **env: str) -> LiveServer:
+        """A second instance of this deployment, as behind a load balancer: the same database, cache,
+        secret key and public URL (``url`` is still its own address), on its own port. Start this
+        server first; the peer's ``start()`` migrates nothing new and never drops the database."""
+        other = LiveServer(
+            redis_url=self.redis_url,
+            workers=self.workers,
+            threads=self.threads,
+            server=self.server,
+            env={**self.extra_env, "PUBLIC_URL": self.url, **env},
+            access_log=self.access_log,
+        )
+        other.database_url, other.secret_key, other.cache_prefix = (
+            self.database_url,
+            self.secret_key,
+            self.cache_prefix,
+        )
+        return other
+
     def restart(self, ready_timeout: float = 60, **env: str) -> LiveServer:
         """Stop the server gracefully and serve again on the same database, with ``env`` added."""
         self._terminate()
