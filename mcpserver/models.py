@@ -53,6 +53,16 @@ class AuditRecordQuerySet(models.QuerySet):
     def failures(self) -> AuditRecordQuerySet:
         return self.exclude(outcome=AuditRecord.Outcome.OK)
 
+    def older_than(self, cutoff) -> AuditRecordQuerySet:
+        return self.filter(created__lt=cutoff)
+
+    def prune(self, cutoff, batch: int = 10_000) -> int:
+        """Delete the records created before ``cutoff`` in batches (short locks); return how many."""
+        deleted = 0
+        while ids := list(self.older_than(cutoff).order_by().values_list("id", flat=True)[:batch]):
+            deleted += self.model.objects.filter(id__in=ids).delete()[0]
+        return deleted
+
 
 class AuditRecord(models.Model):
     """One tools/call, prompts/get or resources/read: who, through which client, what, outcome, duration."""
