@@ -35,6 +35,16 @@ def deny(checksum: str, expires) -> None:
         cache.set(cache_key(checksum), 1, timeout=remaining)
 
 
+def revoked_in_database(checksum: str) -> bool:
+    """Whether no access token row holds this checksum any more: the database's own answer.
+
+    Every token this server signs is stored, and every revocation deletes its row (expired rows go
+    too, which changes nothing: an expired JWT is refused anyway). Resource servers ask this
+    (``MCPSERVER["REVOCATION_FALLBACK"]``) only when the deny-list cannot answer for itself.
+    """
+    return not get_access_token_model().objects.filter(token_checksum=checksum).exists()
+
+
 def _on_access_token_deleted(sender, instance, **kwargs) -> None:
     # Published before the delete commits: a rollback leaves a live token refused, never the reverse.
     deny(instance.token_checksum, instance.expires)

@@ -1,4 +1,9 @@
-"""Failure counters, lockouts and rate limits kept in the shared cache, so every worker sees them."""
+"""Failure counters, lockouts and rate limits kept in the shared cache, so every worker sees them.
+
+Without the cache, lockouts cannot be checked: sign-ins and the password grant fail (503, see
+``outages``) rather than let guessing go on. The token rate limit, a flood guard, is counted per
+process until the cache is back.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import time
 
 from django.core.cache import cache
 
-from . import conf
+from . import conf, outages
 
 
 def _key(kind: str, value: str) -> str:
@@ -69,12 +74,26 @@ class _BatchedCounter:
                 self._state[key] = (window_id, pending, known)
                 return known + pending
             self._state[key] = (window_id, 0, known)
-        total = _add(f"{key}:{window_id}", pending, window)
+        try:
+            total = _add(f"{key}:{window_id}", pending, window)
+        except outages.OUTAGES:
+            return self._keep(key, window_id, pending, known)
         with self._lock:
             wid, pending, _ = self._state[key]
             if wid == window_id:
                 self._state[key] = (wid, pending, total)
         return total
+
+    def _keep(self, key: str, window_id: int, tally: int, known: int) -> int:
+        """The shared counter is unreachable: keep the tally for when it is back, and meanwhile count
+        in this process alone (the limit then holds per process instead of per deployment)."""
+        outages.warn("The shared cache is unreachable: token rate limits are counted per process")
+        with self._lock:
+            wid, pending, _ = self._state[key]
+            if wid == window_id:
+                self._state[key] = (wid, pending + tally, known)
+                tally += pending
+        return known + tally
 
 
 def _add(key: str, amount: int, window: int) -> int:

@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: an unreachable database or cache raised by a view is a 503 with Retry-After.
+    "authserver.outages.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,6 +123,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable server fails the request (503) within seconds, not when TCP gives up.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -132,6 +136,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "mcpauth"),
+            # A hung Redis fails requests over to the fallbacks (or a 503) instead of holding them.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -337,12 +343,16 @@ LOGGING = {
 # --- MCP resource server (mcpserver), read at call time through mcpserver.conf ---------------------
 # Everything the MCP server needs is here; it never imports authserver. KEY_SOURCE is a dotted path to
 # a callable returning a JWKS dict (in-process, the default) or the JWKS URL of an external issuer.
+_MCP_KEY_SOURCE = env("MCP_KEY_SOURCE", "authserver.keys.jwks")
 MCPSERVER = {
     "ISSUER": OAUTH_ISSUER,
     "RESOURCE_URL": MCP_RESOURCE_URL,
     "RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
-    "KEY_SOURCE": env("MCP_KEY_SOURCE", "authserver.keys.jwks"),
+    "KEY_SOURCE": _MCP_KEY_SOURCE,
     "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,
+    # Who answers "revoked?" when the shared cache is down or was emptied: the in-process issuer's
+    # database; an external issuer's tokens are not in it (an outage then answers 503).
+    "REVOCATION_FALLBACK": None if "://" in _MCP_KEY_SOURCE else "authserver.revocation.revoked_in_database",
     "ALLOWED_ORIGINS": env_list("MCP_ALLOWED_ORIGINS"),
     "MAX_BODY_BYTES": env_int("MCP_MAX_BODY_BYTES", 1024 * 1024),
     "SESSION_TTL": env_int("MCP_SESSION_TTL", 24 * 3600),

@@ -9,3 +9,6 @@ urlpatterns = [
     path("", include("mcpserver.urls")),
     path("", include("observability.urls")),
 ]
+
+# An unreachable database or cache answers 503 with Retry-After (mcpserver maps its own, in JSON-RPC).
+handler500 = "authserver.outages.server_error"

@@ -42,6 +42,7 @@ class AccessToken:
     roles: frozenset[str]
     expires_at: int
     token_id: str | None = None
+    issued_at: int | None = None
 
     def missing(self, required: list[str] | tuple[str, ...]) -> list[str]:
         return [scope for scope in required if scope not in self.scopes]
@@ -166,6 +167,7 @@ def _access_token(digest: str, claims: dict[str, Any]) -> AccessToken:
         roles=frozenset(_strings(claims.get("roles"))),
         expires_at=int(claims["exp"]),
         token_id=claims.get("jti") if isinstance(claims.get("jti"), str) else None,
+        issued_at=int(claims["iat"]),
     )
 
 
@@ -187,10 +189,10 @@ def authenticate(authorization: str | None) -> AccessToken:
     verified = _tokens.get(digest)
     if verified is None:
         verified = _access_token(digest, _decode(token))
-        if revocations.is_revoked(digest):
+        if revocations.is_revoked(digest, verified.issued_at):
             raise InvalidToken("The access token has been revoked.")
         _tokens.put(verified)
-    elif revocations.is_revoked(digest):
+    elif revocations.is_revoked(digest, verified.issued_at):
         _tokens.discard(digest)
         raise InvalidToken("The access token has been revoked.")
     return verified

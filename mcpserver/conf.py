@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_CACHE_SIZE": 10_000,
     "TOKEN_CACHE_SECONDS": 300,
     "REVOCATION_PREFIX": None,  # None: the project-wide TOKEN_REVOCATION_PREFIX
+    # A dotted path to a callable(checksum) -> revoked?, asked when the cache is down or was emptied
+    # (the issuer's own records); None: an unreachable cache refuses requests (503) instead.
+    "REVOCATION_FALLBACK": None,
     # Scopes: what each family of operations needs, and what the metadata advertises.
     "SCOPES_SUPPORTED": SUPPORTED_SCOPES,
     "READ_SCOPE": "mcp:read",

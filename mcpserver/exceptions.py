@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
+
 
 class McpError(Exception):
     """A JSON-RPC error. ``status`` is the 2026-07-28 HTTP status; ``legacy_status`` the 2025 one."""
@@ -69,6 +71,28 @@ class UnsupportedProtocolVersion(McpError):
 
 class SessionNotFound(McpError):
     code, message, status, legacy_status = -32001, "Session not found", 404, 404
+
+
+class ServiceUnavailable(McpError):
+    """The database or the shared cache is unreachable for now: 503 with ``Retry-After`` in every era."""
+
+    code, message, status, legacy_status = -32000, "Service temporarily unavailable; retry shortly", 503, 503
+    retry_after = 5
+
+
+def _outage_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [OperationalError, InterfaceError]
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # no Redis client installed: the cache is the database (or in-process)
+        return tuple(errors)
+    return (*errors, RedisConnectionError, RedisTimeoutError)
+
+
+# What an unreachable database or Redis raises (Django wraps the driver's errors; Django's
+# RedisCache does not wrap redis-py's): a ServiceUnavailable, never an InternalError.
+OUTAGES = _outage_errors()
 
 
 class HttpError(Exception):

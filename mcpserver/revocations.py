@@ -2,22 +2,42 @@
 
 The authorization server writes revoked tokens' checksums under ``TOKEN_REVOCATION_PREFIX``; every
 worker and instance reads the same cache, so a revoked token is refused on its very next request.
+
+Two things can make the cache an unreliable witness, and ``REVOCATION_FALLBACK`` (a dotted path to a
+callable taking the checksum and answering "revoked?" from the issuer's own records) covers both:
+
+- the cache is unreachable: the fallback answers instead; without one, the outage propagates and the
+  request gets a 503 rather than accepting a token that may be revoked;
+- the cache restarted empty or was flushed, forgetting revocations: a marker that never expires holds
+  when the deny-list was (re)started, and a token issued before then is asked of the fallback once
+  per process; revocations after that reach the cache again.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.utils.module_loading import import_string
 
 from . import conf
+from .exceptions import OUTAGES
 
 logger = logging.getLogger(__name__)
 
+MARKER = "deny-list-since"  # under the revocation prefix: when this cache's deny-list started
+WARNING_INTERVAL = 10.0  # seconds between two warnings about the same outage, per process
+
 _redis = threading.local()
+_verdicts: OrderedDict[str, tuple[int, bool]] = OrderedDict()  # digest -> (marker, revoked) from the fallback
+_lock = threading.Lock()
+_warned = {"at": float("-inf")}
 
 
 def _redis_connection() -> Any:
@@ -38,43 +58,134 @@ def _redis_connection() -> Any:
 _EXISTS_REPLIES = {b":0\r\n": False, b":1\r\n": True}
 
 
-def _redis_exists(key: str) -> bool | None:
-    """EXISTS on this thread's connection; None when Redis is not the cache.
+def _command(*parts: bytes) -> bytes:
+    """One RESP command: an array of bulk strings."""
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
 
-    The command is written to the connected socket as RESP directly (the connection did AUTH,
+
+def _parse(reply: bytes) -> tuple[bool, bytes | None] | None:
+    """The replies to ``EXISTS key`` and ``GET marker``, or None while incomplete; anything odd raises."""
+    exists = _EXISTS_REPLIES.get(reply[:4])
+    if exists is None:
+        if len(reply) >= 4:
+            raise ConnectionError(f"unexpected reply to EXISTS: {reply[:64]!r}")
+        return None
+    head, crlf, body = reply[4:].partition(b"\r\n")
+    if not crlf:
+        return None
+    if head == b"$-1" and not body:
+        return exists, None
+    size = int(head[1:]) if head[:1] == b"$" and head[1:].isdigit() and len(head) < 8 else -1
+    if size < 0 or len(body) > size + 2:
+        raise ConnectionError(f"unexpected reply to GET: {reply[:64]!r}")
+    return (exists, body[:size]) if len(body) == size + 2 else None
+
+
+def _redis_lookup(key: str, marker: str) -> tuple[bool, bytes | None] | None:
+    """EXISTS and GET pipelined on this thread's connection; None when Redis is not the cache.
+
+    The commands are written to the connected socket as RESP directly (the connection did AUTH,
     SELECT and TLS when it connected): redis-py's command and parser layers cost ~40 µs of CPU
-    per request here, the round trip itself ~7 µs. Anything but ``:0``/``:1`` drops the connection.
+    per request here, the round trip itself ~7 µs. Anything unexpected drops the connection.
     """
     connection = _redis_connection()
     if connection is None:
         return None
-    name = cache.make_and_validate_key(key).encode()
+    key, marker = (cache.make_and_validate_key(name).encode() for name in (key, marker))
     try:
         if connection._sock is None:
             connection.connect()
         sock = connection._sock
-        sock.sendall(b"*2\r\n$6\r\nEXISTS\r\n$%d\r\n%s\r\n" % (len(name), name))
-        reply = b""
-        while not reply.endswith(b"\r\n") and len(reply) < 64:
-            chunk = sock.recv(64)
+        sock.sendall(_command(b"EXISTS", key) + _command(b"GET", marker))
+        reply, parsed = b"", None
+        while parsed is None and len(reply) < 128:
+            chunk = sock.recv(128)
             if not chunk:
-                break
+                raise ConnectionError("Redis closed the connection")
             reply += chunk
-        if reply not in _EXISTS_REPLIES:
-            raise ConnectionError(f"unexpected reply to EXISTS: {reply[:64]!r}")
-        return _EXISTS_REPLIES[reply]
+            parsed = _parse(reply)
+        if parsed is None:
+            raise ConnectionError(f"unexpected reply: {reply[:64]!r}")
+        return parsed
     except Exception:
         connection.disconnect()
         _redis.connection = None
         raise
 
 
-def is_revoked(digest: str) -> bool:
-    """Whether the shared deny-list holds this token: one cache round trip, on every request."""
-    key = conf.revocation_prefix() + digest
+def _lookup(key: str, marker: str) -> tuple[bool, int | None]:
+    """Whether ``key`` is on the deny-list, and the marker's value: one cache round trip."""
     try:
-        found = _redis_exists(key)
+        found = _redis_lookup(key, marker)
     except Exception:  # one retry through Django's own client, which reconnects (or fails loudly)
         found = None
-        logger.warning("Revocation lookup on the kept Redis connection failed; retrying", exc_info=True)
-    return found if found is not None else bool(cache.get(key))
+        logger.debug("Revocation lookup on the kept Redis connection failed; retrying", exc_info=True)
+    if found is not None and (found[1] is None or found[1].isdigit()):
+        return found[0], int(found[1]) if found[1] is not None else None
+    values = cache.get_many([key, marker])
+    since = values.get(marker)
+    return key in values, since if isinstance(since, int) else None
+
+
+def _fallback() -> Any:
+    path = conf.get("REVOCATION_FALLBACK")
+    return _load(path) if path else None
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str) -> Any:
+    return import_string(path)
+
+
+def _warn(message: str) -> None:
+    """Log an outage once in a while, not on every request it touches."""
+    now = time.monotonic()
+    if now - _warned["at"] >= WARNING_INTERVAL:
+        _warned["at"] = now
+        logger.warning(message)
+
+
+def _ask_fallback(digest: str, since: int) -> bool:
+    """The fallback's verdict for a token the deny-list may have forgotten, kept per marker."""
+    with _lock:
+        verdict = _verdicts.get(digest)
+    if verdict is not None and verdict[0] == since:
+        return verdict[1]
+    revoked = bool(_fallback()(digest))
+    with _lock:
+        _verdicts[digest] = (since, revoked)
+        while len(_verdicts) > conf.get("TOKEN_CACHE_SIZE"):
+            _verdicts.popitem(last=False)
+    return revoked
+
+
+def _restarted(marker: str) -> int:
+    """Record that the deny-list (re)starts now, unless another process just did; return when."""
+    now = int(time.time())
+    if cache.add(marker, now, timeout=None):
+        _warn("The revocation deny-list starts now (a new or emptied cache): older tokens are checked")
+        return now
+    since = cache.get(marker)
+    return since if isinstance(since, int) else now
+
+
+def is_revoked(digest: str, issued_at: int | None = None) -> bool:
+    """Whether this token has been revoked. ``issued_at`` (the ``iat`` claim) lets a token that is older
+    than the deny-list be checked against the fallback; without it the deny-list alone answers."""
+    prefix = conf.revocation_prefix()
+    marker = prefix + MARKER
+    fallback = _fallback()
+    try:
+        denied, since = _lookup(prefix + digest, marker)
+    except OUTAGES:
+        if fallback is None:
+            raise
+        _warn("The shared cache is unreachable: revocations are checked against the fallback")
+        return bool(fallback(digest))
+    if denied:
+        return True
+    if since is None:
+        since = _restarted(marker)
+    if fallback is None or issued_at is None or issued_at >= since + conf.get("LEEWAY_SECONDS"):
+        return False
+    return _ask_fallback(digest, since)

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import auth, conf, jsonrpc, sessions, signals, transport
 from .exceptions import (
+    OUTAGES,
     BodyTooLarge,
     ForbiddenOrigin,
     HttpError,
@@ -22,6 +23,7 @@ from .exceptions import (
     InvalidToken,
     McpError,
     MethodNotAllowed,
+    ServiceUnavailable,
     SessionNotFound,
     UnsupportedMediaType,
 )
@@ -57,6 +59,18 @@ def http_error(exc: HttpError) -> HttpResponse:
     body = jsonrpc.error(None, InvalidRequest(exc.description))
     headers = {"Allow": ALLOW_METHODS} if isinstance(exc, MethodNotAllowed) else {}
     return json_response(body, exc.status, headers)
+
+
+def unexpected_error(exc: Exception, request_id: Any = None) -> HttpResponse:
+    """The one mapping of exceptions nobody expected: an unreachable database or cache is a 503 with
+    ``Retry-After`` (the client retries), anything else a bug (500). Neither says more than that."""
+    if isinstance(exc, OUTAGES):
+        logger.warning("Answering 503 on /mcp: a backing service is unreachable (%s)", type(exc).__name__)
+        response = _reply(transport.error_reply(ServiceUnavailable(), request_id, "modern"))
+        response["Retry-After"] = str(ServiceUnavailable.retry_after)
+        return response
+    logger.error("Unexpected error on /mcp", exc_info=exc)
+    return _reply(transport.error_reply(InternalError(), request_id, "modern"))
 
 
 def _reply(outcome: transport.Reply | transport.Streamed) -> HttpResponse:
@@ -116,9 +130,8 @@ class McpView(View):
             response = http_error(exc)
         except McpError as exc:
             response = _reply(transport.error_reply(exc, None, "modern"))
-        except Exception:
-            logger.exception("Unexpected error on /mcp")
-            response = _reply(transport.error_reply(InternalError(), None, "modern"))
+        except Exception as exc:
+            response = unexpected_error(exc)
         return _cors(response, origin, preflight=request.method == "OPTIONS")
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -142,9 +155,8 @@ class McpView(View):
             return _reply(transport.handle(body, exchange))
         except HttpError:
             raise
-        except Exception:
-            logger.exception("Unexpected error answering an MCP request")
-            return _reply(transport.error_reply(InternalError(), jsonrpc.peek_id(body), "modern"))
+        except Exception as exc:
+            return unexpected_error(exc, jsonrpc.peek_id(body))
 
     def delete(self, request: HttpRequest) -> HttpResponse:
         token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))

@@ -23,6 +23,8 @@ def mcp_settings(settings):
         "KEY_REFRESH_INTERVAL": 0,
         "POLICY_CACHE_SECONDS": 0,
         "AUDIT_BACKGROUND": False,
+        # ``sign`` makes tokens that were never stored, which the database fallback calls revoked.
+        "REVOCATION_FALLBACK": None,
     }
     auth.reset()
     policies.forget()

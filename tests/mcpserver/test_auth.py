@@ -214,7 +214,7 @@ def test_concurrent_first_requests_wait_for_the_key_refresh(sign, monkeypatch):
         return key_set
 
     monkeypatch.setattr(jwks, "fetch", slow_fetch)
-    monkeypatch.setattr(revocations, "is_revoked", lambda digest: False)  # no database from these threads
+    monkeypatch.setattr(revocations, "is_revoked", lambda digest, issued_at=None: False)  # no database from these threads
     auth.reset()
     outcomes = []
 
