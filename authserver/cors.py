@@ -39,5 +39,5 @@ def allow(sender, request, **kwargs) -> bool:
     path = request.path_info
     if PUBLIC_PATHS.match(path):
         return True
-    origin = request.headers.get("Origin")
+    origin = request.META.get("HTTP_ORIGIN")  # request.headers would parse every header (~9 us)
     return bool(origin) and path in _client_paths() and origin_registered(origin)

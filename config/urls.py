@@ -3,11 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+# Most-requested first: Django tries the patterns in order (and records each miss), so /mcp and the
+# probes resolve without walking the authorization server's and the admin's patterns.
 urlpatterns = [
-    path("admin/", admin.site.urls),
-    path("", include("authserver.urls")),
     path("", include("mcpserver.urls")),
     path("", include("observability.urls")),
+    path("", include("authserver.urls")),
+    path("admin/", admin.site.urls),
 ]
 
 # An unreachable database or cache answers 503 with Retry-After (mcpserver maps its own, in JSON-RPC).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import UTC, datetime
+import time
 
 from . import requestid
 
@@ -27,19 +27,45 @@ _REDACTIONS = [
 ]
 
 
+# Every pattern above needs one of these; most lines have none and skip the substitutions.
+_SUSPECT = re.compile(r"=|eyJ|(?i:bearer|basic|dpop)\s")
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def redact(text: str) -> str:
     """Replace anything that looks like a token, a secret or a credential parameter."""
+    if not _SUSPECT.search(text):
+        return text
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
 
 
+class _Clock:
+    """ISO 8601 UTC timestamps with milliseconds; the seconds part is formatted once per second."""
+
+    def __init__(self) -> None:
+        self.cached = (-1, "")  # (second, its formatted prefix), replaced as one object
+
+    def format(self, created: float) -> str:
+        second = int(created)
+        cached_second, prefix = self.cached
+        if cached_second != second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self.cached = (second, prefix)
+        return f"{prefix}.{int((created - second) * 1000):03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and the known extra fields."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = _Clock()
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self.clock.format(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -55,7 +81,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = redact(self.formatException(record.exc_info))
         elif record.stack_info:
             entry["stack"] = redact(self.formatStack(record.stack_info))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _encode(entry)
 
 
 class TextFormatter(logging.Formatter):

@@ -57,12 +57,19 @@ class ObservabilityMiddleware:
 
     @staticmethod
     def log(request: HttpRequest, response: HttpResponse, route: str, elapsed: float) -> None:
-        """One line per request: the path without its query string (which may carry credentials)."""
-        access_log.info(
+        """One line per request: the path without its query string (which may carry credentials).
+
+        The record is made directly: ``Logger.info`` would also walk the stack for the caller's file
+        and line, a third of the line's cost, and always the same here.
+        """
+        record = access_log.makeRecord(
+            access_log.name,
+            logging.INFO,
+            __file__,
+            0,
             "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
+            (request.method, request.path, response.status_code),
+            None,
             extra={
                 "method": request.method,
                 "path": request.path,
@@ -72,3 +79,4 @@ class ObservabilityMiddleware:
                 "client": request.META.get("REMOTE_ADDR", ""),
             },
         )
+        access_log.handle(record)
