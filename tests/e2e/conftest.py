@@ -34,6 +34,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "e2e_last: changes the live server's shared state; runs after the other e2e tests"
     )
+    config.addinivalue_line("markers", "slow: starts servers of its own (deselect with -m 'not slow')")
     config.stash[_failed_logs] = []
 
 

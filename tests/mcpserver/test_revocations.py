@@ -1,0 +1,167 @@
+"""The deny-list lookup when the cache fails: the fallback answers, or the request gets a 503.
+
+Also: a deny-list that starts over (a new, restarted or flushed cache) sends tokens issued before
+it to the fallback, once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+
+from mcpserver import revocations
+
+# A Redis nobody listens on: every command fails at once with "connection refused".
+UNREACHABLE_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+FALLBACK = "tests.mcpserver.test_revocations.fallback"
+REVOKED: set[str] = set()
+ASKED: list[str] = []
+
+
+def fallback(checksum: str) -> bool:
+    """A stand-in for the issuer's records."""
+    ASKED.append(checksum)
+    return checksum in REVOKED
+
+
+@pytest.fixture
+def with_fallback(mcp_settings, settings):
+    REVOKED.clear()
+    ASKED.clear()
+    revocations._verdicts.clear()
+    settings.MCPSERVER = {**settings.MCPSERVER, "REVOCATION_FALLBACK": FALLBACK}
+    yield
+    revocations._verdicts.clear()
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def echo(mcp, token: str):
+    return mcp.legacy("tools/call", {"name": "echo", "arguments": {"message": "hi"}}, token=token)
+
+
+# --- the cache is unreachable ---
+
+
+def test_without_the_cache_the_fallback_decides(mcp, sign, with_fallback, settings):
+    live, revoked = sign(), sign()
+    REVOKED.add(digest(revoked))
+    settings.CACHES = UNREACHABLE_REDIS
+    assert echo(mcp, live).status_code == 200
+    response = echo(mcp, revoked)
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+    assert echo(mcp, revoked).status_code == 401  # a cached verification changes nothing
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_without_the_cache_and_without_a_fallback_the_answer_is_503(mcp, sign, settings, era):
+    settings.CACHES = UNREACHABLE_REDIS
+    if era == "legacy":
+        response = mcp.legacy("tools/list", token=sign())
+    else:
+        response = mcp.modern("tools/list", token=sign())
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    body = response.json()
+    assert body["error"] == {"code": -32000, "message": "Service temporarily unavailable; retry shortly"}
+    assert body["id"] is None or isinstance(body["id"], int)
+
+
+def test_sessions_need_the_cache_503_without_it(mcp, with_fallback, settings):
+    settings.CACHES = UNREACHABLE_REDIS
+    response = mcp.legacy(
+        "initialize",
+        {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+        headers={"MCP-Protocol-Version": None},
+    )
+    assert response.status_code == 503
+    assert response.json()["id"] == mcp.counter  # the request's id when the body was read
+
+
+def test_the_database_fallback_refuses_a_token_revoked_before_the_outage(mcp, issue, settings):
+    from oauth2_provider.models import get_access_token_model
+
+    live, revoked = issue(), issue()
+    settings.MCPSERVER = {
+        **settings.MCPSERVER,
+        "REVOCATION_FALLBACK": "authserver.revocation.revoked_in_database",
+    }
+    get_access_token_model().objects.get(token_checksum=digest(revoked)).revoke()
+    settings.CACHES = UNREACHABLE_REDIS
+    assert echo(mcp, live).status_code == 200
+    assert echo(mcp, revoked).status_code == 401
+
+
+# --- the deny-list starts over ---
+
+
+def test_tokens_older_than_the_deny_list_are_asked_of_the_fallback_once(mcp, sign, with_fallback, settings):
+    from django.core.cache import cache
+
+    marker = settings.TOKEN_REVOCATION_PREFIX + revocations.MARKER
+    cache.delete(marker)  # a new, restarted or flushed cache
+    old, revoked_before = sign({"iat": int(time.time()) - 600}), sign({"iat": int(time.time()) - 600})
+    REVOKED.add(digest(revoked_before))
+    for _ in range(3):
+        assert echo(mcp, old).status_code == 200
+        assert echo(mcp, revoked_before).status_code == 401
+    assert sorted(ASKED) == sorted([digest(old), digest(revoked_before)])  # once each
+    assert isinstance(cache.get(marker), int)  # the deny-list's start is recorded for every process
+
+
+def test_tokens_issued_after_the_deny_list_started_are_not_asked(mcp, sign, with_fallback, settings):
+    from django.core.cache import cache
+
+    cache.set(settings.TOKEN_REVOCATION_PREFIX + revocations.MARKER, int(time.time()) - 3600, timeout=None)
+    assert echo(mcp, sign()).status_code == 200
+    assert ASKED == []
+
+
+def test_a_new_start_of_the_deny_list_asks_again(mcp, sign, with_fallback, settings):
+    from django.core.cache import cache
+
+    marker = settings.TOKEN_REVOCATION_PREFIX + revocations.MARKER
+    token = sign({"iat": int(time.time()) - 600})
+    cache.set(marker, int(time.time()) - 300, timeout=None)
+    assert echo(mcp, token).status_code == 200
+    REVOKED.add(digest(token))  # revoked, and the cache restarted empty since
+    cache.set(marker, int(time.time()), timeout=None)
+    assert echo(mcp, token).status_code == 401
+    assert [digest(token), digest(token)] == ASKED
+
+
+# --- the pipelined replies ---
+
+
+@pytest.mark.parametrize(
+    ("reply", "parsed"),
+    [
+        (b":0\r\n$-1\r\n", (False, None)),
+        (b":1\r\n$-1\r\n", (True, None)),
+        (b":0\r\n$10\r\n1764324000\r\n", (False, b"1764324000")),
+        (b":0\r\n$10\r\n17643", None),
+        (b":1\r", None),
+        (b":0\r\n$-1", None),
+    ],
+)
+def test_replies_are_read_until_complete(reply, parsed):
+    assert revocations._parse(reply) == parsed
+
+
+@pytest.mark.parametrize(
+    "reply", [b"-ERR nope\r\n", b":0\r\n$2\r\n123\r\n", b":1\r\n+OK\r\n", b":0\r\n$-1\r\nx"]
+)
+def test_odd_replies_raise(reply):
+    with pytest.raises(ConnectionError):
+        revocations._parse(reply)
