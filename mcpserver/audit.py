@@ -1,8 +1,9 @@
 """The audit trail's writer: records are buffered in memory and written in batches off the hot path.
 
-A background thread writes the buffer every ``AUDIT_FLUSH_SECONDS`` (sooner when a batch fills);
-``flush()`` also runs at interpreter exit (and at a multiprocessing worker's exit), so a graceful
-shutdown loses nothing.
+A background thread writes the buffer every ``AUDIT_FLUSH_SECONDS`` (sooner when a batch fills),
+keeping what the database refuses for the next try; ``flush_at_exit()`` runs at interpreter exit
+(and at a multiprocessing worker's exit), so a graceful shutdown loses nothing, even while the
+database is briefly down.
 """
 
 from __future__ import annotations
@@ -142,6 +143,25 @@ def flush() -> int:
     return written
 
 
+def flush_at_exit() -> None:
+    """At shutdown: write what is buffered, waiting up to ``AUDIT_EXIT_WAIT_SECONDS`` for a database
+    that is down; records it still refuses go to the error log, one line each, rather than nowhere."""
+    deadline = time.monotonic() + conf.get("AUDIT_EXIT_WAIT_SECONDS")
+    flush()
+    while _buffer and time.monotonic() < deadline:
+        time.sleep(0.5)
+        close_old_connections()
+        flush()
+    while _buffer:
+        created, token, kind, name, outcome, duration_ms, arguments, version = _buffer.popleft()
+        size, checksum = digest(arguments)
+        logger.error(
+            "Audit record not written: %s %s %s by %s via %s at %s (%d argument bytes, sha256 %s)",
+            kind, name, outcome, token.subject, token.client_id,
+            datetime.fromtimestamp(created, tz=UTC).isoformat(), size, checksum,
+        )  # fmt: skip
+
+
 def _write_forever() -> None:
     while True:
         _wake.wait(conf.get("AUDIT_FLUSH_SECONDS"))
@@ -159,7 +179,7 @@ def _ensure_writer() -> None:
             thread = threading.Thread(target=_write_forever, name="mcp-audit-writer", daemon=True)
             thread.start()
             _state["thread"] = thread
-            atexit.register(flush)
+            atexit.register(flush_at_exit)
             # Workers that are multiprocessing children (granian's) end with os._exit, which skips
             # atexit; multiprocessing runs its finalizers first. A second flush finds nothing left.
-            multiprocessing.util.Finalize(None, flush, exitpriority=10)
+            multiprocessing.util.Finalize(None, flush_at_exit, exitpriority=10)

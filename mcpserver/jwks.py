@@ -1,7 +1,8 @@
 """Verifying keys from the key source: a dotted path to a callable returning a JWKS, or a JWKS URL.
 
 Parsed keys are cached per process by ``kid``; the set is re-read when stale and, at most every
-``KEY_REFRESH_INTERVAL`` seconds, when a token names a ``kid`` we do not know (key rotation).
+``KEY_REFRESH_INTERVAL`` seconds, when a token names a ``kid`` we do not know (key rotation). While
+the source cannot be read, the keys we had keep working and an unknown ``kid`` is a 503, not a 401.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import jwt
 from django.utils.module_loading import import_string
 
 from . import conf
+from .exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class KeyCache:
         self._keys: dict[str, Any] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
+        self._failed = False  # the last refresh could not reach the key source
 
     def get(self, kid: str) -> Any:
         key = self._keys.get(kid)
@@ -65,11 +68,16 @@ class KeyCache:
             unknown = kid not in self._keys
             if age > conf.get("KEY_CACHE_SECONDS") or (unknown and age >= conf.get("KEY_REFRESH_INTERVAL")):
                 self._refresh()
-            return self._keys.get(kid)
+            key = self._keys.get(kid)
+        if key is None and self._failed:  # maybe a good key we could not load: try again later
+            raise ServiceUnavailable()
+        return key
 
     def _refresh(self) -> None:
         try:
             self._keys = parse(fetch(conf.get("KEY_SOURCE")))
+            self._failed = False
         except Exception:  # keep the keys we had: an outage of the source must not refuse live tokens
             logger.exception("Could not load verifying keys from the key source")
+            self._failed = True
         self._loaded_at = time.monotonic()

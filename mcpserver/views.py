@@ -61,16 +61,22 @@ def http_error(exc: HttpError) -> HttpResponse:
     return json_response(body, exc.status, headers)
 
 
+def mcp_error(exc: McpError, request_id: Any = None) -> HttpResponse:
+    """A JSON-RPC error raised outside the transport; a 503 tells the client when to retry."""
+    response = _reply(transport.error_reply(exc, request_id, "modern"))
+    if isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def unexpected_error(exc: Exception, request_id: Any = None) -> HttpResponse:
     """The one mapping of exceptions nobody expected: an unreachable database or cache is a 503 with
     ``Retry-After`` (the client retries), anything else a bug (500). Neither says more than that."""
     if isinstance(exc, OUTAGES):
         logger.warning("Answering 503 on /mcp: a backing service is unreachable (%s)", type(exc).__name__)
-        response = _reply(transport.error_reply(ServiceUnavailable(), request_id, "modern"))
-        response["Retry-After"] = str(ServiceUnavailable.retry_after)
-        return response
+        return mcp_error(ServiceUnavailable(), request_id)
     logger.error("Unexpected error on /mcp", exc_info=exc)
-    return _reply(transport.error_reply(InternalError(), request_id, "modern"))
+    return mcp_error(InternalError(), request_id)
 
 
 def _reply(outcome: transport.Reply | transport.Streamed) -> HttpResponse:
@@ -129,7 +135,7 @@ class McpView(View):
         except HttpError as exc:
             response = http_error(exc)
         except McpError as exc:
-            response = _reply(transport.error_reply(exc, None, "modern"))
+            response = mcp_error(exc)
         except Exception as exc:
             response = unexpected_error(exc)
         return _cors(response, origin, preflight=request.method == "OPTIONS")

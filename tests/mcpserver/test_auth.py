@@ -214,7 +214,8 @@ def test_concurrent_first_requests_wait_for_the_key_refresh(sign, monkeypatch):
         return key_set
 
     monkeypatch.setattr(jwks, "fetch", slow_fetch)
-    monkeypatch.setattr(revocations, "is_revoked", lambda digest, issued_at=None: False)  # no database from these threads
+    # No database from these threads.
+    monkeypatch.setattr(revocations, "is_revoked", lambda digest, issued_at=None: False)
     auth.reset()
     outcomes = []
 
@@ -243,6 +244,17 @@ def test_key_source_outage_keeps_the_keys_we_had(sign, monkeypatch, settings):
 
     monkeypatch.setattr(jwks, "fetch", broken)
     assert auth.authenticate(f"Bearer {token}").subject == "42"
+
+
+def test_a_key_we_could_not_load_is_a_503_not_an_invalid_token(mcp, sign, monkeypatch):
+    def unreachable(source):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(jwks, "fetch", unreachable)
+    response = mcp.legacy("tools/list", token=sign())
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == -32000
 
 
 def _redis_available() -> bool:

@@ -1,0 +1,56 @@
+"""Audit records at shutdown: written, waited for while the database is down, never silently dropped."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import OperationalError
+
+from mcpserver import audit
+from mcpserver.auth import AccessToken
+
+CALLER = AccessToken("d" * 64, "sub-1", "client-1", None, frozenset(), frozenset(), 2**40)
+
+
+def _record(message: str = "x") -> None:
+    audit.record(CALLER, "tool", "echo", "ok", 1.0, {"message": message}, "2025-11-25")
+
+
+def test_at_exit_records_wait_for_a_database_that_comes_back(mcp_settings, settings, monkeypatch):
+    settings.MCPSERVER = {**settings.MCPSERVER, "AUDIT_EXIT_WAIT_SECONDS": 5}
+    written, attempts = [], []
+
+    def insert(batch):
+        attempts.append(len(batch))
+        if len(attempts) < 3:
+            raise OperationalError("the database system is starting up")
+        written.extend(batch)
+
+    monkeypatch.setattr(audit, "_insert", insert)
+    monkeypatch.setattr(audit, "close_old_connections", lambda: None)
+    _record()
+    _record()
+    audit.flush_at_exit()
+    assert len(written) == 2 and audit.pending() == 0
+
+
+def test_at_exit_records_the_database_never_takes_go_to_the_error_log(
+    mcp_settings, settings, monkeypatch, caplog
+):
+    settings.MCPSERVER = {**settings.MCPSERVER, "AUDIT_EXIT_WAIT_SECONDS": 0}
+
+    def insert(batch):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(audit, "_insert", insert)
+    _record("kept in the log")
+    with caplog.at_level(logging.ERROR, logger="mcpserver.audit"):
+        audit.flush_at_exit()
+    assert audit.pending() == 0
+    size, checksum = audit.digest({"message": "kept in the log"})
+    (line,) = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("Audit record not written")
+    ]
+    assert "tool echo ok by sub-1 via client-1" in line
+    assert f"({size} argument bytes, sha256 {checksum})" in line
+    assert "kept in the log" not in line  # arguments are never logged, only their digest
