@@ -81,7 +81,7 @@ class ServiceUnavailable(McpError):
 
 
 def _outage_errors() -> tuple[type[Exception], ...]:
-    errors: list[type[Exception]] = [OperationalError, InterfaceError]
+    errors: list[type[Exception]] = [OperationalError, InterfaceError, TimeoutError]
     try:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -91,7 +91,8 @@ def _outage_errors() -> tuple[type[Exception], ...]:
 
 
 # What an unreachable database or Redis raises (Django wraps the driver's errors; Django's
-# RedisCache does not wrap redis-py's): a ServiceUnavailable, never an InternalError.
+# RedisCache does not wrap redis-py's; a socket that timed out raises TimeoutError): a
+# ServiceUnavailable, never an InternalError.
 OUTAGES = _outage_errors()
 
 

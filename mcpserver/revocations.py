@@ -117,6 +117,8 @@ def _lookup(key: str, marker: str) -> tuple[bool, int | None]:
     """Whether ``key`` is on the deny-list, and the marker's value: one cache round trip."""
     try:
         found = _redis_lookup(key, marker)
+    except OUTAGES:  # refused or timed out: another client would only fail (or wait) once more
+        raise
     except Exception:  # one retry through Django's own client, which reconnects (or fails loudly)
         found = None
         logger.debug("Revocation lookup on the kept Redis connection failed; retrying", exc_info=True)

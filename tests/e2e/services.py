@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -84,7 +85,16 @@ class PrivateRedis:
             process.wait(timeout=10)
         _wait(lambda: not _listening(self.port), 10, "Redis did not stop")
 
+    def pause(self) -> None:
+        """SIGSTOP: connections are accepted (by the kernel) but nothing is answered, as when hung."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def close(self) -> None:
+        if self.process is not None:
+            self.resume()
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -324,6 +324,27 @@ def test_redis_dies_and_returns_empty_without_a_revoked_token_ever_being_accepte
         assert call(http, server, live, echo_body("live")).status_code == 200
 
 
+def test_a_hung_redis_costs_at_most_its_socket_timeout(redis, server):
+    """Redis paused (it accepts connections but never answers): requests wait for the one-second
+    socket timeout, then go on as without Redis."""
+    token = fresh_token(server)
+    redis.pause()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            for _ in range(2):
+                started = time.monotonic()
+                assert call(http, server, token, echo_body("hung")).status_code == 200
+                assert time.monotonic() - started < FAST
+            started = time.monotonic()
+            assert_unavailable_oauth(flows.password_grant(http, "alice"))
+            assert time.monotonic() - started < FAST
+    finally:
+        redis.resume()
+    with httpx.Client(timeout=10) as http:
+        assert call(http, server, token, echo_body("answered again")).status_code == 200
+    assert initialize(server, token).status_code == 200
+
+
 # --- PostgreSQL ---
 
 
