@@ -27,6 +27,8 @@ import pytest
 from . import flows
 from .liveserver import LiveServer, with_worker_suffix
 
+pytestmark = pytest.mark.slow  # two servers of its own: run once per CI run (.ci/run)
+
 LOGIN_FAILURE_LIMIT = 5
 TOKEN_RATE_LIMIT = 40
 KEY_RECHECK_SECONDS = 2
