@@ -114,3 +114,15 @@ def test_anything_else_stays_a_plain_500(monkeypatch):
     assert response.status_code == 500
     assert "Retry-After" not in response
     assert b"a bug" not in response.content
+
+
+def test_a_refresh_without_the_cache_is_503_and_changes_nothing(world, code_flow, post_token, settings):
+    """Rotating a refresh token revokes the old access token, which needs the deny-list."""
+    tokens = code_flow()
+    refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    refresh["client_id"] = world.clients["web"].client_id
+    caches = settings.CACHES
+    settings.CACHES = UNREACHABLE_REDIS
+    _assert_unavailable_json(post_token(refresh))
+    settings.CACHES = caches
+    assert post_token(refresh).status_code == 200  # the refresh token was not spent
