@@ -51,7 +51,11 @@ def _redis_connection() -> Any:
         return None
     raw = backend._cache
     if getattr(_redis, "raw", None) is not raw or _redis.connection is None:
-        _redis.raw, _redis.connection = raw, raw._get_connection_pool(False).make_connection()
+        # Not pool.make_connection(): the pool counts what it made against its max_connections and
+        # this connection never goes back; one made after each failure would use the pool up and
+        # leave Django's own cache client with "Too many connections" after an outage.
+        pool = raw._get_connection_pool(False)
+        _redis.raw, _redis.connection = raw, pool.connection_class(**pool.connection_kwargs)
     return _redis.connection
 
 
@@ -61,6 +65,12 @@ _EXISTS_REPLIES = {b":0\r\n": False, b":1\r\n": True}
 def _command(*parts: bytes) -> bytes:
     """One RESP command: an array of bulk strings."""
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
+@functools.lru_cache(maxsize=8)
+def _get_command(name: str) -> bytes:
+    """``GET name`` (the marker's name is ours and fixed: built once, never validated again)."""
+    return _command(b"GET", name.encode())
 
 
 def _parse(reply: bytes) -> tuple[bool, bytes | None] | None:
@@ -91,12 +101,12 @@ def _redis_lookup(key: str, marker: str) -> tuple[bool, bytes | None] | None:
     connection = _redis_connection()
     if connection is None:
         return None
-    key, marker = (cache.make_and_validate_key(name).encode() for name in (key, marker))
+    name = cache.make_and_validate_key(key).encode()
     try:
         if connection._sock is None:
             connection.connect()
         sock = connection._sock
-        sock.sendall(_command(b"EXISTS", key) + _command(b"GET", marker))
+        sock.sendall(_command(b"EXISTS", name) + _get_command(cache.make_key(marker)))
         reply, parsed = b"", None
         while parsed is None and len(reply) < 128:
             chunk = sock.recv(128)
@@ -176,18 +186,18 @@ def is_revoked(digest: str, issued_at: int | None = None) -> bool:
     than the deny-list be checked against the fallback; without it the deny-list alone answers."""
     prefix = conf.revocation_prefix()
     marker = prefix + MARKER
-    fallback = _fallback()
     try:
         denied, since = _lookup(prefix + digest, marker)
-    except OUTAGES:
+    except OUTAGES as exc:
+        fallback = _fallback()
         if fallback is None:
             raise
-        _warn("The shared cache is unreachable: revocations are checked against the fallback")
+        _warn(f"The shared cache is unreachable ({type(exc).__name__}): the fallback answers for it")
         return bool(fallback(digest))
     if denied:
         return True
     if since is None:
         since = _restarted(marker)
-    if fallback is None or issued_at is None or issued_at >= since + conf.get("LEEWAY_SECONDS"):
+    if issued_at is None or issued_at >= since + conf.get("LEEWAY_SECONDS") or _fallback() is None:
         return False
     return _ask_fallback(digest, since)

@@ -165,3 +165,15 @@ def test_replies_are_read_until_complete(reply, parsed):
 def test_odd_replies_raise(reply):
     with pytest.raises(ConnectionError):
         revocations._parse(reply)
+
+
+def test_failed_lookups_do_not_use_up_the_cache_clients_connection_pool(with_fallback, settings):
+    """Each failure drops this thread's kept connection; its replacement must not come out of the
+    pool's max_connections, or Django's own cache client would be refused once Redis is back."""
+    from django.core.cache import caches
+
+    settings.CACHES = UNREACHABLE_REDIS
+    pool = caches["default"]._cache._get_connection_pool(False)
+    for _ in range(pool.max_connections + 5):
+        assert revocations.is_revoked("f" * 64) is False  # answered by the fallback
+    assert pool._created_connections < pool.max_connections
