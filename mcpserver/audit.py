@@ -22,6 +22,7 @@ from typing import Any
 from django.db import close_old_connections, connections, router, transaction
 
 from . import conf, signals
+from .exceptions import OUTAGES
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +136,15 @@ def flush() -> int:
             batch.append(_buffer.popleft())
         try:
             _insert(batch)
-        except Exception:
-            logger.exception("Could not write %d audit records; keeping them for the next flush", len(batch))
+        except Exception as exc:
+            # An outage repeats on every flush until it ends: one line each time, not a traceback.
+            outage = isinstance(exc, OUTAGES)
+            logger.log(
+                logging.WARNING if outage else logging.ERROR,
+                "Could not write %d audit records; keeping them for the next flush",
+                len(batch),
+                exc_info=not outage,
+            )
             _buffer.extendleft(reversed(batch))
             return written
         written += len(batch)
