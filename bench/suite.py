@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,10 +171,19 @@ def mcp(suite: Suite) -> None:
 
 
 class RefreshChains:
-    """A load generator (``measure`` signature) that rotates refresh tokens in wrk, one chain per client."""
+    """A load generator (``measure`` signature) that rotates refresh tokens in wrk, one chain per client.
 
-    def __init__(self, server: LiveServer, chains: int):
-        self.tokens = [password_grant(server) for _ in range(chains)]
+    Every run starts fresh chains (``prepare``, outside the measured window): when wrk stops, a
+    request still in flight may have rotated a token whose successor it never read, and reusing that
+    chain would be a replay (which revokes it).
+    """
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    def prepare(self, server: LiveServer, clients: int) -> None:
+        with ThreadPoolExecutor(4) as pool:  # password grants cost a PBKDF2 check each
+            self.tokens = list(pool.map(lambda _: password_grant(server), range(clients)))
 
     def __call__(self, server: LiveServer, scenario: Scenario, clients: int, seconds: float) -> dict:
         env = {
@@ -185,7 +195,6 @@ class RefreshChains:
         command += ["--timeout", "10s", "-s", str(REFRESH_SCRIPT), server.url + scenario.path]
         output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
         lines = dict(line.split(" ", 1) for line in output.splitlines() if line.startswith("BENCH_"))
-        self.tokens[:clients] = lines["BENCH_TOKENS"].strip().split(",")
         data = json.loads(lines["BENCH_JSON"])
         return run.wrk_figures(data)
 
@@ -212,10 +221,11 @@ def tokens(suite: Suite) -> None:
     for label, postgres in backends(suite):
         server = start(postgres=postgres)
         try:
-            chains = RefreshChains(server, max(suite.args.clients))
+            chains = RefreshChains()
             warm_up(server, [TOKENS], suite.args.warmup)
             for clients in suite.args.clients:
                 suite.run("tokens", label, server, TOKENS, clients)
+                chains.prepare(server, clients)
                 suite.run("tokens", label, server, REFRESH, clients, generator=chains)
         finally:
             server.stop()
