@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,13 +45,14 @@ class Context:
         meta = self.params.get("_meta")
         return meta.get("progressToken") if isinstance(meta, dict) else None
 
-    def visible(self, kind: str) -> list[Definition]:
-        """What this caller may use, sorted: allowed by scopes and roles and not switched off."""
-        return [
+    def visible(self, kind: str, after: str | None = None) -> Iterator[Definition]:
+        """What this caller may use, sorted (keys after ``after`` only): allowed by scopes and roles and
+        not switched off. Lazy, so that a page of a long list costs a page, not the whole list."""
+        return (
             item
-            for item in map(_effective, self.registry.all(kind))
+            for item in map(_effective, self.registry.all(kind, after))
             if item is not None and _allowed(self, item)
-        ]
+        )
 
 
 @dataclass
@@ -165,7 +166,7 @@ def set_level(ctx: Context) -> dict[str, Any]:
 
 def tools_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return pagination.paginate(ctx.params, ctx.visible("tool"), "tools")
+    return pagination.paginate(ctx.params, lambda after: ctx.visible("tool", after), "tools")
 
 
 def _check_client_capabilities(ctx: Context, tool: Tool) -> None:
@@ -250,7 +251,7 @@ def _is_generator_function(func: Callable[..., Any]) -> bool:
 
 def prompts_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return pagination.paginate(ctx.params, ctx.visible("prompt"), "prompts")
+    return pagination.paginate(ctx.params, lambda after: ctx.visible("prompt", after), "prompts")
 
 
 def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:
@@ -289,12 +290,12 @@ def prompts_get(ctx: Context) -> dict[str, Any]:
 
 def resources_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return pagination.paginate(ctx.params, ctx.visible("resource"), "resources")
+    return pagination.paginate(ctx.params, lambda after: ctx.visible("resource", after), "resources")
 
 
 def templates_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return pagination.paginate(ctx.params, ctx.visible("template"), "resourceTemplates")
+    return pagination.paginate(ctx.params, lambda after: ctx.visible("template", after), "resourceTemplates")
 
 
 def _find_resource(ctx: Context, uri: str) -> tuple[Resource, dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -279,6 +280,7 @@ class Registry:
             "resource": {},
             "template": {},
         }
+        self._sorted: dict[str, tuple[list[str], list[Definition]]] = {}  # kind -> (keys, items)
         for definition in definitions:
             self.register(definition)
 
@@ -287,6 +289,7 @@ class Registry:
         if definition.key in table:
             raise ImproperlyConfigured(f"Duplicate MCP {definition.kind} {definition.key!r}.")
         table[definition.key] = definition
+        self._sorted.pop(definition.kind, None)
         return definition
 
     def register_module(self, module_path: str) -> None:
@@ -300,8 +303,14 @@ class Registry:
     def get(self, kind: str, key: str) -> Definition | None:
         return self.tables[kind].get(key)
 
-    def all(self, kind: str) -> list[Definition]:
-        return [self.tables[kind][key] for key in sorted(self.tables[kind])]
+    def all(self, kind: str, after: str | None = None) -> list[Definition]:
+        """Sorted by key (sorted once per registration, not per call); with ``after``, the keys after it."""
+        sorted_ = self._sorted.get(kind)
+        if sorted_ is None:
+            keys = sorted(self.tables[kind])
+            sorted_ = self._sorted[kind] = (keys, [self.tables[kind][key] for key in keys])
+        keys, items = sorted_
+        return items[bisect_right(keys, after) :] if after is not None else list(items)
 
     def find_template(self, uri: str) -> tuple[Resource, dict[str, str]] | None:
         for template in self.all("template"):
