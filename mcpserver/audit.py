@@ -99,9 +99,17 @@ def _insert(batch: list[tuple]) -> None:
     meta, quote = AuditRecord._meta, connection.ops.quote_name
     columns = ", ".join(quote(meta.get_field(name).column) for name in COLUMNS)
     placeholders = ", ".join(["%s"] * len(COLUMNS))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608  (identifiers from the model)
+    rows = [_row(entry, connection) for entry in batch]
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.executemany(sql, [_row(entry, connection) for entry in batch])
+        if connection.vendor == "postgresql":
+            # COPY: psycopg's executemany adapts every parameter in Python and pipelines one
+            # statement per row (12% of a worker's CPU under /mcp load); COPY writes rows in C.
+            with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608  (identifiers from the model)
+            cursor.executemany(sql, rows)
 
 
 class Trail:
