@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn and other WSGI servers."""
+"""WSGI entry point for granian, gunicorn and other WSGI servers."""
 
 import os
 
@@ -6,4 +6,53 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+# Larger bodies are refused (413) and their connection may close; smaller ones are always drained.
+DRAIN_LIMIT = 8 * 1024 * 1024
+
+
+class _CountingInput:
+    """``wsgi.input`` that counts what the application read."""
+
+    def __init__(self, stream):
+        self.stream, self.consumed = stream, 0
+
+    def read(self, *args):
+        data = self.stream.read(*args)
+        self.consumed += len(data)
+        return data
+
+    def readline(self, *args):
+        data = self.stream.readline(*args)
+        self.consumed += len(data)
+        return data
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+class DrainUnreadBody:
+    """Read the request body the application left unread, before the response goes out.
+
+    A view may answer without reading the body (a 401 before parsing, say). gunicorn skips such a
+    body itself; granian instead closes the keep-alive connection once the late body arrives, so the
+    client's next request on it fails with "server disconnected" (measured under load).
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        try:
+            length = min(int(environ.get("CONTENT_LENGTH") or 0), DRAIN_LIMIT)
+        except ValueError:
+            length = 0
+        if length <= 0:
+            return self.app(environ, start_response)
+        counting = environ["wsgi.input"] = _CountingInput(environ["wsgi.input"])
+        result = self.app(environ, start_response)
+        while counting.consumed < length and counting.read(min(65536, length - counting.consumed)):
+            pass
+        return result
+
+
+application = DrainUnreadBody(get_wsgi_application())
