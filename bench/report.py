@@ -172,15 +172,15 @@ def plot(rows, path: Path) -> None:
         if row.section in ("mcp", "tokens", "serving"):
             series[(row.section, row.setup, row.name)].append(row.result)
     figure, (latency, rate) = plt.subplots(1, 2, figsize=(14, 6))
-    for (_section, setup, name), results in series.items():
-        if len(results) < 2:
-            continue
+    colors = plt.get_cmap("tab20").colors  # 20 distinct colours: the default cycle repeats after 10
+    drawn = [(key, results) for key, results in series.items() if len(results) >= 2]
+    for index, ((_section, setup, name), results) in enumerate(drawn):
         results.sort(key=lambda r: r.clients)
         x = [r.clients for r in results]
-        label = f"{setup}: {name}"
-        (line,) = latency.plot(x, [r.p99_ms for r in results], marker="o", label=label)
-        latency.plot(x, [r.p50_ms for r in results], linestyle="--", color=line.get_color())
-        rate.plot(x, [r.per_second for r in results], marker="o", color=line.get_color(), label=label)
+        label, color = f"{setup}: {name}", colors[index % len(colors)]
+        latency.plot(x, [r.p99_ms for r in results], marker="o", color=color, label=label)
+        latency.plot(x, [r.p50_ms for r in results], linestyle="--", color=color)
+        rate.plot(x, [r.per_second for r in results], marker="o", color=color, label=label)
     latency.axhline(25, color="grey", linewidth=0.8, linestyle=":")
     latency.set(
         xscale="log", yscale="log", xlabel="concurrent clients", ylabel="latency ms (p99 solid, p50 dashed)"
