@@ -105,11 +105,14 @@ def reset_metrics_dir(path: str | Path) -> None:
 
 
 def serve() -> None:
+    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
+    if "PUBLIC_URL" not in os.environ and host not in {"0.0.0.0", "::"}:
+        # The issuer and the MCP resource follow where a local run listens; behind a proxy set PUBLIC_URL.
+        os.environ["PUBLIC_URL"] = f"http://{host}:{port}"
     ensure_env()
     prepare_database()
     manage("seed_demo")
     manage("collectstatic", "--noinput", "-v", "0")
-    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8000")
     server = os.environ.get("WSGI_SERVER", DEFAULT_SERVER)
     workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers(server))
     threads = int(os.environ.get("THREADS", "4"))
