@@ -5,13 +5,16 @@
         --redis-url redis://127.0.0.1:6379/13
     .venv/bin/python bench/run.py --duration 5 --clients 1,16,64 --profile always --env DB_CONN_MAX_AGE=60
 
-It starts the serving command of ``dev.py serve`` (gunicorn ``config.wsgi``, gthread, 2 workers x
-4 threads) on a free loopback port with a fresh database (a temporary SQLite file by default; the
-PostgreSQL database named by ``--database-url`` is created and dropped), migrates it and seeds the
-demo data. Then, at each concurrency, it measures for ``--duration`` seconds:
+(The whole suite, /mcp included, is bench/suite.py; this is the token endpoint alone, with profiling.)
+
+It starts the serving command of ``dev.py serve`` (``dev.serving_command``: granian by default,
+``--server gthread`` or ``sync`` for gunicorn; 2 workers x 4 threads) on a free loopback port with
+a fresh database (a temporary SQLite file by default; the PostgreSQL database named by
+``--database-url`` is created and dropped), migrates it and seeds the demo data. Then, at each
+concurrency, it measures for ``--duration`` seconds:
 
 - baseline: ``GET /.well-known/jwks.json`` served by the same server (a cheap view: the cost of
-  Django + gunicorn + loopback, against which the token endpoint's own cost shows);
+  Django + the server + loopback, against which the token endpoint's own cost shows);
 - tokens: ``POST /oauth/token/`` with ``grant_type=client_credentials`` and HTTP Basic client
   authentication (demo-service): hashed secret check, RS256 JWT, database writes.
 
@@ -110,7 +113,7 @@ class Result:
 
 
 def server_cpu_seconds(server: LiveServer) -> float:
-    """User + system CPU time of the gunicorn master and workers so far."""
+    """User + system CPU time of the server's main process and workers so far."""
     total = 0
     for pid in [server.pid, *server.worker_pids()]:
         try:
@@ -150,7 +153,7 @@ def process_cpu(server: LiveServer) -> dict[int, tuple[str, int]]:
 
 def cpu_by_label(before: dict, after: dict, seconds: float, workers: list[int]) -> dict[str, float]:
     """Cores used per label between two ``process_cpu`` snapshots (processes alive at both), and
-    per gunicorn worker (``worker-<pid>``), which shows how evenly the workers share the load."""
+    per server worker (``worker-<pid>``), which shows how evenly the workers share the load."""
     cores: dict[str, float] = {}
     for pid, (label, jiffies) in after.items():
         if pid in before:
@@ -363,6 +366,7 @@ GENERIC = (
     "gunicorn/app/",
     "<frozen runpy>",
     "gunicorn/__main__.py",
+    "granian/",
     "django/utils/decorators.py",
     "django/views/decorators/",
     "selectors.py",
@@ -486,7 +490,7 @@ def report(
         "",
         f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, commit {commit()}",
         f"- machine: {machine()}",
-        f"- server: gunicorn `config.wsgi`, gthread, {args.workers} workers x {args.threads} threads, "
+        f"- server: {server.server} `config.wsgi`, {args.workers} workers x {args.threads} threads, "
         f"access log {'on' if not args.no_access_log else 'off'}, loopback",
         f"- database: {server.database_engine} (fresh{', WAL' if server.database_engine == 'sqlite' else ''})"
         f"; cache: {'Redis' if args.redis_url else 'database cache'}"
@@ -572,9 +576,10 @@ def parse_args(argv=None):
     parser.add_argument("--clients", type=lambda s: [int(c) for c in s.split(",")], default=[1, 16, 64])
     parser.add_argument("--database-url", help="a PostgreSQL URL whose database is created and dropped")
     parser.add_argument("--redis-url", help="use Redis as the cache (e.g. redis://127.0.0.1:6379/13)")
+    parser.add_argument("--server", choices=["granian", "gthread", "sync"], help="default: granian")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--no-access-log", action="store_true", help="serve without gunicorn's access log")
+    parser.add_argument("--no-access-log", action="store_true", help="serve without the JSON access log")
     parser.add_argument(
         "--env",
         action="append",
@@ -608,6 +613,7 @@ def main(argv=None) -> int:
         redis_url=args.redis_url,
         workers=args.workers,
         threads=args.threads,
+        server=args.server,
         env={"TOKEN_RATE_LIMIT": str(10**9), **dict(item.split("=", 1) for item in args.env)},
         access_log=not args.no_access_log,
     )

@@ -1,4 +1,4 @@
-"""End-to-end fixtures: one live gunicorn server per test session, reached over real HTTP.
+"""End-to-end fixtures: one live server (the production serving command) per test session, over real HTTP.
 
 Every test under ``tests/e2e`` is marked ``e2e`` (deselect with ``-m "not e2e"``). The server gets
 its own database: a PostgreSQL database named by ``E2E_DATABASE_URL`` (created and dropped here;
@@ -24,7 +24,7 @@ import httpx
 import jwt
 import pytest
 
-from .liveserver import LiveServer, with_worker_suffix
+from .liveserver import LiveServer, dev, with_worker_suffix
 
 HERE = os.path.dirname(__file__)
 LOG_TAIL_LINES = 200
@@ -55,7 +55,8 @@ def pytest_report_header(config):
         "PostgreSQL (E2E_DATABASE_URL)" if os.environ.get("E2E_DATABASE_URL") else "SQLite (temporary file)"
     )
     cache = "Redis" if os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") else "database cache"
-    return f"e2e live server: gunicorn gthread, {database}, {cache}"
+    server = os.environ.get("E2E_WSGI_SERVER") or dev.DEFAULT_SERVER
+    return f"e2e live server: {server} (dev.serving_command), {database}, {cache}"
 
 
 @pytest.fixture(scope="session")
