@@ -1,4 +1,5 @@
-"""The ``MCPSERVER`` settings namespace, read at call time so tests and deployments can override it."""
+"""The ``MCPSERVER`` settings namespace: values are read once per process and forgotten when Django's
+``setting_changed`` signal says the namespace changed (``override_settings`` in tests sends it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 SUPPORTED_SCOPES = ["mcp:read", "mcp:tools", "mcp:prompts"]
 
@@ -59,13 +61,33 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+_values: dict[str, Any] = {}  # name -> value; every request reads about ten, each a lazy settings lookup
+
+
 def get(name: str) -> Any:
     """Return one MCPSERVER setting, falling back to its default."""
-    return getattr(settings, "MCPSERVER", {}).get(name, DEFAULTS[name])
+    try:
+        return _values[name]
+    except KeyError:
+        value = _values[name] = getattr(settings, "MCPSERVER", {}).get(name, DEFAULTS[name])
+        return value
 
 
 def revocation_prefix() -> str:
-    return get("REVOCATION_PREFIX") or getattr(settings, "TOKEN_REVOCATION_PREFIX", "revoked-token:")
+    try:
+        return _values[" revocation prefix"]
+    except KeyError:
+        prefix = get("REVOCATION_PREFIX") or getattr(settings, "TOKEN_REVOCATION_PREFIX", "revoked-token:")
+        _values[" revocation prefix"] = prefix
+        return prefix
+
+
+def _forget(setting: str, **kwargs: Any) -> None:
+    if setting in {"MCPSERVER", "TOKEN_REVOCATION_PREFIX"}:
+        _values.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="mcpserver-conf")
 
 
 def origin_of(url: str) -> str:

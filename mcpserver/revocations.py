@@ -15,15 +15,20 @@ callable taking the checksum and answering "revoked?" from the issuer's own reco
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
+import pickle
 import threading
 import time
 from collections import OrderedDict
 from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.redis import RedisCache
+from django.db import connections, router
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from . import conf
@@ -123,8 +128,55 @@ def _redis_lookup(key: str, marker: str) -> tuple[bool, bytes | None] | None:
         raise
 
 
+@functools.lru_cache(maxsize=8)
+def _select(vendor: str, table: str) -> str:
+    """The deny-list query on the database cache's (quoted) table: both keys, unexpired rows only."""
+    mark = "?" if vendor == "sqlite" else "%s"  # the driver's own paramstyle: no Django cursor here
+    return (
+        f"SELECT cache_key, value FROM {table} "  # noqa: S608  (the table is the cache's own setting)
+        f"WHERE cache_key IN ({mark}, {mark}) AND expires > {mark}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _unpickle(value: str) -> Any:
+    return pickle.loads(base64.b64decode(value.encode()))  # noqa: S301  (our own cache's rows)
+
+
+def _database_lookup(key: str, marker: str) -> tuple[bool, Any] | None:
+    """Both keys from Django's database cache in one query on the driver's own connection; None when
+    the cache is another backend.
+
+    ``DatabaseCache.get_many`` costs ~45 µs of CPU per call here (key validation, router, a model
+    field built for its converters, Django's cursor wrappers); this query ~15 µs. Same table, same
+    keys (``make_key``) and the same expiry rule as Django's own cull (``expires`` against now,
+    adapted by the backend); errors are converted to Django's (an outage is an OperationalError).
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(backend, DatabaseCache):
+        return None
+    connection = connections[router.db_for_read(backend.cache_model_class)]
+    names = (backend.make_and_validate_key(key), backend.make_key(marker))
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.wrap_database_errors:
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(_select(connection.vendor, connection.ops.quote_name(backend._table)), (*names, now))
+            rows = dict(cursor.fetchall())
+        finally:
+            cursor.close()
+    since = rows.get(names[1])
+    return names[0] in rows, _unpickle(since) if since is not None else None
+
+
 def _lookup(key: str, marker: str) -> tuple[bool, int | None]:
     """Whether ``key`` is on the deny-list, and the marker's value: one cache round trip."""
+    database = _database_lookup(key, marker)
+    if database is not None:
+        denied, since = database
+        return denied, since if isinstance(since, int) else None
     try:
         found = _redis_lookup(key, marker)
     except OUTAGES:  # refused or timed out: another client would only fail (or wait) once more

@@ -1,10 +1,11 @@
-"""The ``OBSERVABILITY`` settings namespace, read at call time so tests and deployments can override it."""
+"""The ``OBSERVABILITY`` settings namespace: read once per process, forgotten on ``setting_changed``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # Client networks that may read /metrics (scrape each instance directly, never through the proxy).
@@ -16,6 +17,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+_values: dict[str, Any] = {}
+
+
 def get(name: str) -> Any:
     """Return one OBSERVABILITY setting, falling back to its default."""
-    return getattr(settings, "OBSERVABILITY", {}).get(name, DEFAULTS[name])
+    try:
+        return _values[name]
+    except KeyError:
+        value = _values[name] = getattr(settings, "OBSERVABILITY", {}).get(name, DEFAULTS[name])
+        return value
+
+
+def _forget(setting: str, **kwargs: Any) -> None:
+    if setting == "OBSERVABILITY":
+        _values.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="observability-conf")

@@ -177,3 +177,85 @@ def test_failed_lookups_do_not_use_up_the_cache_clients_connection_pool(with_fal
     for _ in range(pool.max_connections + 5):
         assert revocations.is_revoked("f" * 64) is False  # answered by the fallback
     assert pool._created_connections < pool.max_connections
+
+
+# --- the database cache (the embedded default): one query of our own on Django's cache table ---
+
+DATABASE_CACHE = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "authserver_cache"}
+}
+
+
+@pytest.fixture
+def database_cache(settings, db):
+    settings.CACHES = DATABASE_CACHE
+    from django.core.cache import cache
+    from django.core.management import call_command
+
+    call_command("createcachetable", verbosity=0)  # absent when the suite runs on Redis
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+def test_database_cache_lookup_agrees_with_djangos_cache(database_cache, settings):
+    from django.utils import timezone
+
+    from authserver import revocation
+
+    prefix = settings.TOKEN_REVOCATION_PREFIX
+    assert revocations._database_lookup(prefix + "a" * 64, prefix + revocations.MARKER) == (False, None)
+    assert revocations.is_revoked("a" * 64) is False  # starts the deny-list: the marker is written
+    since = database_cache.get(prefix + revocations.MARKER)
+    assert isinstance(since, int)
+    revocation.deny("a" * 64, timezone.now() + timezone.timedelta(minutes=5))
+    assert revocations._database_lookup(prefix + "a" * 64, prefix + revocations.MARKER) == (True, since)
+    assert revocations.is_revoked("a" * 64) is True
+    assert revocations.is_revoked("b" * 64) is False
+
+
+def test_database_cache_lookup_ignores_expired_rows(database_cache, settings):
+    """Django's cache treats a row past ``expires`` as absent (culled later); so does the lookup."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    key = settings.TOKEN_REVOCATION_PREFIX + "c" * 64
+    database_cache.set(key, 1, timeout=60)
+    assert revocations.is_revoked("c" * 64) is True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE authserver_cache SET expires = %s WHERE cache_key = %s",
+            [
+                connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(seconds=1)),
+                database_cache.make_key(key),
+            ],
+        )
+    assert database_cache.get(key) is None
+    assert revocations.is_revoked("c" * 64) is False
+
+
+def test_database_cache_lookup_respects_the_key_prefix(database_cache, settings):
+    """Another deployment sharing the table (another KEY_PREFIX) does not revoke our tokens."""
+    settings.CACHES = {"default": {**DATABASE_CACHE["default"], "KEY_PREFIX": "other"}}
+    from django.core.cache import cache
+
+    cache.set(settings.TOKEN_REVOCATION_PREFIX + "f" * 64, 1, timeout=60)
+    settings.CACHES = DATABASE_CACHE
+    assert revocations.is_revoked("f" * 64) is False
+
+
+def test_database_cache_outage_is_an_outage(database_cache, settings, monkeypatch, with_fallback):
+    """A database that fails under the lookup raises Django's OperationalError: the fallback answers."""
+    from django.db import connection
+
+    REVOKED.add("9" * 64)
+
+    def broken(*args, **kwargs):
+        raise connection.Database.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "ensure_connection", broken)
+        assert revocations.is_revoked("9" * 64) is True
+    assert ASKED == ["9" * 64]
