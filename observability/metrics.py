@@ -44,41 +44,38 @@ TOOL_CALLS = Counter(
 )
 AUTH_FAILURES = Counter("auth_failures_total", "Refused credentials, by reason.", ["reason"])
 
-_children: dict[tuple, tuple] = {}
+_children: dict[tuple, object] = {}
 _children_lock = threading.Lock()
 
 
-def _request_children(route: str, method: str, status: int) -> tuple:
-    """The (counter, histogram) children for one label set, looked up once per process.
-
-    ``labels()`` takes a lock and builds a tuple key on every call; the hot path saves that.
-    """
-    key = (route, method, status)
-    children = _children.get(key)
-    if children is None:
+def _child(metric, *labels: object):
+    """``metric.labels(*labels)``, looked up once per process and label set (all label values here
+    come from short fixed lists: routes, methods, statuses, grants, registered tools, outcomes,
+    reasons). ``labels()`` takes a lock and builds a key on every call; the hot path saves that."""
+    key = (metric, labels)
+    child = _children.get(key)
+    if child is None:
         with _children_lock:
-            children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route))
-            _children[key] = children
-    return children
+            child = _children[key] = metric.labels(*labels)
+    return child
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     """Count one answered request and its latency (any other method counts as OTHER: labels stay few)."""
-    counter, histogram = _request_children(route, method if method in METHODS else "OTHER", status)
-    counter.inc()
-    histogram.observe(seconds)
+    _child(REQUESTS, route, method if method in METHODS else "OTHER", status).inc()
+    _child(LATENCY, route).observe(seconds)
 
 
 def token_issued(grant: str) -> None:
-    TOKENS_ISSUED.labels(grant).inc()
+    _child(TOKENS_ISSUED, grant).inc()
 
 
 def tool_called(tool: str, outcome: str) -> None:
-    TOOL_CALLS.labels(tool, outcome).inc()
+    _child(TOOL_CALLS, tool, outcome).inc()
 
 
 def auth_failed(reason: str) -> None:
-    AUTH_FAILURES.labels(reason).inc()
+    _child(AUTH_FAILURES, reason).inc()
 
 
 def render() -> tuple[bytes, str]:
