@@ -59,6 +59,7 @@ def prepare_database() -> None:
 # (64 clients: plain view 6,900 vs 2,300 req/s under gthread, /mcp 3,800 vs 2,300) and streams SSE.
 SERVERS = ("granian", "gthread", "sync")
 DEFAULT_SERVER = "granian"
+DEFAULT_THREADS = 4  # threads per worker (granian's blocking threads, gthread's threads)
 
 
 def default_workers(server: str = DEFAULT_SERVER) -> int:
@@ -72,7 +73,7 @@ def serving_command(
     port: int | str,
     server: str = DEFAULT_SERVER,
     workers: int | None = None,
-    threads: int = 4,
+    threads: int = DEFAULT_THREADS,
     python: str = str(PY),
 ) -> list[str]:
     """The command line that serves ``config.wsgi`` (run from the project root with the venv's python)."""
@@ -115,7 +116,7 @@ def serve() -> None:
     manage("collectstatic", "--noinput", "-v", "0")
     server = os.environ.get("WSGI_SERVER", DEFAULT_SERVER)
     workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers(server))
-    threads = int(os.environ.get("THREADS", "4"))
+    threads = int(os.environ.get("THREADS") or DEFAULT_THREADS)
     metrics = os.environ.setdefault(
         "PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.gettempdir()) / f"mcp-oauth-metrics-{port}")
     )

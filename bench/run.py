@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.liveserver import LiveServer  # noqa: E402  (the e2e suite's server process)
+import dev  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 WRK_SCRIPT = ROOT / "bench" / "wrk.lua"
@@ -578,7 +579,7 @@ def parse_args(argv=None):
     parser.add_argument("--redis-url", help="use Redis as the cache (e.g. redis://127.0.0.1:6379/13)")
     parser.add_argument("--server", choices=["granian", "gthread", "sync"], help="default: granian")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=dev.DEFAULT_THREADS)
     parser.add_argument("--no-access-log", action="store_true", help="serve without the JSON access log")
     parser.add_argument(
         "--env",

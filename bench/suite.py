@@ -132,9 +132,14 @@ def warm_up(server: LiveServer, scenarios: list[Scenario], seconds: float) -> No
 # --- sections ---
 
 
+# (server, threads per worker): granian with a few thread counts (the default is chosen from these
+# figures), then gunicorn's gthread and sync workers.
+SERVING_SETUPS = (("granian", 1), ("granian", 2), ("granian", 4), ("gthread", 4), ("sync", 1))
+
+
 def serving(suite: Suite) -> None:
-    for kind in dev.SERVERS:
-        server = start(kind)
+    for kind, threads in SERVING_SETUPS:
+        server = start(kind, threads=threads)
         try:
             token = server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400)
             scenarios = [PLAIN, mcp_call(token), TOKENS]

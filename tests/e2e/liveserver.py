@@ -109,7 +109,7 @@ class LiveServer:
         database_url: str | None = None,
         redis_url: str | None = None,
         workers: int | None = None,
-        threads: int = 4,
+        threads: int | None = None,
         server: str | None = None,
         env: dict[str, str] | None = None,
         access_log: bool = True,
@@ -121,7 +121,7 @@ class LiveServer:
         # The default serving command (E2E_WSGI_SERVER picks another), its workers from the CPU count.
         self.server = server or os.environ.get("E2E_WSGI_SERVER") or dev.DEFAULT_SERVER
         self.workers = workers or dev.default_workers(self.server)
-        self.threads, self.access_log = threads, access_log
+        self.threads, self.access_log = threads or dev.DEFAULT_THREADS, access_log
         self.extra_env = dict(env or {})
         self.log_path = self.workdir / "server.log"
         self.metrics_dir = self.workdir / "metrics"
