@@ -55,4 +55,29 @@ class DrainUnreadBody:
         return result
 
 
-application = DrainUnreadBody(get_wsgi_application())
+class RequestOnlyEnviron:
+    """Take the process environment back out of each request's environ.
+
+    granian builds every WSGI environ on a copy of ``os.environ`` (CGI style), so ``request.META``
+    would carry ``SECRET_KEY``, ``DATABASE_URL`` and the rest to anything that reads or dumps it (an
+    error reporter, a debug page), a process variable named like a header (``HTTP_PROXY``) would pass
+    for one the client sent, and every walk over ``META`` would be three times longer. Keys the
+    server set for this request are kept; under gunicorn, which builds a clean environ, nothing
+    matches and the environ is left as it is.
+    """
+
+    KEEP = frozenset({"SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD", "CONTENT_TYPE",
+                      "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR",
+                      "REMOTE_PORT", "GATEWAY_INTERFACE", "SERVER_SOFTWARE"})  # fmt: skip
+
+    def __init__(self, app):
+        self.app = app
+        self.process = frozenset(os.environ) - self.KEEP  # what granian copied (it copies at start)
+
+    def __call__(self, environ, start_response):
+        for key in self.process.intersection(environ):
+            del environ[key]
+        return self.app(environ, start_response)
+
+
+application = RequestOnlyEnviron(DrainUnreadBody(get_wsgi_application()))

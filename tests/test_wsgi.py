@@ -1,0 +1,45 @@
+"""config.wsgi: the process environment granian copies into every environ is taken back out."""
+
+from __future__ import annotations
+
+import os
+
+from config.wsgi import RequestOnlyEnviron
+
+
+def seen_by_app(environ: dict, process: dict) -> dict:
+    saved = dict(os.environ)
+    os.environ.update(process)
+    try:
+        wrapper = RequestOnlyEnviron(lambda env, start_response: dict(env))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return wrapper(environ, None)
+
+
+def test_process_variables_do_not_reach_request_meta():
+    process = {"SECRET_KEY": "s" * 50, "DATABASE_URL": "postgres://u:p@db/x", "HTTP_PROXY": "http://evil:1"}
+    request = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/mcp",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_AUTHORIZATION": "Bearer x",
+        "wsgi.url_scheme": "http",
+    }
+    environ = {**process, **request}  # what granian hands the application
+    assert seen_by_app(environ, process) == request
+
+
+def test_a_clean_environ_is_left_alone():
+    request = {"REQUEST_METHOD": "GET", "PATH_INFO": "/health", "HTTP_HOST": "a", "SERVER_PORT": "80"}
+    assert seen_by_app(dict(request), {"SECRET_KEY": "s" * 50}) == request
+
+
+def test_request_keys_named_like_process_variables_are_kept():
+    """The server's own CGI keys win even when the process environment has the same names."""
+    process = {"SERVER_NAME": "build-host", "PATH_INFO": "/nowhere"}
+    request = {"REQUEST_METHOD": "GET", "PATH_INFO": "/health", "SERVER_NAME": "127.0.0.1"}
+    assert seen_by_app(dict(request), process) == request
