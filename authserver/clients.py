@@ -274,6 +274,11 @@ class ClientMemo:
         with self._lock:
             self._entries.clear()
 
+    def reset(self) -> None:
+        """Forget every client and any shared-cache outage (tests)."""
+        self.forget()
+        self._shared_cache_down_until = 0.0
+
 
 memo = ClientMemo()
 

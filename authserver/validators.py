@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError, UnauthorizedClientError
+from oauthlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+)
 
 from . import clients, registration, scopes, throttle
 from .exceptions import TooManyRequests
@@ -77,7 +83,13 @@ class OAuth2Validator(DOTValidator):
         atomic by itself, so it goes without BEGIN and COMMIT (two statements fewer)."""
         if "refresh_token" in token or getattr(request, "refresh_token_instance", None) is not None:
             return super().save_bearer_token(token, request, *args, **kwargs)
-        return self._save_bearer_token(token, request, *args, **kwargs)
+        try:
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        except IntegrityError:
+            # The client row is gone: deleted behind the models' back (SQL) while this worker's memo
+            # still held it (at most CLIENT_RECHECK_SECONDS). No token; the client is unknown now.
+            clients.memo.forget()
+            raise InvalidClientError(request=request) from None
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
         """Rotate a refresh token at most once, even when copies of it race each other.

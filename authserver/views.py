@@ -276,7 +276,8 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
             if access_token is not None:
                 token = SimpleLazyObject(lambda: _access_token_by_value(access_token))
                 app_authorized.send(sender=self, request=request, token=token)
-        response = HttpResponse(content=body, status=status)
+        # oauthlib's bodies are JSON; an error raised past its grant handlers brings no Content-Type.
+        response = HttpResponse(content=body, status=status, content_type="application/json")
         for name, value in headers.items():
             response[name] = value
         return response
