@@ -224,6 +224,8 @@ class Ticket:
 
 
 class ClientMemo:
+    """This process's clients as last loaded, each under the change stamp read before loading it."""
+
     def __init__(self) -> None:
         self._entries: dict[str, tuple[object, str, float]] = {}  # client_id -> (application, stamp, loaded)
         self._lock = threading.Lock()
@@ -240,7 +242,7 @@ class ClientMemo:
                 stamp = cache.get(CHANGE_STAMP_KEY)
         except outages.OUTAGES:
             self._shared_cache_down_until = time.monotonic() + SHARED_CACHE_BACKOFF
-            outages.warn("The shared cache is unreachable: clients are loaded from the database on every request")
+            outages.warn("The shared cache is unreachable: every request loads its client from the database")
             return None
         return stamp
 
@@ -288,7 +290,7 @@ def _publish_change() -> None:
     try:
         cache.set(CHANGE_STAMP_KEY, uuid.uuid4().hex, timeout=None)
     except outages.OUTAGES:
-        outages.warn("The shared cache is unreachable: other workers see client changes within CLIENT_RECHECK_SECONDS")
+        outages.warn("The shared cache is unreachable: other workers see a client change within the recheck")
 
 
 def clients_changed(sender=None, using=None, action: str = "post_", **kwargs) -> None:
@@ -313,4 +315,4 @@ _CHANGES = [
     (post_delete, Scope),
 ]
 for _signal, _sender in _CHANGES:
-    _signal.connect(clients_changed, sender=_sender, dispatch_uid=f"authserver-clients-changed-{_sender.__name__}")
+    _signal.connect(clients_changed, sender=_sender, dispatch_uid=f"authserver-clients-{_sender.__name__}")

@@ -155,7 +155,11 @@ def profile(server: LiveServer, requests: int, process_environ: bool = True) -> 
         # This process's CPU only: a database server's own work (PostgreSQL) and waits are not in it.
         cpus.append(1000 * (time.process_time() - cpu_started) / per_round)
     plain_ms, cpu_ms = min(walls), min(cpus)
-    spread = f"best of {rounds} rounds of {per_round}; median {statistics.median(walls):.2f} ms wall, {statistics.median(cpus):.2f} ms CPU"
+    environ_note = f"the process environment ({len(base)} variables, as granian passes it) + " if base else ""
+    spread = (
+        f"best of {rounds} rounds of {per_round}; "
+        f"median {statistics.median(walls):.2f} ms wall, {statistics.median(cpus):.2f} ms CPU"
+    )
 
     profiler = cProfile.Profile()
     profiler.enable()
@@ -179,8 +183,7 @@ def profile(server: LiveServer, requests: int, process_environ: bool = True) -> 
         "Django's WSGI handler, as the WSGI server calls it: middleware, view, DOT, database; no server or "
         f"network); one core would give at most {1000 / plain_ms:.0f} tokens/s, two {2000 / plain_ms:.0f}",
         f"- {cpu_ms:.2f} ms of this process's CPU time per token (the database server's own work excluded)",
-        f"- WSGI environ: {'the process environment (' + str(len(base)) + ' variables, as granian passes it) plus ' if base else ''}"
-        "the request's own keys",
+        f"- WSGI environ: {environ_note}the request's own keys",
         f"- {len(query_lines)} SQL statements per token:",
         "",
         *[f"    {i + 1:>2}. {sql}" for i, sql in enumerate(query_lines)],

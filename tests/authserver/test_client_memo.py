@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from oauth2_provider.signals import app_authorized
 
 from authserver import clients, views
-from authserver.models import ClientPolicy, Scope
+from authserver.models import ClientPolicy
 
 from .test_outages import UNREACHABLE_REDIS
 
@@ -162,7 +162,8 @@ def test_a_client_credentials_token_is_one_insert_without_a_transaction(issue):
     issue()
     statements = _statements(issue)
     writes = [sql for sql in statements if not sql.startswith("SELECT")]
-    assert len(writes) == 1 and writes[0].startswith("INSERT INTO \"oauth2_provider_accesstoken\""), statements
+    assert len(writes) == 1, statements
+    assert writes[0].startswith('INSERT INTO "oauth2_provider_accesstoken"'), statements
 
 
 def test_a_grant_with_a_refresh_token_keeps_its_transaction(password_token, world):
