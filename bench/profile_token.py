@@ -4,9 +4,12 @@
 
 It prepares a fresh database exactly as the live server does (migrate, cache table, demo data),
 then sends ``--requests`` token requests through Django's full handler (middleware, view, DOT,
-database writes; no WSGI server, no network) in one thread, and prints a Markdown section: wall time
-per token, SQL queries per token, the cost of named steps of the token path (cProfile cumulative
-time per call) and the top functions by cumulative time.
+database writes; no WSGI server, no network) in one thread, each environ built on the process
+environment as granian builds it (``--bare-environ``: the request's own keys only), and prints a
+Markdown section: wall and CPU time per token (best of five rounds: on a shared machine the quietest
+round is the truest), Python function calls per token (steady when timings are not), SQL statements
+per token, the cost of named steps of the token path (cProfile cumulative time per call) and the top
+functions by cumulative and by own time.
 """
 
 from __future__ import annotations
