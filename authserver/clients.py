@@ -1,16 +1,32 @@
-"""Creating OAuth clients (DOT applications) together with their scope ceiling."""
+"""Creating OAuth clients (DOT applications) together with their scope ceiling, and a per-process memo
+of loaded clients for the token endpoint.
+
+The memo keeps each client as loaded from the database, its scope ceiling with it, so a token request
+needs no query to find its client. It is checked against a change stamp in the shared cache on every
+use: any save or delete of a client, its policy, its ceiling or a scope (admin, DCR, CLI, ``seed_demo``)
+replaces the stamp, right away and again once the change commits, so every worker of every instance
+sees the change on its next request. Changes that bypass model signals (``QuerySet.update()``, SQL)
+reach the memo within ``CLIENT_RECHECK_SECONDS`` (0 turns the memo off). Without the shared cache the
+memo is not used at all: every request loads its client from the database.
+"""
 
 from __future__ import annotations
 
+import copy
 import re
+import threading
+import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from . import revocation
+from . import conf, outages, revocation, scopes
 from .models import ClientPolicy, Scope
 
 GRANTS = {
@@ -189,3 +205,114 @@ def set_enabled(applications, enabled: bool) -> int:
         if not enabled:
             revoked += revocation.revoke_tokens(application=application)
     return revoked
+
+
+# --- the per-process memo of loaded clients -------------------------------------------------------
+
+CHANGE_STAMP_KEY = "authserver:clients-changed"
+MEMO_SIZE = 1000  # clients memoised per process at most (then the memo starts over)
+SHARED_CACHE_BACKOFF = 5.0  # seconds without asking an unreachable shared cache for the stamp
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Taken before a client is loaded from the database: what the loaded copy may be memoised under."""
+
+    client_id: str
+    stamp: str | None
+    taken: float
+
+
+class ClientMemo:
+    """This process's clients as last loaded, each under the change stamp read before loading it."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[object, str, float]] = {}  # client_id -> (application, stamp, loaded)
+        self._lock = threading.Lock()
+        self._shared_cache_down_until = 0.0
+
+    def _stamp(self) -> str | None:
+        """The shared change stamp (one is made when there is none); None when it cannot be read."""
+        if time.monotonic() < self._shared_cache_down_until:
+            return None
+        try:
+            stamp = cache.get(CHANGE_STAMP_KEY)
+            if stamp is None:  # never set, expired, or the shared cache was emptied: start a new era
+                cache.add(CHANGE_STAMP_KEY, uuid.uuid4().hex, timeout=None)
+                stamp = cache.get(CHANGE_STAMP_KEY)
+        except outages.OUTAGES:
+            self._shared_cache_down_until = time.monotonic() + SHARED_CACHE_BACKOFF
+            outages.warn("The shared cache is unreachable: every request loads its client from the database")
+            return None
+        return stamp
+
+    def lookup(self, client_id: str):
+        """(a private copy of the memoised client or None, the ticket to ``store`` a fresh load under)."""
+        recheck = conf.get("CLIENT_RECHECK_SECONDS")
+        if recheck <= 0 or not client_id:
+            return None, None
+        stamp = self._stamp()
+        if stamp is None:
+            return None, None
+        now = time.monotonic()
+        entry = self._entries.get(client_id)
+        if entry is not None and entry[1] == stamp and now - entry[2] < recheck:
+            return copy.copy(entry[0]), None
+        return None, Ticket(client_id, stamp, now)
+
+    def store(self, ticket: Ticket | None, application) -> None:
+        """Memoise a client loaded after ``ticket`` was taken, with its scope ceiling."""
+        if ticket is None or application is None or application.client_id != ticket.client_id:
+            return
+        if application.registration_source == application.RegistrationSource.CIMD:
+            return  # DOT re-fetches their metadata documents when stale: they always take its path
+        scopes.ceiling(application)  # loaded now, kept on the instance
+        with self._lock:
+            if len(self._entries) >= MEMO_SIZE:
+                self._entries.clear()
+            self._entries[ticket.client_id] = (copy.copy(application), ticket.stamp, ticket.taken)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def reset(self) -> None:
+        """Forget every client and any shared-cache outage (tests)."""
+        self.forget()
+        self._shared_cache_down_until = 0.0
+
+
+memo = ClientMemo()
+
+
+def _publish_change() -> None:
+    memo.forget()
+    try:
+        cache.set(CHANGE_STAMP_KEY, uuid.uuid4().hex, timeout=None)
+    except outages.OUTAGES:
+        outages.warn("The shared cache is unreachable: other workers see a client change within the recheck")
+
+
+def clients_changed(sender=None, using=None, action: str = "post_", **kwargs) -> None:
+    """A client, its policy, its ceiling or a scope changed: every memo must load clients afresh.
+
+    Published at once and again after the commit: a worker that reloaded the client in between
+    (and so read the row as it was before the commit) is sent to the database once more.
+    """
+    if not action.startswith("post_"):
+        return
+    _publish_change()
+    transaction.on_commit(_publish_change, using=using, robust=True)
+
+
+_CHANGES = [
+    (post_save, get_application_model()),
+    (post_delete, get_application_model()),
+    (post_save, ClientPolicy),
+    (post_delete, ClientPolicy),
+    (m2m_changed, ClientPolicy.scopes.through),
+    (post_save, Scope),
+    (post_delete, Scope),
+]
+for _signal, _sender in _CHANGES:
+    _signal.connect(clients_changed, sender=_sender, dispatch_uid=f"authserver-clients-{_sender.__name__}")

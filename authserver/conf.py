@@ -10,6 +10,9 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_RESOURCES": ["http://127.0.0.1:8000/mcp"],
     "SIGNING_KEY_SIZE": 2048,
     "SIGNING_KEY_RECHECK_SECONDS": 5,
+    # Longest a worker trusts its memo of a client without reloading it (changes made through the
+    # models reach every worker at once through the shared cache; see authserver.clients). 0: off.
+    "CLIENT_RECHECK_SECONDS": 5,
     "MAX_TOKEN_LIFETIME": 24 * 3600,
     "LOGIN_FAILURE_LIMIT": 5,
     "LOGIN_IP_FAILURE_LIMIT": 50,

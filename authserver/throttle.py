@@ -97,10 +97,19 @@ class _BatchedCounter:
 
 
 def _add(key: str, amount: int, window: int) -> int:
+    """Add ``amount`` to a counter that lives ``window`` seconds from its first hit; its new value.
+
+    Increment first: the counter usually exists already, and a failed ``add`` is not free (the
+    database cache tries an INSERT in a write transaction of its own, Redis a round trip).
+    """
+    try:
+        return cache.incr(key, amount)
+    except ValueError:  # not there yet, or just expired
+        pass
     if cache.add(key, amount, timeout=window):
         return amount
     try:
-        return cache.incr(key, amount)
+        return cache.incr(key, amount)  # another worker created it meanwhile
     except ValueError:
         cache.add(key, amount, timeout=window)
         return amount

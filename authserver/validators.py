@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError, UnauthorizedClientError
+from oauthlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+)
 
 from . import clients, registration, scopes, throttle
 from .exceptions import TooManyRequests
@@ -47,12 +53,19 @@ class OAuth2Validator(DOTValidator):
     def _load_application(self, client_id, request):
         """DOT's one place that loads a client (and creates CIMD clients on first sight).
 
-        A client created from its metadata document gets the same default ceiling as a
-        dynamically registered one before anything reads that ceiling.
+        A client this process loaded before comes from ``clients.memo`` (with its ceiling, checked
+        against the shared change stamp); DOT then takes it as already loaded. Its secret is still
+        checked on every request, against the stored hash. A client created from its metadata
+        document gets the same default ceiling as a dynamically registered one before anything
+        reads that ceiling.
         """
+        ticket = None
+        if not request.client and isinstance(client_id, str):
+            request.client, ticket = clients.memo.lookup(client_id)
         client = super()._load_application(client_id, request)
         if client is not None and client.registration_source == client.RegistrationSource.CIMD:
             registration.ensure_policy(client)
+        clients.memo.store(ticket, client)
         return client
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
@@ -64,6 +77,19 @@ class OAuth2Validator(DOTValidator):
         """A deactivated user's refresh tokens stop working at once (DOT does not check)."""
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
         return valid and request.user is not None and request.user.is_active
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        """DOT wraps every save in a transaction; a token without a refresh token is one INSERT,
+        atomic by itself, so it goes without BEGIN and COMMIT (two statements fewer)."""
+        if "refresh_token" in token or getattr(request, "refresh_token_instance", None) is not None:
+            return super().save_bearer_token(token, request, *args, **kwargs)
+        try:
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        except IntegrityError:
+            # The client row is gone: deleted behind the models' back (SQL) while this worker's memo
+            # still held it (at most CLIENT_RECHECK_SECONDS). No token; the client is unknown now.
+            clients.memo.forget()
+            raise InvalidClientError(request=request) from None
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
         """Rotate a refresh token at most once, even when copies of it race each other.

@@ -207,3 +207,14 @@ def test_token_limit_counts_other_workers_through_the_cache(db, settings):
     waits = [throttle.token_requests_exceeded("shared-client") for _ in range(100 + 2 * batch)]
     assert any(waits), "this worker never saw the other worker's 900 requests"
     assert not any(waits[: 100 - batch])
+
+
+def test_a_live_counter_is_incremented_without_trying_to_create_it_again(db, monkeypatch):
+    """A failed ``add`` is not free (the database cache tries an INSERT in a write transaction)."""
+    adds = []
+    real_add = cache.add
+    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: adds.append(args) or real_add(*args, **kwargs))
+    assert throttle._add("authserver:test-counter", 20, 60) == 20
+    assert len(adds) == 1
+    assert [throttle._add("authserver:test-counter", 20, 60) for _ in range(3)] == [40, 60, 80]
+    assert len(adds) == 1

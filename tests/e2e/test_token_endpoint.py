@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -210,3 +211,33 @@ def test_forty_parallel_token_requests_all_succeed(live_server):
     tokens = {r.json()["access_token"] for r in responses}
     assert len(tokens) == 40
     assert "database is locked" not in live_server.log_text(offset)
+
+
+def test_a_client_changed_from_another_process_stops_working_in_every_worker_at_once(live_server):
+    """Every worker keeps the clients it loaded (authserver.clients.memo); a change made elsewhere
+    (here: ``manage.py``, its own process) reaches all of them on their next request."""
+    command = ["create_client", "--name", "memo", "--grant", "client-credentials", "--scopes", "mcp:read"]
+    created = json.loads(live_server.manage(*command, "--json").stdout)
+    client_id, secret = created["client_id"], created["client_secret"]
+
+    def statuses(password: str) -> list[int]:
+        # A new connection per request, so that every worker answers some of them.
+        body = {"grant_type": "client_credentials"}
+        url = live_server.url + flows.TOKEN
+        return [httpx.post(url, data=body, auth=(client_id, password)).status_code for _ in range(8)]
+
+    assert statuses(secret) == [200] * 8
+    change = (
+        "from oauth2_provider.models import Application; "
+        f"a = Application.objects.get(client_id={client_id!r}); "
+        "a.client_secret = 'rotated-secret-0123456789'; a.save()"
+    )
+    live_server.manage("shell", "-c", change)
+    assert statuses(secret) == [401] * 8
+    assert statuses("rotated-secret-0123456789") == [200] * 8
+    disable = (
+        "from oauth2_provider.models import Application; from authserver.clients import set_enabled; "
+        f"set_enabled([Application.objects.get(client_id={client_id!r})], False)"
+    )
+    live_server.manage("shell", "-c", disable)
+    assert statuses("rotated-secret-0123456789") == [400] * 8

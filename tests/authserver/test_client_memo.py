@@ -1,0 +1,221 @@
+"""The token endpoint's per-process memo of clients: no query to find a client, never a stale one.
+
+Every change made through the models (admin, DCR, CLI) reaches the memo on the next request, through
+the change stamp in the shared cache; a change that bypasses the models within
+``CLIENT_RECHECK_SECONDS``; without the shared cache the memo is not used.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.dispatch import receiver
+from django.test.utils import CaptureQueriesContext
+from oauth2_provider.signals import app_authorized
+
+from authserver import clients, views
+from authserver.models import ClientPolicy
+
+from .test_outages import UNREACHABLE_REDIS
+
+
+@pytest.fixture(autouse=True)
+def fresh_memo():
+    clients.memo.reset()
+    yield
+    clients.memo.reset()
+
+
+@pytest.fixture
+def service(world):
+    return world.clients["service"]
+
+
+@pytest.fixture
+def issue(post_token, service):
+    """POST a client_credentials request for ``service``; the response."""
+
+    def run(secret: str | None = None, **data):
+        body = {"grant_type": "client_credentials", **data}
+        return post_token(body, (service.client_id, secret or service.client_secret))
+
+    return run
+
+
+def _statements(run) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = run()
+    assert response.status_code == 200, response.content
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def _reads(statements: list[str], table: str) -> list[str]:
+    return [sql for sql in statements if sql.startswith("SELECT") and f'"{table}"' in sql.split("WHERE")[0]]
+
+
+def test_a_memoised_client_costs_no_query(issue):
+    first = _statements(issue)
+    assert _reads(first, "oauth2_provider_application") and _reads(first, "authserver_scope")
+    again = _statements(issue)
+    assert not _reads(again, "oauth2_provider_application"), again
+    assert not _reads(again, "authserver_scope"), again
+    assert issue().json()["scope"] == "mcp:read mcp:tools"
+
+
+def test_recheck_zero_turns_the_memo_off(issue, settings):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "CLIENT_RECHECK_SECONDS": 0}
+    issue()
+    assert _reads(_statements(issue), "oauth2_provider_application")
+
+
+def test_a_changed_secret_stops_working_on_the_next_request(issue, service):
+    assert issue().status_code == 200
+    application = service.application
+    application.client_secret = "a-new-secret-for-the-service-client"
+    application.save()  # DOT hashes it
+    assert issue().status_code == 401
+    assert issue(secret="a-new-secret-for-the-service-client").status_code == 200
+
+
+def test_a_deleted_client_stops_at_once(issue, service):
+    assert issue().status_code == 200
+    service.application.delete()
+    response = issue()
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+
+
+def test_a_disabled_client_stops_at_once(issue, service):
+    assert issue().status_code == 200
+    clients.set_enabled([service.application], False)
+    response = issue()
+    assert response.status_code == 400 and response.json()["error"] == "unauthorized_client"
+    clients.set_enabled([service.application], True)
+    assert issue().status_code == 200
+
+
+def test_a_narrowed_ceiling_and_a_changed_scope_apply_at_once(issue, service, world):
+    assert issue().json()["scope"] == "mcp:read mcp:tools"
+    ClientPolicy.objects.get(application=service.application).scopes.remove(world.scopes["mcp:tools"])
+    assert issue().json()["scope"] == "mcp:read"
+    admin = world.scopes["mcp:admin"]
+    admin.is_default = True
+    admin.save()
+    assert set(issue().json()["scope"].split()) == {"mcp:read", "mcp:admin"}
+
+
+def _disable_behind_the_models_back(service) -> None:
+    """What a change on another instance looks like from here: the row changes, no signal fires here."""
+    ClientPolicy.objects.filter(application=service.application).update(enabled=False)
+
+
+def test_a_change_published_by_another_worker_applies_on_the_next_request(issue, service):
+    assert issue().status_code == 200
+    _disable_behind_the_models_back(service)
+    cache.set(clients.CHANGE_STAMP_KEY, "stamp-from-another-worker", timeout=None)
+    assert issue().status_code == 400
+
+
+def test_an_unpublished_change_applies_within_the_recheck_interval(issue, service, monkeypatch, settings):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "CLIENT_RECHECK_SECONDS": 5}
+    now = [1000.0]
+    monkeypatch.setattr(clients.time, "monotonic", lambda: now[0])
+    assert issue().status_code == 200
+    _disable_behind_the_models_back(service)
+    now[0] += 4.9
+    assert issue().status_code == 200  # the memo's documented bound: SQL updates wait for the recheck
+    now[0] += 0.2
+    assert issue().status_code == 400
+
+
+def test_an_emptied_shared_cache_sends_every_worker_back_to_the_database(issue, service):
+    assert issue().status_code == 200
+    _disable_behind_the_models_back(service)
+    cache.clear()  # a Redis restart
+    assert issue().status_code == 400
+
+
+def test_without_the_shared_cache_every_request_loads_its_client(issue, service, settings):
+    settings.CACHES = UNREACHABLE_REDIS
+    assert issue().status_code == 200
+    assert _reads(_statements(issue), "oauth2_provider_application")
+    _disable_behind_the_models_back(service)
+    assert issue().status_code == 400
+
+
+def test_a_change_is_published_again_when_it_commits(service, django_capture_on_commit_callbacks):
+    """A worker may reload the client between the save and the commit, and so read the old row:
+    the stamp changes once more after the commit, sending it back to the database."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        service.application.save()
+        at_save = cache.get(clients.CHANGE_STAMP_KEY)
+    assert at_save and callbacks
+    for callback in callbacks:
+        callback()
+    assert cache.get(clients.CHANGE_STAMP_KEY) not in (None, at_save)
+
+
+# --- the rest of the client_credentials path ---
+
+
+def test_a_client_credentials_token_is_one_insert_without_a_transaction(issue):
+    issue()
+    statements = _statements(issue)
+    writes = [sql for sql in statements if not sql.startswith("SELECT")]
+    assert len(writes) == 1, statements
+    assert writes[0].startswith('INSERT INTO "oauth2_provider_accesstoken"'), statements
+
+
+def test_a_grant_with_a_refresh_token_keeps_its_transaction(password_token, world):
+    with CaptureQueriesContext(connection) as queries:
+        password_token()
+    assert any("SAVEPOINT" in query["sql"] for query in queries.captured_queries)
+
+
+def test_the_new_token_is_not_read_back_yet_reaches_app_authorized_receivers(issue, service):
+    issue()
+    quiet = _statements(issue)  # the observability receiver only reads the request
+    assert not _reads(quiet, "oauth2_provider_accesstoken"), quiet
+    seen = []
+
+    @receiver(app_authorized, weak=False)
+    def look(sender, request, token, **kwargs):
+        seen.append((token.application.client_id, token.scope))
+
+    try:
+        body = issue().json()
+    finally:
+        app_authorized.disconnect(look)
+    assert seen == [(service.client_id, body["scope"])]
+
+
+def test_oauthlib_sees_the_request_not_the_process_environment(rf):
+    request = rf.post(
+        "/oauth/token/",
+        "grant_type=client_credentials",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION="Basic eDp5",
+        HTTP_ORIGIN="https://app.example",
+        SECRET_KEY="not-for-oauthlib",
+        DATABASE_URL="postgres://user:password@db/name",
+    )
+    headers = views.OAuthLibCore().extract_headers(request)
+    assert "SECRET_KEY" not in headers and "DATABASE_URL" not in headers
+    assert headers["Authorization"] == headers["HTTP_AUTHORIZATION"] == "Basic eDp5"
+    assert headers["Origin"] == "https://app.example"
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert headers["REMOTE_ADDR"] == "127.0.0.1" and headers["REQUEST_METHOD"] == "POST"
+
+
+def test_a_client_deleted_behind_the_models_back_gets_no_token(issue, service, settings, transactional_db):
+    """Within the recheck interval the memo may still hold a client deleted with SQL: its token row
+    cannot be written (the foreign key), and that is ``invalid_client``, not a 500."""
+    assert issue().status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM authserver_clientpolicy_scopes")
+        cursor.execute("DELETE FROM authserver_clientpolicy")
+        cursor.execute("DELETE FROM oauth2_provider_accesstoken")
+        cursor.execute("DELETE FROM oauth2_provider_application WHERE id = %s", [service.application.pk])
+    response = issue()
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    assert issue().status_code == 401  # and the memo forgot it
