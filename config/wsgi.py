@@ -1,5 +1,6 @@
 """WSGI entry point for granian, gunicorn and other WSGI servers."""
 
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -80,4 +81,21 @@ class RequestOnlyEnviron:
         return self.app(environ, start_response)
 
 
+def settle_heap() -> None:
+    """Load what the first requests would (the URLconf and every view module), then move every object
+    alive now out of the garbage collector's way (``gc.freeze()``).
+
+    A worker holds ~100,000 long-lived objects (modules, classes, the URLconf, the registry); each
+    full collection walked them all, pausing every thread of the worker for up to ~45 ms (measured
+    under /mcp load: a few times a minute, straight into the p99). Frozen, they are never scanned
+    again; new objects are collected as before.
+    """
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018  (imports every view module now, not on a first request)
+    gc.collect()
+    gc.freeze()
+
+
 application = RequestOnlyEnviron(DrainUnreadBody(get_wsgi_application()))
+settle_heap()

@@ -43,3 +43,15 @@ def test_request_keys_named_like_process_variables_are_kept():
     process = {"SERVER_NAME": "build-host", "PATH_INFO": "/nowhere"}
     request = {"REQUEST_METHOD": "GET", "PATH_INFO": "/health", "SERVER_NAME": "127.0.0.1"}
     assert seen_by_app(dict(request), process) == request
+
+
+def test_the_long_lived_heap_is_frozen_once_the_application_is_loaded():
+    """Full collections would otherwise walk every module, class and URL pattern, pausing the worker."""
+    import gc
+
+    import config.wsgi
+    import mcpserver.views
+
+    assert config.wsgi.application is not None
+    assert gc.get_freeze_count() > 10_000
+    assert not any(obj is mcpserver.views.McpView for obj in gc.get_objects(generation=2))
