@@ -1,6 +1,7 @@
 """WSGI entry point for granian, gunicorn and other WSGI servers."""
 
 import gc
+import logging
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -56,6 +57,33 @@ class DrainUnreadBody:
         return result
 
 
+class OneChunkBody:
+    """Hand the server a finished response's body as a one-item list, closing the response here.
+
+    Django returns the response object itself, an iterable; granian takes any non-list through its
+    iterator path (a Python call per chunk, the GIL taken again for each, then ``close()``), which
+    cost more server CPU per request than the one-shot path a list takes (measured: 8-15% more
+    requests/s on /mcp and the plain view). ``close()`` is what sends ``request_finished`` (database
+    connections are released there), so it runs here, before the body is written; a streaming
+    response (SSE, files) goes through untouched.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        response = self.app(environ, start_response)
+        if getattr(response, "streaming", True):
+            return response
+        try:
+            return [response.content]
+        finally:
+            try:
+                response.close()
+            except Exception:  # the server would have logged it after sending; so do we
+                logging.getLogger("django.request").exception("Closing the response failed")
+
+
 class RequestOnlyEnviron:
     """Take the process environment back out of each request's environ.
 
@@ -97,5 +125,5 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-application = RequestOnlyEnviron(DrainUnreadBody(get_wsgi_application()))
+application = RequestOnlyEnviron(DrainUnreadBody(OneChunkBody(get_wsgi_application())))
 settle_heap()

@@ -55,3 +55,43 @@ def test_the_long_lived_heap_is_frozen_once_the_application_is_loaded():
     assert config.wsgi.application is not None
     assert gc.get_freeze_count() > 10_000
     assert not any(obj is mcpserver.views.McpView for obj in gc.get_objects(generation=2))
+
+
+def test_a_finished_response_goes_out_as_one_chunk_and_is_closed_first():
+    from django.core.signals import request_finished
+    from django.http import HttpResponse
+
+    from config.wsgi import OneChunkBody
+
+    finished = []
+    request_finished.connect(receiver := lambda **kwargs: finished.append(True), weak=False)
+    try:
+        body = OneChunkBody(lambda environ, start_response: HttpResponse(b'{"ok": true}'))({}, None)
+    finally:
+        request_finished.disconnect(receiver)
+    assert body == [b'{"ok": true}']
+    assert finished == [True]  # close() ran: database connections were released
+
+
+def test_a_streaming_response_is_left_to_the_server():
+    from django.http import StreamingHttpResponse
+
+    from config.wsgi import OneChunkBody
+
+    response = StreamingHttpResponse(iter([b"data: 1\n\n", b"data: 2\n\n"]), content_type="text/event-stream")
+    assert OneChunkBody(lambda environ, start_response: response)({}, None) is response
+    assert not response.closed
+
+
+def test_a_failing_close_is_logged_and_the_body_still_sent(caplog):
+    from django.http import HttpResponse
+
+    from config.wsgi import OneChunkBody
+
+    class Failing(HttpResponse):
+        def close(self):
+            raise RuntimeError("boom")
+
+    body = OneChunkBody(lambda environ, start_response: Failing(b"hi"))({}, None)
+    assert body == [b"hi"]
+    assert "Closing the response failed" in caplog.text
