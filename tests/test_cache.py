@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 
 import pytest
 
 from config.cache import RedisCache
+from tests.helpers import redis_available
 
-
-def _redis_available() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+pytestmark = pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
 
 
 @pytest.fixture

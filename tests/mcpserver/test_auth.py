@@ -258,13 +258,9 @@ def test_a_key_we_could_not_load_is_a_503_not_an_invalid_token(mcp, sign, monkey
 
 
 def _redis_available() -> bool:
-    import socket
+    from tests.helpers import redis_available
 
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
+    return redis_available()
 
 
 @pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
