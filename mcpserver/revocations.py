@@ -106,7 +106,7 @@ def _redis_lookup(key: str, marker: str) -> tuple[bool, bytes | None] | None:
     connection = _redis_connection()
     if connection is None:
         return None
-    name = cache.make_and_validate_key(key).encode()
+    name = cache.make_key(key).encode()  # our own prefix and a hex digest: nothing to validate
     try:
         if connection._sock is None:
             connection.connect()
@@ -156,7 +156,7 @@ def _database_lookup(key: str, marker: str) -> tuple[bool, Any] | None:
     if not isinstance(backend, DatabaseCache):
         return None
     connection = connections[router.db_for_read(backend.cache_model_class)]
-    names = (backend.make_and_validate_key(key), backend.make_key(marker))
+    names = (backend.make_key(key), backend.make_key(marker))  # prefix + hex digest: valid by construction
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.wrap_database_errors:
         connection.close_if_health_check_failed()
