@@ -25,7 +25,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
-from oauth2_provider import oauth2_backends
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -185,53 +184,9 @@ def _client_id_of(request: HttpRequest) -> str:
     return request.POST.get("client_id", "")
 
 
-# The keys of a WSGI environ that describe the request itself (besides its HTTP_* headers).
-CGI_KEYS = frozenset(
-    {
-        "CONTENT_LENGTH",
-        "CONTENT_TYPE",
-        "PATH_INFO",
-        "QUERY_STRING",
-        "REMOTE_ADDR",
-        "REMOTE_HOST",
-        "REMOTE_USER",
-        "REQUEST_METHOD",
-        "SCRIPT_NAME",
-        "SERVER_NAME",
-        "SERVER_PORT",
-        "SERVER_PROTOCOL",
-    }
-)
-
-
-class _OwnKeysOnly:
-    """A Django request whose ``META`` holds only the request's headers and CGI keys.
-
-    granian builds every environ on a copy of the process environment (``SECRET_KEY``,
-    ``DATABASE_URL``, ...), and DOT hands all of ``META`` to oauthlib, which copies it key by key
-    into a case-insensitive dict on every request.
-    """
-
-    def __init__(self, request: HttpRequest):
-        self._request = request
-        self.META = {k: v for k, v in request.META.items() if k.startswith("HTTP_") or k in CGI_KEYS}
-
-    def __getattr__(self, name):
-        return getattr(self._request, name)
-
-
-class OAuthLibCore(oauth2_backends.OAuthLibCore):
-    """DOT's bridge to oauthlib, given the request's own headers and CGI keys, not the process environment."""
-
-    def extract_headers(self, request):
-        return super().extract_headers(_OwnKeysOnly(request))
-
-
 @method_decorator(csrf_exempt, name="dispatch")
 class FormBodyMixin:
     """Answer a form body Django refuses to parse (too large, too many fields, not UTF-8) as RFC 6749 JSON."""
-
-    oauthlib_backend_class = OAuthLibCore
 
     def dispatch(self, request, *args, **kwargs):
         if request.method == "POST":
