@@ -108,37 +108,18 @@ def profile(server: LiveServer, requests: int, process_environ: bool = True) -> 
     from django.test.utils import CaptureQueriesContext
 
     from config.wsgi import application  # what the WSGI server calls: config.wsgi's adaptations, Django's handler
+    from tests.helpers import call_wsgi, granian_environ
+
     body = b"grant_type=client_credentials"
-    # granian builds each request's environ on a copy of the process environment (CGI style).
-    base = dict(os.environ) if process_environ else {}
+    form = "application/x-www-form-urlencoded"
+    base = dict(os.environ) if process_environ else {}  # granian copies the process environment in
 
     def token() -> None:
-        environ = {
-            **base,
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": "/oauth/token/",
-            "QUERY_STRING": "",
-            "CONTENT_TYPE": "application/x-www-form-urlencoded",
-            "CONTENT_LENGTH": str(len(body)),
-            "HTTP_AUTHORIZATION": BASIC,
-            "HTTP_HOST": f"127.0.0.1:{server.port}",
-            "REMOTE_ADDR": "127.0.0.1",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": str(server.port),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.url_scheme": "http",
-            "wsgi.version": (1, 0),
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        status = []
-        response = application(environ, lambda s, headers, exc_info=None: status.append(s))
-        b"".join(response)
-        getattr(response, "close", lambda: None)()  # a finished response comes back as a list, closed
-        assert status[0].startswith("200"), status
+        environ = granian_environ(
+            "POST", "/oauth/token/", body, form, {"Authorization": BASIC}, "127.0.0.1", server.port, base
+        )
+        status, _ = call_wsgi(application, environ)
+        assert status.startswith("200"), status
 
     for _ in range(20):  # warm-up: key parsing, first connections, imports
         token()

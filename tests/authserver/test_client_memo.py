@@ -193,15 +193,13 @@ def test_oauthlib_sees_the_request_not_the_process_environment(service, monkeypa
     """Through the real WSGI entry, as granian calls it: the process environment it copies into the
     environ never reaches DOT's bridge to oauthlib (nor any view: ``config.wsgi`` strips it)."""
     import base64
-    import io
-    import os
-    import sys
 
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
     from oauth2_provider import oauth2_backends
 
     import config.wsgi
+    from tests.helpers import call_wsgi, granian_environ
 
     seen = []
     original = oauth2_backends.OAuthLibCore.extract_headers
@@ -214,36 +212,20 @@ def test_oauthlib_sees_the_request_not_the_process_environment(service, monkeypa
     monkeypatch.setattr(oauth2_backends.OAuthLibCore, "extract_headers", record)
     monkeypatch.setenv("PROBE_SECRET_KEY", "not-for-oauthlib")
     application = config.wsgi.RequestOnlyEnviron(config.wsgi.application)  # sees the variable at start
-    body = b"grant_type=client_credentials"
     credentials = base64.b64encode(f"{service.client_id}:{service.client_secret}".encode()).decode()
-    environ = {
-        **os.environ,  # what granian puts under every request
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/oauth/token/",
-        "QUERY_STRING": "",
-        "CONTENT_TYPE": "application/x-www-form-urlencoded",
-        "CONTENT_LENGTH": str(len(body)),
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-        "HTTP_AUTHORIZATION": f"Basic {credentials}",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": "http",
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
-    status = []
+    environ = granian_environ(
+        "POST",
+        "/oauth/token/",
+        b"grant_type=client_credentials",
+        "application/x-www-form-urlencoded",
+        {"Authorization": f"Basic {credentials}"},
+    )
     # As Django's test client does: the test's transaction holds the connection, so the handler's
     # request_started/finished must not close it.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        b"".join(application(environ, lambda s, headers, exc_info=None: status.append(s)))
+        status = [call_wsgi(application, environ)[0]]
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
