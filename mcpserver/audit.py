@@ -31,6 +31,9 @@ _buffer: deque[tuple] = deque(maxlen=MAX_BUFFERED)
 _wake = threading.Event()
 _state = {"thread": None}
 _start_lock = threading.Lock()
+# One flush at a time: a batch being written is off the buffer, so a second flusher (the exit flush)
+# must wait for it to be written or put back rather than find the buffer empty and move on.
+_flush_lock = threading.Lock()
 
 
 def digest(arguments: Any) -> tuple[int, str]:
@@ -137,6 +140,11 @@ def pending() -> int:
 
 def flush() -> int:
     """Write every buffered record now; return how many were written."""
+    with _flush_lock:
+        return _flush()
+
+
+def _flush() -> int:
     written = 0
     while _buffer:
         batch = []
@@ -163,19 +171,20 @@ def flush_at_exit() -> None:
     """At shutdown: write what is buffered, waiting up to ``AUDIT_EXIT_WAIT_SECONDS`` for a database
     that is down; records it still refuses go to the error log, one line each, rather than nowhere."""
     deadline = time.monotonic() + conf.get("AUDIT_EXIT_WAIT_SECONDS")
-    flush()
-    while _buffer and time.monotonic() < deadline:
-        time.sleep(0.5)
-        close_old_connections()
-        flush()
-    while _buffer:
-        created, token, kind, name, outcome, duration_ms, arguments, version = _buffer.popleft()
-        size, checksum = digest(arguments)
-        logger.error(
-            "Audit record not written: %s %s %s by %s via %s at %s (%d argument bytes, sha256 %s)",
-            kind, name, outcome, token.subject, token.client_id,
-            datetime.fromtimestamp(created, tz=UTC).isoformat(), size, checksum,
-        )  # fmt: skip
+    with _flush_lock:  # the writer thread finishes (or puts back) a batch it holds, then starts no other
+        _flush()
+        while _buffer and time.monotonic() < deadline:
+            time.sleep(0.5)
+            close_old_connections()
+            _flush()
+        while _buffer:
+            created, token, kind, name, outcome, duration_ms, arguments, version = _buffer.popleft()
+            size, checksum = digest(arguments)
+            logger.error(
+                "Audit record not written: %s %s %s by %s via %s at %s (%d argument bytes, sha256 %s)",
+                kind, name, outcome, token.subject, token.client_id,
+                datetime.fromtimestamp(created, tz=UTC).isoformat(), size, checksum,
+            )  # fmt: skip
 
 
 def _write_forever() -> None:

@@ -54,3 +54,36 @@ def test_at_exit_records_the_database_never_takes_go_to_the_error_log(
     assert "tool echo ok by sub-1 via client-1" in line
     assert f"({size} argument bytes, sha256 {checksum})" in line
     assert "kept in the log" not in line  # arguments are never logged, only their digest
+
+
+def test_at_exit_a_batch_the_writer_thread_is_holding_is_not_lost(mcp_settings, settings, monkeypatch):
+    """The background writer may have taken a batch off the buffer (its INSERT waiting on a database
+    that is down) when the worker exits: the exit flush must wait for it, not find the buffer empty
+    and let the process end with the batch in a dying thread."""
+    import threading
+
+    settings.MCPSERVER = {**settings.MCPSERVER, "AUDIT_EXIT_WAIT_SECONDS": 5, "AUDIT_BACKGROUND": False}
+    written, attempts = [], []
+    holding, release = threading.Event(), threading.Event()
+
+    def insert(batch):
+        attempts.append(len(batch))
+        if len(attempts) == 1:  # the writer thread's attempt: slow, then refused
+            holding.set()
+            release.wait(5)
+            raise OperationalError("the database system is starting up")
+        written.extend(batch)
+
+    monkeypatch.setattr(audit, "_insert", insert)
+    monkeypatch.setattr(audit, "close_old_connections", lambda: None)
+    for message in ("a", "b", "c"):
+        _record(message)
+    writer = threading.Thread(target=audit.flush)
+    writer.start()
+    assert holding.wait(5) and audit.pending() == 0  # the batch is in the writer's hands
+    exiting = threading.Thread(target=audit.flush_at_exit)
+    exiting.start()
+    release.set()
+    writer.join(5)
+    exiting.join(10)
+    assert len(written) == 3 and audit.pending() == 0
