@@ -111,8 +111,17 @@ def _insert(batch: list[tuple]) -> None:
                 for row in rows:
                     copy.write_row(row)
         else:
-            sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608  (identifiers from the model)
-            cursor.executemany(sql, rows)
+            # Multi-row INSERTs, as many rows each as the backend takes parameters: executemany steps
+            # the statement once per row and gives up the GIL each time, and a request thread holds
+            # it for up to the switch interval before the writer gets it back (a 500-record batch
+            # took 0.2-0.8 s and 40-200 us of CPU per record under load, 23 us when idle).
+            per_statement = max(1, (connection.features.max_query_params or 10_000) // len(COLUMNS))
+            table = quote(meta.db_table)
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
+                values = ", ".join([f"({placeholders})"] * len(chunk))
+                sql = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608  (identifiers from the model)
+                cursor.execute(sql, [value for row in chunk for value in row])
 
 
 class Trail:
@@ -145,11 +154,14 @@ def flush() -> int:
 
 
 def _flush() -> int:
-    written = 0
-    while _buffer:
+    # Only what is buffered now: records that requests add meanwhile wait for the next flush, in a
+    # full batch, rather than keep this loop writing them one transaction at a time.
+    written, left = 0, len(_buffer)
+    while _buffer and left > 0:
         batch = []
-        while _buffer and len(batch) < conf.get("AUDIT_BATCH_SIZE"):
+        while _buffer and len(batch) < min(left, conf.get("AUDIT_BATCH_SIZE")):
             batch.append(_buffer.popleft())
+        left -= len(batch)
         try:
             _insert(batch)
         except Exception as exc:

@@ -87,3 +87,40 @@ def test_at_exit_a_batch_the_writer_thread_is_holding_is_not_lost(mcp_settings, 
     writer.join(5)
     exiting.join(10)
     assert len(written) == 3 and audit.pending() == 0
+
+
+def test_a_batch_is_written_in_a_few_multi_row_statements_with_every_field(mcp_settings, db):
+    """executemany stepped the INSERT once per row, giving up the GIL each time (a 500-record batch
+    took up to 0.8 s under load); a batch is a handful of multi-row statements instead."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mcpserver.models import AuditRecord
+
+    for number in range(200):
+        audit.record(CALLER, "tool", "echo", "ok", number / 10, {"message": str(number)}, "2025-11-25")
+    with CaptureQueriesContext(connection) as queries:
+        assert audit.flush() == 200
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    per_statement = (connection.features.max_query_params or 10_000) // len(audit.COLUMNS)
+    assert len(inserts) == -(-200 // per_statement) < 200
+    rows = list(AuditRecord.objects.order_by("duration_ms").values_list("duration_ms", "argument_digest"))
+    assert len(rows) == 200
+    assert rows[7] == (0.7, audit.digest({"message": "7"})[1])
+
+
+def test_a_flush_writes_what_was_buffered_when_it_began(mcp_settings, monkeypatch):
+    """Records that requests add during a flush wait for the next one (in a full batch) instead of
+    keeping the writer in a loop of one-record transactions."""
+    written = []
+
+    def insert(batch):
+        written.append(len(batch))
+        _record("added while the first batch is written")
+
+    monkeypatch.setattr(audit, "_insert", insert)
+    for message in ("a", "b", "c"):
+        _record(message)
+    assert audit.flush() == 3 and written == [3]
+    assert audit.pending() == 1
+    assert audit.flush() == 1 and written == [3, 1]
