@@ -128,6 +128,9 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Resource servers refuse a token whose SHA-256 checksum sits under this prefix in the shared cache.
+TOKEN_REVOCATION_PREFIX = "revoked-token:"
+
 # --- shared cache: Redis when REDIS_URL is set, the database cache otherwise ---
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
@@ -143,17 +146,18 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's database cache, plus a change stamp for the deny-list on SQLite (config/cache.py).
+            "BACKEND": "config.cache.DatabaseCache",
             "LOCATION": "authserver_cache",
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "mcpauth"),
-            # Django culls live entries past MAX_ENTRIES (default 300): revocation deny-list entries
-            # must never be culled, so the ceiling sits far above any live count (expired rows go first).
-            "OPTIONS": {"MAX_ENTRIES": env_int("DB_CACHE_MAX_ENTRIES", 10_000_000)},
+            "OPTIONS": {
+                # Django culls live entries past MAX_ENTRIES (default 300): revocation deny-list entries
+                # must never be culled, so the ceiling sits far above any live count (expired rows go first).
+                "MAX_ENTRIES": env_int("DB_CACHE_MAX_ENTRIES", 10_000_000),
+                "WATCHED_PREFIXES": [TOKEN_REVOCATION_PREFIX],
+            },
         }
     }
-
-# Resource servers refuse a token whose SHA-256 checksum sits under this prefix in the shared cache.
-TOKEN_REVOCATION_PREFIX = "revoked-token:"
 
 # --- identity ---
 AUTH_USER_MODEL = "authserver.User"

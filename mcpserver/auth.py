@@ -104,6 +104,7 @@ def reset() -> None:
     global _keys
     _keys = jwks.KeyCache()
     _tokens.clear()
+    revocations.forget()
 
 
 # --- verification ---

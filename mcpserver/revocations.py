@@ -11,6 +11,12 @@ callable taking the checksum and answering "revoked?" from the issuer's own reco
 - the cache restarted empty or was flushed, forgetting revocations: a marker that never expires holds
   when the deny-list was (re)started, and a token issued before then is asked of the fallback once
   per process; revocations after that reach the cache again.
+
+Where the cache offers a *change stamp* for the deny-list's prefix (``config.cache.DatabaseCache`` on
+SQLite: eight bytes shared by the host's processes, rewritten after every deny-list write commits), a
+token found clean is not looked up again while the stamp stays as it was when the lookup began, for
+at most ``CLEAN_FOR_SECONDS`` (a bound on what a writer that died between its commit and the stamp
+could leave behind).
 """
 
 from __future__ import annotations
@@ -39,7 +45,10 @@ logger = logging.getLogger(__name__)
 MARKER = "deny-list-since"  # under the revocation prefix: when this cache's deny-list started
 WARNING_INTERVAL = 10.0  # seconds between two warnings about the same outage, per process
 
+CLEAN_FOR_SECONDS = 1.0
+
 _redis = threading.local()
+_clean: dict[str, tuple[bytes, float]] = {}  # digest -> (change stamp, until when) of a clean lookup
 _verdicts: OrderedDict[str, tuple[int, bool]] = OrderedDict()  # digest -> (marker, revoked) from the fallback
 _lock = threading.Lock()
 _warned = {"at": float("-inf")}
@@ -233,10 +242,40 @@ def _restarted(marker: str) -> int:
     return since if isinstance(since, int) else now
 
 
+def forget() -> None:
+    """Forget every remembered verdict (tests, key rotation drills)."""
+    _clean.clear()
+    with _lock:
+        _verdicts.clear()
+
+
+def _change_stamp(prefix: str) -> Any:
+    """The cache's change stamp for the deny-list's keys, or None (the cache offers none)."""
+    stamps = getattr(caches[DEFAULT_CACHE_ALIAS], "change_stamp", None)
+    return stamps(prefix) if stamps is not None else None
+
+
 def is_revoked(digest: str, issued_at: int | None = None) -> bool:
     """Whether this token has been revoked. ``issued_at`` (the ``iat`` claim) lets a token that is older
     than the deny-list be checked against the fallback; without it the deny-list alone answers."""
     prefix = conf.revocation_prefix()
+    stamp = _change_stamp(prefix)
+    if stamp is None:
+        return _is_revoked(prefix, digest, issued_at)
+    seen = stamp.read()  # before the lookup: a write that the lookup misses changes it afterwards
+    clean = _clean.get(digest)
+    if clean is not None and clean[0] == seen and time.monotonic() < clean[1]:
+        return False
+    if _is_revoked(prefix, digest, issued_at):
+        _clean.pop(digest, None)
+        return True
+    if len(_clean) >= conf.get("TOKEN_CACHE_SIZE"):
+        _clean.clear()
+    _clean[digest] = (seen, time.monotonic() + CLEAN_FOR_SECONDS)
+    return False
+
+
+def _is_revoked(prefix: str, digest: str, issued_at: int | None) -> bool:
     marker = prefix + MARKER
     try:
         denied, since = _lookup(prefix + digest, marker)

@@ -146,6 +146,29 @@ def test_revoked_token_is_refused_by_every_worker(http, live_server, service_tok
         assert http.post("/mcp", json=body, headers=headers).status_code == 401
 
 
+def test_a_token_revoked_by_another_process_is_refused_on_the_next_request(http, live_server, service_token):
+    """A revocation written outside the serving processes (a management command here) reaches every
+    worker at once: on SQLite through the deny-list's change stamp, on Redis through the lookup."""
+    import hashlib
+
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Authorization": f"Bearer {service_token}", "MCP-Protocol-Version": "2025-11-25"}
+    for _ in range(8):  # both workers remember the token as verified and not revoked
+        assert http.post("/mcp", json=body, headers=headers).status_code == 200
+    checksum = hashlib.sha256(service_token.encode()).hexdigest()
+    out = live_server.manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from oauth2_provider.models import get_access_token_model as m; "
+        f"m().objects.get(token_checksum={checksum!r}).revoke(); print('revoked')",
+    ).stdout
+    assert out.strip().splitlines()[-1] == "revoked"
+    for _ in range(8):
+        assert http.post("/mcp", json=body, headers=headers).status_code == 401
+
+
 def test_audit_records_reach_the_database(live_server, service_token):
     run(_call, live_server.mcp_url, service_token, "auto", "echo", {"message": "audited"})
     out = ""

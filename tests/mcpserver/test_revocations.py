@@ -259,3 +259,95 @@ def test_database_cache_outage_is_an_outage(database_cache, settings, monkeypatc
         patch.setattr(connection, "ensure_connection", broken)
         assert revocations.is_revoked("9" * 64) is True
     assert ASKED == ["9" * 64]
+
+
+# --- the change stamp (config.cache.DatabaseCache on SQLite): clean tokens are not looked up again ---
+
+
+@pytest.fixture
+def stamped_cache(settings, db):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the change stamp exists only for SQLite")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.DatabaseCache",
+            "LOCATION": "authserver_cache",
+            "OPTIONS": {"WATCHED_PREFIXES": [settings.TOKEN_REVOCATION_PREFIX]},
+        }
+    }
+    from django.core.cache import cache
+    from django.core.management import call_command
+
+    call_command("createcachetable", verbosity=0)
+    cache.clear()
+    revocations.forget()
+    revocations.is_revoked("0" * 64)  # starts the deny-list (its marker is a write: a stamp change)
+    yield cache
+    cache.clear()
+    revocations.forget()
+
+
+def lookups(monkeypatch) -> list[str]:
+    """Every deny-list lookup from now on (the database one runs on the driver's cursor, which
+    Django's query capture does not see)."""
+    asked: list[str] = []
+    lookup = revocations._lookup
+
+    def counted(key, marker):
+        asked.append(key)
+        return lookup(key, marker)
+
+    monkeypatch.setattr(revocations, "_lookup", counted)
+    return asked
+
+
+def test_a_clean_token_is_not_looked_up_again_while_the_stamp_holds(stamped_cache, monkeypatch):
+    asked = lookups(monkeypatch)
+    assert revocations.is_revoked("1" * 64) is False
+    assert revocations.is_revoked("1" * 64) is False
+    assert revocations.is_revoked("1" * 64) is False
+    assert len(asked) == 1
+
+
+def test_a_revocation_is_seen_on_the_next_request(stamped_cache):
+    from django.utils import timezone
+
+    from authserver import revocation
+
+    assert revocations.is_revoked("2" * 64) is False
+    revocation.deny("2" * 64, timezone.now() + timezone.timedelta(minutes=5))
+    assert revocations.is_revoked("2" * 64) is True
+    assert revocations.is_revoked("3" * 64) is False  # other tokens stay clean
+
+
+def test_a_revocation_by_another_process_is_seen_on_the_next_request(stamped_cache, settings, monkeypatch):
+    """Another process writes the row and changes the stamp: simulated with the row written behind
+    this process's back (raw SQL, no stamp change) and the stamp changed as its writer would."""
+    from django.db import connection
+    from django.utils import timezone
+
+    asked = lookups(monkeypatch)
+    assert revocations.is_revoked("4" * 64) is False
+    key = stamped_cache.make_key(settings.TOKEN_REVOCATION_PREFIX + "4" * 64)
+    expires = connection.ops.adapt_datetimefield_value(timezone.now() + timezone.timedelta(minutes=5))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO authserver_cache (cache_key, value, expires) VALUES (%s, %s, %s)",
+            [key, "gAVLAS4=", expires],  # pickle of 1, base64: what Django's database cache stores
+        )
+    assert revocations.is_revoked("4" * 64) is False  # stamp unchanged: still remembered clean
+    assert len(asked) == 1
+    stamped_cache.change_stamp(settings.TOKEN_REVOCATION_PREFIX).change()
+    assert revocations.is_revoked("4" * 64) is True
+
+
+def test_a_clean_verdict_is_looked_up_again_after_at_most_a_second(stamped_cache, settings, monkeypatch):
+    """Bound on what a writer that died between its commit and the stamp change leaves behind."""
+    asked = lookups(monkeypatch)
+    assert revocations.is_revoked("5" * 64) is False
+    now = time.monotonic()
+    monkeypatch.setattr(revocations.time, "monotonic", lambda: now + revocations.CLEAN_FOR_SECONDS + 0.01)
+    assert revocations.is_revoked("5" * 64) is False
+    assert len(asked) == 2
