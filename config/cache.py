@@ -89,7 +89,7 @@ class DatabaseCache(DjangoDatabaseCache):
     def __init__(self, table: str, params: dict[str, Any]) -> None:
         super().__init__(table, params)
         self.watched = tuple(params.get("OPTIONS", {}).get("WATCHED_PREFIXES", ()))
-        self._stamps: dict[Any, ChangeStamp | None] = {}  # database file -> its stamp
+        self._stamps: dict[Any, ChangeStamp | None] = {}  # database name -> its stamp (None: no stamp)
         self._lock = threading.Lock()
 
     def change_stamp(self, prefix: str) -> ChangeStamp | None:
@@ -100,21 +100,30 @@ class DatabaseCache(DjangoDatabaseCache):
         return self._stamp()
 
     def _stamp(self) -> ChangeStamp | None:
-        from django.db import connections, router
+        from django.db import connections
 
-        connection = connections[router.db_for_write(self.cache_model_class)]
-        if connection.vendor != "sqlite":
-            return None
-        name = connection.settings_dict["NAME"]
-        key = str(name)
-        stamp = self._stamps.get(key, False)
+        connection = connections[self._alias()]
+        name = connection.settings_dict["NAME"]  # a test run swaps in its test database's name
+        stamp = self._stamps.get(name, False)
         if stamp is False:
             with self._lock:
-                stamp = self._stamps.get(key, False)
+                stamp = self._stamps.get(name, False)
                 if stamp is False:
-                    stamp = self._open(None if connection.is_in_memory_db() else f"{name}-cache-stamp")
-                    self._stamps[key] = stamp
+                    if connection.vendor != "sqlite":
+                        stamp = None
+                    else:
+                        stamp = self._open(None if connection.is_in_memory_db() else f"{name}-cache-stamp")
+                    self._stamps[name] = stamp
         return stamp
+
+    def _alias(self) -> str:
+        """The cache table's database (routers are set at start-up: asked once, not per request)."""
+        alias = self.__dict__.get("_database")
+        if alias is None:
+            from django.db import router
+
+            alias = self.__dict__["_database"] = router.db_for_write(self.cache_model_class)
+        return alias
 
     @staticmethod
     def _open(path: str | None) -> ChangeStamp | None:
@@ -134,10 +143,10 @@ class DatabaseCache(DjangoDatabaseCache):
         stamp = self._stamp()
         if stamp is None:
             return
-        from django.db import router, transaction
+        from django.db import transaction
 
         stamp.change()
-        transaction.on_commit(stamp.change, using=router.db_for_write(self.cache_model_class))
+        transaction.on_commit(stamp.change, using=self._alias())
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         super().set(key, value, timeout, version)

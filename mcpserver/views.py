@@ -7,7 +7,6 @@ from typing import Any
 
 from django.apps import apps
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
@@ -119,9 +118,16 @@ def _read_body(request: HttpRequest) -> bytes:
     return body
 
 
-@method_decorator(csrf_exempt, name="dispatch")
 class McpView(View):
-    """``/mcp``: POST one JSON-RPC message (or a 2025-03-26 batch); DELETE ends a session; GET is 405."""
+    """``/mcp``: POST one JSON-RPC message (or a 2025-03-26 batch); DELETE ends a session; GET is 405.
+
+    Exempt from CSRF (bearer tokens, no cookies): ``as_view()`` wraps the view function once, where
+    ``method_decorator`` on ``dispatch`` would rebuild a wrapper on every request.
+    """
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        return csrf_exempt(super().as_view(**initkwargs))
 
     http_method_names = ["post", "get", "delete", "options"]
 

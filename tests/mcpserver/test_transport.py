@@ -575,3 +575,21 @@ def test_a_finished_stream_is_audited_once(mcp):
     close_response(response)
     audit.flush()
     assert [r.outcome for r in AuditRecord.objects.filter(name="long_task")] == ["ok"]
+
+
+def test_post_needs_no_csrf_token_even_with_a_session_cookie(token):
+    """Bearer-token JSON-RPC is exempt from CSRF (Django's test client skips the check unless told)."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["sessionid"] = "a-browser-session"
+    response = client.post(
+        "/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_MCP_PROTOCOL_VERSION="2025-11-25",
+        HTTP_ACCEPT="application/json, text/event-stream",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
