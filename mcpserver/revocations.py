@@ -33,6 +33,7 @@ from typing import Any
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
 from django.db import connections, router
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -243,16 +244,31 @@ def _restarted(marker: str) -> int:
 
 
 def forget() -> None:
-    """Forget every remembered verdict (tests, key rotation drills)."""
+    """Forget every remembered verdict and stamp (tests, key rotation drills, changed settings)."""
     _clean.clear()
+    _stamps.clear()
     with _lock:
         _verdicts.clear()
 
 
+def _forget_on_change(setting: str, **kwargs: Any) -> None:
+    if setting in {"CACHES", "DATABASES", "MCPSERVER", "TOKEN_REVOCATION_PREFIX"}:
+        forget()
+
+
+setting_changed.connect(_forget_on_change, dispatch_uid="mcpserver-revocations")
+
+_stamps: dict[str, Any] = {}  # prefix -> the cache's change stamp for it, or None; looked up once
+
+
 def _change_stamp(prefix: str) -> Any:
     """The cache's change stamp for the deny-list's keys, or None (the cache offers none)."""
-    stamps = getattr(caches[DEFAULT_CACHE_ALIAS], "change_stamp", None)
-    return stamps(prefix) if stamps is not None else None
+    try:
+        return _stamps[prefix]
+    except KeyError:
+        stamps = getattr(caches[DEFAULT_CACHE_ALIAS], "change_stamp", None)
+        stamp = _stamps[prefix] = stamps(prefix) if stamps is not None else None
+        return stamp
 
 
 def is_revoked(digest: str, issued_at: int | None = None) -> bool:
