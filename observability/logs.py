@@ -7,6 +7,8 @@ import logging
 import re
 import time
 
+import orjson
+
 from . import requestid
 
 # Fields a record may carry through ``extra=`` that belong in the JSON object.
@@ -29,7 +31,16 @@ _REDACTIONS = [
 
 # Every pattern above needs one of these; most lines have none and skip the substitutions.
 _SUSPECT = re.compile(r"=|eyJ|(?i:bearer|basic|dpop)\s")
-_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_encode_stdlib = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def _encode(entry: dict) -> str:
+    """One log line: orjson (a fifth of the cost), the standard library for what it refuses (lone
+    surrogates in a message, say)."""
+    try:
+        return orjson.dumps(entry, default=str).decode()
+    except TypeError:
+        return _encode_stdlib(entry)
 
 
 def redact(text: str) -> str:

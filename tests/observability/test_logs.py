@@ -71,3 +71,17 @@ def test_text_format_carries_the_request_id():
     finally:
         requestid.unbind(token)
     assert "[req-2]" in line and "password=[redacted]" in line
+
+
+def test_json_line_keeps_what_orjson_refuses_and_stringifies_odd_values():
+    """A lone surrogate (from a client's JSON, say) goes through the standard library; any other value
+    is written as its str()."""
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "bad \ud800 text", (), None)
+    record.route = object()
+    line = logs.JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["message"] == "bad \ud800 text"
+    assert entry["route"].startswith("<object object")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "plain é", (), None)
+    record.status = 200
+    assert json.loads(logs.JsonFormatter().format(record))["status"] == 200
