@@ -102,8 +102,11 @@ def test_a_batch_is_written_in_a_few_multi_row_statements_with_every_field(mcp_s
     with CaptureQueriesContext(connection) as queries:
         assert audit.flush() == 200
     inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
-    per_statement = (connection.features.max_query_params or 10_000) // len(audit.COLUMNS)
-    assert len(inserts) == -(-200 // per_statement) < 200
+    if connection.vendor == "postgresql":
+        assert inserts == []  # one COPY, which Django's query capture does not see
+    else:
+        per_statement = (connection.features.max_query_params or 10_000) // len(audit.COLUMNS)
+        assert len(inserts) == -(-200 // per_statement) < 200
     rows = list(AuditRecord.objects.order_by("duration_ms").values_list("duration_ms", "argument_digest"))
     assert len(rows) == 200
     assert rows[7] == (0.7, audit.digest({"message": "7"})[1])
