@@ -52,15 +52,15 @@ def markdown(suite, started: datetime, png_name: str) -> str:
 def table(rows) -> list[str]:
     lines = [
         "| setup | clients | scenario | requests/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/req "
-        "| machine busy | cores: server (workers) / postgres / redis / wrk / other |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| machine busy | cores: server (workers) / postgres / redis / wrk / other | connections per worker |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows:
         r = row.result
         lines.append(
             f"| {row.setup} | {r.clients} | {r.scenario.name} | {r.per_second:,.0f} | {r.p50_ms:.1f} | "
             f"{r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} | "
-            f"{100 * r.machine_busy:.0f}% | {cores_cell(r.cores)} |"
+            f"{100 * r.machine_busy:.0f}% | {cores_cell(r.cores)} | {'/'.join(map(str, r.connections))} |"
         )
     return lines
 

@@ -100,6 +100,10 @@ class Result:
     machine_busy: float
     cores: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Open connections per worker halfway through the run, most first: how the clients' keep-alive
+    # connections were split between the workers when they were accepted (a worker holding more of
+    # them queues its requests longer, which shows in the tail).
+    connections: list[int] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -285,7 +289,11 @@ def measure(
     cpu_before, (busy_before, total_before) = server_cpu_seconds(server), machine_cpu()
     processes_before, started = process_cpu(server), time.monotonic()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    split: list[int] = []
+    sampler = threading.Timer(seconds / 2, lambda: split.extend(connections_per_worker(server)))
+    sampler.start()
     figures = generator(server, scenario, clients, seconds)
+    sampler.cancel()
     elapsed = time.monotonic() - started
     cores = cpu_by_label(processes_before, process_cpu(server), elapsed, server.worker_pids())
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -307,11 +315,27 @@ def measure(
         rss_mib=server_rss_mib(server),
         machine_busy=machine_busy,
         cores=cores,
+        connections=split,
         **figures,
     )
     if idle_share is not None and idle_share >= 0.15:
         result.notes.append(f"machine was {100 * idle_share:.0f}% busy before this run")
     return result
+
+
+def connections_per_worker(server: LiveServer) -> list[int]:
+    """Established connections on the server's port per worker process (``ss``), most first."""
+    try:
+        out = subprocess.run(  # noqa: S603
+            ["ss", "-tnpH", "state", "established", f"( sport = :{server.port} )"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    counts = {pid: out.count(f"pid={pid},") for pid in server.worker_pids()}
+    return sorted((n for n in counts.values() if n), reverse=True)
 
 
 # --- profiling ---
