@@ -29,6 +29,8 @@ from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
+logger = logging.getLogger(__name__)
+
 
 class KeptClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -51,8 +53,6 @@ class RedisCache(DjangoRedisCache):
         self._class = KeptClientRedisCacheClient
 
 
-logger = logging.getLogger(__name__)
-
 STAMP_SIZE = 8
 
 
@@ -64,7 +64,6 @@ class ChangeStamp:
     """
 
     def __init__(self, path: str | None) -> None:
-        self.path = path
         if path is None:  # an in-memory database: no other process can write it
             self._stamp: Any = bytearray(os.urandom(STAMP_SIZE))
             return
@@ -91,6 +90,7 @@ class DatabaseCache(DjangoDatabaseCache):
         self.watched = tuple(params.get("OPTIONS", {}).get("WATCHED_PREFIXES", ()))
         self._stamps: dict[Any, ChangeStamp | None] = {}  # database name -> its stamp (None: no stamp)
         self._lock = threading.Lock()
+        self._database: str | None = None
 
     def change_stamp(self, prefix: str) -> ChangeStamp | None:
         """The stamp that changes whenever a key under ``prefix`` is written, or None where there is none
@@ -118,12 +118,11 @@ class DatabaseCache(DjangoDatabaseCache):
 
     def _alias(self) -> str:
         """The cache table's database (routers are set at start-up: asked once, not per request)."""
-        alias = self.__dict__.get("_database")
-        if alias is None:
+        if self._database is None:
             from django.db import router
 
-            alias = self.__dict__["_database"] = router.db_for_write(self.cache_model_class)
-        return alias
+            self._database = router.db_for_write(self.cache_model_class)
+        return self._database
 
     @staticmethod
     def _open(path: str | None) -> ChangeStamp | None:
