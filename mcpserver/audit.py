@@ -111,7 +111,7 @@ def _insert(batch: list[tuple]) -> None:
     rows = []
     for start in range(0, len(batch), ROWS_BETWEEN_YIELDS):
         rows += [_row(entry, connection) for entry in batch[start : start + ROWS_BETWEEN_YIELDS]]
-        time.sleep(0)  # let request threads have the GIL between slices (measured in the docstring)
+        time.sleep(0)  # let request threads have the GIL between slices (see ROWS_BETWEEN_YIELDS)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY: psycopg's executemany adapts every parameter in Python and pipelines one
@@ -157,7 +157,7 @@ def pending() -> int:
 
 
 def flush() -> int:
-    """Write every buffered record now; return how many were written."""
+    """Write the records buffered when the flush begins; return how many were written."""
     with _flush_lock:
         return _flush()
 
