@@ -137,3 +137,80 @@ def test_building_a_batch_gives_the_gil_back_between_slices(mcp_settings, db, mo
         _record(str(number))
     assert audit.flush() == 2 * audit.ROWS_BETWEEN_YIELDS + 1
     assert yields == [0, 0, 0]
+
+
+def test_a_flushed_record_stores_its_time_exactly_as_the_orm_would(mcp_settings, db):
+    """The rows' timestamps are built without the backend's per-value adaptation; the stored value
+    must still be the ORM's own, byte for byte (ordering and the retention cut-off compare them)."""
+    from datetime import UTC, datetime
+
+    from django.db import connection
+
+    from mcpserver.models import AuditRecord
+
+    created = 1_790_000_000.123456
+    audit._buffer.append((created, CALLER, "tool", "echo", "ok", 1.0, {}, "2025-11-25"))
+    assert audit.flush() == 1
+    AuditRecord.objects.create(
+        created=datetime.fromtimestamp(created, tz=UTC), subject="orm", kind="tool", name="echo",
+        outcome="ok", duration_ms=1.0,
+    )  # fmt: skip
+    table = connection.ops.quote_name(AuditRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT subject, created FROM {table}")  # noqa: S608
+        stored = dict(cursor.fetchall())
+    assert stored["sub-1"] == stored["orm"]
+    assert AuditRecord.objects.get(subject="sub-1").created == datetime.fromtimestamp(created, tz=UTC)
+
+
+class _Ops:
+    def __init__(self, adapt):
+        self.adapt_datetimefield_value = adapt
+
+
+class _Connection:
+    def __init__(self, adapt, zone):
+        self.ops, self.timezone = _Ops(adapt), zone
+
+
+def test_the_timestamp_fast_path_agrees_with_the_backend_in_any_time_zone_and_falls_back_otherwise(settings):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    settings.USE_TZ = True
+    paris = ZoneInfo("Europe/Paris")
+    # Around a DST change (2026-10-25 01:00 UTC), to the microsecond.
+    instants = [1_792_890_000 + step * 599.999937 for step in range(12)]
+
+    calls = []
+
+    def like_sqlite(value):
+        calls.append(value)
+        return str(timezone.make_naive(value, paris))
+
+    fast = audit._timestamp_adapter(_Connection(like_sqlite, paris), instants[0])
+    rows = [fast(t) for t in instants]
+    assert len(calls) == 1  # only the probe: the rows were built directly
+    assert rows == [like_sqlite(datetime.fromtimestamp(t, tz=UTC)) for t in instants]
+
+    calls.clear()
+
+    def like_postgresql(value):
+        calls.append(value)
+        return value
+
+    fast = audit._timestamp_adapter(_Connection(like_postgresql, UTC), instants[0])
+    assert [fast(t) for t in instants] == [datetime.fromtimestamp(t, tz=UTC) for t in instants]
+    assert len(calls) == 1
+
+    calls.clear()
+
+    def unusual(value):
+        calls.append(value)
+        return value.strftime("%Y%m%d%H%M%S%f")
+
+    fast = audit._timestamp_adapter(_Connection(unusual, UTC), instants[0])
+    assert fast(instants[3]) == datetime.fromtimestamp(instants[3], tz=UTC).strftime("%Y%m%d%H%M%S%f")
+    assert len(calls) == 2  # the probe, then every row through the backend's own adaptation
