@@ -4,6 +4,8 @@ import gc
 import logging
 import os
 
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -109,6 +111,52 @@ class RequestOnlyEnviron:
         return self.app(environ, start_response)
 
 
+class HandlerWithMiddleware(WSGIHandler):
+    """Django's WSGI handler running its own middleware list instead of ``settings.MIDDLEWARE``.
+
+    ``BaseHandler.load_middleware`` reads the setting itself (and registers each middleware's
+    ``process_view`` and other hooks with the handler, which is why a list cannot simply be nested
+    inside one middleware); the setting is swapped for the load only, once, at start-up.
+    """
+
+    def __init__(self, middleware: list[str]) -> None:
+        self.middleware = list(middleware)
+        super().__init__()
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = self.middleware
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
+class ByPath:
+    """Hand one exact path (``PATH_INFO``) to another application; everything else to ``app``."""
+
+    def __init__(self, app, path: str, other) -> None:
+        self.app, self.path, self.other = app, path, other
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == self.path:
+            return self.other(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def build() -> RequestOnlyEnviron:
+    """Django's handler, with /mcp going through ``settings.MCP_MIDDLEWARE`` (the API's own, shorter
+    list) when it is set, wrapped in the adapters above."""
+    from django.urls import get_script_prefix, reverse
+
+    django = get_wsgi_application()  # sets Django up first
+    middleware = getattr(settings, "MCP_MIDDLEWARE", None)
+    if middleware is not None and middleware != settings.MIDDLEWARE:
+        path = "/" + reverse("mcp").removeprefix(get_script_prefix())  # as PATH_INFO has it
+        django = ByPath(django, path, HandlerWithMiddleware(middleware))
+    return RequestOnlyEnviron(DrainUnreadBody(OneChunkBody(django)))
+
+
 def settle_heap() -> None:
     """Load what the first requests would (the URLconf and every view module), then move every object
     alive now out of the garbage collector's way (``gc.freeze()``).
@@ -125,5 +173,5 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-application = RequestOnlyEnviron(DrainUnreadBody(OneChunkBody(get_wsgi_application())))
+application = build()
 settle_heap()

@@ -1,0 +1,102 @@
+"""/mcp through config.wsgi: its own handler, without the middleware only browser pages use."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.conf import settings
+
+from tests.helpers import granian_environ
+
+pytestmark = pytest.mark.django_db
+
+CALL = {
+    "jsonrpc": "2.0",
+    "id": 7,
+    "method": "tools/call",
+    "params": {"name": "echo", "arguments": {"message": "hi"}},
+}
+
+
+def call(path: str, method: str = "GET", body: bytes = b"", headers: dict | None = None, content_type=""):
+    """Call config.wsgi.application as the server would; return (status, headers, body)."""
+    from config.wsgi import application
+
+    started = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        started["status"], started["headers"] = status, response_headers
+
+    content_type = content_type or ("application/json" if body else "")
+    chunks = application(granian_environ(method, path, body, content_type, headers), start_response)
+    headers = {}
+    for name, value in started["headers"]:
+        headers.setdefault(name.lower(), []).append(value)
+    return int(started["status"].split()[0]), headers, b"".join(chunks)
+
+
+def test_a_tool_call_is_answered_with_the_api_middleware_only(token):
+    status, headers, body = call(
+        "/mcp",
+        "POST",
+        json.dumps(CALL).encode(),
+        {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2025-11-25",
+        },
+    )
+    assert status == 200, body
+    assert json.loads(body)["result"]["content"][0]["text"] == "hi"
+    # Kept: the request id and access line, the security headers, the clickjacking header.
+    assert headers["x-request-id"] and headers["x-content-type-options"] == ["nosniff"]
+    assert headers["x-frame-options"] == ["DENY"]
+    # Left out: nothing of a session or a CSRF cookie, nor the Vary: Cookie they add.
+    assert "set-cookie" not in headers
+    assert "Cookie" not in ", ".join(headers.get("vary", []))
+
+
+def test_an_unauthenticated_call_still_gets_its_challenge(token):
+    status, headers, _ = call("/mcp", "POST", json.dumps(CALL).encode(), {"Accept": "application/json"})
+    assert status == 401
+    challenge = headers["www-authenticate"][0]
+    assert challenge.startswith("Bearer ") and "resource_metadata=" in challenge
+
+
+def test_pages_keep_the_whole_middleware_list():
+    status, headers, body = call("/accounts/login/")
+    assert status == 200
+    assert any(cookie.strip().startswith("csrftoken=") for cookie in headers["set-cookie"])
+    # And CSRF is enforced there: a login form posted without its token is refused.
+    status, _, _ = call(
+        "/accounts/login/",
+        "POST",
+        b"username=a&password=b",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 403
+
+
+def test_the_mcp_handler_runs_its_own_list_and_leaves_the_setting_alone():
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    from config.wsgi import ByPath, HandlerWithMiddleware, application
+
+    def csrf(hook) -> bool:
+        return isinstance(getattr(hook, "__self__", None), CsrfViewMiddleware)
+
+    routed = application.app.app.app
+    assert isinstance(routed, ByPath) and routed.path == "/mcp"
+    handler = routed.other
+    assert isinstance(handler, HandlerWithMiddleware) and handler.middleware == settings.MCP_MIDDLEWARE
+    assert not any(
+        isinstance(getattr(m, "__self__", None), CsrfViewMiddleware) for m in handler._view_middleware
+    )
+    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
+    assert "observability.middleware.ObservabilityMiddleware" in settings.MCP_MIDDLEWARE
+    assert "authserver.outages.OutageMiddleware" in settings.MCP_MIDDLEWARE
+    # The main handler registered CSRF's view hook; the /mcp one did not.
+    assert any(
+        isinstance(getattr(m, "__self__", None), CsrfViewMiddleware) for m in routed.app._view_middleware
+    )
