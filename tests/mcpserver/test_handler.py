@@ -19,6 +19,20 @@ CALL = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _requests_keep_the_test_transaction():
+    """As Django's test client does: a request must not close the connection holding the test's
+    transaction (``close_old_connections`` would, on PostgreSQL)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 def call(path: str, method: str = "GET", body: bytes = b"", headers: dict | None = None, content_type=""):
     """Call config.wsgi.application as the server would; return (status, headers, body)."""
     from config.wsgi import application
