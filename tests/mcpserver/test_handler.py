@@ -33,7 +33,9 @@ def _requests_keep_the_test_transaction():
     signals.request_finished.connect(close_old_connections)
 
 
-def call(path: str, method: str = "GET", body: bytes = b"", headers: dict | None = None, content_type=""):
+def call(
+    path: str, method: str = "GET", body: bytes = b"", headers: dict | None = None, content_type="", **where
+):
     """Call config.wsgi.application as the server would; return (status, headers, body)."""
     from config.wsgi import application
 
@@ -43,7 +45,7 @@ def call(path: str, method: str = "GET", body: bytes = b"", headers: dict | None
         started["status"], started["headers"] = status, response_headers
 
     content_type = content_type or ("application/json" if body else "")
-    chunks = application(granian_environ(method, path, body, content_type, headers), start_response)
+    chunks = application(granian_environ(method, path, body, content_type, headers, **where), start_response)
     headers = {}
     for name, value in started["headers"]:
         headers.setdefault(name.lower(), []).append(value)
@@ -76,6 +78,16 @@ def test_an_unauthenticated_call_still_gets_its_challenge(token):
     assert status == 401
     challenge = headers["www-authenticate"][0]
     assert challenge.startswith("Bearer ") and "resource_metadata=" in challenge
+
+
+def test_bad_input_on_the_api_handler_gets_its_own_error_not_a_500(token):
+    auth = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+    # A Host outside ALLOWED_HOSTS: still refused (CommonMiddleware stays in the API's list).
+    status, _, _ = call("/mcp", "POST", json.dumps(CALL).encode(), auth, host="evil.example")
+    assert status == 400
+    # A body that is not JSON: a JSON-RPC parse error.
+    status, _, body = call("/mcp", "POST", b"{not json", {**auth, "MCP-Protocol-Version": "2025-11-25"})
+    assert status == 400 and json.loads(body)["error"]["code"] == -32700
 
 
 def test_pages_keep_the_whole_middleware_list():
