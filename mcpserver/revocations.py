@@ -50,6 +50,7 @@ CLEAN_FOR_SECONDS = 1.0
 
 _redis = threading.local()
 _clean: dict[str, tuple[bytes, float]] = {}  # digest -> (change stamp, until when) of a clean lookup
+_stamps: dict[str, Any] = {}  # prefix -> the cache's change stamp for it, or None; looked up once
 _verdicts: OrderedDict[str, tuple[int, bool]] = OrderedDict()  # digest -> (marker, revoked) from the fallback
 _lock = threading.Lock()
 _warned = {"at": float("-inf")}
@@ -257,8 +258,6 @@ def _forget_on_change(setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_forget_on_change, dispatch_uid="mcpserver-revocations")
-
-_stamps: dict[str, Any] = {}  # prefix -> the cache's change stamp for it, or None; looked up once
 
 
 def _change_stamp(prefix: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 
@@ -67,3 +68,19 @@ def call_wsgi(application, environ: dict) -> tuple[str, bytes]:
     finally:
         getattr(response, "close", lambda: None)()  # a finished response comes back as a list, closed
     return status[0], body
+
+
+@contextlib.contextmanager
+def keep_test_transaction():
+    """Calling a WSGI application directly, as Django's test client does: the request must not close
+    the connection that holds the test's transaction (``close_old_connections`` would, on PostgreSQL)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)

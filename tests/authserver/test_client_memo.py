@@ -194,12 +194,10 @@ def test_oauthlib_sees_the_request_not_the_process_environment(service, monkeypa
     environ never reaches DOT's bridge to oauthlib (nor any view: ``config.wsgi`` strips it)."""
     import base64
 
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
     from oauth2_provider import oauth2_backends
 
     import config.wsgi
-    from tests.helpers import call_wsgi, granian_environ
+    from tests.helpers import call_wsgi, granian_environ, keep_test_transaction
 
     seen = []
     original = oauth2_backends.OAuthLibCore.extract_headers
@@ -220,15 +218,8 @@ def test_oauthlib_sees_the_request_not_the_process_environment(service, monkeypa
         "application/x-www-form-urlencoded",
         {"Authorization": f"Basic {credentials}"},
     )
-    # As Django's test client does: the test's transaction holds the connection, so the handler's
-    # request_started/finished must not close it.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
+    with keep_test_transaction():
         status = [call_wsgi(application, environ)[0]]
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
     assert status and status[0].startswith("200"), status
     (headers,) = seen
     assert "PROBE_SECRET_KEY" not in headers and "PATH" not in headers

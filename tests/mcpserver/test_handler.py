@@ -7,7 +7,7 @@ import json
 import pytest
 from django.conf import settings
 
-from tests.helpers import granian_environ
+from tests.helpers import granian_environ, keep_test_transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -21,16 +21,8 @@ CALL = {
 
 @pytest.fixture(autouse=True)
 def _requests_keep_the_test_transaction():
-    """As Django's test client does: a request must not close the connection holding the test's
-    transaction (``close_old_connections`` would, on PostgreSQL)."""
-    from django.core import signals
-    from django.db import close_old_connections
-
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+    with keep_test_transaction():
+        yield
 
 
 def call(
