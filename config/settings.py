@@ -359,7 +359,13 @@ LOGGING = {
         "text": {"()": "observability.logs.TextFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "text" if LOG_FORMAT == "text" else "json"}
+        "console": {
+            # stderr, written in batches every LOG_FLUSH_SECONDS (0: every line at once); warnings,
+            # errors and the access lines of 5xx responses are written at once, in order.
+            "class": "observability.logs.BufferedStreamHandler",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+            "interval": float(env("LOG_FLUSH_SECONDS", "0.1")),
+        }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {

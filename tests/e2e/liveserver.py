@@ -349,6 +349,22 @@ class LiveServer:
             log.seek(since)
             return log.read().decode(errors="replace")
 
+    def wait_for_log(self, *texts: str, since: int = 0, timeout: float = 5.0) -> str:
+        """The log from byte offset ``since`` once it holds every one of ``texts``.
+
+        Informational lines (the access log) are written in batches every ``LOG_FLUSH_SECONDS``;
+        warnings and errors at once. Raises ``AssertionError`` with the log when they never arrive.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_text(since)
+            if all(wanted in text for wanted in texts) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        missing = [wanted for wanted in texts if wanted not in text]
+        assert not missing, f"{missing} not in the server log:\n{text[-3000:]}"
+        return text
+
     def errors_since(self, since: int = 0) -> list[str]:
         """Log lines showing a 5xx response, a traceback or a locked SQLite database."""
         return [line for line in self.log_text(since).splitlines() if SERVER_ERROR.search(line)]

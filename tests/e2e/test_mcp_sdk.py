@@ -310,6 +310,6 @@ def test_jwks_url_key_source():
         )
         assert response.status_code == 200, response.text
         assert response.json()["result"]["structuredContent"]["client_id"] == "demo-service"
-        assert "/.well-known/jwks.json" in server.log_text()  # fetched over HTTP, not in-process
+        server.wait_for_log("/.well-known/jwks.json")  # fetched over HTTP, not in-process
     finally:
         server.stop()

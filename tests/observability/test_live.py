@@ -75,10 +75,25 @@ def test_log_lines_are_json_with_request_ids_and_no_credentials(server):
     ).json()["access_token"]
     httpx.get(server.url + f"/ready?access_token={token}", headers={"Authorization": f"Bearer {token}"})
     httpx.get(server.url + "/health?client_secret=demo-service-secret")
-    text = server.log_text(offset)
+    text = server.wait_for_log('"path":"/oauth/token/"', '"path":"/ready"', '"path":"/health"', since=offset)
     assert token not in text and "demo-service-secret" not in text and "ZGVtby1zZXJ2aWNl" not in text
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "observability.access"]
     assert {line["path"] for line in access} >= {"/oauth/token/", "/ready", "/health"}
     assert all(len(line["request_id"]) >= 8 for line in access)
     assert any(line["request_id"] == "token-req-1" and line["route"] == "oauth/token/" for line in access)
+
+
+def test_a_graceful_shutdown_writes_the_log_lines_still_buffered():
+    """With a long flush interval nothing is written while serving; SIGTERM makes each worker write
+    what it holds before it exits (granian's workers leave through os._exit, past atexit)."""
+    with LiveServer(workers=2, threads=2, env={"LOG_FLUSH_SECONDS": "60"}) as live:
+        offset = live.log_size()
+        for n in range(20):  # new connections, so both workers answer some
+            response = httpx.get(live.url + "/health", headers={"X-Request-ID": f"before-stop-{n}"})
+            assert response.status_code == 200
+        assert '"request_id":"before-stop-' not in live.log_text(offset)  # buffered, not yet written
+        live.restart()
+        text = live.log_text(offset)
+        written = set(re.findall(r'"request_id":"(before-stop-\d+)"', text))
+        assert written == {f"before-stop-{n}" for n in range(20)}

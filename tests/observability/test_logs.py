@@ -1,6 +1,11 @@
+import io
 import json
 import logging
+import multiprocessing
+import os
 import sys
+import threading
+import time
 
 import pytest
 
@@ -85,3 +90,156 @@ def test_json_line_keeps_what_orjson_refuses_and_stringifies_odd_values():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "plain é", (), None)
     record.status = 200
     assert json.loads(logs.JsonFormatter().format(record))["status"] == 200
+
+
+# --- BufferedStreamHandler: lines written in batches, in order, none lost ---
+
+
+def info(message: str, level: int = logging.INFO, **extra) -> logging.LogRecord:
+    rec = logging.LogRecord("some.logger", level, __file__, 1, message, (), None)
+    rec.__dict__.update(extra)
+    return rec
+
+
+def buffered(stream, **kwargs) -> logs.BufferedStreamHandler:
+    handler = logs.BufferedStreamHandler(stream, **kwargs)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    return handler
+
+
+def wait_for(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_informational_lines_wait_for_the_writer_thread_then_arrive_in_order():
+    stream = io.StringIO()
+    handler = buffered(stream, interval=0.2)
+    try:
+        for n in range(3):
+            handler.handle(info(f"line {n}"))
+        assert stream.getvalue() == ""  # not one write per line
+        assert wait_for(lambda: stream.getvalue() == "line 0\nline 1\nline 2\n")
+    finally:
+        handler.close()
+
+
+@pytest.mark.parametrize(
+    "urgent",
+    [info("refused", logging.WARNING), info("crashed", logging.ERROR), info("GET /x 500", status=500)],
+    ids=["warning", "error", "access line of a 5xx"],
+)
+def test_warnings_errors_and_server_errors_are_written_at_once_after_what_came_before(urgent):
+    stream = io.StringIO()
+    handler = buffered(stream, interval=60)
+    try:
+        handler.handle(info("before"))
+        handler.handle(info("GET /ok 200", status=200))
+        assert stream.getvalue() == ""
+        handler.handle(urgent)
+        assert stream.getvalue() == f"before\nGET /ok 200\n{urgent.getMessage()}\n"
+    finally:
+        handler.close()
+
+
+def test_a_full_buffer_is_written_by_the_logging_thread_and_close_writes_the_rest():
+    stream = io.StringIO()
+    handler = buffered(stream, interval=60, capacity=3)
+    handler.handle(info("a"))
+    handler.handle(info("b"))
+    assert stream.getvalue() == ""
+    handler.handle(info("c"))
+    assert stream.getvalue() == "a\nb\nc\n"
+    handler.handle(info("d"))
+    handler.close()  # logging.shutdown() at exit flushes and closes every handler
+    assert stream.getvalue() == "a\nb\nc\nd\n"
+
+
+def test_interval_zero_writes_every_line_at_once_without_a_thread():
+    stream = io.StringIO()
+    handler = buffered(stream, interval=0)
+    handler.handle(info("now"))
+    assert stream.getvalue() == "now\n"
+    assert handler._writer is None
+
+
+def test_lines_from_many_threads_are_neither_lost_nor_repeated():
+    """Loggers append while the writer thread and full-buffer writes take lines concurrently."""
+    stream = io.StringIO()
+    handler = buffered(stream, interval=0.001, capacity=50)
+
+    def log(thread: int) -> None:
+        for n in range(2000):
+            handler.handle(info(f"{thread}-{n}"))
+
+    threads = [threading.Thread(target=log, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    handler.close()
+    lines = stream.getvalue().splitlines()
+    assert sorted(lines) == sorted(f"{t}-{n}" for t in range(8) for n in range(2000))
+    for t in range(8):  # each thread's lines in the order it logged them
+        mine = [line for line in lines if line.startswith(f"{t}-")]
+        assert mine == [f"{t}-{n}" for n in range(2000)]
+
+
+def test_a_failing_stream_is_reported_not_raised_into_the_caller(capsys):
+    class Broken(io.StringIO):
+        def write(self, text):
+            raise OSError("disk full")
+
+    handler = buffered(Broken(), interval=0)
+    handler.handle(info("lost", logging.ERROR))  # must not raise into the request that logged
+    assert "disk full" in capsys.readouterr().err
+
+
+def test_a_forked_child_does_not_write_the_lines_its_parent_buffered():
+    stream = io.StringIO()
+    handler = buffered(stream, interval=60)
+    try:
+        handler.handle(info("parent's line"))
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its copy of the buffer must be empty
+            os.write(write, str(len(handler._lines)).encode())
+            os._exit(0)
+        os.close(write)
+        assert os.read(read, 16) == b"0"
+        os.waitpid(pid, 0)
+        os.close(read)
+        assert list(handler._lines) == ["parent's line\n"]
+    finally:
+        handler.close()
+    assert stream.getvalue() == "parent's line\n"
+
+
+def _log_in_a_worker(path: str) -> None:
+    handler = buffered(open(path, "a"), interval=60)  # noqa: SIM115  (the handler owns the file)
+    logging.getLogger("worker-test").addHandler(handler)
+    logging.getLogger("worker-test").setLevel(logging.INFO)
+    logging.getLogger("worker-test").info("written before the worker exits")
+
+
+def test_a_multiprocessing_worker_writes_its_buffered_lines_when_it_exits(tmp_path):
+    """granian's workers are multiprocessing children, which end with os._exit (no atexit, no
+    logging.shutdown): the handler's multiprocessing finalizer writes what is left."""
+    path = tmp_path / "worker.log"
+    process = multiprocessing.get_context("fork").Process(target=_log_in_a_worker, args=(str(path),))
+    process.start()
+    process.join(30)
+    assert process.exitcode == 0
+    assert path.read_text() == "written before the worker exits\n"
+
+
+def test_the_console_handler_of_the_settings_is_the_buffered_one():
+    from django.conf import settings
+
+    console = settings.LOGGING["handlers"]["console"]
+    assert console["class"] == "observability.logs.BufferedStreamHandler"
+    assert console["interval"] == 0.1
