@@ -14,14 +14,23 @@ eight bytes instead of querying: the stamp is rewritten at random after every wr
 prefix commits. SQLite lives on one host, so every process that can write the cache shares the
 stamp through a memory-mapped file beside the database (for an in-memory database, the one process
 holds it). Other databases may be shared by many hosts: no stamp, readers query as before.
+
+``RedisCache`` offers a change stamp for its watched prefixes too, from Redis's own invalidation
+messages (``TrackingStamp``): every instance on every host shares the Redis server that takes the
+writes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import mmap
 import os
+import ssl
 import threading
+import time
+import weakref
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -46,11 +55,166 @@ class KeptClientRedisCacheClient(RedisCacheClient):
 
 
 class RedisCache(DjangoRedisCache):
-    """``django.core.cache.backends.redis.RedisCache`` reusing its clients; configured the same way."""
+    """``django.core.cache.backends.redis.RedisCache`` reusing its clients; configured the same way,
+    plus ``OPTIONS["WATCHED_PREFIXES"]``: key prefixes that get a change stamp (``TrackingStamp``)."""
 
     def __init__(self, server: str, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
+        options = dict(params.get("OPTIONS") or {})
+        self.watched = tuple(options.pop("WATCHED_PREFIXES", ()))  # ours, not a redis-py option
+        super().__init__(server, {**params, "OPTIONS": options})
         self._class = KeptClientRedisCacheClient
+        self._tracking: dict[str, TrackingStamp | None] = {}
+        self._tracking_lock = threading.Lock()
+
+    def change_stamp(self, prefix: str) -> TrackingStamp | None:
+        """The stamp that changes whenever a key under ``prefix`` is written, or None (a prefix not
+        watched, or a key function under which one prefix's keys share no common Redis prefix)."""
+        if not self.watched or not prefix.startswith(self.watched):
+            return None
+        stamp = self._tracking.get(prefix, False)
+        if stamp is False:
+            with self._tracking_lock:
+                stamp = self._tracking.get(prefix, False)
+                if stamp is False:
+                    redis_prefix = self.make_key(prefix)
+                    shared = self.make_key(prefix + "0").startswith(redis_prefix)
+                    stamp = TrackingStamp(lambda: self._cache._get_connection_pool(True), redis_prefix)
+                    self._tracking[prefix] = stamp = stamp if shared else None
+        return stamp
+
+
+_generations = itertools.count(1)  # stamp values: never repeated within a process, across connections
+
+
+def _resp(*parts: bytes) -> bytes:
+    """One Redis command as RESP: an array of bulk strings."""
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
+class TrackingStamp:
+    """A change stamp for the Redis keys under one prefix, from Redis's invalidation messages.
+
+    A connection of its own (RESP3, made by redis-py from the cache's pool settings: TLS, password,
+    database) asks Redis for invalidation messages about every key under the prefix
+    (``CLIENT TRACKING ON BCAST PREFIX``). Redis queues that message for this connection while it
+    executes the write, before the writer's reply goes out, so once any writer learns that its write
+    is done the message is already on its way here, on the same machine's loopback or the same
+    network as the writer's own reply. ``read()`` looks for anything that arrived (without waiting:
+    one system call); when something did, it pings on the same connection and reads up to the
+    answer, so that everything Redis sent before the ping is in, then moves the stamp on. A reader
+    who saw the same value before and after its lookup knows no write under the prefix was
+    announced in between.
+
+    While there is no connection ``read()`` answers None (no stamp: readers look every key up) and a
+    thread connects, at most once every ``RETRY_SECONDS``. A connection that breaks (Redis
+    restarted, say) is replaced by one with a new value, so nothing seen before it still matches.
+    """
+
+    RETRY_SECONDS = 1.0
+    SYNC_TIMEOUT = 1.0
+
+    def __init__(self, pool: Any, prefix: str) -> None:
+        self._pool, self.prefix = pool, prefix  # pool: a callable giving the redis-py pool to copy
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._value: int | None = None
+        self._connecting = False
+        self._retry_at = 0.0
+        self._failing = False
+        self.client_id: int | None = None
+        _tracking_stamps.add(self)
+
+    def read(self) -> int | None:
+        with self._lock:
+            if self._connection is None:
+                self._start_connecting()
+                return None
+            try:
+                if self._arrived():
+                    self._sync()
+                    self._value = next(_generations)
+            except Exception:
+                logger.warning("Lost Redis's invalidation messages for %s", self.prefix, exc_info=True)
+                self._disconnect()
+                return None
+            return self._value
+
+    def _start_connecting(self) -> None:
+        """In a thread of its own, so that no request waits for a connection (or its timeout)."""
+        if self._connecting or time.monotonic() < self._retry_at:
+            return
+        self._connecting = True
+        threading.Thread(target=self._connect, name="redis-invalidations", daemon=True).start()
+
+    def _connect(self) -> None:
+        connection = None
+        try:
+            pool = self._pool()
+            connection = pool.connection_class(**{**pool.connection_kwargs, "protocol": 3})
+            connection.connect()
+            connection.send_command("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", self.prefix)
+            reply = connection.read_response()
+            if reply not in (b"OK", "OK"):
+                raise ConnectionError(f"CLIENT TRACKING answered {reply!r}")
+            connection.send_command("CLIENT", "ID")
+            client_id = connection.read_response()  # for CLIENT LIST / CLIENT KILL when operating
+            # Messages redis-py read along with these replies are about writes made before any lookup
+            # that will see this connection's first value: those lookups see the writes themselves.
+            connection._sock.settimeout(0)  # from here on: raw, non-blocking reads of the socket
+        except Exception:
+            self._retry_at = time.monotonic() + self.RETRY_SECONDS
+            # Once per outage, not once a second: the readers' own lookups report the outage too.
+            logger.log(
+                logging.DEBUG if self._failing else logging.WARNING,
+                "No invalidation messages from Redis for %s: every lookup goes to Redis",
+                self.prefix,
+                exc_info=True,
+            )
+            self._failing = True
+            if connection is not None:
+                connection.disconnect()
+            return
+        finally:
+            self._connecting = False
+        with self._lock:
+            self._connection, self._value, self.client_id = connection, next(_generations), client_id
+        self._failing = False
+
+    def _after_fork_in_child(self) -> None:
+        # The parent keeps reading its connection; a child reading the same socket would take
+        # messages meant for the parent. The child connects anew (the socket is left to the parent).
+        self._lock, self._connection, self._value, self._connecting = threading.Lock(), None, None, False
+
+    def _disconnect(self) -> None:
+        connection, self._connection, self._value = self._connection, None, None
+        with contextlib.suppress(Exception):  # it is broken already
+            connection.disconnect()
+
+    def _arrived(self) -> bool:
+        try:
+            data = self._connection._sock.recv(65536)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+            return False
+        if not data:
+            raise ConnectionError("Redis closed the connection")
+        return True
+
+    def _sync(self) -> None:
+        """PING with a random word and read up to its echo: whatever Redis sent before it is read."""
+        sock = self._connection._sock
+        word = os.urandom(8).hex().encode()
+        echo = b"$%d\r\n%s\r\n" % (len(word), word)
+        sock.settimeout(self.SYNC_TIMEOUT)
+        try:
+            sock.sendall(_resp(b"PING", word))
+            seen = b""
+            while echo not in seen:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("Redis closed the connection")
+                seen = seen[-len(echo) :] + chunk
+        finally:
+            sock.settimeout(0)
 
 
 STAMP_SIZE = 8
@@ -175,3 +339,14 @@ class DatabaseCache(DjangoDatabaseCache):
     def clear(self):
         super().clear()
         self._changed(self.watched)
+
+
+_tracking_stamps: weakref.WeakSet[TrackingStamp] = weakref.WeakSet()
+
+
+def _reset_stamps_after_fork() -> None:
+    for stamp in list(_tracking_stamps):
+        stamp._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_reset_stamps_after_fork)

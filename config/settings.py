@@ -157,8 +157,13 @@ if REDIS_URL:
             "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "mcpauth"),
-            # A hung Redis fails requests over to the fallbacks (or a 503) instead of holding them.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                # A hung Redis fails requests over to the fallbacks (or a 503) instead of holding them.
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                # Redis's invalidation messages for the deny-list (config/cache.py, TrackingStamp).
+                "WATCHED_PREFIXES": [TOKEN_REVOCATION_PREFIX],
+            },
         }
     }
 else:

@@ -13,10 +13,11 @@ callable taking the checksum and answering "revoked?" from the issuer's own reco
   per process; revocations after that reach the cache again.
 
 Where the cache offers a *change stamp* for the deny-list's prefix (``config.cache.DatabaseCache`` on
-SQLite: eight bytes shared by the host's processes, rewritten after every deny-list write commits), a
-token found clean is not looked up again while the stamp stays as it was when the lookup began, for
-at most ``CLEAN_FOR_SECONDS`` (a bound on what a writer that died between its commit and the stamp
-could leave behind).
+SQLite: eight bytes shared by the host's processes, rewritten after every deny-list write commits;
+``config.cache.RedisCache``: moved on by Redis's invalidation messages for the prefix), a token found
+clean is not looked up again while the stamp stays as it was when the lookup began, for at most
+``CLEAN_FOR_SECONDS`` (a bound on what a writer that died between its commit and the stamp could
+leave behind). A stamp that reads None is unavailable for now: every lookup is made.
 """
 
 from __future__ import annotations
@@ -278,6 +279,8 @@ def is_revoked(digest: str, issued_at: int | None = None) -> bool:
     if stamp is None:
         return _is_revoked(prefix, digest, issued_at)
     seen = stamp.read()  # before the lookup: a write that the lookup misses changes it afterwards
+    if seen is None:  # the stamp is unavailable for now (its Redis connection is down)
+        return _is_revoked(prefix, digest, issued_at)
     clean = _clean.get(digest)
     if clean is not None and clean[0] == seen and time.monotonic() < clean[1]:
         return False

@@ -351,3 +351,94 @@ def test_a_clean_verdict_is_looked_up_again_after_at_most_a_second(stamped_cache
     monkeypatch.setattr(revocations.time, "monotonic", lambda: now + revocations.CLEAN_FOR_SECONDS + 0.01)
     assert revocations.is_revoked("5" * 64) is False
     assert len(asked) == 2
+
+
+# --- the change stamp on Redis (config.cache.RedisCache): Redis's invalidation messages ---
+
+
+@pytest.fixture
+def tracked_cache(settings, mcp_settings):
+    from tests.helpers import redis_available
+
+    if not redis_available():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": "tracked-test",
+            "OPTIONS": {"WATCHED_PREFIXES": [settings.TOKEN_REVOCATION_PREFIX]},
+        }
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+    revocations.forget()
+    revocations.is_revoked("0" * 64)  # starts the deny-list (its marker)
+    stamp = cache.change_stamp(settings.TOKEN_REVOCATION_PREFIX)
+    deadline = time.monotonic() + 5
+    while stamp.read() is None:  # its connection is made by a thread of its own
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    yield cache
+    if stamp._connection is not None:
+        stamp._disconnect()
+    cache.clear()
+    revocations.forget()
+
+
+def another_instance_revokes(cache, settings, checksum: str) -> None:
+    """What another instance's revocation writes, through a Redis connection of its own."""
+    import redis
+
+    redis.Redis.from_url("redis://127.0.0.1:6379/15").set(
+        cache.make_key(settings.TOKEN_REVOCATION_PREFIX + checksum), 1, ex=300
+    )
+
+
+def test_on_redis_a_clean_token_is_not_looked_up_again_while_no_write_is_announced(
+    tracked_cache, monkeypatch
+):
+    asked = lookups(monkeypatch)
+    for _ in range(5):
+        assert revocations.is_revoked("1" * 64) is False
+    assert len(asked) == 1
+
+
+def test_on_redis_a_revocation_by_another_instance_is_refused_on_the_very_next_request(
+    tracked_cache, settings, monkeypatch
+):
+    """Each token is found clean (and remembered), revoked elsewhere, then asked again at once."""
+    asked = lookups(monkeypatch)
+    for n in range(100):
+        checksum = f"{n:064x}"
+        assert revocations.is_revoked(checksum) is False
+        assert revocations.is_revoked(checksum) is False  # remembered: no lookup
+        another_instance_revokes(tracked_cache, settings, checksum)
+        assert revocations.is_revoked(checksum) is True, n
+    assert len(asked) == 200  # one lookup when first seen, one after its revocation was announced
+
+
+def test_on_redis_a_revocation_through_the_authorization_server_is_seen(tracked_cache):
+    from django.utils import timezone
+
+    from authserver import revocation
+
+    assert revocations.is_revoked("2" * 64) is False
+    revocation.deny("2" * 64, timezone.now() + timezone.timedelta(minutes=5))
+    assert revocations.is_revoked("2" * 64) is True
+    assert revocations.is_revoked("3" * 64) is False
+
+
+def test_on_redis_a_revocation_made_while_the_messages_were_cut_off_is_seen(tracked_cache, settings):
+    """The stamp's connection is killed and a revocation written before it is back: the closed
+    connection means no stamp, so the token is looked up (and the reconnection starts a new value)."""
+    import redis
+
+    assert revocations.is_revoked("4" * 64) is False
+    stamp = tracked_cache.change_stamp(settings.TOKEN_REVOCATION_PREFIX)
+    redis.Redis.from_url("redis://127.0.0.1:6379/15").client_kill_filter(_id=stamp.client_id)
+    another_instance_revokes(tracked_cache, settings, "4" * 64)
+    assert revocations.is_revoked("4" * 64) is True
+    assert revocations.is_revoked("4" * 64) is True
+    assert revocations.is_revoked("5" * 64) is False
