@@ -159,9 +159,9 @@ def warm_up(server: LiveServer, scenarios: list[Scenario], seconds: float) -> No
 # --- sections ---
 
 
-# (server, threads per worker): granian with two thread counts (the default is chosen from these
+# (server, threads per worker): granian with three thread counts (the default is chosen from these
 # figures), then gunicorn's gthread and sync workers.
-SERVING_SETUPS = (("granian", 2), ("granian", 4), ("gthread", 4), ("sync", 1))
+SERVING_SETUPS = (("granian", 2), ("granian", 3), ("granian", 4), ("gthread", 4), ("sync", 1))
 
 
 def serving(suite: Suite) -> None:

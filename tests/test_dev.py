@@ -17,7 +17,7 @@ def test_the_default_is_granian_with_a_worker_per_core(monkeypatch):
     assert dev.DEFAULT_SERVER == "granian"
     assert command[:4] == ["py", "-m", "granian", "--interface"]
     assert command[command.index("--workers") + 1] == "3"
-    assert command[command.index("--blocking-threads") + 1] == "4"
+    assert command[command.index("--blocking-threads") + 1] == str(dev.DEFAULT_THREADS) == "3"
     assert "config.wsgi:application" in command
 
 
