@@ -102,11 +102,13 @@ class TrackingStamp:
     announced in between.
 
     While there is no connection ``read()`` answers None (no stamp: readers look every key up) and a
-    thread connects, at most once every ``RETRY_SECONDS``. A connection that breaks (Redis
-    restarted, say) is replaced by one with a new value, so nothing seen before it still matches.
+    thread connects; after a failed attempt, the next comes ``RETRY_SECONDS`` later, doubling while
+    failures go on (up to ``MAX_RETRY_SECONDS``). A connection that breaks (Redis restarted, say) is
+    replaced at once by one with a new value, so nothing seen before it still matches.
     """
 
     RETRY_SECONDS = 1.0
+    MAX_RETRY_SECONDS = 30.0
     SYNC_TIMEOUT = 1.0
 
     def __init__(self, pool: Any, prefix: str) -> None:
@@ -116,7 +118,7 @@ class TrackingStamp:
         self._value: int | None = None
         self._connecting = False
         self._retry_at = 0.0
-        self._failing = False
+        self._failures = 0  # connection attempts failed in a row
         self.client_id: int | None = None
         _tracking_stamps.add(self)
 
@@ -158,15 +160,19 @@ class TrackingStamp:
             # that will see this connection's first value: those lookups see the writes themselves.
             connection._sock.settimeout(0)  # from here on: raw, non-blocking reads of the socket
         except Exception:
-            self._retry_at = time.monotonic() + self.RETRY_SECONDS
+            # 1 s, then doubling up to MAX_RETRY_SECONDS while it keeps failing (a proxy that refuses
+            # CLIENT TRACKING, say); readers make every lookup meanwhile, so nothing waits for it.
+            self._retry_at = time.monotonic() + min(
+                self.MAX_RETRY_SECONDS, self.RETRY_SECONDS * 2**self._failures
+            )
+            self._failures += 1
             # Once per outage, not once a second: the readers' own lookups report the outage too.
             logger.log(
-                logging.DEBUG if self._failing else logging.WARNING,
+                logging.DEBUG if self._failures > 1 else logging.WARNING,
                 "No invalidation messages from Redis for %s: every lookup goes to Redis",
                 self.prefix,
                 exc_info=True,
             )
-            self._failing = True
             if connection is not None:
                 connection.disconnect()
             return
@@ -174,7 +180,7 @@ class TrackingStamp:
             self._connecting = False
         with self._lock:
             self._connection, self._value, self.client_id = connection, next(_generations), client_id
-        self._failing = False
+        self._failures = 0
 
     def _after_fork_in_child(self) -> None:
         # The parent keeps reading its connection; a child reading the same socket would take

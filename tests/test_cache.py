@@ -148,9 +148,9 @@ def test_a_lost_connection_reads_none_then_a_new_value(watched):
     assert connected(stamp) != first  # reconnected by its thread, with a value never seen before
 
 
-def test_without_redis_the_stamp_reads_none_and_retries_once_a_second(monkeypatch):
+def test_without_redis_the_stamp_reads_none_and_retries_less_and_less_often(monkeypatch):
     """A Redis that refuses connections: no stamp, no request waits for a connection, and a thread
-    tries again at most once a second."""
+    tries again after a second, then after two, and so on (up to MAX_RETRY_SECONDS)."""
     backend = RedisCache("redis://127.0.0.1:9/15", {"OPTIONS": {"WATCHED_PREFIXES": [PREFIX]}})
     stamp = backend.change_stamp(PREFIX)
     tried = []
@@ -167,11 +167,20 @@ def test_without_redis_the_stamp_reads_none_and_retries_once_a_second(monkeypatc
     assert [stamp.read() for _ in range(50)] == [None] * 50
     settled()
     assert len(tried) == 1
-    now = time.monotonic()
-    monkeypatch.setattr("config.cache.time.monotonic", lambda: now + stamp.RETRY_SECONDS + 0.01)
+    clock = [time.monotonic()]
+    monkeypatch.setattr("config.cache.time.monotonic", lambda: clock[0])
+    clock[0] += stamp.RETRY_SECONDS + 0.01
     assert stamp.read() is None
     settled()
     assert len(tried) == 2
+    clock[0] += 1.5  # failures go on: the next attempt waits twice as long
+    assert stamp.read() is None
+    settled()
+    assert len(tried) == 2
+    clock[0] += 0.6
+    assert stamp.read() is None
+    settled()
+    assert len(tried) == 3
 
 
 def test_a_forked_child_connects_on_its_own(watched):
