@@ -136,6 +136,7 @@ class BufferedStreamHandler(logging.StreamHandler):
         self._lines: deque[str] = deque()  # appended by loggers, taken from the left by the writer
         self._write_lock = threading.Lock()  # taking the waiting lines and writing them: one writer at a time
         self._writer: threading.Thread | None = None
+        self._closed = threading.Event()  # ends the writer thread; its wait is also the interval's
         _buffered.add(self)
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -159,6 +160,7 @@ class BufferedStreamHandler(logging.StreamHandler):
         self._write()
 
     def close(self) -> None:
+        self._closed.set()
         try:
             self._write()
         finally:
@@ -180,9 +182,8 @@ class BufferedStreamHandler(logging.StreamHandler):
             if self._writer is not None:
                 return
             handler = weakref.ref(self)
-            self._writer = threading.Thread(
-                target=_write_every, args=(handler, self.interval), name="log-writer", daemon=True
-            )
+            arguments = (handler, self.interval, self._closed)
+            self._writer = threading.Thread(target=_write_every, args=arguments, name="log-out", daemon=True)
             self._writer.start()
         # A multiprocessing worker (granian's) leaves with os._exit, skipping atexit and so
         # logging.shutdown; its finalizers run first, the audit trail's (priority 10) before this one.
@@ -191,11 +192,12 @@ class BufferedStreamHandler(logging.StreamHandler):
     def _after_fork_in_child(self) -> None:
         # The parent writes what it had buffered; its writer thread does not exist here.
         self._lines, self._writer, self._write_lock = deque(), None, threading.Lock()
+        self._closed = threading.Event()
 
 
-def _write_every(handler: weakref.ref, interval: float) -> None:
-    while True:
-        time.sleep(interval)
+def _write_every(handler: weakref.ref, interval: float, closed: threading.Event) -> None:
+    # An Event's wait rather than time.sleep: the interval holds even where a test replaces sleep.
+    while not closed.wait(interval):
         live = handler()
         if live is None:
             return

@@ -243,3 +243,25 @@ def test_the_console_handler_of_the_settings_is_the_buffered_one():
     console = settings.LOGGING["handlers"]["console"]
     assert console["class"] == "observability.logs.BufferedStreamHandler"
     assert console["interval"] == 0.1
+
+
+def test_the_writer_keeps_its_interval_where_sleep_is_replaced_and_ends_on_close(monkeypatch):
+    """The writer waits on an Event: a test that replaces time.sleep (recording calls, say) must not
+    turn it into a loop that appends without end (it once filled a test run's memory)."""
+    stream = io.StringIO()
+    handler = buffered(stream, interval=0.05)
+    handler.handle(info("written by the thread"))
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    pause = threading.Event()
+    for _ in range(100):  # waits that do not go through time.sleep
+        if stream.getvalue():
+            break
+        pause.wait(0.05)
+    assert stream.getvalue() == "written by the thread\n"
+    pause.wait(0.2)
+    assert slept == []
+    writer = handler._writer
+    handler.close()
+    writer.join(timeout=5)
+    assert not writer.is_alive()
