@@ -276,10 +276,10 @@ def is_revoked(digest: str, issued_at: int | None = None) -> bool:
     than the deny-list be checked against the fallback; without it the deny-list alone answers."""
     prefix = conf.revocation_prefix()
     stamp = _change_stamp(prefix)
-    if stamp is None:
-        return _is_revoked(prefix, digest, issued_at)
-    seen = stamp.read()  # before the lookup: a write that the lookup misses changes it afterwards
-    if seen is None:  # the stamp is unavailable for now (its Redis connection is down)
+    # Read before the lookup: a write that the lookup misses changes it afterwards. None: no stamp
+    # here, or none for now (its Redis connection is down).
+    seen = stamp.read() if stamp is not None else None
+    if seen is None:
         return _is_revoked(prefix, digest, issued_at)
     clean = _clean.get(digest)
     if clean is not None and clean[0] == seen and time.monotonic() < clean[1]:

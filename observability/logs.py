@@ -117,9 +117,9 @@ class BufferedStreamHandler(logging.StreamHandler):
 
     One write (and flush) per line cost a request thread a system call and a GIL hand-off each time:
     under /mcp load, batches saved 8-17% of the server's CPU per request in two rounds of alternating
-    runs (no access line at all: 22%). Lines are formatted at once, in the
-    thread that logged them (the request id is read there), and kept in order. Written at once,
-    after everything buffered before them: records at ``flush_level`` (WARNING) or above, records of
+    runs (no access line at all: 22%). Lines are formatted at once, in the thread that logged them
+    (the request id is read there), and kept in order. Written at once, after everything buffered
+    before them: records at ``flush_level`` (WARNING) or above, records of
     a server error (a ``status`` of 500 or more, i.e. the access line of a 5xx), and every line once
     ``capacity`` are waiting (so a stream that blocks slows the loggers down as an unbuffered one
     would, rather than filling memory). ``flush()`` and ``close()`` (``logging.shutdown`` at exit,
