@@ -59,7 +59,7 @@ def prepare_database() -> None:
 # (64 clients: plain view 6,900 vs 2,300 req/s under gthread, /mcp 3,800 vs 2,300) and streams SSE.
 SERVERS = ("granian", "gthread", "sync")
 DEFAULT_SERVER = "granian"
-DEFAULT_THREADS = 3  # threads per worker (granian's blocking threads, gthread's threads): README, "Serving command"
+DEFAULT_THREADS = 3  # per worker (granian blocking threads, gthread threads): README, "Serving command"
 
 
 def default_workers(server: str = DEFAULT_SERVER) -> int:
