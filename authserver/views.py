@@ -381,6 +381,8 @@ class JwksView(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         return _public_json(keys.jwks(), max_age=300)
 
+    head = get  # View.setup would store it on each instance: a cycle left to the garbage collector
+
 
 def _public_json(data: dict, max_age: int) -> JsonResponse:
     response = JsonResponse(data)

@@ -131,6 +131,11 @@ class McpView(View):
 
     http_method_names = ["post", "get", "delete", "options"]
 
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        # View.setup would also store ``self.head = self.get`` (HEAD is not served here): a reference
+        # cycle that left every request, its view and its environ to the garbage collector.
+        self.request, self.args, self.kwargs = request, args, kwargs
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         origin = request.META.get("HTTP_ORIGIN")
         try:
@@ -211,6 +216,8 @@ class ProtectedResourceMetadataView(View):
         response = json_response(protected_resource_metadata())
         response["Cache-Control"] = "public, max-age=3600"
         return self._cors(response)
+
+    head = get  # what View.setup would store on each instance, a cycle (see McpView.setup)
 
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = self._cors(HttpResponse(status=204))

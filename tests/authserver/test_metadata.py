@@ -65,6 +65,12 @@ def test_jwks_uri_serves_the_keys_that_sign(world, client, cc_token):
     assert kid in {k["kid"] for k in client.get(jwks_path).json()["keys"]}
 
 
+def test_jwks_answers_head_like_get(db, client):
+    response = client.head("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "public, max-age=300"
+
+
 def test_scopes_supported_come_from_the_database(world, client, make_scope):
     assert metadata(client)["scopes_supported"] == ["mcp:admin", "mcp:prompts", "mcp:read", "mcp:tools"]
     make_scope("mcp:new")

@@ -118,3 +118,28 @@ def test_the_mcp_handler_runs_its_own_list_and_leaves_the_setting_alone():
     assert any(
         isinstance(getattr(m, "__self__", None), CsrfViewMiddleware) for m in routed.app._view_middleware
     )
+
+
+def test_a_tool_call_leaves_no_reference_cycle_for_the_garbage_collector(token):
+    """Every object of a request (the view, the request, its environ) is freed as soon as the response
+    goes out. Django's ``View.setup`` stores ``self.head = self.get`` on a view without ``head``: a
+    cycle (view -> bound method -> view) that kept each request alive until a collection found it,
+    one per ~40 calls under load (a worker's collector then ran ~6% of its CPU)."""
+    import gc
+
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    body = json.dumps(CALL).encode()
+    assert call("/mcp", "POST", body, headers)[0] == 200  # warm-up: first verification, lazy imports
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(5):
+            assert call("/mcp", "POST", body, headers)[0] == 200
+        assert call("/mcp", "GET", headers=headers)[0] == 405
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

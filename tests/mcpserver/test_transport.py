@@ -433,6 +433,16 @@ def test_protected_resource_metadata(client, path, settings):
     assert response["Access-Control-Allow-Origin"] == "*"
 
 
+def test_head_answers_like_get_on_the_metadata_and_is_refused_on_the_endpoint(client):
+    for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
+        response = client.head(path)
+        assert response.status_code == 200 and response["Content-Type"] == "application/json"
+        assert response["Cache-Control"] == "public, max-age=3600"
+    response = client.head("/mcp")
+    assert response.status_code == 405
+    assert "HEAD" not in response["Allow"]
+
+
 def test_issuer_in_metadata_matches_the_authorization_server(client):
     prm = client.get("/.well-known/oauth-protected-resource/mcp").json()
     server = client.get("/.well-known/oauth-authorization-server").json()
