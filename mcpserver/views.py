@@ -131,11 +131,6 @@ class McpView(View):
 
     http_method_names = ["post", "get", "delete", "options"]
 
-    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
-        # View.setup would also store ``self.head = self.get`` (HEAD is not served here): a reference
-        # cycle that left every request, its view and its environ to the garbage collector.
-        self.request, self.args, self.kwargs = request, args, kwargs
-
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         origin = request.META.get("HTTP_ORIGIN")
         try:
@@ -161,6 +156,11 @@ class McpView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         raise MethodNotAllowed("This server offers no GET stream; POST JSON-RPC messages instead.")
+
+    # Declared so that View.setup does not store ``self.head = self.get`` on every instance: a reference
+    # cycle (view -> bound method -> view) that left each request, its view and its environ to the
+    # garbage collector. HEAD stays refused: it is not in ``http_method_names``.
+    head = get
 
     def post(self, request: HttpRequest) -> HttpResponse:
         token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))
@@ -217,7 +217,7 @@ class ProtectedResourceMetadataView(View):
         response["Cache-Control"] = "public, max-age=3600"
         return self._cors(response)
 
-    head = get  # what View.setup would store on each instance, a cycle (see McpView.setup)
+    head = get  # what View.setup would store on each instance, a cycle (see McpView.head)
 
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = self._cors(HttpResponse(status=204))
