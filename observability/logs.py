@@ -119,10 +119,10 @@ class BufferedStreamHandler(logging.StreamHandler):
     under /mcp load, batches saved 8-17% of the server's CPU per request in two rounds of alternating
     runs (no access line at all: 22%). Lines are formatted at once, in the thread that logged them
     (the request id is read there), and kept in order. Written at once, after everything buffered
-    before them: records at ``flush_level`` (WARNING) or above, records of
-    a server error (a ``status`` of 500 or more, i.e. the access line of a 5xx), and every line once
-    ``capacity`` are waiting (so a stream that blocks slows the loggers down as an unbuffered one
-    would, rather than filling memory). ``flush()`` and ``close()`` (``logging.shutdown`` at exit,
+    before them: records at ``flush_level`` (WARNING) or above, records of a server error (a
+    ``status`` of 500 or more, i.e. the access line of a 5xx), and every line once ``capacity`` are
+    waiting (so a stream that blocks slows the loggers down as an unbuffered one would, rather than
+    filling memory). ``flush()`` and ``close()`` (``logging.shutdown`` at exit,
     a multiprocessing worker's finalizers) write what is left; ``interval=0`` writes every line at
     once, as ``StreamHandler`` does. Like nginx's ``access_log ... flush=``: a process killed
     outright loses at most the last interval's informational lines.
