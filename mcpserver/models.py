@@ -46,6 +46,25 @@ class ToolPolicy(models.Model):
         return None if self.roles is None else tuple(self.roles.split())
 
 
+class InsertionOrderIndex(models.Index):
+    """An index on a column whose values grow with the table's insertion order (an append-only log's
+    timestamp): BRIN on PostgreSQL, B-tree elsewhere.
+
+    A BRIN index keeps a value range per block range, a few pages for millions of rows, and costs
+    an insert next to nothing; a B-tree is another tree to update per row (on PostgreSQL the audit
+    writer's COPY of 4,400 records took 19 ms of server CPU with the B-tree indexes it had, 12 ms
+    with none). Range filters (date drill-down, retention) use either. ``autosummarize`` has
+    autovacuum summarise each block range as it fills; until then a range is read, not skipped.
+    """
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        statement = super().create_sql(model, schema_editor, using=" USING brin", **kwargs)
+        statement.parts["extra"] = " WITH (autosummarize = on)" + statement.parts["extra"]
+        return statement
+
+
 class AuditRecordQuerySet(models.QuerySet):
     def for_subject(self, subject: str) -> AuditRecordQuerySet:
         return self.filter(subject=subject)
@@ -73,8 +92,11 @@ class AuditRecord(models.Model):
         INVALID = "invalid"
         CANCELLED = "cancelled"
 
-    created = models.DateTimeField(db_index=True)
-    subject = models.CharField(max_length=255, db_index=True)
+    # No B-tree on the columns: every index is work for each of thousands of rows a second (see
+    # InsertionOrderIndex); subject lookups are rare and the admin's search is a substring match,
+    # which no B-tree serves.
+    created = models.DateTimeField()
+    subject = models.CharField(max_length=255)
     username = models.CharField(max_length=150, blank=True)
     client_id = models.CharField(max_length=255, blank=True)
     kind = models.CharField(max_length=20)
@@ -90,7 +112,11 @@ class AuditRecord(models.Model):
     objects = AuditRecordQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created", "-id"]
+        # Newest written first: the primary key read backwards, no sort. Records are written within
+        # AUDIT_FLUSH_SECONDS of their creation, so this is their time order to within about that
+        # (records kept through a database outage come in when it ends).
+        ordering = ["-id"]
+        indexes = [InsertionOrderIndex(fields=["created"], name="mcpserver_audit_created")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name} by {self.subject}: {self.outcome}"

@@ -219,3 +219,47 @@ def test_the_timestamp_fast_path_agrees_with_the_backend_in_any_time_zone_and_fa
     fast = audit._timestamp_adapter(_Connection(unusual, UTC), instants[0])
     assert fast(instants[3]) == datetime.fromtimestamp(instants[3], tz=UTC).strftime("%Y%m%d%H%M%S%f")
     assert len(calls) == 2  # the probe, then every row through the backend's own adaptation
+
+
+def test_any_text_survives_the_copy_unchanged(mcp_settings, db):
+    """Tabs, newlines, backslashes, a NUL-like ``\\N`` and non-ASCII text are field values like any other
+    (the text COPY format gives each a meaning; the binary one, used on PostgreSQL, none)."""
+    from mcpserver.models import AuditRecord
+
+    awkward = "tab\there\nnew line \\N back\\slash 'quote\" ünïcødé 🙂"
+    caller = types.SimpleNamespace(subject=awkward, username=awkward[:150], client_id=awkward)
+    audit.record(caller, "tool", awkward, "ok", 12.3456789, {"a": 1}, "2025-11-25")
+    assert audit.flush() == 1
+    stored = AuditRecord.objects.get()
+    assert (stored.subject, stored.username, stored.client_id, stored.name) == (awkward,) * 4
+    assert stored.duration_ms == 12.346 and stored.argument_bytes == len('{"a":1}')
+
+
+def test_the_audit_table_keeps_no_b_tree_per_row_but_its_key_and_a_time_index(db):
+    """Every index is written for each of thousands of records a second: the primary key, and an index
+    on ``created`` that is BRIN on PostgreSQL (next to nothing per insert) and a B-tree elsewhere."""
+    from django.db import connection
+
+    from mcpserver.models import AuditRecord
+
+    table = AuditRecord._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    indexes = {
+        tuple(info["columns"]): info["type"]
+        for info in constraints.values()
+        if info["index"] and not info["primary_key"]
+    }
+    assert indexes == {("created",): "brin" if connection.vendor == "postgresql" else "idx"}
+
+
+def test_records_list_newest_written_first(mcp_settings, db):
+    """The admin's order, read from the primary key backwards (no sort of the whole table)."""
+    from mcpserver.models import AuditRecord
+
+    for message in ("first", "second", "third"):
+        _record(message)
+        audit.flush()
+    digests = [record.argument_digest for record in AuditRecord.objects.all()]
+    assert digests == [audit.digest({"message": m})[1] for m in ("third", "second", "first")]
+    assert str(AuditRecord.objects.all().query).endswith('ORDER BY "mcpserver_auditrecord"."id" DESC')
