@@ -403,6 +403,7 @@ MCPSERVER = {
     "FIXTURE_PACK": env_bool("MCP_FIXTURE_PACK"),
     "AUDIT": env_bool("MCP_AUDIT", True),
     "AUDIT_FLUSH_SECONDS": float(env("MCP_AUDIT_FLUSH_SECONDS", "1")),
+    "AUDIT_BATCH_SIZE": env_int("MCP_AUDIT_BATCH_SIZE", 250),
     "AUDIT_RETENTION_DAYS": env_int("MCP_AUDIT_RETENTION_DAYS", 90),
 }
 # --- end of the MCP resource server block ---------------------------------------------------------

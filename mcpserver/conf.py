@@ -53,7 +53,9 @@ DEFAULTS: dict[str, Any] = {
     # Audit trail: records are buffered in memory and written in batches off the hot path.
     "AUDIT": True,
     "AUDIT_FLUSH_SECONDS": 1.0,
-    "AUDIT_BATCH_SIZE": 500,
+    # Records per transaction (a writer also wakes when this many wait): 250 rather than 500 kept
+    # /mcp's p99 at 64 clients on PostgreSQL + Redis at 24 ms instead of 29 (-3% requests/s).
+    "AUDIT_BATCH_SIZE": 250,
     "AUDIT_BACKGROUND": True,  # False: records wait for an explicit audit.flush() (tests)
     "AUDIT_EXIT_WAIT_SECONDS": 10.0,  # at shutdown, how long buffered records wait for the database
     "AUDIT_RETENTION_DAYS": 90,  # manage.py prune_audit deletes records older than this
