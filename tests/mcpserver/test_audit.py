@@ -222,8 +222,8 @@ def test_the_timestamp_fast_path_agrees_with_the_backend_in_any_time_zone_and_fa
 
 
 def test_any_text_survives_the_copy_unchanged(mcp_settings, db):
-    """Tabs, newlines, backslashes, a NUL-like ``\\N`` and non-ASCII text are field values like any other
-    (the text COPY format gives each a meaning; the binary one, used on PostgreSQL, none)."""
+    """Tabs, newlines, backslashes, ``\\N`` (NULL in the text COPY format) and non-ASCII text are field
+    values like any other (the text format gives each a meaning; the binary one, used on PostgreSQL, none)."""
     from mcpserver.models import AuditRecord
 
     awkward = "tab\there\nnew line \\N back\\slash 'quote\" ünïcødé 🙂"
