@@ -42,9 +42,10 @@ def markdown(suite, started: datetime, png_name: str) -> str:
         lines += ["", "## Notes", "", *[f"- {note}" for note in suite.notes]]
     lines += [
         "",
-        "Server CPU counts the server's processes only; machine CPU busy is every process on every core, "
-        'so 100% means the machine is the limit. "other" is everything else running (other test runs '
-        "included): figures taken while it is high understate the server.",
+        "Server RSS is the resident memory of the server's processes (master and workers) at the end "
+        "of each run. Server CPU counts the server's processes only; machine CPU busy is every process "
+        'on every core, so 100% means the machine is the limit. "other" is everything else running '
+        "(other test runs included): figures taken while it is high understate the server.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -52,14 +53,15 @@ def markdown(suite, started: datetime, png_name: str) -> str:
 def table(rows) -> list[str]:
     lines = [
         "| setup | clients | scenario | requests/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/req "
-        "| machine busy | cores: server (workers) / postgres / redis / wrk / other | connections per worker |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| server RSS MiB | machine busy | cores: server (workers) / postgres / redis / wrk / other "
+        "| connections per worker |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows:
         r = row.result
         lines.append(
             f"| {row.setup} | {r.clients} | {r.scenario.name} | {r.per_second:,.0f} | {r.p50_ms:.1f} | "
-            f"{r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} | "
+            f"{r.p95_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {r.cpu_ms_per_request:.2f} | {r.rss_mib:.0f} | "
             f"{100 * r.machine_busy:.0f}% | {cores_cell(r.cores)} | {'/'.join(map(str, r.connections))} |"
         )
     return lines
