@@ -20,18 +20,23 @@ _lock = threading.Lock()
 
 def overrides() -> dict:
     """Every ToolPolicy by tool name, re-read at most every ``POLICY_CACHE_SECONDS``."""
-    now = time.monotonic()
-    loaded_at = _cache["loaded_at"]
-    if loaded_at is None or now - loaded_at >= conf.get("POLICY_CACHE_SECONDS"):
-        from .models import ToolPolicy
+    if _fresh():
+        return _cache["overrides"]
+    from .models import ToolPolicy
 
-        with _lock:
+    with _lock:
+        if not _fresh():  # the threads that found it stale together: the first one reads it
             try:
                 _cache["overrides"] = ToolPolicy.objects.all().overrides()
             except DatabaseError:  # e.g. before migrations: serve the tools' own policy
                 logger.warning("Could not read tool policies; using the tools' own", exc_info=True)
-            _cache["loaded_at"] = now
+            _cache["loaded_at"] = time.monotonic()
     return _cache["overrides"]
+
+
+def _fresh() -> bool:
+    loaded_at = _cache["loaded_at"]
+    return loaded_at is not None and time.monotonic() - loaded_at < conf.get("POLICY_CACHE_SECONDS")
 
 
 def forget() -> None:
