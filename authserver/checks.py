@@ -66,3 +66,25 @@ def check_cimd_allow_list(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_demo_credentials(app_configs, **kwargs):
+    """Demo accounts and clients whose passwords and secrets are printed in the README."""
+    from django.db import DatabaseError
+
+    from . import demo
+
+    try:
+        published = demo.published_credentials_in_use()
+    except DatabaseError:  # not migrated yet: there is no account to warn about
+        return []
+    if not published:
+        return []
+    return [
+        checks.Warning(
+            f"Demo credentials from the README still work: {', '.join(published)}.",
+            hint="Change those passwords and secrets (or delete the accounts and clients) before deploying.",
+            id="authserver.W010",
+        )
+    ]

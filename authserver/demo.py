@@ -7,7 +7,7 @@ from oauth2_provider.models import get_application_model
 
 from . import keys
 from .clients import create_client
-from .models import ClientPolicy, Role, Scope, User
+from .models import Role, Scope, User
 
 SCOPES = {
     "mcp:read": "List and read the MCP server's tools, prompts and resources",
@@ -35,27 +35,52 @@ CLIENTS = [
 
 @transaction.atomic
 def seed() -> None:
-    """Create or refresh the demo data; running it twice changes nothing."""
+    """Create whatever part of the demo data is missing; never change what exists.
+
+    ``dev.py serve`` runs this on every start, so a password, secret, flag, role or ceiling an
+    administrator changed must survive it (``check --deploy`` warns while published ones remain).
+    """
     for name, description in SCOPES.items():
-        Scope.objects.update_or_create(name=name, defaults={"description": description})
+        Scope.objects.get_or_create(name=name, defaults={"description": description})
     for name, (description, scope_names) in ROLES.items():
-        role, _ = Role.objects.update_or_create(name=name, defaults={"description": description})
-        role.scopes.set(Scope.objects.filter(name__in=scope_names))
+        role, created = Role.objects.get_or_create(name=name, defaults={"description": description})
+        if created:
+            role.scopes.set(Scope.objects.filter(name__in=scope_names))
     for username, role_name in USERS.items():
-        user, _ = User.objects.get_or_create(username=username)
-        user.set_password(f"{username}-password")
-        user.is_staff = user.is_superuser = role_name == "admin"
-        user.save()
-        user.roles.set(Role.objects.filter(name=role_name))
+        if not User.objects.filter(username=username).exists():
+            _create_user(username, role_name)
     Application = get_application_model()
     for spec in CLIENTS:
-        app = Application.objects.filter(client_id=spec["client_id"]).first()
-        if app is None:
+        if not Application.objects.filter(client_id=spec["client_id"]).exists():
             create_client(scopes=list(SCOPES), **spec)
-            continue
-        if "client_secret" in spec:
-            app.client_secret = spec["client_secret"]
-            app.save()
-        policy, _ = ClientPolicy.objects.get_or_create(application=app)
-        policy.scopes.set(Scope.objects.filter(name__in=SCOPES))
     keys.ensure_key()
+
+
+def _create_user(username: str, role_name: str) -> None:
+    is_admin = role_name == "admin"
+    user = User.objects.create_user(
+        username, password=password_of(username), is_staff=is_admin, is_superuser=is_admin
+    )
+    user.roles.set(Role.objects.filter(name=role_name))
+
+
+def password_of(username: str) -> str:
+    """The published (README) password of a demo user."""
+    return f"{username}-password"
+
+
+def published_credentials_in_use() -> list[str]:
+    """The demo accounts and clients that still accept their published credentials."""
+    from django.contrib.auth.hashers import check_password
+
+    found = [
+        f"user {user.username!r}"
+        for user in User.objects.filter(username__in=USERS, is_active=True)
+        if check_password(password_of(user.username), user.password)  # no rehash-and-save, unlike User's
+    ]
+    secrets = {spec["client_id"]: spec["client_secret"] for spec in CLIENTS if "client_secret" in spec}
+    for app in get_application_model().objects.filter(client_id__in=secrets):
+        secret = secrets[app.client_id]
+        if check_password(secret, app.client_secret) or app.client_secret == secret:
+            found.append(f"client {app.client_id!r}")
+    return found

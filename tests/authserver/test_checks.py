@@ -60,3 +60,42 @@ def test_cimd_without_allowed_hosts_warns(settings):
     assert _ids(checks.check_cimd_allow_list(None)) == {"authserver.W002"}
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CIMD_ALLOWED_HOSTS": ["vscode.dev"]}
     assert checks.check_cimd_allow_list(None) == []
+
+
+def test_deploy_check_warns_while_demo_credentials_are_published(demo):
+    """``check --deploy`` names every demo account and client still on its README credentials."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from oauth2_provider.models import get_application_model
+
+    from authserver.models import User
+
+    found = checks.check_demo_credentials(None)
+    assert _ids(found) == {"authserver.W010"}
+    for name in ["'alice'", "'admin'", "'demo-service'"]:
+        assert name in found[0].msg
+    out = StringIO()
+    call_command("check", deploy=True, stdout=out, stderr=out, fail_level="CRITICAL")
+    assert "authserver.W010" in out.getvalue()
+
+    for user in User.objects.all():
+        user.set_password(f"{user.username}-changed-by-an-admin")
+        user.save()
+    service = get_application_model().objects.get(client_id="demo-service")
+    service.client_secret = "a-rotated-service-secret"
+    service.save()
+    assert checks.check_demo_credentials(None) == []
+
+
+def test_demo_credentials_check_skips_an_unmigrated_database(monkeypatch):
+    """Without tables (``check`` before ``migrate``) there is nothing to warn about, and no crash."""
+    from django.db import DatabaseError
+
+    from authserver import demo
+
+    def unreachable():
+        raise DatabaseError("no such table")
+
+    monkeypatch.setattr(demo, "published_credentials_in_use", unreachable)
+    assert checks.check_demo_credentials(None) == []

@@ -296,7 +296,48 @@ def test_seed_demo_password_grant_for_every_user(demo, post_token):
         assert len(response.json()["scope"].split()) == scopes
 
 
-def test_seed_demo_restores_a_changed_demo_secret(demo, post_token):
+def test_seed_demo_keeps_what_an_administrator_changed(demo, post_token, client):
+    """Run on every ``dev.py serve``: it creates what is missing and overwrites nothing."""
+    alice = User.objects.get(username="alice")
+    alice.set_password("a-new-secret-phrase")
+    alice.save()
+    admin = User.objects.get(username="admin")
+    admin.is_superuser = admin.is_staff = False
+    admin.save()
+    bob = User.objects.get(username="bob")
+    bob.roles.set(Role.objects.filter(name="guest"))
+    service = get_application_model().objects.get(client_id="demo-service")
+    service.client_secret = "a-rotated-service-secret"
+    service.save()
+    guest = Role.objects.get(name="guest")
+    guest.scopes.set(Scope.objects.filter(name="mcp:tools"))
+    ceiling = ClientPolicy.objects.get(application__client_id="demo-cli")
+    ceiling.scopes.set(Scope.objects.filter(name="mcp:read"))
+    Scope.objects.filter(name="mcp:read").update(description="Changed by an admin")
+
     run("seed_demo")
-    response = post_token({"grant_type": "client_credentials"}, ("demo-service", "demo-service-secret"))
-    assert response.status_code == 200, response.content
+
+    assert client.login(username="alice", password="a-new-secret-phrase")
+    assert not client.login(username="alice", password="alice-password")
+    admin.refresh_from_db()
+    assert not admin.is_superuser and not admin.is_staff
+    assert bob.role_names() == ["guest"]
+    assert list(guest.scopes.values_list("name", flat=True)) == ["mcp:tools"]
+    assert list(ceiling.scopes.values_list("name", flat=True)) == ["mcp:read"]
+    assert Scope.objects.get(name="mcp:read").description == "Changed by an admin"
+    refused = post_token({"grant_type": "client_credentials"}, ("demo-service", "demo-service-secret"))
+    assert refused.status_code == 401
+    rotated = post_token({"grant_type": "client_credentials"}, ("demo-service", "a-rotated-service-secret"))
+    assert rotated.status_code == 200, rotated.content
+
+
+def test_seed_demo_recreates_what_is_missing(demo):
+    User.objects.filter(username="bob").delete()
+    get_application_model().objects.filter(client_id="demo-web").delete()
+    Role.objects.filter(name="guest").delete()
+    run("seed_demo")
+    bob = User.objects.get(username="bob")
+    assert bob.check_password("bob-password") and bob.role_names() == ["user"]
+    assert get_application_model().objects.filter(client_id="demo-web").exists()
+    assert User.objects.get(username="guest").role_names() == []  # an existing user keeps its roles
+    assert sorted(Role.objects.get(name="guest").scopes.values_list("name", flat=True)) == ["mcp:read"]
