@@ -1,4 +1,4 @@
-"""OAuth errors this server adds to oauthlib's, each carrying its status and headers."""
+"""OAuth errors this server adds to oauthlib's (with status and headers), and descriptions for oauthlib's."""
 
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
@@ -16,3 +16,30 @@ class TooManyRequests(OAuth2Error):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after), "Cache-Control": "no-store"}
+
+
+# RFC 6749 §5.2 error_description for errors oauthlib raises without one (the validator's hooks give
+# more specific ones where they can). Never says whether a user or client exists.
+DESCRIPTIONS = {
+    "invalid_request": "The request is missing a required parameter or has one that is malformed or repeated.",
+    "invalid_client": (
+        "Client authentication failed: the client is unknown, the secret is wrong, or this client "
+        "authenticates differently (public clients send only client_id; confidential ones a secret)."
+    ),
+    "invalid_grant": (
+        "The authorization grant is invalid, expired or revoked, or was issued to another client or "
+        "for another redirect_uri or code_verifier."
+    ),
+    "unauthorized_client": "This client is not allowed to use this grant type.",
+    "unsupported_grant_type": (
+        "grant_type is missing or not offered here; see grant_types_supported in the server metadata."
+    ),
+    "invalid_scope": "None of the requested scopes may be granted to this client.",
+    "unsupported_token_type": "This server revokes only access and refresh tokens.",
+    "server_error": "The server could not complete the request.",
+}
+
+
+def describe(error: str) -> str:
+    """The fallback ``error_description`` for an error code."""
+    return DESCRIPTIONS.get(error, "The request was refused.")

@@ -46,9 +46,19 @@ class OAuth2Validator(DOTValidator):
         granted = scopes.effective_scopes(requested, client, user)
         if not granted:
             _refuse_disabled(client, request)
-            return False
+            whose = "this client's allowed scopes" if user is None else "this client and the user's roles"
+            description = f"None of the requested scopes ({' '.join(requested)}) is allowed by {whose}."
+            raise InvalidScopeError(description=description, request=request)
         request.scopes = granted
         return True
+
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
+        """Name the grant the client is registered for, so its developer knows what to use."""
+        if super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
+            return True
+        registered = client.authorization_grant_type.replace("-", "_")
+        description = f"This client may not use the {grant_type} grant; it is registered for {registered}."
+        raise UnauthorizedClientError(description=description, request=request)
 
     def _load_application(self, client_id, request):
         """DOT's one place that loads a client (and creates CIMD clients on first sight).
@@ -70,13 +80,18 @@ class OAuth2Validator(DOTValidator):
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         """A user deactivated between consent and the code exchange gets no token."""
-        valid = super().validate_code(client_id, code, client, request, *args, **kwargs)
-        return valid and request.user.is_active
+        if super().validate_code(client_id, code, client, request, *args, **kwargs) and request.user.is_active:
+            return True
+        description = "The authorization code is invalid, expired, already used or issued to another client."
+        raise InvalidGrantError(description=description, request=request)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
         """A deactivated user's refresh tokens stop working at once (DOT does not check)."""
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
-        return valid and request.user is not None and request.user.is_active
+        if valid and request.user is not None and request.user.is_active:
+            return True
+        description = "The refresh token is invalid, expired, revoked or issued to another client; sign in again."
+        raise InvalidGrantError(description=description, request=request)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         """DOT wraps every save in a transaction; a token without a refresh token is one INSERT,
@@ -143,7 +158,8 @@ class OAuth2Validator(DOTValidator):
             throttle.record_login_success(username)
             return True
         throttle.record_login_failure(username, ip)
-        return False
+        # One answer for a wrong password, an unknown or an inactive user: nothing about who exists.
+        raise InvalidGrantError(description="Invalid username or password.", request=request)
 
 
 def _refuse_disabled(client, request) -> None:

@@ -33,6 +33,7 @@ from oauth2_provider.signals import app_authorized
 from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
 
 from . import clients, conf, consents, keys, registration, scopes, throttle
+from .exceptions import describe
 from .forms import LoginForm
 from .models import Consent
 
@@ -198,6 +199,32 @@ class FormBodyMixin:
                 return oauth_error("invalid_request", "The request body is not a readable UTF-8 form.", 400)
         return super().dispatch(request, *args, **kwargs)
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        allowed = [method for method in self._allowed_methods() if method != "OPTIONS"]
+        response = oauth_error("invalid_request", f"This endpoint accepts only {', '.join(allowed)}.", 405)
+        response["Allow"] = ", ".join(self._allowed_methods())
+        return response
+
+
+def oauthlib_response(body: str, status: int, headers: dict, realm: str) -> HttpResponse:
+    """oauthlib's answer as a JSON response, every error described (RFC 6749 §5.2).
+
+    A failed client authentication challenges for HTTP Basic, the scheme clients authenticate with
+    here, not oauthlib's Bearer (which is for resource servers, RFC 6750).
+    """
+    if status >= 400:
+        payload = json.loads(body or "{}")
+        if payload.get("error") and not payload.get("error_description"):
+            payload["error_description"] = describe(payload["error"])
+            body = json.dumps(payload)
+        if status == 401:
+            headers = {**headers, "WWW-Authenticate": f'Basic realm="{realm}"'}
+    # oauthlib's bodies are JSON; an error raised past its grant handlers brings no Content-Type.
+    response = HttpResponse(content=body or "", status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
 
 @method_decorator(never_cache, name="dispatch")
 class TokenView(FormBodyMixin, dot_views.TokenView):
@@ -231,11 +258,7 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
             if access_token is not None:
                 token = SimpleLazyObject(lambda: _access_token_by_value(access_token))
                 app_authorized.send(sender=self, request=request, token=token)
-        # oauthlib's bodies are JSON; an error raised past its grant handlers brings no Content-Type.
-        response = HttpResponse(content=body, status=status, content_type="application/json")
-        for name, value in headers.items():
-            response[name] = value
-        return response
+        return oauthlib_response(body, status, headers, realm="token")
 
 
 def oauth_error(error: str, description: str, status: int) -> JsonResponse:
@@ -246,6 +269,15 @@ def oauth_error(error: str, description: str, status: int) -> JsonResponse:
 
 class RevokeTokenView(FormBodyMixin, dot_views.RevokeTokenView):
     """RFC 7009 revocation (DOT); revoked access tokens reach resource servers through the deny-list."""
+
+    def post(self, request, *args, **kwargs):
+        url, headers, body, status = self.create_revocation_response(request)
+        if status < 400:  # RFC 7009 §2.2: an empty 200, whether or not the token was known
+            response = HttpResponse(content=body or "", status=status)
+            for name, value in headers.items():
+                response[name] = value
+            return response
+        return oauthlib_response(body, status, headers, realm="revocation")
 
 
 class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):

@@ -17,6 +17,7 @@ def assert_oauth_error(response, status: int, error: str) -> dict:
     assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     body = response.json()
     assert body["error"] == error, body
+    assert body.get("error_description"), body  # every error says why
     assert "no-store" in response.get("Cache-Control", ""), response.get("Cache-Control")
     return body
 
@@ -429,3 +430,87 @@ def test_repeated_parameter_does_not_crash(world, client):
     response = client.post(TOKEN_URL, body, content_type=FORM)
     assert response.status_code in (200, 400)
     assert response["Content-Type"].startswith("application/json")
+
+
+# --- every error says why (RFC 6749 §5.2 error_description), without telling who exists ---
+
+
+@pytest.fixture
+def bad_requests(world):
+    service, cli, backend, web = (world.clients[name] for name in ("service", "cli", "backend", "web"))
+    secret = (service.client_id, service.client_secret)
+    return {
+        "scope outside the ceiling": ({"grant_type": "client_credentials", "scope": "nope"}, secret, 400, "invalid_scope"),
+        "wrong secret (Basic)": ({"grant_type": "client_credentials"}, (service.client_id, "wrong"), 401, "invalid_client"),
+        "wrong secret (body)": (
+            {"grant_type": "client_credentials", "client_id": service.client_id, "client_secret": "wrong"},
+            None, 401, "invalid_client",
+        ),
+        "public client, secret grant": ({"grant_type": "client_credentials", "client_id": cli.client_id}, None, 401, "invalid_client"),
+        "grant the client is not registered for": ({"grant_type": "client_credentials"}, (backend.client_id, backend.client_secret), 400, "unauthorized_client"),
+        "user with no role for the scopes": (
+            {"grant_type": "password", "client_id": cli.client_id, "username": "nobody", "password": "nobody-password"},
+            None, 400, "invalid_scope",
+        ),
+        "unknown refresh token": ({"grant_type": "refresh_token", "client_id": cli.client_id, "refresh_token": "x"}, None, 400, "invalid_grant"),
+        "unknown code": (
+            {
+                "grant_type": "authorization_code",
+                "client_id": web.client_id,
+                "code": "x",
+                "redirect_uri": "http://127.0.0.1:8765/callback",
+                "code_verifier": "a" * 50,
+            },
+            None, 400, "invalid_grant",
+        ),
+        "no grant_type": ({"client_id": cli.client_id}, None, 400, "unsupported_grant_type"),
+    }
+
+
+def test_every_token_error_carries_a_description(bad_requests, post_token):
+    for label, (data, auth, status, error) in bad_requests.items():
+        response = post_token(data, auth)
+        body = assert_oauth_error(response, status, error)
+        assert len(body["error_description"]) > 20, (label, body)
+
+
+def test_unauthorized_client_names_the_grant_it_may_use(world, post_token):
+    backend = world.clients["backend"]
+    response = post_token({"grant_type": "client_credentials"}, (backend.client_id, backend.client_secret))
+    description = assert_oauth_error(response, 400, "unauthorized_client")["error_description"]
+    assert "client_credentials" in description and "password" in description
+
+
+def test_password_errors_do_not_say_whether_the_user_exists(world, post_token):
+    cli = world.clients["cli"]
+    answers = [
+        post_token({"grant_type": "password", "client_id": cli.client_id, "username": name, "password": "wrong"})
+        for name in ("alice", "no-such-user")
+    ]
+    assert answers[0].json() == answers[1].json()
+    assert "username or password" in answers[0].json()["error_description"]
+
+
+def test_invalid_client_after_http_basic_is_a_basic_challenge(world, post_token):
+    """RFC 6749 §5.2: 401 with WWW-Authenticate naming the scheme the client used (not Bearer)."""
+    service = world.clients["service"]
+    response = post_token({"grant_type": "client_credentials"}, (service.client_id, "wrong"))
+    assert_oauth_error(response, 401, "invalid_client")
+    assert response["WWW-Authenticate"].startswith('Basic realm="')
+
+
+def test_invalid_client_at_revocation_is_described_and_a_basic_challenge(world, client):
+    service = world.clients["service"]
+    response = client.post(
+        "/oauth/revoke/", "token=x", content_type=FORM, HTTP_AUTHORIZATION=basic(service.client_id, "wrong")
+    )
+    assert_oauth_error(response, 401, "invalid_client")
+    assert response["WWW-Authenticate"].startswith('Basic realm="')
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_token_endpoint_other_methods_are_405_in_json(client, method):
+    response = getattr(client, method)(TOKEN_URL)
+    body = assert_oauth_error(response, 405, "invalid_request")
+    assert "POST" in body["error_description"]
+    assert "POST" in response["Allow"] and "GET" not in response["Allow"]

@@ -36,12 +36,15 @@ def assert_token_response(response: httpx.Response) -> dict:
 
 
 def assert_oauth_error(response: httpx.Response, error: str, status: int = 400) -> dict:
-    """RFC 6749 §5.2: a JSON object with ``error`` (and maybe a description), never cached."""
+    """RFC 6749 §5.2: a JSON object with ``error`` and a description saying why, never cached."""
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers["content-type"].startswith("application/json"), response.headers
     body = response.json()
     assert body["error"] == error, body
     assert set(body) <= {"error", "error_description", "error_uri", "state"}
+    assert body.get("error_description"), body
+    if status == 401:
+        assert response.headers["www-authenticate"].startswith("Basic realm="), response.headers
     return body
 
 
@@ -181,7 +184,8 @@ def test_wrong_content_type_gets_invalid_request(http):
 
 def test_get_is_not_a_token_request(http):
     response = http.get(flows.TOKEN, params={"grant_type": "client_credentials"})
-    assert response.status_code in {400, 405}, response.text
+    assert_oauth_error(response, "invalid_request", 405)
+    assert "POST" in response.headers["allow"]
 
 
 def test_oversized_body_gets_an_oauth_error(http):
