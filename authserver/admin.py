@@ -5,9 +5,16 @@ Actions call module functions.
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+from oauth2_provider.admin import AccessTokenAdmin as DOTAccessTokenAdmin
 from oauth2_provider.admin import ApplicationAdmin as DOTApplicationAdmin
+from oauth2_provider.models import revoke_access_token
 
 from . import clients, consents, keys, registration
+from .forms import ClientForm
 from .models import ClientPolicy, Consent, InitialAccessToken, Role, Scope, SigningKey, User
 
 
@@ -63,6 +70,9 @@ class ApplicationAdmin(DOTApplicationAdmin):
     editing its ceiling, disables it with the action below, or deletes it.
     """
 
+    form = ClientForm
+    # OIDC is off here (access tokens are JWTs of their own; no ID tokens, no RP-initiated logout).
+    exclude = ("algorithm", "post_logout_redirect_uris")
     inlines = [ClientPolicyInline]
     list_display = ("name", "client_id", "registration_source", "enabled", "ceiling", "client_type")
     list_filter = ("registration_source", "policy__enabled", "client_type", "authorization_grant_type")
@@ -80,7 +90,14 @@ class ApplicationAdmin(DOTApplicationAdmin):
     @admin.display(description="scope ceiling")
     def ceiling(self, obj) -> str:
         policy = getattr(obj, "policy", None)
-        return " ".join(scope.name for scope in policy.scopes.all()) if policy else ""
+        names = " ".join(scope.name for scope in policy.scopes.all()) if policy else ""
+        return names or "— none: grants nothing"
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not ClientPolicy.objects.filter(application=form.instance, scopes__isnull=False).exists():
+            message = "This client has no scope in its ceiling, so no token can be issued to it until you add one."
+            self.message_user(request, message, messages.WARNING)
 
     @admin.action(description="Disable selected clients and revoke their tokens")
     def disable(self, request, queryset):
@@ -177,3 +194,47 @@ class SigningKeyAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # bulk delete would not ask has_delete_permission per key
         return actions
+
+
+class AccessTokenAdmin(DOTAccessTokenAdmin):
+    """DOT's access-token admin (its ACCESS_TOKEN_ADMIN_CLASS hook), read-only with a Revoke button.
+
+    A signed JWT does not change when its row does, so nothing is editable; revoking (the button,
+    or the bulk action) deletes the row, which puts the token on the deny-list every instance reads.
+    The token column is gone: tokens are stored hashed, so it was always empty.
+    """
+
+    list_display = ("pk", "user", "application", "scope", "expires")
+    change_form_template = "admin/authserver/accesstoken_change_form.html"
+    actions = ["revoke_tokens"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request) -> bool:
+        """Revoking needs the model's change permission (the pages themselves are read-only)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_revoke_permission(request):
+            actions.pop("revoke_tokens", None)
+        return actions
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_revoke"
+        view = self.admin_site.admin_view(require_POST(self.revoke_view))
+        return [path("<path:object_id>/revoke/", view, name=name), *super().get_urls()]
+
+    def revoke_view(self, request, object_id):
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied
+        token = get_object_or_404(self.get_queryset(request), pk=object_id)
+        revoke_access_token(token)  # its refresh token too, as DOT's revoke action does
+        self.message_user(request, f"Access token {object_id} revoked.", messages.SUCCESS)
+        return redirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        context["may_revoke"] = self.has_revoke_permission(request)
+        return super().render_change_form(request, context, *args, **kwargs)

@@ -1,6 +1,15 @@
-"""Forms for the sign-in page."""
+"""Forms for the sign-in page and the admin's client page."""
 
 from django.contrib.auth.forms import AuthenticationForm
+from oauth2_provider.forms import ApplicationForm
+from oauth2_provider.settings import oauth2_settings
+
+# The token endpoint's grant_type values and the application grant each one needs.
+APPLICATION_GRANTS = {
+    "authorization_code": "authorization-code",
+    "client_credentials": "client-credentials",
+    "password": "password",
+}
 
 
 class LoginForm(AuthenticationForm):
@@ -10,3 +19,26 @@ class LoginForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autocapitalize": "none"})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+
+def supported_application_grants() -> list[str]:
+    """The application grant types the token endpoint serves (``OAUTH2_GRANT_TYPES_SUPPORTED``)."""
+    served = oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED
+    return [grant for grant_type, grant in APPLICATION_GRANTS.items() if grant_type in served]
+
+
+class ClientForm(ApplicationForm):
+    """DOT's application form offering only the grants this server serves (no implicit, hybrid or device).
+
+    A client saved with another grant would fail at its first authorization or token request.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("authorization_grant_type")
+        if field is not None:
+            supported = supported_application_grants()
+            field.choices = [(value, label) for value, label in field.choices if value in supported]
+            field.error_messages["invalid_choice"] = (
+                f"The %(value)s grant is not supported by this server; choose one of {', '.join(supported)}."
+            )

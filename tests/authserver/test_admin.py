@@ -250,3 +250,114 @@ def test_deleting_an_application_in_the_admin_deletes_its_ceiling(admin_client, 
     response = admin_client.post(url, {"post": "yes"})
     assert response.status_code == 302
     assert not ClientPolicy.objects.filter(application_id=application.pk).exists()
+
+
+# --- the client form offers only what the server supports ---
+
+
+def _client_form(world, **overrides) -> dict:
+    data = {
+        "client_id": "admin-made",
+        "client_secret": "a-very-long-secret-value-typed-by-the-admin",
+        "hash_client_secret": "on",
+        "client_type": "confidential",
+        "authorization_grant_type": "client-credentials",
+        "name": "Admin made",
+        "redirect_uris": "",
+        "allowed_origins": "",
+        "policy-TOTAL_FORMS": "1",
+        "policy-INITIAL_FORMS": "0",
+        "policy-MIN_NUM_FORMS": "0",
+        "policy-MAX_NUM_FORMS": "1",
+        "policy-0-scopes": [world.scopes["mcp:read"].pk],
+    }
+    data.update(overrides)
+    return data
+
+
+def test_client_form_offers_only_supported_grants_and_no_oidc_fields(admin_client, world):
+    form = admin_client.get("/admin/oauth2_provider/application/add/").context["adminform"].form
+    offered = {value for value, _ in form.fields["authorization_grant_type"].choices}
+    assert offered == {"authorization-code", "client-credentials", "password"}
+    assert "algorithm" not in form.fields
+    assert "post_logout_redirect_uris" not in form.fields
+
+
+@pytest.mark.parametrize("grant", ["implicit", "openid-hybrid", "urn:ietf:params:oauth:grant-type:device_code"])
+def test_client_form_refuses_a_grant_the_server_does_not_support(admin_client, world, grant):
+    response = admin_client.post("/admin/oauth2_provider/application/add/", _client_form(world, authorization_grant_type=grant))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["authorization_grant_type"]
+    assert "not supported" in errors[0]
+    assert not get_application_model().objects.filter(client_id="admin-made").exists()
+
+
+def test_client_form_refuses_a_grant_switched_off_in_settings(admin_client, world, settings):
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    }
+    response = admin_client.post("/admin/oauth2_provider/application/add/", _client_form(world, authorization_grant_type="password"))
+    assert response.status_code == 200
+    assert "authorization_grant_type" in response.context["adminform"].form.errors
+
+
+def test_a_client_with_an_empty_ceiling_is_flagged(admin_client, world):
+    data = _client_form(world)
+    del data["policy-0-scopes"]
+    response = admin_client.post("/admin/oauth2_provider/application/add/", data, follow=True)
+    assert response.status_code == 200
+    warnings = [str(m) for m in response.context["messages"]]
+    assert any("no scope" in m and "no token" in m for m in warnings), warnings
+    html = _ok(admin_client.get("/admin/oauth2_provider/application/"))
+    assert "none: grants nothing" in html
+
+
+# --- access tokens: read-only pages, a Revoke button, the scope column ---
+
+
+def _row(raw: str):
+    return get_access_token_model().objects.get(token_checksum=hashlib.sha256(raw.encode()).hexdigest())
+
+
+def test_access_token_change_page_is_read_only(admin_client, tokens):
+    row = _row(tokens["user"]["access_token"])
+    url = f"/admin/oauth2_provider/accesstoken/{row.pk}/change/"
+    html = _ok(admin_client.get(url))
+    assert 'name="scope"' not in html and 'name="expires' not in html
+    assert admin_client.post(url, {"scope": "mcp:admin", "expires_0": "2999-01-01"}).status_code == 403
+    row.refresh_from_db()
+    assert "mcp:admin" not in row.scope
+
+
+def test_access_token_detail_page_revoke_button(admin_client, tokens):
+    raw = tokens["user"]["access_token"]
+    row = _row(raw)
+    revoke_url = f"/admin/oauth2_provider/accesstoken/{row.pk}/revoke/"
+    html = _ok(admin_client.get(f"/admin/oauth2_provider/accesstoken/{row.pk}/change/"))
+    assert f'action="{revoke_url}"' in html and 'method="post"' in html and "csrfmiddlewaretoken" in html
+    assert admin_client.get(revoke_url).status_code == 405
+    response = admin_client.post(revoke_url)
+    assert response.status_code == 302 and response["Location"].endswith("/admin/oauth2_provider/accesstoken/")
+    assert not get_access_token_model().objects.filter(pk=row.pk).exists()
+    assert cache.get("revoked-token:" + row.token_checksum) is not None
+
+
+def test_access_token_revoke_needs_the_change_permission(world, client, make_user, tokens):
+    row = _row(tokens["user"]["access_token"])
+    viewer = make_user("viewer", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_accesstoken"))
+    client.force_login(viewer)
+    _ok(client.get(f"/admin/oauth2_provider/accesstoken/{row.pk}/change/"))
+    assert client.post(f"/admin/oauth2_provider/accesstoken/{row.pk}/revoke/").status_code == 403
+    assert get_access_token_model().objects.filter(pk=row.pk).exists()
+
+
+def test_access_token_list_shows_scopes_and_no_empty_column(admin_client, tokens):
+    changelist = admin_client.get("/admin/oauth2_provider/accesstoken/").context["cl"]
+    assert "scope" in changelist.list_display
+    assert "masked_token" not in changelist.list_display  # hashed storage: always empty
+    html = _ok(admin_client.get("/admin/oauth2_provider/accesstoken/"))
+    assert "mcp:read mcp:tools" in html
