@@ -171,3 +171,19 @@ def test_removing_a_role_in_the_admin_revokes_their_tokens(world, live, client, 
     assert response.status_code == 302
     assert world.users["alice"].role_names() == ["reader"]
     assert denied(live) and mcp_status(client, live) == 401
+
+
+def test_a_lost_role_revokes_the_refresh_token_too(world, post_token, password_token):
+    issued = password_token("alice", scope="mcp:read mcp:tools")
+    world.users["alice"].roles.clear()
+    body = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"], "client_id": world.clients["cli"].client_id}
+    response = post_token(body)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_a_scope_taken_from_a_role_revokes_the_refresh_token_too(world, post_token, password_token):
+    issued = password_token("alice", scope="mcp:read mcp:tools")
+    world.roles["writer"].scopes.remove(world.scopes["mcp:tools"])
+    body = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"], "client_id": world.clients["cli"].client_id}
+    response = post_token(body)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
