@@ -3,9 +3,9 @@
 Each change revokes the affected tokens through ``revocation.revoke_tokens``, which feeds the deny-list
 every worker and instance reads, so /mcp refuses them on the next request (DESIGN.md invariant 11).
 Policy (the safer choice): a deactivated user, or one who loses a role, loses every token, refresh
-tokens and unused codes included; when a role loses scopes, the role's users lose every token whose
-access token carries one of those scopes, even if another role still grants it (the client simply asks
-again and gets what is allowed today). Client-credentials tokens have no user and are never touched.
+tokens and unused codes included; when a role loses scopes, each of the role's users holding an access
+token that carries one of them loses all their tokens, even if another role still grants the scope (the
+client signs in again and gets what is allowed today). Client-credentials tokens have no user and are never touched.
 Changes that bypass model signals (``QuerySet.update()``, raw SQL) revoke nothing.
 """
 
