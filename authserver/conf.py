@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "DCR_DEFAULT_SCOPES": None,  # None: every scope some ordinary (non-staff) user's roles grant
     "DCR_RATE_LIMIT": 60,  # registration attempts per address per window
     "DCR_RATE_WINDOW": 3600,
+    "DCR_MAX_REDIRECT_URIS": 10,  # per client, registered or in a metadata document (each is a CORS origin)
+    "DCR_MAX_METADATA_BYTES": 16 * 1024,  # a registration body (DOT caps metadata documents alike)
+    "CIMD_RATE_LIMIT": 10,  # unknown or stale metadata documents fetched per address per window
+    "CIMD_RATE_WINDOW": 3600,
     "CIMD_PRIVATE_HOSTS": [],  # hosts (ALLOWED_HOSTS syntax) whose metadata may live on private addresses
 }
 

@@ -18,7 +18,7 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
-from . import clients, conf, scopes
+from . import clients, conf, metadata, scopes
 from .models import ClientPolicy, InitialAccessToken, Scope, token_checksum
 
 # Only user-delegated grants: a self-registered client_credentials client would get tokens on
@@ -113,6 +113,9 @@ def refusal(body: bytes) -> tuple[str, str] | None:
     data = _metadata(body)
     if data is None:
         return None
+    problem = metadata.problem(data)
+    if problem is not None:
+        return problem
     uris = data.get("redirect_uris", [])
     for uri in uris if isinstance(uris, list) else []:
         problem = clients.redirect_uri_problem(uri) if isinstance(uri, str) else "it is not a string"

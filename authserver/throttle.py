@@ -129,8 +129,17 @@ def token_requests_exceeded(client_id: str) -> int:
 
 def registrations_exceeded(ip: str) -> int:
     """Count one registration attempt from an address; return the seconds to wait when over the limit."""
-    window, limit = conf.get("DCR_RATE_WINDOW"), conf.get("DCR_RATE_LIMIT")
+    return _address_exceeded("register", ip, conf.get("DCR_RATE_LIMIT"), conf.get("DCR_RATE_WINDOW"))
+
+
+def metadata_fetches_exceeded(ip: str) -> int:
+    """Count one fetch of an unknown (or stale) metadata document for an address; the seconds to wait
+    when over the limit. A new document is a new client, as a registration is."""
+    return _address_exceeded("cimd", ip, conf.get("CIMD_RATE_LIMIT"), conf.get("CIMD_RATE_WINDOW"))
+
+
+def _address_exceeded(kind: str, ip: str, limit: int, window: int) -> int:
     now = time.time()
-    if _add(f"{_key('register', ip)}:{int(now // window)}", 1, window) > limit:
+    if _add(f"{_key(kind, ip)}:{int(now // window)}", 1, window) > limit:
         return int(window - now % window) + 1
     return 0

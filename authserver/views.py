@@ -32,7 +32,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
 from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
 
-from . import clients, conf, consents, keys, registration, scopes, throttle
+from . import clients, conf, consents, keys, metadata, registration, scopes, throttle
 from .exceptions import describe
 from .forms import LoginForm
 from .models import Consent
@@ -138,6 +138,8 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
             context["scope_items"] = [(name, descriptions.get(name, name)) for name in context.get("scopes", [])]
             uri = urlsplit(context.get("redirect_uri") or "")
             context["redirect_host"] = uri.netloc or f"{uri.scheme}:"  # a private-use scheme has no host
+            if application.registration_source == application.RegistrationSource.CIMD:
+                context["document_host"] = urlsplit(application.client_id).netloc
         return context
 
     def form_valid(self, form):
@@ -326,13 +328,18 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 
 @method_decorator(csrf_exempt, name="dispatch")  # as DOT's views: no cookies, credentials in headers
 class RegistrationBodyMixin:
-    """Registration bodies are JSON; one too large gets an RFC 7591 error, not Django's HTML 400."""
+    """Registration bodies are JSON client metadata: one too large or nested too deep gets an RFC 7591
+    error before DOT decodes it (its decoder fails on deep nesting with a RecursionError, a 500)."""
 
     def dispatch(self, request, *args, **kwargs):
         try:
             request.body  # noqa: B018  (read now, inside error handling)
         except RequestDataTooBig:
             return oauth_error("invalid_client_metadata", "The request body is too large.", 413)
+        problem = metadata.body_problem(request.body) if request.method in ("POST", "PUT") else None
+        if problem is not None:
+            status, description = problem
+            return _no_store(oauth_error("invalid_client_metadata", description, status))
         return super().dispatch(request, *args, **kwargs)
 
 

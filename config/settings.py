@@ -315,13 +315,21 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_PERMISSION_CLASSES": DCR_PERMISSION_CLASSES.get(
         DCR_POLICY, DCR_PERMISSION_CLASSES["closed"]
     ),
-    # Client ID Metadata Documents: an https client_id URL is fetched (SSRF-hardened) on first use,
-    # only from hosts on the allow-list (ALLOWED_HOSTS syntax; empty: none).
-    "CIMD_ENABLED": env_bool("CIMD_ENABLED"),
-    "CIMD_ALLOWED_HOSTS": env_list("CIMD_ALLOWED_HOSTS"),
-    "CIMD_REGISTRATION_PERMISSION_CLASSES": ["oauth2_provider.cimd.HostAllowlistCIMDPermission"],
+    # Client ID Metadata Documents: an https client_id URL is fetched on first use, from public
+    # addresses only (SSRF rules; CIMD_PRIVATE_HOSTS excepted), from hosts on the allow-list
+    # (ALLOWED_HOSTS syntax; default "*": any), at most CIMD_RATE_LIMIT new ones per address.
+    "CIMD_ENABLED": env_bool("CIMD_ENABLED", True),
+    "CIMD_ALLOWED_HOSTS": env_list("CIMD_ALLOWED_HOSTS", "*"),
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": [
+        "oauth2_provider.cimd.HostAllowlistCIMDPermission",
+        "authserver.cimd.PerAddressLimit",
+    ],
     "CIMD_METADATA_FETCHER": "authserver.cimd.MetadataFetcher",
+    # One wall-clock deadline for the whole fetch (lookup, connect, TLS, headers, body).
     "CIMD_FETCH_TIMEOUT_SECONDS": env_int("CIMD_FETCH_TIMEOUT", 5),
+    # Fetches in flight per process, below its request threads (THREADS, 3), so that slow metadata
+    # servers can never hold them all; one more is refused at once (an unknown client, no backoff).
+    "CIMD_MAX_CONCURRENT_FETCHES": env_int("CIMD_MAX_CONCURRENT_FETCHES", 2),
 }
 SILENCED_SYSTEM_CHECKS = [
     # 'http' stays in DOT's scheme list only for RFC 8252 loopback redirect URIs; authserver's own
@@ -352,6 +360,11 @@ AUTHSERVER = {
     "DCR_DEFAULT_SCOPES": env_list("DCR_DEFAULT_SCOPES") or None,
     "DCR_RATE_LIMIT": env_int("DCR_RATE_LIMIT", 60),
     "DCR_RATE_WINDOW": env_int("DCR_RATE_WINDOW", 3600),
+    # Per client, registered or in a metadata document; each one's origin becomes a CORS origin.
+    "DCR_MAX_REDIRECT_URIS": env_int("DCR_MAX_REDIRECT_URIS", 10),
+    "DCR_MAX_METADATA_BYTES": env_int("DCR_MAX_METADATA_BYTES", 16 * 1024),
+    "CIMD_RATE_LIMIT": env_int("CIMD_RATE_LIMIT", 10),
+    "CIMD_RATE_WINDOW": env_int("CIMD_RATE_WINDOW", 3600),
     # Hosts whose metadata documents may live on private or loopback addresses (default: none).
     "CIMD_PRIVATE_HOSTS": env_list("CIMD_PRIVATE_HOSTS"),
 }

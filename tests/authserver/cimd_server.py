@@ -55,6 +55,8 @@ class Document:
     status: int = 200
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     delay: float = 0
+    drip: float = 0  # seconds between single bytes of the answer, from byte ``drip_from`` on
+    drip_from: int = 0
 
 
 class DocumentServer:
@@ -90,8 +92,26 @@ class DocumentServer:
                 for name, value in document.headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(document.body)))
-                self.end_headers()
-                self.wfile.write(document.body)
+                if not document.drip:
+                    self.end_headers()
+                    self.wfile.write(document.body)
+                    return
+                self.send_header("Connection", "close")
+                self._headers_buffer.append(b"\r\n")  # end_headers() would send them at once
+                answer = b"".join(self._headers_buffer) + document.body
+                self._headers_buffer = []
+                self._drip(answer, document.drip_from, document.drip)
+
+            def _drip(self, answer: bytes, start: int, interval: float) -> None:
+                """Send ``answer[start:]`` one byte at a time (a slow-loris metadata server)."""
+                try:
+                    self.wfile.write(answer[:start])
+                    for index in range(start, len(answer)):
+                        time.sleep(interval)
+                        self.wfile.write(answer[index : index + 1])
+                        self.wfile.flush()
+                except OSError:  # the fetcher gave up and closed the connection
+                    self.close_connection = True
 
             def log_message(self, *args):
                 pass

@@ -229,3 +229,115 @@ def test_cimd_off_means_unknown_client(world, client, cimd_on, settings):
 def test_a_plain_http_client_id_is_not_a_metadata_url(world, client, cimd_on):
     client_id = f"http://{HOST}:{cimd_on.port}/plain.json"
     assert_refused(consent_page(client, world, client_id), client_id)
+
+
+# --- a metadata server cannot hold the fetching thread, and unknown URLs cannot flood ---
+
+
+@pytest.mark.parametrize("drip_from", [0, 120], ids=["headers", "body"])
+def test_a_dripped_answer_is_cut_off_at_the_deadline(world, client, cimd_on, drip_from, reasons):
+    """CIMD_FETCH_TIMEOUT_SECONDS bounds the whole fetch, not each read: a valid document sent a byte
+    at a time (each byte well within the timeout) is given up at the deadline, not read to its end."""
+    client_id = cimd_on.serve("/dripped.json")
+    document = cimd_on.documents["/dripped.json"]
+    document.drip, document.drip_from = 0.05, drip_from  # ~15 s for the whole answer
+    started = time.monotonic()
+    response = consent_page(client, world, client_id)
+    assert time.monotonic() - started < 1 + 1  # the 1 s deadline and a margin
+    assert_refused(response, client_id, reasons, "could not fetch")
+
+
+def test_fetches_beyond_the_per_process_cap_fail_fast(world, client, cimd_on, settings, reasons):
+    """With every fetch slot taken, another unknown URL is refused at once and never fetched."""
+    from oauth2_provider import cimd
+
+    assert 0 < settings.OAUTH2_PROVIDER["CIMD_MAX_CONCURRENT_FETCHES"] < 3  # below a worker's 3 threads
+    client_id = cimd_on.serve("/over-cap.json")
+    semaphore = cimd._get_fetch_semaphore()
+    slots = settings.OAUTH2_PROVIDER["CIMD_MAX_CONCURRENT_FETCHES"]
+    taken = [semaphore.acquire(blocking=False) for _ in range(slots)]
+    try:
+        assert all(taken)
+        started = time.monotonic()
+        assert_refused(consent_page(client, world, client_id), client_id, reasons, "in-flight cap reached")
+        assert time.monotonic() - started < 0.5
+    finally:
+        for _ in taken:
+            semaphore.release()
+    assert cimd_on.requests == []
+    # Not backed off: fine once there is room.
+    assert consent_page(client, world, client_id).status_code == 200
+
+
+def test_metadata_document_clients_are_limited_per_address(world, client, cimd_on, settings, reasons):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "CIMD_RATE_LIMIT": 2}
+    first, second, third = (cimd_on.serve(f"/flood-{n}.json") for n in range(3))
+    assert consent_page(client, world, first).status_code == 200
+    assert consent_page(client, world, first).status_code == 200  # known now: not counted again
+    assert consent_page(client, world, second).status_code == 200
+    assert_refused(consent_page(client, world, third), third, reasons, "refused by permission classes")
+    assert cimd_on.requests == ["/flood-0.json", "/flood-1.json"]
+    client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    query = {
+        "response_type": "code",
+        "client_id": third,
+        "redirect_uri": REDIRECT_URI,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    elsewhere = client.get(AUTHORIZE_URL + "?" + urlencode(query), REMOTE_ADDR="192.0.2.7")
+    assert elsewhere.status_code == 200 and known(third)
+
+
+def test_a_document_with_too_many_redirect_uris_is_refused(world, client, cimd_on, settings, reasons):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "DCR_MAX_REDIRECT_URIS": 3}
+    uris = [f"http://127.0.0.1:{8000 + n}/callback" for n in range(4)]
+    client_id = cimd_on.serve("/many-redirects.json", redirect_uris=uris)
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, "at most 3 redirect URIs")
+    client_id = cimd_on.serve("/three-redirects.json", redirect_uris=[REDIRECT_URI, *uris[:2]])
+    assert consent_page(client, world, client_id).status_code == 200
+
+
+# --- on by default, for documents on public addresses ---
+
+
+def test_on_by_default_for_any_public_host(world, client):
+    from django.conf import settings as project
+
+    assert project.OAUTH2_PROVIDER["CIMD_ENABLED"] is True
+    assert project.OAUTH2_PROVIDER["CIMD_ALLOWED_HOSTS"] == ["*"]
+    assert project.AUTHSERVER["CIMD_PRIVATE_HOSTS"] == []
+    metadata = client.get("/.well-known/oauth-authorization-server").json()
+    assert metadata["client_id_metadata_document_supported"] is True
+
+
+def test_by_default_a_document_on_a_private_address_is_refused(world, client, document_server, reasons):
+    """The project's defaults (no test overrides): loopback is not a public address, so not fetched."""
+    document_server.requests.clear()
+    client_id = document_server.serve("/default-private.json")
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, "non-public address")
+    assert document_server.requests == []
+
+
+def test_the_consent_page_names_the_documents_host(world, client, cimd_on):
+    client_id = cimd_on.serve("/named.json")
+    html = consent_page(client, world, client_id).content.decode()
+    assert f'<strong id="document-host">{HOST}:{cimd_on.port}</strong>' in html
+
+
+def test_a_slow_name_lookup_is_cut_off_at_the_deadline(world, client, cimd_on, monkeypatch, reasons):
+    import socket
+
+    real = socket.getaddrinfo
+
+    def slow(*args, **kwargs):
+        time.sleep(4)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    client_id = cimd_on.serve("/slow-lookup.json")
+    started = time.monotonic()
+    response = consent_page(client, world, client_id)
+    assert time.monotonic() - started < 1 + 1  # the 1 s deadline and a margin
+    assert_refused(response, client_id, reasons, "could not resolve client_id host in time")

@@ -296,6 +296,44 @@ def test_oversized_body(world, register, settings):
     assert response.json()["error"] == "invalid_client_metadata"
 
 
+def test_a_deeply_nested_body_is_invalid_metadata_not_a_500(world, register, caplog):
+    before = applications()
+    response = register(b"[" * 100_000 + b"]" * 100_000, raw=True)
+    assert response.status_code in (400, 413)
+    assert response.json()["error"] == "invalid_client_metadata"
+    response = register(b"[" * 8_000 + b"]" * 8_000, raw=True)  # within the size limit
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+    nested = {**SDK_BODY, "software_statement_extra": json.loads("[" * 40 + "]" * 40)}
+    response = register(nested)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+    assert applications() == before
+
+
+def test_registration_metadata_size_is_capped(world, register, settings):
+    """Far below the general upload limit: a registration is a few hundred bytes."""
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE > 64 * 1024
+    before = applications()
+    response = register({**SDK_BODY, "client_name": "x" * 20_000})
+    assert response.status_code == 413
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert applications() == before
+
+
+def test_redirect_uris_per_client_are_capped(world, register, settings):
+    before = applications()
+    uris = [f"http://127.0.0.1:{9000 + n}/callback" for n in range(11)]
+    response = register({**SDK_BODY, "redirect_uris": uris})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_redirect_uri"
+    assert applications() == before
+    assert register({**SDK_BODY, "redirect_uris": uris[:10]}).status_code == 201
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "DCR_MAX_REDIRECT_URIS": 2}
+    assert register({**SDK_BODY, "redirect_uris": uris[:3]}).json()["error"] == "invalid_redirect_uri"
+
+
 # --- policies ---
 
 
@@ -421,6 +459,29 @@ def test_update_is_held_to_the_same_rules(client, registered):
     assert response.status_code == 400 and response.json()["error"] == "invalid_redirect_uri"
     response = manage(client, body, "put", data={**SDK_BODY, "grant_types": ["client_credentials"]})
     assert response.json()["error"] == "invalid_client_metadata"
+    assert manage(client, body).json()["redirect_uris"] == SDK_BODY["redirect_uris"]  # unchanged, token kept
+
+
+def test_update_is_held_to_the_size_depth_and_redirect_uri_limits(client, registered):
+    body = registered()
+    uris = [f"http://127.0.0.1:{9000 + n}/cb" for n in range(11)]
+    many = {**SDK_BODY, "client_id": body["client_id"], "redirect_uris": uris}
+    response = manage(client, body, "put", data=many)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_redirect_uri"
+    url = f"/oauth/register/{body['client_id']}/"
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {body['registration_access_token']}"}
+
+    def put(data: bytes):
+        return client.put(url, data, content_type="application/json", **headers)
+
+    deep = put(b"[" * 100_000 + b"]" * 100_000)
+    assert deep.status_code in (400, 413) and deep.json()["error"] == "invalid_client_metadata"
+    deep = put(b"[" * 8_000 + b"]" * 8_000)
+    assert deep.status_code == 400 and deep.json()["error"] == "invalid_client_metadata"
+    deep = put(json.dumps({**SDK_BODY, "x": json.loads("[" * 40 + "]" * 40)}).encode())
+    assert deep.status_code == 400 and deep.json()["error"] == "invalid_client_metadata"
+    big = put(json.dumps({**SDK_BODY, "client_name": "x" * 20_000}).encode())
+    assert big.status_code == 413 and big.json()["error"] == "invalid_client_metadata"
     assert manage(client, body).json()["redirect_uris"] == SDK_BODY["redirect_uris"]  # unchanged, token kept
 
 
