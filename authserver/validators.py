@@ -14,6 +14,7 @@ from oauthlib.oauth2.rfc6749.errors import (
 
 from . import clients, registration, scopes, throttle
 from .exceptions import TooManyRequests
+from .forms import clean_username
 from .models import ClientPolicy
 
 RefreshToken = get_refresh_token_model()
@@ -135,6 +136,8 @@ class OAuth2Validator(DOTValidator):
         raise InvalidGrantError(description=description, request=request)
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        """The password grant: the username as the sign-in page reads it, under the same lockout."""
+        username = clean_username(username)
         ip = client_ip(request)
         wait = throttle.lockout_remaining(username, ip)
         if wait:

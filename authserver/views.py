@@ -34,7 +34,7 @@ from oauth2_provider.signals import app_authorized
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError, InvalidScopeError
 
 from . import clients, conf, consents, keys, registration, resources, scopes, throttle
-from .forms import LoginForm
+from .forms import LoginForm, clean_username
 from .models import Consent
 
 # The pages people see need no script at all, and nobody may frame them (clickjacking). No
@@ -78,7 +78,7 @@ class LoginView(PageSecurityMixin, auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")[:150]
+        username = clean_username(request.POST.get("username", ""))
         wait = throttle.lockout_remaining(username, _client_ip(request))
         if wait:
             response = self.render_to_response(self.get_context_data(form=self.get_form(), locked_for=wait), status=429)
@@ -87,11 +87,12 @@ class LoginView(PageSecurityMixin, auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        throttle.record_login_success(form.get_user().get_username())
+        throttle.record_login_success(form.cleaned_data["username"])
         return super().form_valid(form)
 
     def form_invalid(self, form):
-        throttle.record_login_failure(self.request.POST.get("username", "")[:150], _client_ip(self.request))
+        username = clean_username(self.request.POST.get("username", ""))
+        throttle.record_login_failure(username, _client_ip(self.request))
         return super().form_invalid(form)
 
 

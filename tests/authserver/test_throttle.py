@@ -127,6 +127,37 @@ def test_login_success_resets_the_failure_count(world, limits, client):
     assert _login(client, password="alice-password").status_code == 302
 
 
+# --- one username, however it is spelled: the form's normalisation (strip, NFKC) keys the lockout ---
+
+VARIANTS = [" guest", "guest ", "\tguest", "\uff47\uff55\uff45\uff53\uff54"]  # the last: full-width ｇｕｅｓｔ
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_locked_username_stays_locked_however_it_is_spelled(world, limits, client, post_token, variant):
+    for _ in range(LIMIT):
+        _login(client, username="guest")
+    response = _login(client, username=variant, password="guest-password")
+    assert response.status_code == 429, variant
+    assert "_auth_user_id" not in client.session
+    _assert_locked_json(_password(post_token, world, username=variant, password="guest-password"))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_failures_under_any_spelling_count_for_the_one_username(world, limits, client, post_token, variant):
+    for attempt in range(LIMIT):
+        if attempt % 2:
+            _login(client, username=variant)
+        else:
+            _password(post_token, world, username=variant)
+    assert _login(client, username="guest", password="guest-password").status_code == 429
+    _assert_locked_json(_password(post_token, world, username="guest", password="guest-password"))
+
+
+def test_the_password_grant_accepts_the_spellings_the_login_page_accepts(world, limits, post_token):
+    for variant in VARIANTS:
+        assert _password(post_token, world, username=variant, password="guest-password").status_code == 200
+
+
 # --- token endpoint flood limit ---
 
 
