@@ -12,6 +12,8 @@ from oauthlib.oauth2.rfc6749.errors import (
     UnauthorizedClientError,
 )
 
+from observability import clientaddress
+
 from . import clients, registration, scopes, throttle
 from .exceptions import TooManyRequests
 from .forms import clean_username
@@ -21,7 +23,9 @@ RefreshToken = get_refresh_token_model()
 
 
 def client_ip(request) -> str:
-    return (request.headers or {}).get("REMOTE_ADDR", "") if hasattr(request, "headers") else ""
+    """The client's address (``observability.clientaddress``) from an oauthlib request, whose headers
+    are a copy of the Django request's ``META``."""
+    return clientaddress.of(getattr(request, "headers", None) or {})
 
 
 class OAuth2Validator(DOTValidator):

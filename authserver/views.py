@@ -33,6 +33,8 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError, InvalidScopeError
 
+from observability import clientaddress
+
 from . import clients, conf, consents, keys, registration, resources, scopes, throttle
 from .forms import LoginForm, clean_username
 from .models import Consent
@@ -46,7 +48,7 @@ PAGE_CSP = (
 
 
 def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    return clientaddress.of(request.META)
 
 
 def _with_iss(url: str) -> str:
@@ -269,7 +271,7 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
             return oauth_error("unsupported_grant_type", "This server does not offer that grant type.", 400)
         # Counted before authentication: keyed by client *and* address, so that a flood naming a
         # client from elsewhere cannot lock that client out.
-        wait = throttle.token_requests_exceeded(f"{_client_id_of(request)}@{_client_ip(request)}")
+        wait = throttle.token_requests_exceeded(_client_id_of(request), _client_ip(request))
         if wait:
             response = oauth_error("temporarily_unavailable", "Too many token requests for this client.", 429)
             response["Retry-After"] = str(wait)
