@@ -138,11 +138,11 @@ class InitialAccessTokenAdmin(admin.ModelAdmin):
 class ConsentAdmin(admin.ModelAdmin):
     """Remembered consents; users withdraw their own on the account page."""
 
-    list_display = ("user", "application", "scope_list", "updated")
+    list_display = ("user", "application", "resource", "scope_list", "updated")
     list_select_related = ("user", "application")
     list_filter = ("application",)
     search_fields = ("user__username", "application__name", "application__client_id")
-    readonly_fields = ("user", "application", "scopes", "created", "updated")
+    readonly_fields = ("user", "application", "resource", "scopes", "created", "updated")
     actions = ["withdraw"]
 
     @admin.action(description="Withdraw selected consents and revoke those tokens")

@@ -11,21 +11,34 @@ from . import revocation
 from .models import Consent, Scope
 
 
-def covers(user, application, scopes: Iterable[str]) -> bool:
-    """Whether the user already approved every one of these scopes for this client."""
-    wanted = set(scopes)
-    consent = Consent.objects.for_client(user, application).first()
-    return bool(wanted) and consent is not None and wanted <= consent.scope_names()
+def covers(user, application, scopes: Iterable[str], resources: Iterable[str]) -> bool:
+    """Whether the user already approved every one of these scopes for this client, for every one of
+    these resources (one query)."""
+    wanted, needed = set(scopes), set(resources)
+    if not wanted or not needed:
+        return False
+    rows = Consent.objects.for_client(user, application).filter(resource__in=needed)
+    approved: dict[str, set[str]] = {}
+    for resource, name in rows.values_list("resource", "scopes__name"):
+        approved.setdefault(resource, set()).add(name)
+    return all(wanted <= approved.get(resource, set()) for resource in needed)
 
 
 @transaction.atomic
-def remember(user, application, scopes: Iterable[str]) -> Consent:
-    """Record an approval; scopes approved earlier for the same client stay approved."""
-    consent, _ = Consent.objects.select_for_update().get_or_create(user=user, application=application)
-    consent.scopes.add(*Scope.objects.filter(name__in=set(scopes)))
-    consent.updated = timezone.now()
-    consent.save(update_fields=["updated"])
-    return consent
+def remember(user, application, scopes: Iterable[str], resources: Iterable[str]) -> list[Consent]:
+    """Record an approval for each resource; scopes approved earlier for the same client and resource
+    stay approved."""
+    chosen = list(Scope.objects.filter(name__in=set(scopes)))
+    remembered = []
+    for resource in dict.fromkeys(resources):
+        consent, _ = Consent.objects.select_for_update().get_or_create(
+            user=user, application=application, resource=resource
+        )
+        consent.scopes.add(*chosen)
+        consent.updated = timezone.now()
+        consent.save(update_fields=["updated"])
+        remembered.append(consent)
+    return remembered
 
 
 @transaction.atomic

@@ -1,6 +1,8 @@
-"""Forms for the sign-in page and the admin's client page."""
+"""Forms for the sign-in page and the admin's client page, and the one rule for what username a
+sign-in names."""
 
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from oauth2_provider.forms import ApplicationForm
 from oauth2_provider.settings import oauth2_settings
 
@@ -19,6 +21,18 @@ class LoginForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autocapitalize": "none"})
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+
+def clean_username(raw: object) -> str:
+    """The username a sign-in names, as the sign-in form hands it to the authentication backend.
+
+    Django's ``UsernameField`` (surrounding whitespace stripped, NFKC: " guest" and a full-width
+    "ｇｕｅｓｔ" are "guest"), cut to the field's length as ``AuthenticationForm`` does. Lockouts key on
+    it and the password grant authenticates with it, so no spelling escapes a lockout.
+    """
+    model = get_user_model()
+    length = model._meta.get_field(model.USERNAME_FIELD).max_length or 254
+    return UsernameField(max_length=length).to_python("" if raw is None else raw)[:length]
 
 
 def supported_application_grants() -> list[str]:

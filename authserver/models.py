@@ -90,12 +90,14 @@ class ConsentQuerySet(models.QuerySet):
 
 
 class Consent(models.Model):
-    """A user's remembered approval of scopes for one client: asking for a subset skips the consent page."""
+    """A user's remembered approval of scopes for one client and one resource (RFC 8707): asking for a
+    subset, for that resource, skips the consent page."""
 
     user = models.ForeignKey("User", on_delete=models.CASCADE, related_name="consents")
     application = models.ForeignKey(
         oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="consents"
     )
+    resource = models.CharField(max_length=500, help_text="The resource (token audience) the approval is for.")
     scopes = models.ManyToManyField(Scope, blank=True, related_name="consents")
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(default=timezone.now, editable=False)
@@ -104,10 +106,14 @@ class Consent(models.Model):
 
     class Meta:
         ordering = ["-updated", "-id"]
-        constraints = [models.UniqueConstraint(fields=["user", "application"], name="one_consent_per_user_client")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "application", "resource"], name="one_consent_per_user_client_resource"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.user} → {self.application}"
+        return f"{self.user} → {self.application} ({self.resource})"
 
     def scope_names(self) -> set[str]:
         return set(self.scopes.values_list("name", flat=True))

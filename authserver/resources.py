@@ -22,6 +22,11 @@ def default() -> str:
     return conf.get("DEFAULT_RESOURCE")
 
 
+def audience(requested: list[str]) -> list[str]:
+    """The resources a token for this request is for: the ones it names, else the default."""
+    return list(dict.fromkeys(requested)) or [default()]
+
+
 def _invalid_target(request, resource: str) -> CustomOAuth2Error:
     return CustomOAuth2Error(
         error="invalid_target",

@@ -13,6 +13,8 @@ import time
 
 from django.core.cache import cache
 
+from observability.clientaddress import bucket
+
 from . import conf, outages
 
 
@@ -31,16 +33,17 @@ def _lock(kind: str, value: str, seconds: int) -> None:
 
 
 def lockout_remaining(username: str, ip: str) -> int:
-    """Seconds until the username or address may try again (0 when not locked)."""
+    """Seconds until the username or address (an IPv6 one: its /64) may try again (0 when not locked)."""
     now = time.time()
-    until = cache.get_many([_key("lock-user", username), _key("lock-ip", ip)]).values()
+    until = cache.get_many([_key("lock-user", username), _key("lock-ip", bucket(ip))]).values()
     remaining = max((u - now for u in until if u), default=0)
     return max(0, int(remaining + 0.999))
 
 
 def record_login_failure(username: str, ip: str) -> None:
-    """Count one failed sign-in; lock the username or address once its limit is reached."""
+    """Count one failed sign-in; lock the username or address (an IPv6 one: its /64) at its limit."""
     seconds = conf.get("LOGIN_LOCKOUT_SECONDS")
+    ip = bucket(ip)
     if username and _bump(_key("fail-user", username), seconds) >= conf.get("LOGIN_FAILURE_LIMIT"):
         _lock("user", username, seconds)
     if ip and _bump(_key("fail-ip", ip), seconds) >= conf.get("LOGIN_IP_FAILURE_LIMIT"):
@@ -118,17 +121,20 @@ def _add(key: str, amount: int, window: int) -> int:
 _token_requests = _BatchedCounter()
 
 
-def token_requests_exceeded(client_id: str) -> int:
-    """Count one token request for a client; return the seconds to wait when over its limit."""
+def token_requests_exceeded(client_id: str, ip: str = "") -> int:
+    """Count one token request naming a client from an address (an IPv6 one: its /64); return the
+    seconds to wait when over the limit."""
     window, limit = conf.get("TOKEN_RATE_WINDOW"), conf.get("TOKEN_RATE_LIMIT")
     now = time.time()
-    if _token_requests.hit(_key("token", client_id), int(now // window), window, limit) > limit:
+    key = _key("token", f"{client_id}@{bucket(ip)}" if ip else client_id)
+    if _token_requests.hit(key, int(now // window), window, limit) > limit:
         return int(window - now % window) + 1
     return 0
 
 
 def registrations_exceeded(ip: str) -> int:
-    """Count one registration attempt from an address; return the seconds to wait when over the limit."""
+    """Count one registration attempt from an address (an IPv6 one: its /64); return the seconds to
+    wait when over the limit."""
     return _address_exceeded("register", ip, conf.get("DCR_RATE_LIMIT"), conf.get("DCR_RATE_WINDOW"))
 
 
@@ -140,6 +146,6 @@ def metadata_fetches_exceeded(ip: str) -> int:
 
 def _address_exceeded(kind: str, ip: str, limit: int, window: int) -> int:
     now = time.time()
-    if _add(f"{_key(kind, ip)}:{int(now // window)}", 1, window) > limit:
+    if _add(f"{_key(kind, bucket(ip))}:{int(now // window)}", 1, window) > limit:
         return int(window - now % window) + 1
     return 0

@@ -12,15 +12,20 @@ from oauthlib.oauth2.rfc6749.errors import (
     UnauthorizedClientError,
 )
 
+from observability import clientaddress
+
 from . import clients, registration, scopes, throttle
 from .exceptions import TooManyRequests
+from .forms import clean_username
 from .models import ClientPolicy
 
 RefreshToken = get_refresh_token_model()
 
 
 def client_ip(request) -> str:
-    return (request.headers or {}).get("REMOTE_ADDR", "") if hasattr(request, "headers") else ""
+    """The client's address (``observability.clientaddress``) from an oauthlib request, whose headers
+    are a copy of the Django request's ``META``."""
+    return clientaddress.of(getattr(request, "headers", None) or {})
 
 
 class OAuth2Validator(DOTValidator):
@@ -150,6 +155,8 @@ class OAuth2Validator(DOTValidator):
         raise InvalidGrantError(description=description, request=request)
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        """The password grant: the username as the sign-in page reads it, under the same lockout."""
+        username = clean_username(username)
         ip = client_ip(request)
         wait = throttle.lockout_remaining(username, ip)
         if wait:

@@ -10,13 +10,14 @@ import hashlib
 import json
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
-from django.contrib import messages
+from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, resolve_url
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.functional import SimpleLazyObject
@@ -30,11 +31,13 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
-from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
+from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError, InvalidScopeError
 
-from . import clients, conf, consents, keys, metadata, registration, scopes, throttle
+from observability import clientaddress
+
+from . import clients, conf, consents, keys, metadata, registration, resources, scopes, throttle
 from .exceptions import describe
-from .forms import LoginForm
+from .forms import LoginForm, clean_username
 from .models import Consent
 
 # The pages people see need no script at all, and nobody may frame them (clickjacking). No
@@ -46,7 +49,7 @@ PAGE_CSP = (
 
 
 def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    return clientaddress.of(request.META)
 
 
 def _with_iss(url: str) -> str:
@@ -78,7 +81,7 @@ class LoginView(PageSecurityMixin, auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")[:150]
+        username = clean_username(request.POST.get("username", ""))
         wait = throttle.lockout_remaining(username, _client_ip(request))
         if wait:
             response = self.render_to_response(self.get_context_data(form=self.get_form(), locked_for=wait), status=429)
@@ -87,48 +90,96 @@ class LoginView(PageSecurityMixin, auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        throttle.record_login_success(form.get_user().get_username())
+        throttle.record_login_success(form.cleaned_data["username"])
         return super().form_valid(form)
 
     def form_invalid(self, form):
-        throttle.record_login_failure(self.request.POST.get("username", "")[:150], _client_ip(self.request))
+        username = clean_username(self.request.POST.get("username", ""))
+        throttle.record_login_failure(username, _client_ip(self.request))
         return super().form_invalid(form)
 
 
 class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
     """The consent page: DOT's authorization endpoint, with scopes narrowed to the user's roles.
 
-    A remembered consent that covers the request answers it at once, through the same path as
-    pressing Allow; ``prompt=consent`` shows the page anyway.
+    Only a remembered consent (listed on the account page, where the user can withdraw it) that covers
+    every requested scope for this client and resource answers a request without the page, through the
+    same path as pressing Allow; so does an administrator's ``skip_authorization`` on a client (a
+    first-party decision made in the admin, never by self-registration). DOT's ``approval_prompt=auto``,
+    which reuses any live token, is never honoured. OpenID Connect's ``prompt`` values are (Core
+    §3.1.2.1): ``consent`` shows the page anyway, ``login`` signs the user in again, ``none`` shows
+    nothing and answers ``login_required`` or ``consent_required`` to the client instead.
     """
 
     template_name = "authserver/consent.html"
     remembered = False
 
+    def get(self, request, *args, **kwargs):
+        # DOT reads approval_prompt from the query (or REQUEST_APPROVAL_PROMPT) and, on "auto", lets
+        # any live token of the user and client stand in for consent: always "force" here.
+        query = request.GET.copy()
+        query["approval_prompt"] = "force"
+        request.GET = query
+        return super().get(request, *args, **kwargs)
+
     def validate_authorization_request(self, request):
         requested, credentials = super().validate_authorization_request(request)
         application = get_application_model().objects.get(client_id=credentials["client_id"])
-        granted = scopes.effective_scopes(requested, application, request.user)
+        user = request.user if request.user.is_authenticated else None
+        granted = scopes.effective_scopes(requested, application, user)
         if not granted:
             error = InvalidScopeError(
                 description="You may not grant any of the requested scopes to this client.",
                 state=credentials.get("state"),
             )
             raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
-        if request.method == "GET" and "consent" not in request.GET.get("prompt", "").split():
-            self.remembered = consents.covers(request.user, application, granted)
+        prompt = _prompt(request)
+        if "none" in prompt and len(prompt) > 1:
+            description = "prompt=none cannot be combined with other values."
+            error = InvalidRequestError(description=description, state=credentials.get("state"))
+            raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
+        if request.method == "GET" and user is not None and "consent" not in prompt:
+            audience = resources.audience(request.GET.getlist("resource"))
+            self.remembered = consents.covers(user, application, granted, audience)
         return granted, credentials
 
     def render_to_response(self, context, **response_kwargs):
         form = context.get("form")
-        if self.remembered and form is not None and "error" not in context:
-            return self._approve_remembered(form)
+        if form is not None and "error" not in context:
+            if self.remembered:
+                return self._approve_remembered(form)
+            if "none" in _prompt(self.request):
+                return self._consent_required(form, context["application"])
         return super().render_to_response(context, **response_kwargs)
 
     def _approve_remembered(self, form):
         data = {name: value for name, value in form.initial.items() if value is not None}
         bound = self.get_form_class()(data={**data, "allow": "Authorize"})
         return self.form_valid(bound) if bound.is_valid() else self.form_invalid(bound)
+
+    def _consent_required(self, form, application):
+        """prompt=none, and only the page could answer: tell the (validated) redirect URI so."""
+        description = "The user has not approved this request for this client."
+        error = ConsentRequired(description=description, state=form.initial.get("state"))
+        redirect_uri = form.initial["redirect_uri"]  # validated by oauthlib: registered for the client
+        return self.error_response(OAuthToolkitError(error=error, redirect_uri=redirect_uri), application)
+
+    def handle_prompt_login(self):
+        """prompt=login: sign the user out, then back through the login page to this request without
+        ``login`` in its prompt (so the return does not loop), every other parameter kept."""
+        if self.request.user.is_authenticated:
+            auth.logout(self.request)
+        query = [
+            (key, value)
+            for key, values in self.request.GET.lists()
+            if key not in ("prompt", "approval_prompt")
+            for value in values
+        ]
+        rest = [value for value in _prompt(self.request) if value != "login"]
+        if rest:
+            query.append(("prompt", " ".join(rest)))
+        next_url = f"{self.request.path}?{urlencode(query)}"
+        return redirect_to_login(next_url, resolve_url(self.get_login_url()), self.get_redirect_field_name())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -157,7 +208,8 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
         response = super().form_valid(form)
         if self.success_url and form.cleaned_data.get("allow") and self.request.POST.get("remember"):
             application = get_application_model().objects.get(client_id=form.cleaned_data["client_id"])
-            consents.remember(self.request.user, application, form.cleaned_data["scope"].split())
+            audience = resources.audience((form.cleaned_data.get("resource") or "").split())
+            consents.remember(self.request.user, application, form.cleaned_data["scope"].split(), audience)
         return response
 
     def form_invalid(self, form):
@@ -168,6 +220,11 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
 
     def redirect(self, redirect_to, application):
         return super().redirect(_with_iss(redirect_to), application)
+
+
+def _prompt(request: HttpRequest) -> set[str]:
+    """OpenID Connect's ``prompt``: a space-delimited, case-sensitive set of values."""
+    return set(request.GET.get("prompt", "").split())
 
 
 def _names_a_registered_redirect(data: dict) -> bool:
@@ -243,7 +300,7 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
             return oauth_error("unsupported_grant_type", "This server does not offer that grant type.", 400)
         # Counted before authentication: keyed by client *and* address, so that a flood naming a
         # client from elsewhere cannot lock that client out.
-        wait = throttle.token_requests_exceeded(f"{_client_id_of(request)}@{_client_ip(request)}")
+        wait = throttle.token_requests_exceeded(_client_id_of(request), _client_ip(request))
         if wait:
             response = oauth_error("temporarily_unavailable", "Too many token requests for this client.", 429)
             response["Retry-After"] = str(wait)

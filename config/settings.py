@@ -426,6 +426,8 @@ MCPSERVER = {
 OBSERVABILITY = {
     # Client networks that may read /metrics; requests that came through a proxy are always refused.
     "METRICS_ALLOWED_NETWORKS": env_list("METRICS_ALLOWED_IPS", "127.0.0.1/32,::1/128"),
+    # Reverse proxies whose X-Forwarded-For names the client (rate limits, lockouts, log lines).
+    "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES"),
     # prometheus_client reads this variable itself (at import); the serving command empties it at start.
     "METRICS_DIR": env("PROMETHEUS_MULTIPROC_DIR"),
     "ACCESS_LOG": env_bool("ACCESS_LOG", True),

@@ -1,4 +1,4 @@
-"""App configuration: connects the signal receivers that feed the metrics."""
+"""App configuration: connects the signal receivers that feed the metrics; registers the checks."""
 
 from django.apps import AppConfig
 
@@ -8,6 +8,6 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Observability"
 
     def ready(self) -> None:
-        from . import receivers
+        from . import checks, receivers  # noqa: F401  (checks registers itself)
 
         receivers.connect()

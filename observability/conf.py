@@ -10,6 +10,8 @@ from django.core.signals import setting_changed
 DEFAULTS: dict[str, Any] = {
     # Client networks that may read /metrics (scrape each instance directly, never through the proxy).
     "METRICS_ALLOWED_NETWORKS": ["127.0.0.1/32", "::1/128"],
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; empty: none.
+    "TRUSTED_PROXIES": [],
     # prometheus_client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR); empty: one process only.
     "METRICS_DIR": "",
     "ACCESS_LOG": True,  # one JSON line per request on the observability.access logger

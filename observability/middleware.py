@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from . import conf, metrics, reasons, requestid
+from . import clientaddress, conf, metrics, reasons, requestid
 
 access_log = logging.getLogger("observability.access")
 TOKEN_VIEW = "oauth2_provider:token"
@@ -40,6 +40,7 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         request_id = requestid.choose(request.META.get(self.meta_key))
         request.request_id = request_id
+        request.META[clientaddress.META_KEY] = clientaddress.resolve(request.META)
         token = requestid.bind(request_id)
         try:
             response = self.get_response(request)
@@ -76,7 +77,7 @@ class ObservabilityMiddleware:
                 "route": route,
                 "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 3),
-                "client": request.META.get("REMOTE_ADDR", ""),
+                "client": clientaddress.of(request.META),
             },
         )
         access_log.handle(record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from html.parser import HTMLParser
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.conf import settings
@@ -58,7 +58,7 @@ def open_page(client, world, challenge, scope, **params):
         "code_challenge_method": "S256",
         **params,
     }
-    return client.get(AUTHORIZE_URL + "?" + urlencode(query))
+    return client.get(AUTHORIZE_URL + "?" + urlencode(query, doseq=True))
 
 
 def exchange(post_token, world, code, verifier) -> dict:
@@ -159,6 +159,143 @@ def test_skipping_refuses_a_foreign_resource(world, client, consent_flow):
     _, challenge = pkce_pair()
     response = open_page(client, world, challenge, "mcp:read", resource="https://elsewhere.example.test/mcp")
     assert redirect_params(response)["error"] == "invalid_target"
+
+
+# --- only a remembered consent skips the page (not a live token, not approval_prompt) ---
+
+OTHER_RESOURCE = "https://api.example.test/other"
+
+
+def test_an_approval_not_remembered_never_skips_the_page(world, client, consent_flow):
+    """The review's reproduction: DOT's ``approval_prompt=auto`` reused any live token."""
+    consent_flow(remember=False)
+    for extra in ({"approval_prompt": "auto"}, {"approval_prompt": "auto", "prompt": "consent"}):
+        _, challenge = pkce_pair()
+        response = open_page(client, world, challenge, "mcp:read mcp:tools", **extra)
+        assert response.status_code == 200, (extra, response.get("Location"))
+
+
+def test_approval_prompt_auto_as_the_default_reuses_no_token(world, client, consent_flow, settings):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "REQUEST_APPROVAL_PROMPT": "auto"}
+    consent_flow(remember=False)
+    _, challenge = pkce_pair()
+    assert open_page(client, world, challenge, "mcp:read").status_code == 200
+
+
+def test_a_remembered_consent_is_per_resource(world, client, consent_flow, settings):
+    settings.AUTHSERVER = {
+        **settings.AUTHSERVER,
+        "ALLOWED_RESOURCES": [settings.MCP_RESOURCE_URL, OTHER_RESOURCE],
+    }
+    consent_flow(resource=settings.MCP_RESOURCE_URL)
+    assert Consent.objects.get().resource == settings.MCP_RESOURCE_URL
+    _, challenge = pkce_pair()
+    assert open_page(client, world, challenge, "mcp:read", resource=OTHER_RESOURCE).status_code == 200
+    both = [settings.MCP_RESOURCE_URL, OTHER_RESOURCE]
+    assert open_page(client, world, challenge, "mcp:read", resource=both).status_code == 200
+    assert "code" in redirect_params(open_page(client, world, challenge, "mcp:read"))  # the default resource
+    consent_flow(resource=OTHER_RESOURCE)
+    assert "code" in redirect_params(open_page(client, world, challenge, "mcp:read", resource=both))
+
+
+def test_a_consent_without_a_resource_is_for_the_default_resource(world, consent_flow, settings):
+    consent_flow()
+    assert Consent.objects.get().resource == settings.MCP_RESOURCE_URL
+
+
+def test_an_admins_skip_authorization_still_skips_the_page(world, client):
+    """An administrator's decision for a first-party client (the Django admin's switch), kept on purpose."""
+    application = world.clients["web"].application
+    application.skip_authorization = True
+    application.save()
+    client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    assert "code" in redirect_params(open_page(client, world, challenge, "mcp:read", prompt="none"))
+
+
+# --- prompt=none, prompt=login (OpenID Connect Core §3.1.2.1, §3.1.2.6) ---
+
+
+def _error_redirect(response, error: str) -> None:
+    assert response["Location"].startswith(REDIRECT_URI + "?")
+    params = redirect_params(response)
+    assert params["error"] == error and params["state"] == "s-1"
+    assert params["iss"] == settings.OAUTH_ISSUER
+    assert "code" not in params
+
+
+def test_prompt_none_without_a_session_is_login_required(world, client):
+    _, challenge = pkce_pair()
+    _error_redirect(open_page(client, world, challenge, "mcp:read", prompt="none"), "login_required")
+
+
+def test_prompt_none_without_remembered_consent_is_consent_required(world, client, consent_flow):
+    client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    _error_redirect(open_page(client, world, challenge, "mcp:read", prompt="none"), "consent_required")
+    consent_flow(remember=False)
+    response = open_page(client, world, challenge, "mcp:read", prompt="none", approval_prompt="auto")
+    _error_redirect(response, "consent_required")
+
+
+def test_prompt_none_with_remembered_consent_answers_at_once(world, client, consent_flow, post_token):
+    consent_flow()
+    verifier, challenge = pkce_pair()
+    params = redirect_params(open_page(client, world, challenge, "mcp:read", prompt="none"))
+    assert exchange(post_token, world, params["code"], verifier)["scope"] == "mcp:read"
+
+
+def test_prompt_none_with_consent_for_fewer_scopes_is_consent_required(world, client, consent_flow):
+    consent_flow(ticked=["mcp:read"])
+    _, challenge = pkce_pair()
+    response = open_page(client, world, challenge, "mcp:read mcp:tools", prompt="none")
+    _error_redirect(response, "consent_required")
+
+
+def test_prompt_none_with_other_values_is_invalid_request(world, client):
+    client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    _error_redirect(open_page(client, world, challenge, "mcp:read", prompt="none consent"), "invalid_request")
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_prompt_none_never_redirects_to_an_unregistered_uri(world, client, signed_in):
+    if signed_in:
+        client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    for wrong in ({"redirect_uri": "https://evil.example.test/cb"}, {"client_id": "no-such-client"}):
+        response = open_page(client, world, challenge, "mcp:read", prompt="none", **wrong)
+        assert response.status_code == 400, (wrong, response.get("Location"))
+
+
+def test_prompt_login_signs_the_user_in_again_then_continues(world, client, consent_flow):
+    consent_flow()  # remembered: after signing in again, no page
+    _, challenge = pkce_pair()
+    response = open_page(client, world, challenge, "mcp:read", prompt="login consent")
+    assert response.status_code == 302 and urlsplit(response["Location"]).path == "/accounts/login/"
+    assert "_auth_user_id" not in client.session  # signed out: the login page asks again
+    next_url = parse_qs(urlsplit(response["Location"]).query)["next"][0]
+    assert parse_qs(urlsplit(next_url).query)["prompt"] == ["consent"]  # login is satisfied, consent kept
+    login = client.get(response["Location"])
+    assert login.status_code == 200
+    form = {**hidden_fields(login.content), "username": "alice", "password": "alice-password"}
+    signed_in = client.post("/accounts/login/", urlencode(form), content_type=FORM)
+    assert signed_in["Location"] == next_url
+    assert client.get(next_url).status_code == 200  # the consent page, once: no loop back to login
+
+
+def test_prompt_login_keeps_every_resource(world, client, settings):
+    settings.AUTHSERVER = {
+        **settings.AUTHSERVER,
+        "ALLOWED_RESOURCES": [settings.MCP_RESOURCE_URL, OTHER_RESOURCE],
+    }
+    client.force_login(world.users["alice"])
+    _, challenge = pkce_pair()
+    both = [settings.MCP_RESOURCE_URL, OTHER_RESOURCE]
+    response = open_page(client, world, challenge, "mcp:read", prompt="login", resource=both)
+    next_url = parse_qs(urlsplit(response["Location"]).query)["next"][0]
+    query = parse_qs(urlsplit(next_url).query)
+    assert query["resource"] == both and "prompt" not in query
 
 
 # --- the account page and withdrawal ---

@@ -402,6 +402,18 @@ def test_registration_is_rate_limited_per_address(world, register, settings):
     assert register(SDK_BODY, REMOTE_ADDR="192.0.2.7").status_code == 201
 
 
+def test_registration_rate_limit_counts_the_client_behind_a_trusted_proxy(world, register, settings):
+    """Behind the README's nginx every request comes from the proxy: one bucket for everybody, unless
+    the proxy is trusted to name the client."""
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "DCR_RATE_LIMIT": 1}
+    settings.OBSERVABILITY = {**settings.OBSERVABILITY, "TRUSTED_PROXIES": ["127.0.0.1"]}
+    assert register(SDK_BODY, HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 201
+    assert register(SDK_BODY, HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 429
+    assert register(SDK_BODY, HTTP_X_FORWARDED_FOR="203.0.113.6").status_code == 201
+    assert register(SDK_BODY, HTTP_X_FORWARDED_FOR="2001:db8:0:1::1").status_code == 201
+    assert register(SDK_BODY, HTTP_X_FORWARDED_FOR="2001:db8:0:1::2").status_code == 429
+
+
 # --- RFC 7592 management with the registration access token ---
 
 

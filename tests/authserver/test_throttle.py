@@ -127,6 +127,99 @@ def test_login_success_resets_the_failure_count(world, limits, client):
     assert _login(client, password="alice-password").status_code == 302
 
 
+# --- one username, however it is spelled: the form's normalisation (strip, NFKC) keys the lockout ---
+
+VARIANTS = [" guest", "guest ", "\tguest", "\uff47\uff55\uff45\uff53\uff54"]  # the last: full-width ｇｕｅｓｔ
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_locked_username_stays_locked_however_it_is_spelled(world, limits, client, post_token, variant):
+    for _ in range(LIMIT):
+        _login(client, username="guest")
+    response = _login(client, username=variant, password="guest-password")
+    assert response.status_code == 429, variant
+    assert "_auth_user_id" not in client.session
+    _assert_locked_json(_password(post_token, world, username=variant, password="guest-password"))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_failures_under_any_spelling_count_for_the_one_username(world, limits, client, post_token, variant):
+    for attempt in range(LIMIT):
+        if attempt % 2:
+            _login(client, username=variant)
+        else:
+            _password(post_token, world, username=variant)
+    assert _login(client, username="guest", password="guest-password").status_code == 429
+    _assert_locked_json(_password(post_token, world, username="guest", password="guest-password"))
+
+
+def test_the_password_grant_accepts_the_spellings_the_login_page_accepts(world, limits, post_token):
+    for variant in VARIANTS:
+        assert _password(post_token, world, username=variant, password="guest-password").status_code == 200
+
+
+# --- addresses: the client behind a trusted proxy, IPv6 per /64 ---
+
+
+@pytest.fixture
+def behind_proxy(settings):
+    """The test client's requests come from 127.0.0.1: make it the README's nginx."""
+    settings.OBSERVABILITY = {**settings.OBSERVABILITY, "TRUSTED_PROXIES": ["127.0.0.1"]}
+
+
+@pytest.fixture
+def ip_limit(settings):
+    settings.AUTHSERVER = {
+        **settings.AUTHSERVER,
+        "LOGIN_FAILURE_LIMIT": 100,
+        "LOGIN_IP_FAILURE_LIMIT": 3,
+        "LOGIN_LOCKOUT_SECONDS": 120,
+    }
+
+
+def _from(address: str) -> dict:
+    return {"HTTP_X_FORWARDED_FOR": f"198.51.100.66, {address}"}  # the left entry: client-sent, ignored
+
+
+def test_behind_a_trusted_proxy_failures_lock_only_that_client(world, ip_limit, behind_proxy, client):
+    for i in range(3):
+        _login(client, username=f"user{i}", **_from("203.0.113.5"))
+    assert _login(client, password="alice-password", **_from("203.0.113.5")).status_code == 429
+    assert _login(client, password="alice-password", **_from("203.0.113.6")).status_code == 302
+
+
+def test_the_forwarded_header_of_an_untrusted_peer_changes_nothing(world, ip_limit, client):
+    for i in range(3):
+        _login(client, username=f"user{i}", **_from(f"203.0.113.{i}"))
+    assert _login(client, password="alice-password", **_from("203.0.113.77")).status_code == 429
+
+
+def test_the_password_grant_counts_the_forwarded_client(world, ip_limit, behind_proxy, post_token):
+    for i in range(3):
+        _password(post_token, world, username=f"user{i}", **_from("203.0.113.5"))
+    _assert_locked_json(_password(post_token, world, password="alice-password", **_from("203.0.113.5")))
+    assert _password(post_token, world, password="alice-password", **_from("203.0.113.6")).status_code == 200
+
+
+def test_ipv6_callers_are_counted_per_64(world, ip_limit, client):
+    for i in range(3):
+        _login(client, username=f"user{i}", REMOTE_ADDR=f"2001:db8:1:2::{i + 1:x}")
+    assert _login(client, password="alice-password", REMOTE_ADDR="2001:db8:1:2:ffff::1").status_code == 429
+    assert _login(client, password="alice-password", REMOTE_ADDR="2001:db8:1:3::1").status_code == 302
+
+
+def test_the_token_flood_limit_counts_the_forwarded_client(world, settings, behind_proxy, post_token):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 2, "TOKEN_RATE_WINDOW": 60}
+    service = world.clients["service"]
+    auth = (service.client_id, service.client_secret)
+    body = {"grant_type": "client_credentials"}
+    assert [post_token(body, auth, **_from("203.0.113.5")).status_code for _ in range(3)] == [200, 200, 429]
+    assert post_token(body, auth, **_from("203.0.113.6")).status_code == 200
+    assert post_token(body, auth, **_from("2001:db8::1")).status_code == 200
+    assert post_token(body, auth, **_from("2001:db8::2")).status_code == 200
+    assert post_token(body, auth, **_from("2001:db8::3")).status_code == 429  # the same /64
+
+
 # --- token endpoint flood limit ---
 
 
