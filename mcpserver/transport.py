@@ -246,7 +246,9 @@ def _batch(items: list[Any], exchange: Exchange, version: str) -> Reply:
     session_id, state = _session(exchange, None)
     # One HTTP request, one deadline: members answered after it are timeouts, not more work.
     deadline = time.monotonic() + conf.get("TOOL_TIMEOUT_SECONDS")
-    json_only = Exchange(exchange.headers, exchange.token, exchange.registry, False, False, deadline)
+    json_only = Exchange(
+        exchange.headers, exchange.token, exchange.registry, False, may_stream=False, deadline=deadline
+    )
     replies = [_batch_member(item, json_only, version, session_id) for item in items]
     bodies = [reply.body for reply in replies if reply.body is not None]
     return Reply(bodies, 200) if bodies else ACCEPTED
