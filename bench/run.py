@@ -639,7 +639,11 @@ def main(argv=None) -> int:
         workers=args.workers,
         threads=args.threads,
         server=args.server,
-        env={"TOKEN_RATE_LIMIT": str(10**9), **dict(item.split("=", 1) for item in args.env)},
+        env={
+            "TOKEN_RATE_LIMIT": str(10**9),
+            "MCP_MAX_INFLIGHT_PER_CALLER": "0",  # one token for every client: see bench/suite.py
+            **dict(item.split("=", 1) for item in args.env),
+        },
         access_log=not args.no_access_log,
     )
     print(f"starting the server ({server.database_engine}) ...", file=sys.stderr, flush=True)

@@ -53,7 +53,9 @@ PG_URL = "postgres://postgres@127.0.0.1:5432/mcp_bench"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 GROWTH_PAGE_SIZE = 3  # fewer than the built-in tools, so that both first pages are full
 TARGETS = {"mcp_rps": 5000, "mcp_p99_ms": 25, "mcp_share": 0.70, "tokens_rps": 600}
-BENCH_ENV = {"TOKEN_RATE_LIMIT": str(10**9)}  # a benchmark is a flood; the per-client limit would stop it
+# A benchmark is a flood from one client (and one token): the per-client token limit and the per-caller
+# in-flight limit on /mcp (0: none; the counter itself still runs) would stop it.
+BENCH_ENV = {"TOKEN_RATE_LIMIT": str(10**9), "MCP_MAX_INFLIGHT_PER_CALLER": "0"}
 
 PLAIN = Scenario("plain view: GET /health", "GET", "/health")
 TOKENS = Scenario(

@@ -38,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
     "ALLOW_LOOPBACK_ORIGINS": True,  # a loopback server also accepts any loopback origin (any port)
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_JSON_DEPTH": 64,
+    # Denial of service: a 2025-03-26 batch larger than this is refused whole (-32600); every tool call
+    # gets this many seconds (a batch shares one such deadline); one caller (token subject) may have
+    # this many /mcp requests in flight per worker process, fewer than its threads (429 beyond).
+    "MAX_BATCH_SIZE": 32,
+    "TOOL_TIMEOUT_SECONDS": 30,
+    "MAX_INFLIGHT_PER_CALLER": 2,
     "SESSION_TTL": 24 * 3600,
     "PAGE_SIZE": 50,
     "LIST_TTL_MS": 60_000,

@@ -80,6 +80,15 @@ class ServiceUnavailable(McpError):
     retry_after = 5
 
 
+class TooManyRequests(McpError):
+    """This caller already has ``MAX_INFLIGHT_PER_CALLER`` requests in flight on this worker: 429 with
+    ``Retry-After`` in every era, so that one caller never holds every thread."""
+
+    code, status, legacy_status = -32029, 429, 429
+    message = "Too many requests in flight for this caller; wait for one to finish, then retry"
+    retry_after = 1
+
+
 def _outage_errors() -> tuple[type[Exception], ...]:
     errors: list[type[Exception]] = [OperationalError, InterfaceError, TimeoutError]
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,17 @@ class Context:
     log_level: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
+    # time.monotonic() by which a tool call must finish (set by tools_call, or shared by a batch);
+    # a tool that works for long should stop when ``expired``.
+    deadline: float | None = None
+
+    def remaining(self) -> float:
+        """Seconds left before this call's deadline (infinite without one; never negative)."""
+        return math.inf if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     @property
     def progress_token(self) -> Any:
@@ -192,9 +205,18 @@ def _arguments(ctx: Context, schema: dict[str, Any] | None) -> dict[str, Any]:
     return arguments
 
 
-def _finish_tool(trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict[str, Any]:
+def _timed_out(trail: audit.Trail, tool: Tool) -> dict[str, Any]:
+    trail.done("timeout")
+    seconds = conf.get("TOOL_TIMEOUT_SECONDS")
+    return results.tool_failure(f"The tool {tool.name!r} timed out (a call may take at most {seconds} s).")
+
+
+def _finish_tool(ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict[str, Any]:
     try:
-        result = results.tool_result(tool, run())
+        value = run()
+        if ctx.expired:  # the work is done but the caller was promised an answer by now
+            return _timed_out(trail, tool)
+        result = results.tool_result(tool, value)
     except ToolError as exc:
         result = results.tool_failure(str(exc))
     except Exception:
@@ -204,14 +226,36 @@ def _finish_tool(trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict
     return result
 
 
+class _DeadlinePassed(Exception):
+    """Raised between a generator tool's steps once its deadline has passed (never by a tool)."""
+
+
+def _steps(ctx: Context, work: Generator) -> Generator[Any, None, Any]:
+    """``yield from work``, stopping it between steps once the deadline has passed."""
+    try:
+        while True:
+            try:
+                event = next(work)
+            except StopIteration as stop:
+                return stop.value
+            if ctx.expired:
+                raise _DeadlinePassed
+            yield event
+    finally:
+        work.close()  # a no-op when it finished; otherwise its own finally blocks run now
+
+
 def _streamed_tool(
-    trail: audit.Trail, tool: Tool, start: Callable[[], Generator]
+    ctx: Context, trail: audit.Trail, tool: Tool, start: Callable[[], Generator]
 ) -> Generator[Any, None, Any]:
     try:
-        value = yield from start()  # the call happens here, so even a bad signature is a tool error
+        # The call happens here, so even a bad signature is a tool error.
+        value = yield from _steps(ctx, start())
     except GeneratorExit:  # the client closed the stream: the work stops here
         trail.done("cancelled")
         raise
+    except _DeadlinePassed:
+        return _timed_out(trail, tool)
     except ToolError as exc:
         trail.done("error")
         return results.tool_failure(str(exc))
@@ -219,7 +263,7 @@ def _streamed_tool(
         logger.exception("Tool %s failed", tool.name)
         trail.done("error")
         return results.tool_failure(f"The tool {tool.name!r} failed.")
-    return _finish_tool(trail, tool, lambda: value)
+    return _finish_tool(ctx, trail, tool, lambda: value)
 
 
 def tools_call(ctx: Context) -> dict[str, Any] | Stream:
@@ -236,10 +280,14 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
     except McpError:
         trail.done("invalid")
         raise
+    if ctx.deadline is None:
+        ctx.deadline = time.monotonic() + conf.get("TOOL_TIMEOUT_SECONDS")
+    elif ctx.expired:  # a batch member after the batch's deadline: not started at all
+        return _timed_out(trail, tool)
     if _is_generator_function(tool.handler):
-        events = _streamed_tool(trail, tool, lambda: tool.handler(ctx, **arguments))
+        events = _streamed_tool(ctx, trail, tool, lambda: tool.handler(ctx, **arguments))
         return Stream(events, lambda: trail.done("cancelled"))
-    return _finish_tool(trail, tool, lambda: tool.handler(ctx, **arguments))
+    return _finish_tool(ctx, trail, tool, lambda: tool.handler(ctx, **arguments))
 
 
 def _is_generator_function(func: Callable[..., Any]) -> bool:

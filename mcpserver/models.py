@@ -91,6 +91,7 @@ class AuditRecord(models.Model):
         ERROR = "error"
         INVALID = "invalid"
         CANCELLED = "cancelled"
+        TIMEOUT = "timeout"
 
     # No B-tree on the columns: every index is work for each of thousands of rows a second (see
     # InsertionOrderIndex); subject lookups are rare and the admin's search is a substring match,

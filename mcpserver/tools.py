@@ -98,6 +98,9 @@ def whoami(ctx) -> dict:
     }
 
 
+LONG_TASK_MAX_MS = 10_000  # a demo: it must not hold a request thread for long
+
+
 @tool(
     "long_task",
     title="Long-running task",
@@ -112,10 +115,16 @@ def whoami(ctx) -> dict:
     annotations={"readOnlyHint": True, "openWorldHint": False},
 )
 def long_task(ctx, steps: int = 5, interval_ms: int = 200):
-    """Work through a number of steps, reporting progress after each (send a progressToken to see it)."""
-    steps = int(steps)
+    """Work through a number of steps, reporting progress after each (send a progressToken to see it);
+    steps x interval_ms may be at most 10,000 ms."""
+    steps, interval_ms = int(steps), int(interval_ms)
+    if steps * interval_ms > LONG_TASK_MAX_MS:
+        raise ToolError(
+            f"steps x interval_ms may be at most {LONG_TASK_MAX_MS} ms ({LONG_TASK_MAX_MS // 1000} s); "
+            f"{steps} x {interval_ms} is {steps * interval_ms} ms."
+        )
     for step in range(1, steps + 1):
-        time.sleep(interval_ms / 1000)
+        time.sleep(min(interval_ms / 1000, ctx.remaining()))  # never past the call's deadline
         yield Progress(step, steps, f"Step {step} of {steps}")
         yield Log({"step": step}, level="debug", logger="long_task")
     return f"Finished {steps} steps."

@@ -7,6 +7,7 @@ is handled statelessly under 2026-07-28; everything else follows the 2025 handsh
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,10 @@ CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
 LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
 NAME_PARAMS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 BATCH_VERSION = "2025-03-26"
+JSON = "application/json"
+# How often a streamed JSON answer writes a byte of whitespace while its tool works: each write tells
+# the server whether the client is still there (a failed one closes the body, which stops the tool).
+PROBE_SECONDS = 0.25
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Exchange:
     token: AccessToken
     registry: Registry
     accepts_sse: bool = False
+    may_stream: bool = True  # False for batch members: the batch is answered as one JSON array
+    deadline: float | None = None  # shared by a batch's members; None: each tool call gets its own
 
 
 @dataclass
@@ -54,10 +61,11 @@ class Reply:
 
 @dataclass
 class Streamed:
-    """A ``text/event-stream`` body: request-related notifications, then the final response."""
+    """A streamed body: SSE (request-related notifications, then the final response), or JSON."""
 
     events: Iterator[bytes]
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "text/event-stream"
 
 
 ACCEPTED = Reply(status=202)
@@ -140,6 +148,7 @@ def _modern(obj: Any, exchange: Exchange) -> Reply | Streamed:
         client_capabilities=capabilities,
         client_info=client_info,
         headers=exchange.headers,
+        deadline=exchange.deadline,
     )
     return _answer(ctx, method, exchange)
 
@@ -156,9 +165,12 @@ def _decorate(ctx: methods.Context, method: methods.Method, result: dict[str, An
 def _answer(ctx: methods.Context, method: methods.Method, exchange: Exchange) -> Reply | Streamed:
     outcome = method.handler(ctx)
     if isinstance(outcome, methods.Stream):
-        # Stream only when the client takes SSE and something may be sent before the result.
+        # SSE only when the client takes it and something may be sent before the result; otherwise
+        # JSON, still streamed, so that a client who leaves stops the work (see _JsonStream).
         if exchange.accepts_sse and (ctx.progress_token is not None or log_threshold(ctx) is not None):
             return Streamed(_EventStream(ctx, method, outcome), dict(ctx.response_headers))
+        if exchange.may_stream:
+            return Streamed(_JsonStream(ctx, method, outcome), dict(ctx.response_headers), JSON)
         outcome = _drain(outcome)
     return Reply(
         jsonrpc.result(ctx.request_id, _decorate(ctx, method, outcome)), 200, dict(ctx.response_headers)
@@ -217,6 +229,7 @@ def _legacy_request(
         request_id=message.id,
         session_id=session_id,
         log_level=(state or {}).get("log_level"),
+        deadline=exchange.deadline,
     )
     return _answer(ctx, method, exchange)
 
@@ -227,8 +240,15 @@ def _batch(items: list[Any], exchange: Exchange, version: str) -> Reply:
         raise InvalidRequest(f"Batches are not allowed in protocol version {version}")
     if not items:
         raise InvalidRequest("An empty batch")
+    limit = conf.get("MAX_BATCH_SIZE")
+    if len(items) > limit:
+        raise InvalidRequest(f"A batch may hold at most {limit} messages; this one holds {len(items)}")
     session_id, state = _session(exchange, None)
-    json_only = Exchange(exchange.headers, exchange.token, exchange.registry, accepts_sse=False)
+    # One HTTP request, one deadline: members answered after it are timeouts, not more work.
+    deadline = time.monotonic() + conf.get("TOOL_TIMEOUT_SECONDS")
+    json_only = Exchange(
+        exchange.headers, exchange.token, exchange.registry, False, may_stream=False, deadline=deadline
+    )
     replies = [_batch_member(item, json_only, version, session_id) for item in items]
     bodies = [reply.body for reply in replies if reply.body is not None]
     return Reply(bodies, 200) if bodies else ACCEPTED
@@ -290,8 +310,8 @@ def sse(message: dict[str, Any]) -> bytes:
     return b"event: message\ndata: " + jsonrpc.dumps(message) + b"\n\n"
 
 
-class _EventStream:
-    """Notifications as the tool yields them, then the response; closing the stream cancels the tool.
+class _ToolStream:
+    """A tool's streamed answer; closing it cancels the tool.
 
     The server closes the response when the client goes away; ``close`` then stops the tool (or
     records the call as cancelled when the stream was closed before it started).
@@ -310,6 +330,16 @@ class _EventStream:
         self.stream.abandon()
 
     def _frames(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def _result(self, result: dict[str, Any]) -> dict[str, Any]:
+        return jsonrpc.result(self.ctx.request_id, _decorate(self.ctx, self.method, result))
+
+
+class _EventStream(_ToolStream):
+    """Notifications as the tool yields them, then the response (``text/event-stream``)."""
+
+    def _frames(self) -> Iterator[bytes]:
         threshold = log_threshold(self.ctx)
         while True:
             try:
@@ -320,4 +350,26 @@ class _EventStream:
             note = _notification(event, self.ctx.progress_token, threshold)
             if note is not None:
                 yield sse(note)
-        yield sse(jsonrpc.result(self.ctx.request_id, _decorate(self.ctx, self.method, result)))
+        yield sse(self._result(result))
+
+
+class _JsonStream(_ToolStream):
+    """The JSON response of a client that does not take SSE, preceded by whitespace while the tool works.
+
+    WSGI tells a view nothing of a client that left; a server learns it when a write fails, and then
+    closes the body. RFC 8259 §2 allows whitespace before a JSON value, so a byte of it every
+    ``PROBE_SECONDS`` (between the tool's steps) keeps the body a plain JSON document.
+    """
+
+    def _frames(self) -> Iterator[bytes]:
+        last = time.monotonic()
+        while True:
+            try:
+                next(self.stream.events)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if time.monotonic() - last >= PROBE_SECONDS:
+                last = time.monotonic()
+                yield b"\n"
+        yield jsonrpc.dumps(self._result(result))

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from . import auth, conf, jsonrpc, sessions, signals, transport
+from . import auth, conf, jsonrpc, limits, sessions, signals, transport
 from .exceptions import (
     OUTAGES,
     BodyTooLarge,
@@ -24,6 +24,7 @@ from .exceptions import (
     MethodNotAllowed,
     ServiceUnavailable,
     SessionNotFound,
+    TooManyRequests,
     UnsupportedMediaType,
 )
 
@@ -61,9 +62,9 @@ def http_error(exc: HttpError) -> HttpResponse:
 
 
 def mcp_error(exc: McpError, request_id: Any = None) -> HttpResponse:
-    """A JSON-RPC error raised outside the transport; a 503 tells the client when to retry."""
+    """A JSON-RPC error raised outside the transport; a 503 or a 429 tells the client when to retry."""
     response = _reply(transport.error_reply(exc, request_id, "modern"))
-    if isinstance(exc, ServiceUnavailable):
+    if isinstance(exc, ServiceUnavailable | TooManyRequests):
         response["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -78,9 +79,10 @@ def unexpected_error(exc: Exception, request_id: Any = None) -> HttpResponse:
     return mcp_error(InternalError(), request_id)
 
 
-def _reply(outcome: transport.Reply | transport.Streamed) -> HttpResponse:
+def _reply(outcome: transport.Reply | transport.Streamed, release=None) -> HttpResponse:
     if isinstance(outcome, transport.Streamed):
-        response = StreamingHttpResponse(outcome.events, content_type="text/event-stream")
+        events = outcome.events if release is None else limits.Releasing(outcome.events, release)
+        response = StreamingHttpResponse(events, content_type=outcome.content_type)
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         for name, value in outcome.headers.items():
@@ -164,12 +166,27 @@ class McpView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))
+        # Counted from before the body is read (a slow body holds a thread too) until the response is
+        # finished: at once for JSON, when the server closes a streamed body otherwise.
+        release = limits.admit(token.subject, conf.get("MAX_INFLIGHT_PER_CALLER"))
+        if release is None:
+            raise TooManyRequests()
+        streaming = False
+        try:
+            response = self._answer(request, token, release)
+            streaming = response.streaming
+            return response
+        finally:
+            if not streaming:
+                release()
+
+    def _answer(self, request: HttpRequest, token: auth.AccessToken, release) -> HttpResponse:
         body = jsonrpc.loads(_read_body(request), conf.get("MAX_JSON_DEPTH"))
         registry = apps.get_app_config("mcpserver").registry
         accept = request.META.get("HTTP_ACCEPT", "")
         exchange = transport.Exchange(_mcp_headers(request), token, registry, "text/event-stream" in accept)
         try:
-            return _reply(transport.handle(body, exchange))
+            return _reply(transport.handle(body, exchange), release)
         except HttpError:
             raise
         except Exception as exc:

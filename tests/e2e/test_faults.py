@@ -58,7 +58,14 @@ def stack(request):
         workers=2,
         # A small clock leeway: tokens issued a few seconds after the deny-list (re)started (the
         # first tool call, the Redis restart) are trusted to it alone, so calls need no database.
-        env={"LOG_FORMAT": "text", "MCP_AUDIT_FLUSH_SECONDS": "0.5", "MCP_LEEWAY_SECONDS": str(LEEWAY)},
+        # One token carries the whole load (and four concurrent long calls): the per-caller in-flight
+        # limit (tests/e2e/test_mcp_limits.py) is raised so that it refuses none of it.
+        env={
+            "LOG_FORMAT": "text",
+            "MCP_AUDIT_FLUSH_SECONDS": "0.5",
+            "MCP_LEEWAY_SECONDS": str(LEEWAY),
+            "MCP_MAX_INFLIGHT_PER_CALLER": "8",
+        },
     )
     failed = request.session.testsfailed
     try:

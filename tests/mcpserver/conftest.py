@@ -16,7 +16,7 @@ CAPS_KEY = "io.modelcontextprotocol/clientCapabilities"
 @pytest.fixture(autouse=True)
 def mcp_settings(settings):
     """Caches that would hide per-test data are off; audit records wait for an explicit flush."""
-    from mcpserver import audit, auth, policies
+    from mcpserver import audit, auth, limits, policies
 
     settings.MCPSERVER = {
         **settings.MCPSERVER,
@@ -28,6 +28,7 @@ def mcp_settings(settings):
     }
     auth.reset()
     policies.forget()
+    limits.reset()  # a streamed response a test never closed would hold its caller's slot
     audit._buffer.clear()
     yield settings.MCPSERVER
     auth.reset()

@@ -492,7 +492,8 @@ def test_json_only_client_gets_the_result_without_notifications(mcp):
         HTTP_MCP_PROTOCOL_VERSION="2025-11-25",
     )
     assert response["Content-Type"] == "application/json"
-    assert response.json()["result"]["content"][0]["text"] == "Finished 2 steps."
+    body = json.loads(b"".join(response.streaming_content))  # streamed: see test_limits
+    assert body["result"]["content"][0]["text"] == "Finished 2 steps."
 
 
 def test_closing_the_stream_cancels_the_tool_and_is_audited(mcp):
