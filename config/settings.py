@@ -377,6 +377,7 @@ LOGGING = {
         "json": {"()": "observability.logs.JsonFormatter"},
         "text": {"()": "observability.logs.TextFormatter"},
     },
+    "filters": {"one_line_warning": {"()": "observability.logs.OneLineWarning"}},
     "handlers": {
         "console": {
             # stderr, written in batches every LOG_FLUSH_SECONDS (0: every line at once); warnings,
@@ -392,6 +393,9 @@ LOGGING = {
         "oauth2_provider": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
+        # A foreign Host (DNS-rebinding probes, scanners) is refused with 400: a client's mistake, one
+        # warning line, not an ERROR with a traceback.
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
     },
 }
 

@@ -22,7 +22,9 @@ class ToolPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditRecord)
 class AuditRecordAdmin(admin.ModelAdmin):
-    list_display = ["created", "kind", "name", "outcome", "subject", "username", "client_id", "duration_ms"]
+    list_display = [
+        "created", "kind", "name", "outcome", "detail", "subject", "username", "client_id", "duration_ms",
+    ]  # fmt: skip
     list_filter = ["outcome", "kind", "protocol_version"]
     search_fields = ["name", "subject", "username", "client_id"]
     date_hierarchy = "created"

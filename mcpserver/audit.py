@@ -55,12 +55,22 @@ def digest(arguments: Any) -> tuple[int, str]:
 
 
 def record(
-    token, kind: str, name: str, outcome: str, duration_ms: float, arguments: Any, version: str
+    token,
+    kind: str,
+    name: str,
+    outcome: str,
+    duration_ms: float,
+    arguments: Any,
+    version: str,
+    detail: str = "",
 ) -> None:
-    """Queue one record; never raises into the request that made it. Digests are computed at flush."""
+    """Queue one record; never raises into the request that made it. Digests are computed at flush.
+
+    ``detail`` says why a use was denied or invalid (empty otherwise).
+    """
     if not conf.get("AUDIT"):
         return
-    _buffer.append((time.time(), token, kind, name, outcome, duration_ms, arguments, version))
+    _buffer.append((time.time(), token, kind, name, outcome, duration_ms, arguments, version, detail))
     if conf.get("AUDIT_BACKGROUND"):
         _ensure_writer()
         if len(_buffer) >= conf.get("AUDIT_BATCH_SIZE"):
@@ -80,6 +90,7 @@ COLUMN_TYPES = {
     "argument_bytes": "int4",
     "argument_digest": "text",
     "protocol_version": "text",
+    "detail": "text",
 }
 COLUMNS = tuple(COLUMN_TYPES)
 
@@ -105,7 +116,7 @@ def _timestamp_adapter(connection: Any, probe: float) -> Callable[[float], Any]:
 
 
 def _row(entry: tuple, timestamp: Callable[[float], Any]) -> tuple:
-    created, token, kind, name, outcome, duration_ms, arguments, version = entry
+    created, token, kind, name, outcome, duration_ms, arguments, version, detail = entry
     size, checksum = digest(arguments)
     return (
         timestamp(created),
@@ -119,6 +130,7 @@ def _row(entry: tuple, timestamp: Callable[[float], Any]) -> tuple:
         size,
         checksum,
         version[:20],
+        detail[:500],
     )
 
 
@@ -174,12 +186,14 @@ class Trail:
         self.started = time.perf_counter()
         self.finished = False
 
-    def done(self, outcome: str) -> None:
+    def done(self, outcome: str, detail: str = "") -> None:
+        """Record the use once: ``outcome`` is an ``AuditRecord.Outcome`` value, ``detail`` its reason."""
         if self.finished:
             return
         self.finished = True
         elapsed = (time.perf_counter() - self.started) * 1000
-        record(self.ctx.token, self.kind, self.name, outcome, elapsed, self.arguments, self.ctx.version)
+        token, version = self.ctx.token, self.ctx.version
+        record(token, self.kind, self.name, outcome, elapsed, self.arguments, version, detail)
         signals.capability_used.send(
             Trail, kind=self.kind, name=self.name, outcome=outcome, duration_ms=elapsed
         )
@@ -232,11 +246,11 @@ def flush_at_exit() -> None:
             close_old_connections()
             _flush()
         while _buffer:
-            created, token, kind, name, outcome, duration_ms, arguments, version = _buffer.popleft()
+            created, token, kind, name, outcome, duration_ms, arguments, version, detail = _buffer.popleft()
             size, checksum = digest(arguments)
             logger.error(
-                "Audit record not written: %s %s %s by %s via %s at %s (%d argument bytes, sha256 %s)",
-                kind, name, outcome, token.subject, token.client_id,
+                "Audit record not written: %s %s %s%s by %s via %s at %s (%d argument bytes, sha256 %s)",
+                kind, name, outcome, f" ({detail})" if detail else "", token.subject, token.client_id,
                 datetime.fromtimestamp(created, tz=UTC).isoformat(), size, checksum,
             )  # fmt: skip
 

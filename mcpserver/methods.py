@@ -11,7 +11,7 @@ from typing import Any
 
 from . import audit, conf, pagination, policies, results, sessions
 from .auth import AccessToken
-from .exceptions import InvalidParams, McpError, MissingClientCapability
+from .exceptions import InsufficientScope, InvalidParams, McpError, MissingClientCapability
 from .headers import check_params
 from .registry import Definition, Prompt, Registry, Resource, Tool, ToolError
 from .schemas import SchemaError, validate
@@ -102,13 +102,26 @@ def _allowed(ctx: Context, item: Definition) -> bool:
     return not ctx.token.missing(required_scopes(item)) and ctx.token.has_roles(item.roles)
 
 
-def _usable(ctx: Context, item: Definition | None, unknown: InvalidParams) -> Definition:
-    """The item if this caller may use it: 403 for a missing scope, unknown when hidden by role or policy."""
-    item = _effective(item) if item is not None else None
-    if item is None or not ctx.token.has_roles(item.roles):
+def _usable(ctx: Context, item: Definition | None, unknown: InvalidParams, trail: audit.Trail) -> Definition:
+    """The item if this caller may use it: 403 for a missing scope, unknown when hidden by role or policy.
+
+    A refusal of something that exists is audited as denied, with the reason (never told the caller).
+    """
+    if item is None:
         raise unknown
-    ctx.token.require(required_scopes(item))
-    return item
+    found = _effective(item)
+    if found is None:
+        trail.done("denied", "disabled by policy")
+        raise unknown
+    if not ctx.token.has_roles(found.roles):
+        trail.done("denied", f"needs one of the roles: {' '.join(found.roles)}")
+        raise unknown
+    required = required_scopes(found)
+    missing = ctx.token.missing(required)
+    if missing:
+        trail.done("denied", f"missing scope{'s' if len(missing) > 1 else ''}: {' '.join(missing)}")
+        raise InsufficientScope(required)
+    return found
 
 
 # --- identity ---
@@ -191,18 +204,25 @@ def _check_client_capabilities(ctx: Context, tool: Tool) -> None:
         )
 
 
-def _arguments(ctx: Context, schema: dict[str, Any] | None) -> dict[str, Any]:
+def _arguments(ctx: Context) -> dict[str, Any]:
+    """The call's arguments object: anything else is a malformed request (a protocol error)."""
     arguments = ctx.params.get("arguments")
     if arguments is None:
-        arguments = {}
+        return {}
     if not isinstance(arguments, dict):
         raise InvalidParams("arguments must be an object")
-    if schema is not None:
-        try:
-            validate(arguments, schema)
-        except SchemaError as exc:
-            raise InvalidParams(f"Invalid arguments: {exc}") from None
     return arguments
+
+
+def _schema_failure(arguments: dict[str, Any], schema: dict[str, Any] | None) -> str | None:
+    """Why ``arguments`` break the tool's input schema, or None when they fit."""
+    if schema is None:
+        return None
+    try:
+        validate(arguments, schema)
+    except SchemaError as exc:
+        return str(exc)
+    return None
 
 
 def _timed_out(trail: audit.Trail, tool: Tool) -> dict[str, Any]:
@@ -270,16 +290,21 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
     name = ctx.params.get("name")
     if not isinstance(name, str):
         raise InvalidParams("tools/call needs a tool name")
-    tool = _usable(ctx, ctx.registry.get("tool", name), InvalidParams(f"Unknown tool: {name}"))
-    _check_client_capabilities(ctx, tool)
     trail = audit.Trail(ctx, "tool", name, ctx.params.get("arguments"))
+    tool = _usable(ctx, ctx.registry.get("tool", name), InvalidParams(f"Unknown tool: {name}"), trail)
+    _check_client_capabilities(ctx, tool)
     try:
-        arguments = _arguments(ctx, tool.input_schema)
+        arguments = _arguments(ctx)
         if ctx.era == "modern":
             check_params(tool.input_schema, arguments, ctx.headers)
-    except McpError:
-        trail.done("invalid")
+    except McpError as exc:
+        trail.done("invalid", exc.message)
         raise
+    failure = _schema_failure(arguments, tool.input_schema)
+    if failure is not None:
+        # 2025-11-25 (SEP-1303): a tool execution error, so that the model reads why and retries.
+        trail.done("invalid", failure)
+        return results.tool_failure(f"Invalid arguments: {failure}")
     if ctx.deadline is None:
         ctx.deadline = time.monotonic() + conf.get("TOOL_TIMEOUT_SECONDS")
     elif ctx.expired:  # a batch member after the batch's deadline: not started at all
@@ -303,7 +328,7 @@ def prompts_list(ctx: Context) -> dict[str, Any]:
 
 
 def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:
-    arguments = _arguments(ctx, None)
+    arguments = _arguments(ctx)
     if any(not isinstance(value, str) for value in arguments.values()):
         raise InvalidParams("Prompt arguments must be strings")
     known = {argument.name for argument in prompt.arguments}
@@ -317,12 +342,12 @@ def prompts_get(ctx: Context) -> dict[str, Any]:
     name = ctx.params.get("name")
     if not isinstance(name, str):
         raise InvalidParams("prompts/get needs a prompt name")
-    prompt = _usable(ctx, ctx.registry.get("prompt", name), InvalidParams(f"Unknown prompt: {name}"))
     trail = audit.Trail(ctx, "prompt", name, ctx.params.get("arguments"))
+    prompt = _usable(ctx, ctx.registry.get("prompt", name), InvalidParams(f"Unknown prompt: {name}"), trail)
     try:
         arguments = _prompt_arguments(ctx, prompt)
-    except InvalidParams:
-        trail.done("invalid")
+    except InvalidParams as exc:
+        trail.done("invalid", exc.message)
         raise
     try:
         messages = results.messages(prompt.handler(ctx, **arguments))
@@ -346,15 +371,16 @@ def templates_list(ctx: Context) -> dict[str, Any]:
     return pagination.paginate(ctx.params, lambda after: ctx.visible("template", after), "resourceTemplates")
 
 
-def _find_resource(ctx: Context, uri: str) -> tuple[Resource, dict[str, str]]:
+def _find_resource(ctx: Context, uri: str, trail: audit.Trail) -> tuple[Resource, dict[str, str]]:
     unknown = InvalidParams(f"Unknown resource: {uri}", data={"uri": uri})
     fixed = ctx.registry.get("resource", uri)
     if fixed is not None:
-        return _usable(ctx, fixed, unknown), {}
+        return _usable(ctx, fixed, unknown, trail), {}
     found = ctx.registry.find_template(uri)
     if found is None:
         raise unknown
-    return _usable(ctx, found[0], unknown), found[1]
+    trail.arguments = found[1]
+    return _usable(ctx, found[0], unknown, trail), found[1]
 
 
 def resources_read(ctx: Context) -> dict[str, Any]:
@@ -362,8 +388,8 @@ def resources_read(ctx: Context) -> dict[str, Any]:
     if not isinstance(uri, str):
         raise InvalidParams("resources/read needs a uri")
     ctx.token.require([conf.get("READ_SCOPE")])
-    resource, variables = _find_resource(ctx, uri)
-    trail = audit.Trail(ctx, "resource", uri, variables)
+    trail = audit.Trail(ctx, "resource", uri, None)
+    resource, variables = _find_resource(ctx, uri, trail)
     try:
         contents = results.contents(resource, uri, resource.handler(ctx, **variables))
     except LookupError:

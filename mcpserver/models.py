@@ -84,7 +84,8 @@ class AuditRecordQuerySet(models.QuerySet):
 
 
 class AuditRecord(models.Model):
-    """One tools/call, prompts/get or resources/read: who, through which client, what, outcome, duration."""
+    """One tools/call, prompts/get or resources/read: who, through which client, what, outcome (and why,
+    when denied or invalid), duration."""
 
     class Outcome(models.TextChoices):
         OK = "ok"
@@ -92,6 +93,7 @@ class AuditRecord(models.Model):
         INVALID = "invalid"
         CANCELLED = "cancelled"
         TIMEOUT = "timeout"
+        DENIED = "denied"  # refused for a missing scope or role, or switched off by a policy
 
     # No B-tree on the columns: every index is work for each of thousands of rows a second (see
     # InsertionOrderIndex); subject lookups are rare and the admin's search is a substring match,
@@ -109,6 +111,9 @@ class AuditRecord(models.Model):
         max_length=64, blank=True, help_text="SHA-256 of the canonical arguments."
     )
     protocol_version = models.CharField(max_length=20, blank=True)
+    detail = models.CharField(
+        max_length=500, blank=True, default="", help_text="Why the use was denied or invalid."
+    )
 
     objects = AuditRecordQuerySet.as_manager()
 

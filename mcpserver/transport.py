@@ -107,9 +107,28 @@ def handle(obj: Any, exchange: Exchange) -> Reply | Streamed:
 # --- 2026-07-28 ---
 
 
+def _spoken() -> str:
+    handshake = ", ".join(reversed(methods.HANDSHAKE_VERSIONS))
+    return f"this server speaks {', '.join(methods.MODERN_VERSIONS)} (and {handshake} through initialize)"
+
+
+def _unsupported_header(version: str) -> UnsupportedProtocolVersion:
+    """An ``MCP-Protocol-Version`` header naming a revision we speak in neither era."""
+    spoken = [*methods.MODERN_VERSIONS, *reversed(methods.HANDSHAKE_VERSIONS)]
+    return UnsupportedProtocolVersion(
+        f"Unsupported MCP-Protocol-Version: {version[:64]}; {_spoken()}",
+        data={"supported": spoken, "requested": version},
+    )
+
+
 def _envelope(message: jsonrpc.Message, headers: Mapping[str, str]) -> tuple[str, dict[str, Any], Any]:
     """Check ``_meta`` and the mirrored headers; return version, client capabilities and client info."""
     meta = message.params.get("_meta")
+    if not isinstance(meta, dict) or PROTOCOL_VERSION_KEY not in meta:
+        # No 2026-07-28 envelope, and a header naming a revision we speak in neither era: say which we do.
+        header = headers.get("mcp-protocol-version")
+        if header is not None and header not in (*methods.MODERN_VERSIONS, *methods.HANDSHAKE_VERSIONS):
+            raise _unsupported_header(header)
     if not isinstance(meta, dict) or PROTOCOL_VERSION_KEY not in meta or CLIENT_CAPABILITIES_KEY not in meta:
         raise InvalidParams(f"params._meta must carry {PROTOCOL_VERSION_KEY} and {CLIENT_CAPABILITIES_KEY}")
     version = meta[PROTOCOL_VERSION_KEY]
@@ -122,7 +141,8 @@ def _envelope(message: jsonrpc.Message, headers: Mapping[str, str]) -> tuple[str
         raise HeaderMismatch(f"The Mcp-Name header does not match params.{name_param}")
     if version not in methods.MODERN_VERSIONS:
         raise UnsupportedProtocolVersion(
-            data={"supported": list(methods.MODERN_VERSIONS), "requested": version}
+            f"Unsupported protocol version: {str(version)[:64]}; {_spoken()}",
+            data={"supported": list(methods.MODERN_VERSIONS), "requested": version},
         )
     capabilities = meta[CLIENT_CAPABILITIES_KEY]
     if not isinstance(capabilities, dict):
@@ -185,7 +205,7 @@ def _legacy_version(exchange: Exchange) -> str:
     if version is None:
         return BATCH_VERSION  # an absent header means 2025-03-26
     if version not in methods.HANDSHAKE_VERSIONS:
-        raise InvalidRequest(f"Unsupported MCP-Protocol-Version: {version}")
+        raise _unsupported_header(version)
     return version
 
 

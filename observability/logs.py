@@ -112,6 +112,17 @@ class TextFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class OneLineWarning(logging.Filter):
+    """Make a logger's records one WARNING line without a traceback: for refusals of bad client input
+    (a foreign ``Host``, from DNS-rebinding probes and scanners) that Django logs as errors, which
+    would bury real server errors and trip alerts."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
 class BufferedStreamHandler(logging.StreamHandler):
     """A ``StreamHandler`` that writes its lines in batches, every ``interval`` seconds, from a thread.
 

@@ -9,7 +9,8 @@ each xdist worker adds its id) or a temporary SQLite file, and Redis as its cach
   ``.manage(...)``, ``.issue_token(user, scopes)``, ``.log_text()``, ``.errors_since(offset)``);
 - ``http``: an ``httpx.Client`` on the server's base URL that never follows redirects;
 - ``jwks``: a function returning the server's current ``jwt.PyJWKSet``;
-- ``no_server_errors``: fails a test during which the server logged a 5xx, a crash or a locked database.
+- ``no_server_errors`` (automatic for every test that uses ``live_server``): fails a test during which
+  the server logged a 5xx, a crash or a locked database.
 
 A failing test's report carries the server log written during that test; after a session with
 failures the log's tail is printed in the summary and its files are kept. Tests marked
@@ -93,12 +94,15 @@ def jwks(live_server):
     return fetch
 
 
-@pytest.fixture
-def no_server_errors(request, live_server):
-    """Fail the test when the server logged a 5xx, a crash or a locked database while it ran.
-
-    Use with ``pytestmark = pytest.mark.usefixtures("no_server_errors")``; xfail tests are exempt.
-    """
+@pytest.fixture(autouse=True)
+def no_server_errors(request):
+    """Fail a test that uses the shared live server when the server logged a 5xx, a crash or a locked
+    database while it ran (xfail tests are exempt). Automatic: a 5xx is never an acceptable answer
+    there; tests that provoke one do so on servers of their own."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    live_server = request.getfixturevalue("live_server")
     offset = live_server.log_size()
     yield
     if not request.node.get_closest_marker("xfail"):

@@ -51,10 +51,11 @@ SCRUBBED = (
     "CSRF_TRUSTED_ORIGINS",
     "DEBUG",
 )
-# A 5xx in the access log (gunicorn's or the JSON one), Django's 500 log line, a locked SQLite
-# database, a worker killed or crashed (gunicorn's and granian's words for it).
+# A 5xx in the access log (gunicorn's, or the JSON one: orjson writes "status":500, the standard
+# library "status": 500), Django's 500 log line, a locked SQLite database, a worker killed or crashed
+# (gunicorn's and granian's words for it).
 SERVER_ERROR = re.compile(
-    r'" 5\d\d \d+ |"status": 5\d\d|Internal Server Error|database is locked|WORKER TIMEOUT|\[CRITICAL\]'
+    r'" 5\d\d \d+ |"status": ?5\d\d\b|Internal Server Error|database is locked|WORKER TIMEOUT|\[CRITICAL\]'
     r"|Unexpected exit from worker|crash loop detected"
 )
 

@@ -63,10 +63,6 @@ EXPECTED_FAILURES = {
         "tasks-dispatch-and-envelope",
         "tasks-required-task-error",
         "tasks-mrtr-composition",
-        # One check calls the first listed tool (echo) with no arguments; echo requires a message,
-        # so the call is rightly refused with -32602. Every header rule it checks is covered by
-        # tests/mcpserver/test_transport.py.
-        "http-header-validation",
     ],
 }
 

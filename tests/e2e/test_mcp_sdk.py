@@ -98,8 +98,15 @@ async def _error_code(url: str, token: str, mode: str, name: str, arguments: dic
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 def test_sdk_sees_json_rpc_errors(live_server, service_token, mode):
-    assert run(_error_code, live_server.mcp_url, service_token, mode, "echo", {"repeat_count": 99}) == -32602
     assert run(_error_code, live_server.mcp_url, service_token, mode, "no_such_tool", {}) == -32602
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_sdk_sees_invalid_arguments_as_a_tool_error_with_the_reason(live_server, service_token, mode):
+    """2025-11-25 (SEP-1303): the model reads why its arguments were refused and can correct them."""
+    result = run(_call, live_server.mcp_url, service_token, mode, "echo", {"repeat_count": 99})
+    assert result.is_error is True
+    assert "arguments.message is required" in result.content[0].text
 
 
 def test_token_without_tools_scope_gets_403(http, live_server):

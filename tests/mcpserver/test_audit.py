@@ -58,6 +58,27 @@ def test_at_exit_records_the_database_never_takes_go_to_the_error_log(
     assert "kept in the log" not in line  # arguments are never logged, only their digest
 
 
+def test_a_denial_keeps_its_reason_in_the_table_and_in_the_exit_log(
+    mcp_settings, db, settings, monkeypatch, caplog
+):
+    from mcpserver.models import AuditRecord
+
+    audit.record(CALLER, "tool", "echo", "denied", 0.1, None, "2026-07-28", "missing scope: mcp:tools")
+    assert audit.flush() == 1
+    stored = AuditRecord.objects.get()
+    assert (stored.outcome, stored.detail) == ("denied", "missing scope: mcp:tools")
+    audit.record(CALLER, "tool", "echo", "ok", 1.0, None, "2026-07-28")
+    assert audit.flush() == 1
+    assert AuditRecord.objects.filter(outcome="ok").get().detail == ""
+
+    settings.MCPSERVER = {**settings.MCPSERVER, "AUDIT_EXIT_WAIT_SECONDS": 0}
+    monkeypatch.setattr(audit, "_insert", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
+    audit.record(CALLER, "tool", "echo", "denied", 0.1, None, "2026-07-28", "needs one of the roles: admin")
+    with caplog.at_level(logging.ERROR, logger="mcpserver.audit"):
+        audit.flush_at_exit()
+    assert "tool echo denied (needs one of the roles: admin) by sub-1" in caplog.text
+
+
 def test_at_exit_a_batch_the_writer_thread_is_holding_is_not_lost(mcp_settings, settings, monkeypatch):
     """The background writer may have taken a batch off the buffer (its INSERT waiting on a database
     that is down) when the worker exits: the exit flush must wait for it, not find the buffer empty
@@ -154,7 +175,7 @@ def test_a_flushed_record_stores_its_time_exactly_as_the_orm_would(mcp_settings,
     from mcpserver.models import AuditRecord
 
     created = 1_790_000_000.123456
-    audit._buffer.append((created, CALLER, "tool", "echo", "ok", 1.0, {}, "2025-11-25"))
+    audit._buffer.append((created, CALLER, "tool", "echo", "ok", 1.0, {}, "2025-11-25", ""))
     assert audit.flush() == 1
     AuditRecord.objects.create(
         created=datetime.fromtimestamp(created, tz=UTC), subject="orm", kind="tool", name="echo",

@@ -71,7 +71,8 @@ def test_json_schema_2020_12_is_listed_verbatim(pack, mcp):
     bad = mcp.modern(
         "tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"address": {"city": 5}}}
     )
-    assert bad.json()["error"]["code"] == -32602
+    assert bad.status_code == 200 and bad.json()["result"]["isError"] is True
+    assert "arguments.address.city must be of type string" in bad.json()["result"]["content"][0]["text"]
 
 
 def test_progress_and_logging_fixtures_stream(pack, mcp):
@@ -136,6 +137,8 @@ def test_prompt_and_resource_fixtures(pack, mcp):
         ({"region": "eu-west"}, {}, False),
         ({"region": "eu-west"}, {"Mcp-Param-Region": "us-east"}, False),
         ({}, {"Mcp-Param-Region": "eu-west"}, False),
+        # A header mismatch is a protocol error even when the arguments also break the schema.
+        ({"region": 5}, {"Mcp-Param-Region": "us-east"}, False),
     ],
 )
 def test_mcp_param_headers(pack, mcp, arguments, headers, ok):

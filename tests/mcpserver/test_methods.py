@@ -41,25 +41,40 @@ def test_echo(mcp):
     ]
 
 
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        {},
-        {"message": 5},
-        {"message": "x", "repeat_count": 11},
-        {"message": "x", "repeat_count": 0},
-        {"message": "x", "extra": 1},
-    ],
-)
-def test_schema_invalid_arguments_are_32602(mcp, arguments):
-    response = mcp.modern("tools/call", {"name": "echo", "arguments": arguments})
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == -32602
+SCHEMA_FAILURES = [
+    ({}, "arguments.message is required"),
+    ({"message": 5}, "arguments.message must be of type string"),
+    ({"message": "x", "repeat_count": 11}, "arguments.repeat_count must be at most 10"),
+    ({"message": "x", "repeat_count": 0}, "arguments.repeat_count must be at least 1"),
+    ({"message": "x", "extra": 1}, "arguments.extra is not allowed"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "reason"), SCHEMA_FAILURES)
+@pytest.mark.parametrize("era", ["modern", "legacy"])
+def test_schema_invalid_arguments_are_a_tool_error_the_model_can_correct(mcp, era, arguments, reason):
+    """2025-11-25 (SEP-1303) and later: input validation failures are tool execution errors, not
+    protocol errors, so that the model sees the reason and can retry."""
+    params = {"name": "echo", "arguments": arguments}
+    response = mcp.modern("tools/call", params) if era == "modern" else mcp.legacy("tools/call", params)
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    assert result["isError"] is True
+    assert reason in result["content"][0]["text"]
+
+
+def test_arguments_that_are_not_an_object_stay_a_protocol_error(mcp):
+    for era in ("modern", "legacy"):
+        params = {"name": "echo", "arguments": ["hi"]}
+        response = mcp.modern("tools/call", params) if era == "modern" else mcp.legacy("tools/call", params)
+        assert response.json()["error"]["code"] == -32602
+        assert response.json()["error"]["message"] == "arguments must be an object"
 
 
 def test_unknown_tool_is_32602(mcp):
     response = mcp.modern("tools/call", {"name": "nope"})
     assert response.json()["error"]["code"] == -32602
+    assert mcp.legacy("tools/call", {"name": "nope"}).json()["error"]["code"] == -32602
 
 
 def test_get_time(mcp):
@@ -325,6 +340,66 @@ def test_calls_are_audited_without_arguments(mcp, token):
     assert records[("prompt", "greeting")].outcome == "ok"
     assert records[("resource", "mcp://server/description")].outcome == "ok"
     assert not AuditRecord.objects.filter(argument_digest__contains="private").exists()
+
+
+def test_an_invalid_call_is_audited_with_its_reason(mcp):
+    from mcpserver.models import AuditRecord
+
+    mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x", "repeat_count": 11}})
+    audit.flush()
+    record = AuditRecord.objects.get(name="echo")
+    assert record.outcome == "invalid"
+    assert record.detail == "arguments.repeat_count must be at most 10"
+
+
+def test_a_call_refused_for_a_missing_scope_is_audited_as_denied(mcp, issue):
+    from mcpserver.models import AuditRecord
+
+    read_only = issue(scopes=["mcp:read"])
+    response = mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}}, token=read_only)
+    assert response.status_code == 403
+    audit.flush()
+    record = AuditRecord.objects.get(name="echo")
+    assert (record.kind, record.outcome) == ("tool", "denied")
+    assert record.detail == "missing scope: mcp:tools"
+    assert record.subject and record.client_id
+
+
+def test_a_call_hidden_by_role_or_policy_is_audited_as_denied(mcp, issue):
+    from django.apps import apps
+
+    from mcpserver.models import AuditRecord, ToolPolicy
+
+    app = apps.get_app_config("mcpserver")
+    original, app.registry = app.registry, _registry_with_admin_tool()
+    try:
+        hidden = mcp.modern("tools/call", {"name": "admin_only"}, token=issue(roles=["user"]))
+    finally:
+        app.registry = original
+    assert hidden.json()["error"]["code"] == -32602  # the caller still learns nothing of the tool
+    ToolPolicy.objects.create(name="echo", enabled=False)
+    disabled = mcp.legacy("tools/call", {"name": "echo", "arguments": {"message": "x"}})
+    assert disabled.json()["error"]["code"] == -32602
+    audit.flush()
+    records = {r.name: (r.outcome, r.detail) for r in AuditRecord.objects.all()}
+    assert records["admin_only"] == ("denied", "needs one of the roles: admin")
+    assert records["echo"] == ("denied", "disabled by policy")
+
+
+def test_an_unknown_tool_leaves_no_audit_record(mcp):
+    mcp.modern("tools/call", {"name": "nope"})
+    assert audit.pending() == 0
+
+
+def test_a_denied_prompt_is_audited_too(mcp, issue):
+    from mcpserver.models import AuditRecord
+
+    response = mcp.modern("prompts/get", {"name": "greeting"}, token=issue(scopes=["mcp:read"]))
+    assert response.status_code == 403
+    audit.flush()
+    record = AuditRecord.objects.get()
+    assert (record.kind, record.name, record.outcome) == ("prompt", "greeting", "denied")
+    assert record.detail == "missing scope: mcp:prompts"
 
 
 def test_audit_admin_is_read_only(admin_client, settings):

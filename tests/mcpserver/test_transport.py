@@ -113,6 +113,40 @@ def test_unsupported_version_is_400_32022_with_supported_list(mcp):
     assert error["code"] == -32022
     assert error["data"]["supported"] == [MODERN]
     assert error["data"]["requested"] == "2099-01-01"
+    assert "2099-01-01" in error["message"] and MODERN in error["message"]
+
+
+SPOKEN = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"]
+
+
+@pytest.mark.parametrize("version", ["2024-11-05", "2099-01-01", "garbage"])
+def test_a_wrong_protocol_version_header_names_the_versions_this_server_speaks(mcp, version):
+    """A client on a revision we do not speak (no ``_meta``: it is not a 2026-07-28 client) learns
+    which ones we do, rather than being told its ``_meta`` is missing."""
+    response = mcp.legacy("ping", version=version)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == -32022
+    assert f"Unsupported MCP-Protocol-Version: {version}" in error["message"]
+    assert all(spoken in error["message"] for spoken in SPOKEN)
+    assert error["data"] == {"supported": SPOKEN, "requested": version}
+
+
+@pytest.mark.parametrize("version", ["2025-11-25", MODERN])
+def test_a_spoken_version_without_meta_is_still_told_its_meta_is_missing(mcp, version):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}}
+    response = mcp.raw(body, {"MCP-Protocol-Version": version, "Mcp-Method": "server/discover"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32602
+
+
+def test_a_batch_with_a_wrong_protocol_version_header_names_the_versions_too(mcp):
+    batch = [{"jsonrpc": "2.0", "id": 1, "method": "ping"}]
+    response = mcp.raw(batch, {"MCP-Protocol-Version": "2024-11-05"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "2024-11-05" in error["message"]
+    assert all(spoken in error["message"] for spoken in SPOKEN)
 
 
 def test_unknown_method_is_404_32601(mcp):

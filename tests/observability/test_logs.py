@@ -265,3 +265,21 @@ def test_the_writer_keeps_its_interval_where_sleep_is_replaced_and_ends_on_close
     handler.close()
     writer.join(timeout=5)
     assert not writer.is_alive()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/.well-known/oauth-authorization-server", "/mcp"])
+def test_a_foreign_host_is_one_warning_line_not_an_error_with_a_traceback(client, caplog, path):
+    """DNS-rebinding probes send ``Host: evil.example.com``: Django refuses them (400) and logs the
+    refusal at ERROR with its traceback; a client's mistake is one warning line here."""
+    with caplog.at_level(logging.INFO):
+        response = client.post(path, b"{}", content_type="application/json", HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
+    refused = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert len(refused) == 1
+    assert refused[0].levelno == logging.WARNING and refused[0].levelname == "WARNING"
+    assert refused[0].exc_info is None and refused[0].exc_text is None
+    line = logs.JsonFormatter().format(refused[0])
+    assert "\n" not in line and "exception" not in json.loads(line)
+    assert "evil.example.com" in json.loads(line)["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
