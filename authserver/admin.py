@@ -5,10 +5,11 @@ Actions call module functions.
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from oauth2_provider.admin import AccessTokenAdmin as DOTAccessTokenAdmin
 from oauth2_provider.admin import ApplicationAdmin as DOTApplicationAdmin
 
 from . import clients, consents, keys, registration
-from .models import ClientPolicy, Consent, InitialAccessToken, Role, Scope, SigningKey, User
+from .models import ClientPolicy, Consent, InitialAccessToken, Role, Scope, SigningKey, User, access_tokens
 
 
 @admin.register(User)
@@ -146,19 +147,36 @@ class ConsentAdmin(admin.ModelAdmin):
 
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin):
-    list_display = ("kid", "algorithm", "created", "retired_at", "status")
-    readonly_fields = ("kid", "algorithm", "public_jwk", "created", "retired_at")
+    list_display = ("kid", "algorithm", "created", "retired_at", "verify_until", "status")
+    readonly_fields = (
+        "kid", "algorithm", "public_jwk", "created", "retired_at", "verify_until", "compromised_at"
+    )
     fields = readonly_fields
-    actions = ["rotate"]
+    actions = ["rotate", "retire_compromised"]
 
     @admin.display(description="status")
     def status(self, obj: SigningKey) -> str:
+        if obj.compromised_at:
+            return "withdrawn (compromised)"
         return "retired" if obj.retired_at else "active"
 
     @admin.action(description="Rotate: make a new signing key current")
     def rotate(self, request, queryset):
         key = keys.rotate()
         self.message_user(request, f"New signing key {key.kid} is current; older keys keep verifying.", messages.SUCCESS)
+
+    @admin.action(description="Retire now (compromised): withdraw selected keys and refuse their tokens")
+    def retire_compromised(self, request, queryset):
+        try:
+            withdrawn = keys.retire_compromised(queryset)
+        except keys.RetirementRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"{withdrawn} key(s) withdrawn: out of the JWKS, their tokens are refused on the next request.",
+            messages.SUCCESS,
+        )
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -168,8 +186,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         """A key that may still verify a live token stays: deleting it would break those tokens."""
-        verifying = SigningKey.objects.verifying(keys.max_token_lifetime())
-        if obj is not None and verifying.filter(pk=obj.pk).exists():
+        if obj is not None and SigningKey.objects.verifying().filter(pk=obj.pk).exists():
             return False
         return super().has_delete_permission(request, obj)
 
@@ -177,3 +194,11 @@ class SigningKeyAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # bulk delete would not ask has_delete_permission per key
         return actions
+
+
+class AccessTokenAdmin(DOTAccessTokenAdmin):
+    """DOT's access-token admin (its ACCESS_TOKEN_ADMIN_CLASS hook) listing access tokens only: DOT's
+    registration access tokens (RFC 7592) are rows of the same table but nobody's bearer token."""
+
+    def get_queryset(self, request):
+        return access_tokens(super().get_queryset(request))
