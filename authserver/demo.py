@@ -21,7 +21,14 @@ ROLES = {
 }
 USERS = {"alice": "user", "bob": "user", "admin": "admin", "guest": "guest"}
 CLIENTS = [
-    dict(client_id="demo-service", name="Demo service", grant="client-credentials", client_secret="demo-service-secret"),
+    # Also the demo's resource server: it may introspect tokens.
+    dict(
+        client_id="demo-service",
+        name="Demo service",
+        grant="client-credentials",
+        client_secret="demo-service-secret",
+        may_introspect=True,
+    ),
     dict(client_id="demo-cli", name="Demo CLI", grant="password", public=True),
     dict(
         client_id="demo-web",
@@ -56,6 +63,8 @@ def seed() -> None:
         if "client_secret" in spec:
             app.client_secret = spec["client_secret"]
             app.save()
-        policy, _ = ClientPolicy.objects.get_or_create(application=app)
+        policy, _ = ClientPolicy.objects.update_or_create(
+            application=app, defaults={"may_introspect": spec.get("may_introspect", False)}
+        )
         policy.scopes.set(Scope.objects.filter(name__in=SCOPES))
     keys.ensure_key()

@@ -278,6 +278,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.OAuth2Validator",
     "SCOPES_BACKEND_CLASS": "authserver.scopes.DatabaseScopes",
     "APPLICATION_ADMIN_CLASS": "authserver.admin.ApplicationAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "authserver.admin.AccessTokenAdmin",
     "ACCESS_TOKEN_GENERATOR": "authserver.tokens.generate_access_token",
     "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     "CLIENT_SECRET_HASHER": "client_secret_sha256",
