@@ -66,7 +66,9 @@ class ApplicationAdmin(DOTApplicationAdmin):
 
     inlines = [ClientPolicyInline]
     list_display = ("name", "client_id", "registration_source", "enabled", "ceiling", "client_type")
-    list_filter = ("registration_source", "policy__enabled", "client_type", "authorization_grant_type")
+    list_filter = (
+        "registration_source", "policy__enabled", "policy__may_introspect", "client_type", "authorization_grant_type"
+    )
     search_fields = ("name", "client_id")
     actions = ["disable", "enable"]
 

@@ -287,3 +287,12 @@ def test_the_access_token_list_leaves_registration_tokens_out(admin_client, worl
     assert f"/admin/oauth2_provider/accesstoken/{registration.pk}/change/" not in page
     for row in get_access_token_model().objects.exclude(pk=registration.pk):
         assert f"/admin/oauth2_provider/accesstoken/{row.pk}/change/" in page
+
+
+def test_an_administrator_sees_and_filters_the_introspection_flag(admin_client, world):
+    application = world.clients["service"].application
+    page = _ok(admin_client.get(f"/admin/oauth2_provider/application/{application.pk}/change/"))
+    assert 'name="policy-0-may_introspect"' in page
+    listed = _ok(admin_client.get("/admin/oauth2_provider/application/?policy__may_introspect__exact=1"))
+    assert world.clients["service"].client_id in listed
+    assert world.clients["backend"].client_id not in listed
