@@ -300,3 +300,20 @@ def test_seed_demo_restores_a_changed_demo_secret(demo, post_token):
     run("seed_demo")
     response = post_token({"grant_type": "client_credentials"}, ("demo-service", "demo-service-secret"))
     assert response.status_code == 200, response.content
+
+
+def test_create_client_introspect_makes_a_resource_server(world):
+    from authserver.models import ClientPolicy
+
+    args = ["create_client", "--grant", "client-credentials", "--scopes", "mcp:read", "--json"]
+    plain = json.loads(run(*args, "--name", "Plain"))
+    resource_server = json.loads(run(*args, "--name", "API", "--introspect"))
+    assert not ClientPolicy.objects.get(application__client_id=plain["client_id"]).may_introspect
+    assert ClientPolicy.objects.get(application__client_id=resource_server["client_id"]).may_introspect
+
+
+def test_seed_demo_lets_the_demo_service_introspect(demo):
+    from authserver.models import ClientPolicy
+
+    assert ClientPolicy.objects.get(application__client_id="demo-service").may_introspect
+    assert not ClientPolicy.objects.get(application__client_id="demo-cli").may_introspect
