@@ -15,7 +15,7 @@ from oauth2_provider.models import revoke_access_token
 
 from . import clients, consents, keys, registration
 from .forms import ClientForm
-from .models import ClientPolicy, Consent, InitialAccessToken, Role, Scope, SigningKey, User
+from .models import ClientPolicy, Consent, InitialAccessToken, Role, Scope, SigningKey, User, access_tokens
 
 
 @admin.register(User)
@@ -75,7 +75,9 @@ class ApplicationAdmin(DOTApplicationAdmin):
     exclude = ("algorithm", "post_logout_redirect_uris")
     inlines = [ClientPolicyInline]
     list_display = ("name", "client_id", "registration_source", "enabled", "ceiling", "client_type")
-    list_filter = ("registration_source", "policy__enabled", "client_type", "authorization_grant_type")
+    list_filter = (
+        "registration_source", "policy__enabled", "policy__may_introspect", "client_type", "authorization_grant_type"
+    )
     search_fields = ("name", "client_id")
     actions = ["disable", "enable"]
 
@@ -163,19 +165,36 @@ class ConsentAdmin(admin.ModelAdmin):
 
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin):
-    list_display = ("kid", "algorithm", "created", "retired_at", "status")
-    readonly_fields = ("kid", "algorithm", "public_jwk", "created", "retired_at")
+    list_display = ("kid", "algorithm", "created", "retired_at", "verify_until", "status")
+    readonly_fields = (
+        "kid", "algorithm", "public_jwk", "created", "retired_at", "verify_until", "compromised_at"
+    )
     fields = readonly_fields
-    actions = ["rotate"]
+    actions = ["rotate", "retire_compromised"]
 
     @admin.display(description="status")
     def status(self, obj: SigningKey) -> str:
+        if obj.compromised_at:
+            return "withdrawn (compromised)"
         return "retired" if obj.retired_at else "active"
 
     @admin.action(description="Rotate: make a new signing key current")
     def rotate(self, request, queryset):
         key = keys.rotate()
         self.message_user(request, f"New signing key {key.kid} is current; older keys keep verifying.", messages.SUCCESS)
+
+    @admin.action(description="Retire now (compromised): withdraw selected keys and refuse their tokens")
+    def retire_compromised(self, request, queryset):
+        try:
+            withdrawn = keys.retire_compromised(queryset)
+        except keys.RetirementRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"{withdrawn} key(s) withdrawn: out of the JWKS, their tokens are refused on the next request.",
+            messages.SUCCESS,
+        )
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -185,8 +204,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         """A key that may still verify a live token stays: deleting it would break those tokens."""
-        verifying = SigningKey.objects.verifying(keys.max_token_lifetime())
-        if obj is not None and verifying.filter(pk=obj.pk).exists():
+        if obj is not None and SigningKey.objects.verifying().filter(pk=obj.pk).exists():
             return False
         return super().has_delete_permission(request, obj)
 

@@ -132,8 +132,12 @@ def create_client(
     public: bool = False,
     client_id: str | None = None,
     client_secret: str | None = None,
+    may_introspect: bool = False,
 ) -> NewClient:
-    """Create a client and its scope ceiling; return the secret once (stored only hashed)."""
+    """Create a client and its scope ceiling; return the secret once (stored only hashed).
+
+    ``may_introspect``: a resource server that may ask the introspection endpoint about any token.
+    """
     if grant not in GRANTS:
         raise ClientError(f"Unknown grant {grant!r}; choose one of {', '.join(GRANTS)}.")
     if grant == "authorization-code" and not redirect_uris:
@@ -164,7 +168,7 @@ def create_client(
     except Exception as exc:  # ValidationError: report its messages, not a traceback
         raise ClientError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
     application.save()
-    policy = ClientPolicy.objects.create(application=application)
+    policy = ClientPolicy.objects.create(application=application, may_introspect=may_introspect)
     policy.scopes.set(ceiling)
     return NewClient(application.client_id, secret, application)
 

@@ -21,7 +21,14 @@ ROLES = {
 }
 USERS = {"alice": "user", "bob": "user", "admin": "admin", "guest": "guest"}
 CLIENTS = [
-    dict(client_id="demo-service", name="Demo service", grant="client-credentials", client_secret="demo-service-secret"),
+    # Also the demo's resource server: it may introspect tokens.
+    dict(
+        client_id="demo-service",
+        name="Demo service",
+        grant="client-credentials",
+        client_secret="demo-service-secret",
+        may_introspect=True,
+    ),
     dict(client_id="demo-cli", name="Demo CLI", grant="password", public=True),
     dict(
         client_id="demo-web",

@@ -3,7 +3,9 @@
 Parsed key objects are cached per process by ``kid`` (parsing a PEM costs ~25 ms). Which key is
 current is re-read from the database at most every ``SIGNING_KEY_RECHECK_SECONDS`` (a rotation in
 this process takes effect at once, on other instances within that time, without a restart); a
-retired key keeps verifying, so a token signed with it meanwhile stays valid.
+retired key keeps verifying, so a token signed with it meanwhile stays valid, until the last token
+it can have signed has expired. A key retired as compromised leaves the JWKS at once, and resource
+servers are told through the deny-list (``revocation.withdraw_keys``) to reload their keys.
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ import hashlib
 import json
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
-from . import conf
-from .models import SigningKey
+from . import conf, revocation
+from .models import SigningKey, access_tokens
 
 _private_keys: dict[str, rsa.RSAPrivateKey] = {}
 _lock = threading.Lock()
@@ -56,15 +60,62 @@ def create_key() -> SigningKey:
     return key
 
 
-def rotate() -> SigningKey:
-    """Make a new key current; older keys retire but keep verifying until their tokens expire."""
+# Beyond the last expiry: verifiers' clock leeway (mcpserver LEEWAY_SECONDS, 30 s) and some slack.
+EXPIRY_MARGIN_SECONDS = 60
+
+
+class RetirementRefused(ValueError):
+    """Retiring these keys would leave nothing to sign with."""
+
+
+def retirement_window() -> int:
+    """Seconds a key retired now must keep verifying: until the last live token it may have signed expires.
+
+    Tokens are issued for the default lifetime, or longer by ``issue_token`` (up to
+    ``MAX_TOKEN_LIFETIME``); every one is stored, so the latest expiry among live rows is the bound.
+    Other processes may sign with the old key for up to ``SIGNING_KEY_RECHECK_SECONDS`` more.
+    """
+    now = timezone.now()
+    latest = access_tokens().filter(expires__gt=now).aggregate(latest=Max("expires"))["latest"]
+    longest = max(conf.access_token_lifetime(), int((latest - now).total_seconds()) + 1 if latest else 0)
+    return longest + conf.get("SIGNING_KEY_RECHECK_SECONDS") + EXPIRY_MARGIN_SECONDS
+
+
+def rotate(compromised: bool = False) -> SigningKey:
+    """Make a new key current. Older keys retire: they keep verifying until their tokens expire, or,
+    ``compromised``, every older key is withdrawn at once (its tokens, live or forged, are refused)."""
     with transaction.atomic():
         previous = list(SigningKey.objects.active().select_for_update().values_list("pk", flat=True))
         key = create_key()
-        SigningKey.objects.filter(pk__in=previous).update(retired_at=timezone.now())
+        now = timezone.now()
+        until = now + timedelta(seconds=retirement_window())
+        SigningKey.objects.filter(pk__in=previous).update(retired_at=now, verify_until=until)
+        if compromised:
+            _withdraw(SigningKey.objects.exclude(pk=key.pk))
     global _current
     _current = (key.kid, time.monotonic())
     return key
+
+
+def retire_compromised(chosen_keys) -> int:
+    """Withdraw these keys at once: out of the JWKS, and every resource server refuses their tokens on
+    its next request. The current key cannot go this way (nothing would sign): rotate instead."""
+    with transaction.atomic():
+        chosen = SigningKey.objects.filter(pk__in=[key.pk for key in chosen_keys]).select_for_update()
+        if chosen.filter(retired_at__isnull=True).exists():
+            raise RetirementRefused(
+                "The current signing key cannot be withdrawn on its own: rotate it as compromised "
+                "(manage.py rotate_signing_key --compromised), which makes a new key first."
+            )
+        return _withdraw(chosen)
+
+
+def _withdraw(chosen) -> int:
+    now = timezone.now()
+    withdrawn = chosen.filter(compromised_at__isnull=True).update(compromised_at=now, verify_until=now)
+    if withdrawn:
+        revocation.withdraw_keys()
+    return withdrawn
 
 
 def forget_current() -> None:
@@ -99,6 +150,7 @@ def current_signing_key() -> tuple[str, rsa.RSAPrivateKey]:
 
 
 def max_token_lifetime() -> int:
+    """The longest lifetime any access token can be issued with (``issue_token`` included)."""
     return max(conf.get("MAX_TOKEN_LIFETIME"), conf.access_token_lifetime())
 
 
@@ -107,5 +159,5 @@ def jwks() -> dict[str, list[dict[str, Any]]]:
 
     Never empty: verifiers cache this document, so the first key is created before it is published.
     """
-    keys = list(SigningKey.objects.verifying(max_token_lifetime()).values_list("public_jwk", flat=True))
+    keys = list(SigningKey.objects.verifying().values_list("public_jwk", flat=True))
     return {"keys": keys or [ensure_key().public_jwk]}

@@ -75,6 +75,11 @@ class ClientPolicy(models.Model):
         default=True,
         help_text="A disabled client is granted nothing: no new tokens, no refresh, no consent page.",
     )
+    may_introspect = models.BooleanField(
+        "may introspect tokens",
+        default=False,
+        help_text="A resource server of ours: it may ask the introspection endpoint about any token.",
+    )
 
     class Meta:
         verbose_name = "client policy"
@@ -172,16 +177,16 @@ class SigningKeyQuerySet(models.QuerySet):
     def current(self) -> SigningKey | None:
         return self.active().order_by("-created", "-id").first()
 
-    def verifying(self, max_token_lifetime: int) -> SigningKeyQuerySet:
-        """Keys that may still have signed a live token: active, or retired within one lifetime."""
-        horizon = timezone.now() - timedelta(seconds=max_token_lifetime)
-        return self.filter(models.Q(retired_at__isnull=True) | models.Q(retired_at__gt=horizon)).order_by(
-            "-created", "-id"
-        )
+    def verifying(self) -> SigningKeyQuerySet:
+        """Keys that may still have signed a live token: active, or retired (not as compromised) and
+        still within the window set when they retired."""
+        within = models.Q(compromised_at__isnull=True, verify_until__gt=timezone.now())
+        return self.filter(models.Q(retired_at__isnull=True) | within).order_by("-created", "-id")
 
 
 class SigningKey(models.Model):
-    """An RSA key that signs access tokens. The newest active key signs; retired keys keep verifying."""
+    """An RSA key that signs access tokens. The newest active key signs; retired keys keep verifying
+    until ``verify_until``, unless they were retired as compromised."""
 
     kid = models.CharField("key ID", max_length=64, unique=True, help_text="RFC 7638 JWK thumbprint.")
     algorithm = models.CharField(max_length=10, default="RS256", editable=False)
@@ -189,6 +194,18 @@ class SigningKey(models.Model):
     public_jwk = models.JSONField(editable=False)
     created = models.DateTimeField(default=timezone.now, editable=False)
     retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verify_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A retired key verifies until then: its last token's expiry.",
+    )
+    compromised_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Retired as compromised: out of the JWKS, verifies nothing.",
+    )
 
     objects = SigningKeyQuerySet.as_manager()
 
@@ -197,3 +214,16 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.kid
+
+
+def access_tokens(tokens: models.QuerySet | None = None) -> models.QuerySet:
+    """DOT's access-token rows (or those of ``tokens``) that are access tokens: not its RFC 7592
+    registration access tokens.
+
+    DOT stores those as access-token rows too (scope ``DCR_REGISTRATION_SCOPE``, valid until the year
+    9999); they only manage their own client's registration and are nobody's bearer token.
+    """
+    from oauth2_provider.models import get_access_token_model
+
+    tokens = get_access_token_model().objects.all() if tokens is None else tokens
+    return tokens.exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)

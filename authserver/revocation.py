@@ -4,12 +4,19 @@ DOT revokes an access token by deleting its row (revocation endpoint, admin acti
 reuse detection, user deletion). Every such delete puts the token's SHA-256 checksum on a deny-list
 in the shared cache until the token would have expired anyway, so every worker and every instance
 refuses it on its next request. The key format is the project-wide ``TOKEN_REVOCATION_PREFIX``.
+
+A signing key withdrawn as compromised is published under the same prefix (``KEYS_WITHDRAWN``, a
+value that changes at each withdrawal): resource servers read it with every deny-list lookup and
+reload their verifying keys when it moves, so forged tokens are refused on the next request too.
 """
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models.signals import post_delete
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
@@ -17,6 +24,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from . import keys
 
 DEFAULT_PREFIX = "revoked-token:"
+KEYS_WITHDRAWN = "keys-withdrawn"  # under the prefix; mcpserver.revocations reads the same name
 
 
 def cache_key(checksum: str) -> str:
@@ -33,6 +41,21 @@ def deny(checksum: str, expires) -> None:
     remaining = min(remaining, keys.max_token_lifetime() + 60)
     if checksum and remaining > 0:
         cache.set(cache_key(checksum), 1, timeout=remaining)
+
+
+def withdraw_keys() -> None:
+    """Tell every resource server that verifying keys were withdrawn: they reload them on their next request.
+
+    Published at once and again after the commit: a verifier that reloaded its keys in between (and
+    so read them as they were before the commit) reloads them once more.
+    """
+    _publish_withdrawal()
+    transaction.on_commit(_publish_withdrawal, robust=True)
+
+
+def _publish_withdrawal() -> None:
+    # No expiry needed for safety (the keys are out of the JWKS): any change, even to gone, means reload.
+    cache.set(cache_key(KEYS_WITHDRAWN), time.time_ns(), timeout=None)
 
 
 def revoked_in_database(checksum: str) -> bool:

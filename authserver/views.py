@@ -28,9 +28,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import TemplateView
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
-from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
+from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError, InvalidScopeError
 
 from observability import clientaddress
@@ -38,7 +39,7 @@ from observability import clientaddress
 from . import clients, conf, consents, keys, metadata, registration, resources, scopes, throttle
 from .exceptions import describe
 from .forms import LoginForm, clean_username
-from .models import Consent
+from .models import ClientPolicy, Consent, access_tokens
 
 # The pages people see need no script at all, and nobody may frame them (clickjacking). No
 # form-action: the consent form's answer is a redirect to the client, wherever it lives.
@@ -340,7 +341,34 @@ class RevokeTokenView(FormBodyMixin, dot_views.RevokeTokenView):
 
 
 class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
-    """RFC 7662 introspection, answering from the token's database row (the source of liveness)."""
+    """RFC 7662 introspection, answering from the token's database row (the source of liveness).
+
+    It is for resource servers: only a client that authenticates itself and that an administrator
+    allowed (``ClientPolicy.may_introspect``) gets answers; DOT's bearer-token way in is closed.
+    """
+
+    def authenticate_client(self, request) -> bool:
+        """RFC 6749 §2.3 client authentication, remembering which client it was (DOT keeps a bool)."""
+        core = self.get_oauthlib_core()
+        oauthlib_request = OauthlibRequest(*core._extract_params(request))  # as DOT's own authenticate_client
+        if not core.server.request_validator.authenticate_client(oauthlib_request):
+            return False
+        request.introspecting_client = oauthlib_request.client
+        return True
+
+    def verify_request(self, request):
+        """No introspection with a bearer token: whoever asks authenticates as a client."""
+        return False, None
+
+    def post(self, request, *args, **kwargs):
+        if not _may_introspect(request.introspecting_client):
+            return oauth_error("unauthorized_client", "This client may not introspect tokens.", 403)
+        return super().post(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        if not _may_introspect(request.introspecting_client):
+            return oauth_error("unauthorized_client", "This client may not introspect tokens.", 403)
+        return super().get(request, *args, **kwargs)
 
     def unauthenticated_response(self, request, oauthlib_request=None):
         """RFC 7662 §2.3: failed client authentication is a 401 as in RFC 6749 §5.2 (DOT: a bare 403)."""
@@ -371,10 +399,14 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
         return JsonResponse(data)
 
 
+def _may_introspect(application) -> bool:
+    return ClientPolicy.objects.filter(application=application, may_introspect=True, enabled=True).exists()
+
+
 def _access_token_by_value(value: str):
+    """The access token with this value (a registration access token is none: ``access_tokens``)."""
     checksum = hashlib.sha256(value.encode()).hexdigest()
-    tokens = get_access_token_model().objects.select_related("user", "application")
-    return tokens.filter(token_checksum=checksum).first()
+    return access_tokens().select_related("user", "application").filter(token_checksum=checksum).first()
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:

@@ -3,7 +3,9 @@
 Tokens are RFC 9068 JWTs signed with RS256 by a key named in the JWKS of the key source
 (``jwks``). A successful verification is cached per token (keyed by its SHA-256, never beyond its
 ``exp``) so a client reusing its token does not pay RS256 on every request; the revocation
-deny-list (``revocations``) is consulted on every request, cached or not.
+deny-list (``revocations``) is consulted on every request, cached or not. When that lookup shows the
+issuer withdrew a key (``revocations.keys_withdrawn()`` moved), the keys and verifications held here
+are dropped and the request is verified again against keys loaded afresh.
 """
 
 from __future__ import annotations
@@ -107,6 +109,24 @@ def reset() -> None:
     revocations.forget()
 
 
+_reload_lock = threading.Lock()
+
+
+def _reload_keys(withdrawn: int | None) -> tuple[jwks.KeyCache, TokenCache]:
+    """The issuer withdrew a key: trust nothing verified with the keys we had.
+
+    Verifications are replaced before keys, and requests read keys before verifications: one that
+    holds the new keys never finds a verification made with the old ones (one that holds the old
+    keys sees the mismatch itself and comes here).
+    """
+    global _keys, _tokens
+    with _reload_lock:
+        if _keys.withdrawn != withdrawn:
+            _tokens = TokenCache()
+            _keys = jwks.KeyCache(withdrawn)
+        return _keys, _tokens
+
+
 # --- verification ---
 
 _DECODE_ERRORS: list[tuple[type[Exception], str]] = [
@@ -119,7 +139,7 @@ _DECODE_ERRORS: list[tuple[type[Exception], str]] = [
 ]
 
 
-def _decode(token: str) -> dict[str, Any]:
+def _decode(token: str, keys: jwks.KeyCache | None = None) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -129,7 +149,7 @@ def _decode(token: str) -> dict[str, Any]:
     if str(header.get("typ", "")).lower() not in TOKEN_TYPES:
         raise InvalidToken("The access token is not an RFC 9068 access token (typ at+jwt).")
     kid = header.get("kid")
-    key = _keys.get(kid) if isinstance(kid, str) else None
+    key = (keys or _keys).get(kid) if isinstance(kid, str) else None
     if key is None:
         raise InvalidToken("The access token was signed by an unknown key.")
     try:
@@ -187,14 +207,24 @@ def authenticate(authorization: str | None) -> AccessToken:
     """Verify the bearer token of one request and return who is calling, or raise ``InvalidToken``."""
     token = bearer_token(authorization)
     digest = hashlib.sha256(token.encode()).hexdigest()
-    verified = _tokens.get(digest)
+    keys, tokens = _keys, _tokens  # in this order (see _reload_keys)
+    verified = _verify(token, digest, keys, tokens)
+    withdrawn = revocations.keys_withdrawn()  # as of the deny-list lookup just made (or still current)
+    if withdrawn != keys.withdrawn:  # one comparison per request; a reload once per withdrawal
+        keys, tokens = _reload_keys(withdrawn)
+        verified = _verify(token, digest, keys, tokens)
+    return verified
+
+
+def _verify(token: str, digest: str, keys: jwks.KeyCache, tokens: TokenCache) -> AccessToken:
+    verified = tokens.get(digest)
     if verified is None:
-        verified = _access_token(digest, _decode(token))
+        verified = _access_token(digest, _decode(token, keys))
         if revocations.is_revoked(digest, verified.issued_at):
             raise InvalidToken("The access token has been revoked.")
-        _tokens.put(verified)
+        tokens.put(verified)
     elif revocations.is_revoked(digest, verified.issued_at):
-        _tokens.discard(digest)
+        tokens.discard(digest)
         raise InvalidToken("The access token has been revoked.")
     return verified
 

@@ -53,7 +53,8 @@ class KeyCache:
     Concurrent callers wait for a refresh in progress instead of seeing a half-loaded cache.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, withdrawn: int | None = None) -> None:
+        self.withdrawn = withdrawn  # the issuer's KEYS_WITHDRAWN value when this cache was made
         self._keys: dict[str, Any] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()

@@ -18,6 +18,10 @@ SQLite: eight bytes shared by the host's processes, rewritten after every deny-l
 clean is not looked up again while the stamp stays as it was when the lookup began, for at most
 ``CLEAN_FOR_SECONDS`` (a bound on what a writer that died between its commit and the stamp could
 leave behind). A stamp that reads None is unavailable for now: every lookup is made.
+
+The same lookup reads ``KEYS_WITHDRAWN`` under the prefix: the issuer changes it whenever it withdraws
+a verifying key (retired as compromised), which also moves the stamp. ``keys_withdrawn()`` is the
+last value seen; ``auth`` reloads its keys when it differs from the one its keys were loaded under.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from .exceptions import OUTAGES
 logger = logging.getLogger(__name__)
 
 MARKER = "deny-list-since"  # under the revocation prefix: when this cache's deny-list started
+KEYS_WITHDRAWN = "keys-withdrawn"  # under the prefix: the issuer changes it when it withdraws a key
 WARNING_INTERVAL = 10.0  # seconds between two warnings about the same outage, per process
 
 CLEAN_FOR_SECONDS = 1.0
@@ -55,6 +60,7 @@ _stamps: dict[str, Any] = {}  # prefix -> the cache's change stamp for it, or No
 _verdicts: OrderedDict[str, tuple[int, bool]] = OrderedDict()  # digest -> (marker, revoked) from the fallback
 _lock = threading.Lock()
 _warned = {"at": float("-inf")}
+_withdrawn: dict[str, Any] = {"seen": None}  # KEYS_WITHDRAWN's value at the last lookup
 
 
 def _redis_connection() -> Any:
@@ -85,31 +91,48 @@ def _command(*parts: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=8)
-def _get_command(name: str) -> bytes:
-    """``GET name`` (the marker's name is ours and fixed: built once, never validated again)."""
-    return _command(b"GET", name.encode())
+def _get_command(*names: str) -> bytes:
+    """``GET name`` for each name (the names are ours and fixed: built once, never validated again)."""
+    return b"".join(_command(b"GET", name.encode()) for name in names)
 
 
-def _parse(reply: bytes) -> tuple[bool, bytes | None] | None:
-    """The replies to ``EXISTS key`` and ``GET marker``, or None while incomplete; anything odd raises."""
+def _bulk(reply: bytes, start: int) -> tuple[bytes | None, int] | None:
+    """The RESP bulk string (None: nil) at ``start`` and where the next reply starts; None if incomplete."""
+    head, crlf, rest = reply[start:].partition(b"\r\n")
+    if not crlf:
+        if len(head) > 12:
+            raise ConnectionError(f"unexpected reply to GET: {reply[:64]!r}")
+        return None
+    if head == b"$-1":
+        return None, start + len(head) + 2
+    size = int(head[1:]) if head[:1] == b"$" and head[1:].isdigit() and len(head) < 8 else -1
+    if size < 0 or (len(rest) >= size + 2 and rest[size : size + 2] != b"\r\n"):
+        raise ConnectionError(f"unexpected reply to GET: {reply[:64]!r}")
+    return (rest[:size], start + len(head) + 4 + size) if len(rest) >= size + 2 else None
+
+
+def _parse(reply: bytes, values: int = 2) -> tuple[bool, ...] | None:
+    """The replies to ``EXISTS key`` and ``values`` GETs, or None while incomplete; anything odd raises."""
     exists = _EXISTS_REPLIES.get(reply[:4])
     if exists is None:
         if len(reply) >= 4:
             raise ConnectionError(f"unexpected reply to EXISTS: {reply[:64]!r}")
         return None
-    head, crlf, body = reply[4:].partition(b"\r\n")
-    if not crlf:
-        return None
-    if head == b"$-1" and not body:
-        return exists, None
-    size = int(head[1:]) if head[:1] == b"$" and head[1:].isdigit() and len(head) < 8 else -1
-    if size < 0 or len(body) > size + 2:
-        raise ConnectionError(f"unexpected reply to GET: {reply[:64]!r}")
-    return (exists, body[:size]) if len(body) == size + 2 else None
+    found, at = [], 4
+    for _ in range(values):
+        bulk = _bulk(reply, at)
+        if bulk is None:
+            return None
+        found.append(bulk[0])
+        at = bulk[1]
+    if at != len(reply):
+        raise ConnectionError(f"unexpected data after the replies: {reply[:64]!r}")
+    return (exists, *found)
 
 
-def _redis_lookup(key: str, marker: str) -> tuple[bool, bytes | None] | None:
-    """EXISTS and GET pipelined on this thread's connection; None when Redis is not the cache.
+def _redis_lookup(key: str, *names: str) -> tuple[bool, ...] | None:
+    """EXISTS ``key`` and GET each name, pipelined on this thread's connection; None when Redis is not
+    the cache.
 
     The commands are written to the connected socket as RESP directly (the connection did AUTH,
     SELECT and TLS when it connected): redis-py's command and parser layers cost ~40 µs of CPU
@@ -123,14 +146,14 @@ def _redis_lookup(key: str, marker: str) -> tuple[bool, bytes | None] | None:
         if connection._sock is None:
             connection.connect()
         sock = connection._sock
-        sock.sendall(_command(b"EXISTS", name) + _get_command(cache.make_key(marker)))
+        sock.sendall(_command(b"EXISTS", name) + _get_command(*(cache.make_key(each) for each in names)))
         reply, parsed = b"", None
-        while parsed is None and len(reply) < 128:
-            chunk = sock.recv(128)
+        while parsed is None and len(reply) < 256:
+            chunk = sock.recv(256)
             if not chunk:
                 raise ConnectionError("Redis closed the connection")
             reply += chunk
-            parsed = _parse(reply)
+            parsed = _parse(reply, len(names))
         if parsed is None:
             raise ConnectionError(f"unexpected reply: {reply[:64]!r}")
         return parsed
@@ -146,7 +169,7 @@ def _select(vendor: str, table: str) -> str:
     mark = "?" if vendor == "sqlite" else "%s"  # the driver's own paramstyle: no Django cursor here
     return (
         f"SELECT cache_key, value FROM {table} "  # noqa: S608  (the table is the cache's own setting)
-        f"WHERE cache_key IN ({mark}, {mark}) AND expires > {mark}"
+        f"WHERE cache_key IN ({mark}, {mark}, {mark}) AND expires > {mark}"
     )
 
 
@@ -155,8 +178,8 @@ def _unpickle(value: str) -> Any:
     return pickle.loads(base64.b64decode(value.encode()))  # noqa: S301  (our own cache's rows)
 
 
-def _database_lookup(key: str, marker: str) -> tuple[bool, Any] | None:
-    """Both keys from Django's database cache in one query on the driver's own connection; None when
+def _database_lookup(key: str, marker: str, withdrawn: str) -> tuple[bool, Any, Any] | None:
+    """The three keys from Django's database cache in one query on the driver's own connection; None when
     the cache is another backend.
 
     ``DatabaseCache.get_many`` costs ~45 µs of CPU per call here (key validation, router, a model
@@ -168,7 +191,8 @@ def _database_lookup(key: str, marker: str) -> tuple[bool, Any] | None:
     if not isinstance(backend, DatabaseCache):
         return None
     connection = connections[router.db_for_read(backend.cache_model_class)]
-    names = (backend.make_key(key), backend.make_key(marker))  # prefix + hex digest: valid by construction
+    # Our prefix plus a hex digest or a fixed name: valid by construction.
+    names = (backend.make_key(key), backend.make_key(marker), backend.make_key(withdrawn))
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.wrap_database_errors:
         connection.close_if_health_check_failed()
@@ -179,28 +203,30 @@ def _database_lookup(key: str, marker: str) -> tuple[bool, Any] | None:
             rows = dict(cursor.fetchall())
         finally:
             cursor.close()
-    since = rows.get(names[1])
-    return names[0] in rows, _unpickle(since) if since is not None else None
+    since, moved = (_unpickle(rows[name]) if name in rows else None for name in names[1:])
+    return names[0] in rows, since, moved
 
 
-def _lookup(key: str, marker: str) -> tuple[bool, int | None]:
-    """Whether ``key`` is on the deny-list, and the marker's value: one cache round trip."""
-    database = _database_lookup(key, marker)
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _lookup(key: str, marker: str, withdrawn: str) -> tuple[bool, int | None, int | None]:
+    """Whether ``key`` is on the deny-list, the marker's value and ``KEYS_WITHDRAWN``'s: one round trip."""
+    database = _database_lookup(key, marker, withdrawn)
     if database is not None:
-        denied, since = database
-        return denied, since if isinstance(since, int) else None
+        return database[0], _int(database[1]), _int(database[2])
     try:
-        found = _redis_lookup(key, marker)
+        found = _redis_lookup(key, marker, withdrawn)
     except OUTAGES:  # refused or timed out: another client would only fail (or wait) once more
         raise
     except Exception:  # one retry through Django's own client, which reconnects (or fails loudly)
         found = None
         logger.debug("Revocation lookup on the kept Redis connection failed; retrying", exc_info=True)
-    if found is not None and (found[1] is None or found[1].isdigit()):
-        return found[0], int(found[1]) if found[1] is not None else None
-    values = cache.get_many([key, marker])
-    since = values.get(marker)
-    return key in values, since if isinstance(since, int) else None
+    if found is not None and all(value is None or value.isdigit() for value in found[1:]):
+        return found[0], *(int(value) if value is not None else None for value in found[1:])
+    values = cache.get_many([key, marker, withdrawn])
+    return key in values, _int(values.get(marker)), _int(values.get(withdrawn))
 
 
 def _fallback() -> Any:
@@ -249,6 +275,7 @@ def forget() -> None:
     """Forget every remembered verdict and stamp (tests, key rotation drills, changed settings)."""
     _clean.clear()
     _stamps.clear()
+    _withdrawn["seen"] = None
     with _lock:
         _verdicts.clear()
 
@@ -269,6 +296,11 @@ def _change_stamp(prefix: str) -> Any:
         stamps = getattr(caches[DEFAULT_CACHE_ALIAS], "change_stamp", None)
         stamp = _stamps[prefix] = stamps(prefix) if stamps is not None else None
         return stamp
+
+
+def keys_withdrawn() -> int | None:
+    """The issuer's ``KEYS_WITHDRAWN`` value as of this process's last deny-list lookup (None: never set)."""
+    return _withdrawn["seen"]
 
 
 def is_revoked(digest: str, issued_at: int | None = None) -> bool:
@@ -296,13 +328,14 @@ def is_revoked(digest: str, issued_at: int | None = None) -> bool:
 def _is_revoked(prefix: str, digest: str, issued_at: int | None) -> bool:
     marker = prefix + MARKER
     try:
-        denied, since = _lookup(prefix + digest, marker)
+        denied, since, withdrawn = _lookup(prefix + digest, marker, prefix + KEYS_WITHDRAWN)
     except OUTAGES as exc:
         fallback = _fallback()
         if fallback is None:
             raise
         _warn(f"The shared cache is unreachable ({type(exc).__name__}): the fallback answers for it")
         return bool(fallback(digest))
+    _withdrawn["seen"] = withdrawn
     if denied:
         return True
     if since is None:

@@ -103,10 +103,13 @@ def world(make_scope, make_role, make_user, make_client) -> World:
     }
     clients = {
         # confidential, client_credentials, ceiling read+tools+admin (no prompts)
-        "service": make_client("service", "client-credentials", ["mcp:read", "mcp:tools", "mcp:admin"]),
+        # (a resource server too: an administrator allowed it to introspect)
+        "service": make_client(
+            "service", "client-credentials", ["mcp:read", "mcp:tools", "mcp:admin"], may_introspect=True
+        ),
         # public, password grant, ceiling read+tools+prompts
         "cli": make_client("cli", "password", ["mcp:read", "mcp:tools", "mcp:prompts"], public=True),
-        # confidential, password grant (may introspect and revoke)
+        # confidential, password grant (may revoke its tokens; not allowed to introspect)
         "backend": make_client("backend", "password", ["mcp:read", "mcp:tools", "mcp:prompts"]),
         # public, authorization code
         "web": make_client(

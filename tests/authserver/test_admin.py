@@ -219,9 +219,7 @@ def test_a_key_past_every_token_lifetime_can_be_deleted(admin_client, world):
 
     old = keys.ensure_key()
     keys.rotate()
-    SigningKey.objects.filter(pk=old.pk).update(
-        retired_at=timezone.now() - timedelta(seconds=keys.max_token_lifetime() + 60)
-    )
+    SigningKey.objects.filter(pk=old.pk).update(verify_until=timezone.now() - timedelta(seconds=1))
     response = admin_client.post(f"/admin/authserver/signingkey/{old.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not SigningKey.objects.filter(pk=old.pk).exists()
@@ -361,3 +359,51 @@ def test_access_token_list_shows_scopes_and_no_empty_column(admin_client, tokens
     assert "masked_token" not in changelist.list_display  # hashed storage: always empty
     html = _ok(admin_client.get("/admin/oauth2_provider/accesstoken/"))
     assert "mcp:read mcp:tools" in html
+
+
+def test_retire_now_withdraws_a_key_from_the_jwks(admin_client, world):
+    old = keys.ensure_key()
+    current = keys.rotate()
+    response = admin_client.post(
+        "/admin/authserver/signingkey/",
+        {"action": "retire_compromised", "_selected_action": [old.pk]},
+        follow=True,
+    )
+    assert "withdrawn" in _ok(response)
+    assert SigningKey.objects.get(pk=old.pk).compromised_at is not None
+    published = {key["kid"] for key in admin_client.get("/.well-known/jwks.json").json()["keys"]}
+    assert published == {current.kid}
+    # Out of the JWKS, it verifies nothing: it may go.
+    response = admin_client.post(f"/admin/authserver/signingkey/{old.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+
+
+def test_retire_now_refuses_the_current_key(admin_client, world):
+    current = keys.ensure_key()
+    response = admin_client.post(
+        "/admin/authserver/signingkey/",
+        {"action": "retire_compromised", "_selected_action": [current.pk]},
+        follow=True,
+    )
+    assert "rotate" in _ok(response).lower()
+    assert SigningKey.objects.get(pk=current.pk).compromised_at is None
+
+
+def test_the_access_token_list_leaves_registration_tokens_out(admin_client, world, client, tokens):
+    body = {"redirect_uris": ["http://127.0.0.1:33418/callback"], "token_endpoint_auth_method": "none"}
+    registered = client.post("/oauth/register/", body, content_type="application/json").json()
+    admin_client.force_login(User.objects.get(username="root"))
+    page = _ok(admin_client.get("/admin/oauth2_provider/accesstoken/"))
+    registration = get_access_token_model().objects.get(application__client_id=registered["client_id"])
+    assert f"/admin/oauth2_provider/accesstoken/{registration.pk}/change/" not in page
+    for row in get_access_token_model().objects.exclude(pk=registration.pk):
+        assert f"/admin/oauth2_provider/accesstoken/{row.pk}/change/" in page
+
+
+def test_an_administrator_sees_and_filters_the_introspection_flag(admin_client, world):
+    application = world.clients["service"].application
+    page = _ok(admin_client.get(f"/admin/oauth2_provider/application/{application.pk}/change/"))
+    assert 'name="policy-0-may_introspect"' in page
+    listed = _ok(admin_client.get("/admin/oauth2_provider/application/?policy__may_introspect__exact=1"))
+    assert world.clients["service"].client_id in listed
+    assert world.clients["backend"].client_id not in listed

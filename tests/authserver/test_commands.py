@@ -341,3 +341,20 @@ def test_seed_demo_recreates_what_is_missing(demo):
     assert get_application_model().objects.filter(client_id="demo-web").exists()
     assert User.objects.get(username="guest").role_names() == []  # an existing user keeps its roles
     assert sorted(Role.objects.get(name="guest").scopes.values_list("name", flat=True)) == ["mcp:read"]
+
+
+def test_create_client_introspect_makes_a_resource_server(world):
+    from authserver.models import ClientPolicy
+
+    args = ["create_client", "--grant", "client-credentials", "--scopes", "mcp:read", "--json"]
+    plain = json.loads(run(*args, "--name", "Plain"))
+    resource_server = json.loads(run(*args, "--name", "API", "--introspect"))
+    assert not ClientPolicy.objects.get(application__client_id=plain["client_id"]).may_introspect
+    assert ClientPolicy.objects.get(application__client_id=resource_server["client_id"]).may_introspect
+
+
+def test_seed_demo_lets_the_demo_service_introspect(demo):
+    from authserver.models import ClientPolicy
+
+    assert ClientPolicy.objects.get(application__client_id="demo-service").may_introspect
+    assert not ClientPolicy.objects.get(application__client_id="demo-cli").may_introspect

@@ -276,3 +276,53 @@ def test_deny_list_entry_lives_as_long_as_the_token(world, cc_token):
     assert cache.get(deny_key(token)) is None  # an expired token needs no entry
     revocation.deny(row.token_checksum, row.expires)
     assert cache.get(deny_key(token)) == 1
+
+
+# --- who may introspect, and what is an access token ---
+
+
+def test_a_client_no_administrator_allowed_cannot_introspect(world, password_token, introspect):
+    """Introspection is for resource servers: an authenticated client without the flag gets 403."""
+    backend = world.clients["backend"]  # confidential, authenticates fine, but not marked
+    credentials = (backend.client_id, backend.client_secret)
+    response = introspect(password_token("alice")["access_token"], auth=credentials)
+    assert response.status_code == 403, response.content
+    assert response.json()["error"] == "unauthorized_client"
+    assert "active" not in response.content.decode()
+    assert "alice" not in response.content.decode()
+
+
+def test_a_self_registered_confidential_client_cannot_introspect(world, password_token, client):
+    body = {
+        "redirect_uris": ["https://client.example/callback"],
+        "grant_types": ["authorization_code"],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "client_name": "anonymous",
+    }
+    registered = client.post("/oauth/register/", body, content_type="application/json").json()
+    token = password_token("alice")["access_token"]
+    response = client.post(
+        INTROSPECT_URL,
+        urlencode({"token": token}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(registered["client_id"], registered["client_secret"]),
+    )
+    assert response.status_code == 403, response.content
+    assert "alice" not in response.content.decode()
+
+
+def test_the_introspection_flag_is_what_allows_it(world, password_token, introspect):
+    backend = world.clients["backend"]
+    backend.application.policy.may_introspect = True
+    backend.application.policy.save()
+    credentials = (backend.client_id, backend.client_secret)
+    response = introspect(password_token("alice")["access_token"], auth=credentials)
+    assert response.status_code == 200
+    assert response.json()["active"] is True
+
+
+def test_a_registration_access_token_is_not_an_active_access_token(world, client, introspect):
+    body = {"redirect_uris": ["http://127.0.0.1:33418/callback"], "token_endpoint_auth_method": "none"}
+    registered = client.post("/oauth/register/", body, content_type="application/json").json()
+    assert registered["registration_access_token"]
+    assert introspect(registered["registration_access_token"]).json() == {"active": False}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import jwt
+import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -100,7 +101,8 @@ def test_rotate_signing_key_command(world, cc_token, decode, capsys):
 
 def _rotate_as_another_process() -> SigningKey:
     old = SigningKey.objects.current()
-    SigningKey.objects.filter(pk=old.pk).update(retired_at=timezone.now())
+    until = timezone.now() + timedelta(seconds=keys.retirement_window())
+    SigningKey.objects.filter(pk=old.pk).update(retired_at=timezone.now(), verify_until=until)
     newer = keys.create_key()
     keys._private_keys.pop(newer.kid, None)
     return newer
@@ -124,20 +126,40 @@ def test_tokens_signed_before_the_recheck_still_verify(world, cc_token, client, 
     assert set(jwks(client)) == {old_kid, newer.kid}
 
 
-def test_key_retired_longer_than_the_max_token_lifetime_drops_out(world, cc_token, client, settings):
+def test_a_retired_key_verifies_for_the_default_lifetime_not_a_fixed_day(world, cc_token, client, settings):
+    """No live token outlives the default lifetime: the old key leaves the JWKS soon after it."""
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "MAX_TOKEN_LIFETIME": 24 * 3600}
     old_kid = jwt.get_unverified_header(cc_token()["access_token"])["kid"]
+    before = timezone.now()
     new_key = keys.rotate()
-    lifetime = keys.max_token_lifetime()
-
-    SigningKey.objects.filter(kid=old_kid).update(
-        retired_at=timezone.now() - timedelta(seconds=lifetime - 60)
-    )
+    old = SigningKey.objects.get(kid=old_kid)
+    window = (old.verify_until - before).total_seconds()
+    assert settings.ACCESS_TOKEN_LIFETIME <= window <= settings.ACCESS_TOKEN_LIFETIME + 120
     assert set(jwks(client)) == {old_kid, new_key.kid}
 
-    SigningKey.objects.filter(kid=old_kid).update(
-        retired_at=timezone.now() - timedelta(seconds=lifetime + 60)
-    )
+    SigningKey.objects.filter(kid=old_kid).update(verify_until=timezone.now() - timedelta(seconds=1))
     assert set(jwks(client)) == {new_key.kid}
+
+
+def test_a_longer_lived_token_keeps_its_key_verifying_until_it_expires(world, client):
+    from authserver.tokens import issue_for_user
+
+    token = issue_for_user(world.users["alice"], world.clients["backend"].application, ["mcp:read"], 7200)
+    old_kid = jwt.get_unverified_header(token)["kid"]
+    before = timezone.now()
+    keys.rotate()
+    window = (SigningKey.objects.get(kid=old_kid).verify_until - before).total_seconds()
+    assert 7200 <= window <= 7200 + 120
+
+
+def test_a_registration_access_token_does_not_stretch_the_window(world, client, settings):
+    body = {"redirect_uris": ["http://127.0.0.1:33418/callback"], "token_endpoint_auth_method": "none"}
+    assert client.post("/oauth/register/", body, content_type="application/json").status_code == 201
+    old = keys.ensure_key()
+    before = timezone.now()
+    keys.rotate()
+    window = (SigningKey.objects.get(pk=old.pk).verify_until - before).total_seconds()
+    assert window <= settings.ACCESS_TOKEN_LIFETIME + 120
 
 
 def test_max_token_lifetime_covers_the_longest_token(db, settings):
@@ -145,6 +167,41 @@ def test_max_token_lifetime_covers_the_longest_token(db, settings):
     assert keys.max_token_lifetime() == settings.ACCESS_TOKEN_LIFETIME  # never below the default lifetime
     settings.AUTHSERVER = {**settings.AUTHSERVER, "MAX_TOKEN_LIFETIME": 7200}
     assert keys.max_token_lifetime() == 7200
+
+
+def test_compromised_rotation_withdraws_every_older_key_at_once(world, cc_token, client):
+    first = keys.ensure_key()
+    second = keys.rotate()  # first: retired normally, still verifying
+    assert set(jwks(client)) == {first.kid, second.kid}
+    third = keys.rotate(compromised=True)
+    assert set(jwks(client)) == {third.kid}
+    assert SigningKey.objects.get(pk=first.pk).compromised_at is not None
+    assert SigningKey.objects.get(pk=second.pk).compromised_at is not None
+    assert SigningKey.objects.current() == third
+    assert jwt.get_unverified_header(cc_token()["access_token"])["kid"] == third.kid
+
+
+def test_rotate_signing_key_compromised_command(world, client, capsys):
+    old = keys.ensure_key()
+    call_command("rotate_signing_key", "--compromised")
+    printed = capsys.readouterr().out.strip()
+    assert printed == SigningKey.objects.current().kid != old.kid
+    assert set(jwks(client)) == {printed}
+
+
+def test_retire_compromised_refuses_the_current_key(db, client):
+    current = keys.ensure_key()
+    with pytest.raises(keys.RetirementRefused):
+        keys.retire_compromised([current])
+    assert SigningKey.objects.get(pk=current.pk).compromised_at is None
+    assert set(jwks(client)) == {current.kid}
+
+
+def test_retire_compromised_withdraws_a_retired_key(db, client):
+    old = keys.ensure_key()
+    current = keys.rotate()
+    assert keys.retire_compromised(SigningKey.objects.filter(pk=old.pk)) == 1
+    assert set(jwks(client)) == {current.kid}
 
 
 def test_private_keys_are_parsed_once_per_process(db, monkeypatch):

@@ -333,3 +333,108 @@ def test_scope_may_come_as_an_scp_list(sign):
 
 def test_malformed_scope_claim_is_401(mcp, sign):
     assert mcp.modern("tools/list", token=sign({"scope": ["mcp:read"]})).status_code == 401
+
+
+# --- a signing key retired as compromised ---
+
+
+def _forge_with(kid: str) -> str:
+    """What a thief holding that private key mints: an admin with every scope, issued now."""
+    from django.conf import settings
+
+    from authserver.models import SigningKey
+
+    pem = SigningKey.objects.get(kid=kid).private_key
+    now = int(time.time())
+    claims = {
+        "iss": settings.MCPSERVER["ISSUER"],
+        "sub": "999",
+        "aud": settings.MCPSERVER["RESOURCE_URL"],
+        "client_id": "forged",
+        "scope": "mcp:read mcp:tools mcp:prompts",
+        "roles": ["admin"],
+        "iat": now,
+        "exp": now + 3600,
+    }
+    return jwt.encode(claims, pem, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt"})
+
+
+def _whoami(mcp, token):
+    return mcp.modern("tools/call", {"name": "whoami", "arguments": {}}, token=token)
+
+
+def test_a_key_retired_as_compromised_verifies_nothing_on_the_next_request(mcp, application):
+    from django.core.management import call_command
+
+    from authserver import keys
+
+    stolen = keys.ensure_key().kid
+    forged = _forge_with(stolen)
+    assert _whoami(mcp, forged).status_code == 200  # the key is trusted (and cached, with the token)
+    call_command("rotate_signing_key", "--compromised", stdout=__import__("io").StringIO())
+    response = _whoami(mcp, forged)
+    assert response.status_code == 401
+    assert challenge_params(response)["error"] == "invalid_token"
+    fresh = _forge_with(stolen)  # never seen before: the per-process key cache must not take it either
+    assert _whoami(mcp, fresh).status_code == 401
+    assert mcp.modern("tools/list", token=mcp.token).status_code == 401  # honest tokens of that key too
+
+
+def test_tokens_of_other_keys_survive_a_compromise(mcp, issue):
+    from authserver import keys
+
+    keys.ensure_key()
+    keys.rotate(compromised=True)
+    honest = issue()
+    assert _whoami(mcp, honest).status_code == 200
+    assert _whoami(mcp, honest).status_code == 200
+
+
+def test_a_normal_rotation_keeps_the_old_key_verifying(mcp, application):
+    from authserver import keys
+
+    old = keys.ensure_key().kid
+    forged = _forge_with(old)  # stands for any live token of the old key
+    assert _whoami(mcp, forged).status_code == 200
+    keys.rotate()
+    assert _whoami(mcp, forged).status_code == 200
+
+
+@pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
+@pytest.mark.parametrize("watched", [False, True])
+def test_a_compromise_reaches_verifiers_through_redis(settings, mcp, application, watched):
+    import uuid
+
+    from django.core.cache import cache
+
+    from authserver import keys
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": uuid.uuid4().hex,
+            "OPTIONS": {"WATCHED_PREFIXES": [settings.TOKEN_REVOCATION_PREFIX] if watched else []},
+        }
+    }
+    try:
+        stolen = keys.ensure_key().kid
+        forged = _forge_with(stolen)
+        assert _whoami(mcp, forged).status_code == 200
+        deadline = time.monotonic() + 5  # a watched prefix: wait for the invalidation connection
+        while watched and revocations._change_stamp(settings.TOKEN_REVOCATION_PREFIX).read() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert _whoami(mcp, forged).status_code == 200
+        keys.rotate(compromised=True)
+        assert _whoami(mcp, forged).status_code == 401
+    finally:
+        cache.clear()
+
+
+def test_a_registration_access_token_is_no_access_token_for_mcp(client, mcp, application):
+    body = {"redirect_uris": ["http://127.0.0.1:33418/callback"], "token_endpoint_auth_method": "none"}
+    registered = client.post("/oauth/register/", body, content_type="application/json").json()
+    response = mcp.modern("tools/list", token=registered["registration_access_token"])
+    assert response.status_code == 401
+    assert challenge_params(response)["error"] == "invalid_token"

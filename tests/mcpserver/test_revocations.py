@@ -156,15 +156,37 @@ def test_a_new_start_of_the_deny_list_asks_again(mcp, sign, with_fallback, setti
     ],
 )
 def test_replies_are_read_until_complete(reply, parsed):
-    assert revocations._parse(reply) == parsed
+    assert revocations._parse(reply, 1) == parsed
 
 
 @pytest.mark.parametrize(
-    "reply", [b"-ERR nope\r\n", b":0\r\n$2\r\n123\r\n", b":1\r\n+OK\r\n", b":0\r\n$-1\r\nx"]
+    ("reply", "parsed"),
+    [
+        (b":0\r\n$-1\r\n$-1\r\n", (False, None, None)),
+        (b":1\r\n$10\r\n1764324000\r\n$-1\r\n", (True, b"1764324000", None)),
+        (b":0\r\n$-1\r\n$3\r\n123\r\n", (False, None, b"123")),
+        (b":0\r\n$2\r\n12\r\n$3\r\n12", None),
+        (b":0\r\n$-1\r\n", None),
+    ],
 )
-def test_odd_replies_raise(reply):
+def test_the_marker_and_the_withdrawn_keys_value_come_in_one_reply(reply, parsed):
+    assert revocations._parse(reply, 2) == parsed
+
+
+@pytest.mark.parametrize(
+    ("reply", "values"),
+    [
+        (b"-ERR nope\r\n", 1),
+        (b":0\r\n$2\r\n123\r\n", 1),
+        (b":1\r\n+OK\r\n", 1),
+        (b":0\r\n$-1\r\nx", 1),
+        (b":0\r\n$-1\r\n$-1\r\nx", 2),
+        (b":0\r\n$-1\r\n-ERR\r\n", 2),
+    ],
+)
+def test_odd_replies_raise(reply, values):
     with pytest.raises(ConnectionError):
-        revocations._parse(reply)
+        revocations._parse(reply, values)
 
 
 def test_failed_lookups_do_not_use_up_the_cache_clients_connection_pool(with_fallback, settings):
@@ -204,12 +226,17 @@ def test_database_cache_lookup_agrees_with_djangos_cache(database_cache, setting
     from authserver import revocation
 
     prefix = settings.TOKEN_REVOCATION_PREFIX
-    assert revocations._database_lookup(prefix + "a" * 64, prefix + revocations.MARKER) == (False, None)
+    names = (prefix + revocations.MARKER, prefix + revocations.KEYS_WITHDRAWN)
+    assert revocations._database_lookup(prefix + "a" * 64, *names) == (False, None, None)
     assert revocations.is_revoked("a" * 64) is False  # starts the deny-list: the marker is written
     since = database_cache.get(prefix + revocations.MARKER)
     assert isinstance(since, int)
     revocation.deny("a" * 64, timezone.now() + timezone.timedelta(minutes=5))
-    assert revocations._database_lookup(prefix + "a" * 64, prefix + revocations.MARKER) == (True, since)
+    assert revocations._database_lookup(prefix + "a" * 64, *names) == (True, since, None)
+    revocation.withdraw_keys()
+    withdrawn = database_cache.get(prefix + revocations.KEYS_WITHDRAWN)
+    assert isinstance(withdrawn, int)
+    assert revocations._database_lookup(prefix + "a" * 64, *names) == (True, since, withdrawn)
     assert revocations.is_revoked("a" * 64) is True
     assert revocations.is_revoked("b" * 64) is False
 
@@ -295,9 +322,9 @@ def lookups(monkeypatch) -> list[str]:
     asked: list[str] = []
     lookup = revocations._lookup
 
-    def counted(key, marker):
+    def counted(key, *names):
         asked.append(key)
-        return lookup(key, marker)
+        return lookup(key, *names)
 
     monkeypatch.setattr(revocations, "_lookup", counted)
     return asked

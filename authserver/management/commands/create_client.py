@@ -15,12 +15,23 @@ class Command(BaseCommand):
         parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
         parser.add_argument("--public", action="store_true", help="a public client (no secret)")
         parser.add_argument("--client-id", help="a fixed client_id (default: generated)")
+        parser.add_argument(
+            "--introspect", action="store_true", help="a resource server: may call the introspection endpoint"
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
-    def handle(self, *args, name, grant, scopes, redirect_uris, public, client_id, json: bool, **options):
+    def handle(self, *args, name, grant, scopes, redirect_uris, public, client_id, introspect, json: bool, **options):
         names = [s.strip() for s in scopes.split(",") if s.strip()]
         try:
-            client = create_client(name, grant, names, redirect_uris, public=public, client_id=client_id)
+            client = create_client(
+                name,
+                grant,
+                names,
+                redirect_uris,
+                public=public,
+                client_id=client_id,
+                may_introspect=introspect,
+            )
         except ClientError as exc:
             raise CommandError(str(exc)) from exc
         if json:
