@@ -219,7 +219,8 @@ class AccessTokenAdmin(DOTAccessTokenAdmin):
 
     A signed JWT does not change when its row does, so nothing is editable; revoking (the button,
     or the bulk action) deletes the row, which puts the token on the deny-list every instance reads.
-    The token column is gone: tokens are stored hashed, so it was always empty.
+    The token column is gone: tokens are stored hashed, so it was always empty. DOT's registration
+    access tokens (RFC 7592) are rows of the same table but nobody's bearer token: they are left out.
     """
 
     list_display = ("pk", "user", "application", "scope", "expires")
@@ -256,3 +257,6 @@ class AccessTokenAdmin(DOTAccessTokenAdmin):
     def render_change_form(self, request, context, *args, **kwargs):
         context["may_revoke"] = self.has_revoke_permission(request)
         return super().render_change_form(request, context, *args, **kwargs)
+
+    def get_queryset(self, request):
+        return access_tokens(super().get_queryset(request))
