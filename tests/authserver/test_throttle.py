@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import types
 
 import pytest
 from django.core.cache import cache
@@ -10,6 +10,15 @@ from django.core.cache import cache
 from authserver import throttle
 
 LIMIT = 3
+# 30 s into a 60 s window and into an hour: counts made by one test never straddle a window's end.
+MID_WINDOW = 1_800_000_030.0
+
+
+@pytest.fixture(autouse=True)
+def steady_clock(monkeypatch):
+    """The limits count in fixed windows of the wall clock; a test that crossed a window's end would see
+    its count start again (a rare, timing-dependent failure), so the throttle's clock stands still."""
+    monkeypatch.setattr(throttle, "time", types.SimpleNamespace(time=lambda: MID_WINDOW))
 
 
 @pytest.fixture
@@ -292,7 +301,7 @@ def test_token_limit_is_exact_for_one_worker(db, settings):
 def test_token_limit_counts_other_workers_through_the_cache(db, settings):
     settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 1000, "TOKEN_RATE_WINDOW": 3600}
     other_worker = throttle._BatchedCounter()
-    window_id = int(time.time() // 3600)
+    window_id = int(MID_WINDOW // 3600)
     key = throttle._key("token", "shared-client")
     for _ in range(900):
         other_worker.hit(key, window_id, 3600, 1000)
