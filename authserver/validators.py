@@ -67,7 +67,15 @@ class OAuth2Validator(DOTValidator):
         return True
 
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
-        """Name the grant the client is registered for, so its developer knows what to use."""
+        """Name the grant the client is registered for, so its developer knows what to use.
+
+        A self-registered client (DCR or CIMD) gets only the grants the table opens to such clients,
+        whatever its metadata declared: DOT builds CIMD clients with any grant a document names.
+        """
+        grant = grants.get(grant_type)
+        if client.registration_source != client.RegistrationSource.MANUAL and grant and not grant.self_registered:
+            description = f"A self-registered client may not use the {grant_type} grant."
+            raise UnauthorizedClientError(description=description, request=request)
         if super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
             return True
         registered = client.authorization_grant_type.replace("-", "_")

@@ -29,8 +29,8 @@ def offer(settings, **switches: bool) -> None:
     }
 
 
-def form_grants() -> list[str]:
-    return [value for value, _ in ClientForm().fields["authorization_grant_type"].choices]
+def form_grants() -> set[str]:
+    return {value for value, _ in ClientForm().fields["authorization_grant_type"].choices}
 
 
 def served() -> list[str]:
@@ -44,7 +44,7 @@ def test_the_default_offer_is_what_the_server_always_offered(world, client):
     expected = ["authorization_code", "client_credentials", "refresh_token", "password"]
     assert metadata(client)["grant_types_supported"] == expected
     assert served() == expected
-    assert form_grants() == ["authorization-code", "client-credentials", "password"]
+    assert form_grants() == {"authorization-code", "client-credentials", "password"}
     assert grants.self_registered_grant_types() == ["authorization_code", "refresh_token"]
 
 
@@ -89,7 +89,7 @@ def test_switching_the_password_grant_off_removes_it_everywhere(world, client, s
     offer(settings, password=False)
     assert "password" not in metadata(client)["grant_types_supported"]
     assert "password" not in served()
-    assert form_grants() == ["authorization-code", "client-credentials"]
+    assert form_grants() == {"authorization-code", "client-credentials"}
     body = {
         "grant_type": "password",
         "client_id": world.clients["cli"].client_id,
@@ -204,3 +204,13 @@ def test_a_grant_type_the_table_does_not_know_is_flagged_at_start_up(settings):
     assert check_grant_types(None) == []
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OAUTH2_GRANT_TYPES_SUPPORTED": ["implicit"]}
     assert [warning.id for warning in check_grant_types(None)] == ["authserver.W020"]
+
+
+def test_a_self_registered_client_gets_only_the_grants_the_table_opens_to_it(world, make_client, post_token):
+    # DOT builds a CIMD client with whatever grant its document names; the table has the last word.
+    made = make_client("documented", "password", ["mcp:read"], public=True)
+    made.application.registration_source = made.application.RegistrationSource.CIMD
+    made.application.save()
+    body = {"grant_type": "password", "client_id": made.client_id, "username": "alice", "password": "alice-password"}
+    body = assert_oauth_error(post_token(body), 400, "unauthorized_client")
+    assert "self-registered" in body["error_description"]
