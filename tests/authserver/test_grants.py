@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from django.forms import modelform_factory
 from django.utils import timezone
-from oauth2_provider.models import AbstractApplication, get_device_grant_model
+from oauth2_provider.models import AbstractApplication, get_application_model, get_device_grant_model
 from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING
 
 from authserver import grants, resources
@@ -30,7 +31,9 @@ def offer(settings, **switches: bool) -> None:
 
 
 def form_grants() -> set[str]:
-    return {value for value, _ in ClientForm().fields["authorization_grant_type"].choices}
+    """The grants the admin's client form offers (the admin builds it the same way)."""
+    form = modelform_factory(get_application_model(), form=ClientForm, fields=["authorization_grant_type"])()
+    return {value for value, _ in form.fields["authorization_grant_type"].choices}
 
 
 def served() -> list[str]:
