@@ -88,3 +88,23 @@ def check_demo_credentials(app_configs, **kwargs):
             id="authserver.W010",
         )
     ]
+
+
+@checks.register(checks.Tags.security)
+def check_grant_types(app_configs, **kwargs):
+    """A grant type the table does not know is offered nowhere; say so rather than ignore it quietly."""
+    from oauth2_provider.settings import oauth2_settings
+
+    from . import grants
+
+    unknown = [name for name in oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED if grants.get(name) is None]
+    if not unknown:
+        return []
+    return [
+        checks.Warning(
+            f"OAUTH2_GRANT_TYPES_SUPPORTED lists {', '.join(unknown)}, which authserver.grants does not "
+            "know; the token endpoint, metadata and admin leave it out.",
+            hint="Add an entry to authserver.grants.GRANTS, or remove it from the setting.",
+            id="authserver.W020",
+        )
+    ]

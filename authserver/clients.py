@@ -26,14 +26,10 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from . import conf, outages, revocation, scopes
+from . import conf, grants, outages, revocation, scopes
 from .models import ClientPolicy, Scope
 
-GRANTS = {
-    "client-credentials": "client-credentials",
-    "password": "password",
-    "authorization-code": "authorization-code",
-}
+GRANTS = grants.APPLICATION_GRANTS  # the CLI's names are DOT's application grant values
 
 
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -154,7 +150,7 @@ def create_client(
     application = Application(
         name=name,
         client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=GRANTS[grant],
+        authorization_grant_type=grant,
         redirect_uris=" ".join(redirect_uris),
         client_secret=secret or "",
         hash_client_secret=True,

@@ -37,6 +37,11 @@ DESCRIPTIONS = {
     "invalid_scope": "None of the requested scopes may be granted to this client.",
     "unsupported_token_type": "This server revokes only access and refresh tokens.",
     "server_error": "The server could not complete the request.",
+    # RFC 8628 §3.5: a polling device's answers
+    "authorization_pending": "The user has not approved this device yet; poll again after the interval.",
+    "slow_down": "Polling too fast; wait five seconds longer between polls.",
+    "access_denied": "The user denied this device.",
+    "expired_token": "The device code has expired or was already used; start again.",
 }
 
 

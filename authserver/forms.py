@@ -4,14 +4,8 @@ sign-in names."""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from oauth2_provider.forms import ApplicationForm
-from oauth2_provider.settings import oauth2_settings
 
-# The token endpoint's grant_type values and the application grant each one needs.
-APPLICATION_GRANTS = {
-    "authorization_code": "authorization-code",
-    "client_credentials": "client-credentials",
-    "password": "password",
-}
+from . import grants
 
 
 class LoginForm(AuthenticationForm):
@@ -35,14 +29,8 @@ def clean_username(raw: object) -> str:
     return UsernameField(max_length=length).to_python("" if raw is None else raw)[:length]
 
 
-def supported_application_grants() -> list[str]:
-    """The application grant types the token endpoint serves (``OAUTH2_GRANT_TYPES_SUPPORTED``)."""
-    served = oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED
-    return [grant for grant_type, grant in APPLICATION_GRANTS.items() if grant_type in served]
-
-
 class ClientForm(ApplicationForm):
-    """DOT's application form offering only the grants this server serves (no implicit, hybrid or device).
+    """DOT's application form offering only the grants this server offers (never implicit or hybrid).
 
     A client saved with another grant would fail at its first authorization or token request.
     """
@@ -51,7 +39,7 @@ class ClientForm(ApplicationForm):
         super().__init__(*args, **kwargs)
         field = self.fields.get("authorization_grant_type")
         if field is not None:
-            supported = supported_application_grants()
+            supported = grants.application_grants()
             field.choices = [(value, label) for value, label in field.choices if value in supported]
             field.error_messages["invalid_choice"] = (
                 f"The %(value)s grant is not supported by this server; choose one of {', '.join(supported)}."

@@ -18,12 +18,9 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
-from . import clients, conf, metadata, scopes
+from . import clients, conf, grants, metadata, scopes
 from .models import ClientPolicy, InitialAccessToken, Scope, token_checksum
 
-# Only user-delegated grants: a self-registered client_credentials client would get tokens on
-# nobody's behalf, so anyone on the network could mint them.
-GRANT_TYPES = {"authorization_code", "refresh_token"}
 RESPONSE_TYPES = ["code"]
 
 
@@ -122,11 +119,11 @@ def refusal(body: bytes) -> tuple[str, str] | None:
         if problem:
             return "invalid_redirect_uri", f"Redirect URI {uri!r} refused: {problem}."
     grant_types = data.get("grant_types", ["authorization_code"])
-    if isinstance(grant_types, list) and not set(map(str, grant_types)) <= GRANT_TYPES:
-        return (
-            "invalid_client_metadata",
-            "Self-registered clients may use only authorization_code and refresh_token.",
-        )
+    # The table's self_registered flag: a self-registered client_credentials client would get tokens
+    # on nobody's behalf, so anyone on the network could mint them.
+    allowed = grants.self_registered_grant_types()
+    if isinstance(grant_types, list) and not set(map(str, grant_types)) <= set(allowed):
+        return "invalid_client_metadata", f"Self-registered clients may use only {' and '.join(allowed)}."
     response_types = data.get("response_types", RESPONSE_TYPES)
     if not isinstance(response_types, list) or set(map(str, response_types)) != set(RESPONSE_TYPES):
         return "invalid_client_metadata", 'response_types must be ["code"].'

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
-from . import conf
+from . import conf, grants
 
 
 def allowed() -> list[str]:
@@ -63,6 +63,27 @@ def check_authorization_request(request) -> dict:
     return {}
 
 
+def _bound_to_code(request) -> list[str] | None:
+    from oauth2_provider.models import get_grant_model
+
+    return get_grant_model().objects.filter(code=request.code).values_list("resource", flat=True).first()
+
+
+def _bound_to_refresh_token(request) -> list[str] | None:
+    instance = getattr(request, "refresh_token_instance", None)
+    return instance.resource if instance is not None else None
+
+
+# A grant's ``resource_binding`` (authserver.grants): where the resources bound earlier are kept.
+BINDINGS = {"code": _bound_to_code, "refresh": _bound_to_refresh_token}
+
+
+def _bound(request) -> list[str]:
+    grant = grants.get(request.grant_type)
+    binding = BINDINGS.get(grant.resource_binding) if grant is not None else None
+    return list(binding(request) or []) if binding is not None else []
+
+
 def settle_token_audience(request) -> None:
     """post_token validator: decide the token's audience and put it on ``request.resource``.
 
@@ -70,16 +91,7 @@ def settle_token_audience(request) -> None:
     to the code or refresh token. No request falls back to the bound resources, then the default.
     """
     requested = list(dict.fromkeys(_requested(request.decoded_body)))
-    if request.grant_type == "authorization_code":
-        from oauth2_provider.models import get_grant_model
-
-        bound = get_grant_model().objects.filter(code=request.code).values_list("resource", flat=True).first()
-    elif request.grant_type == "refresh_token":
-        instance = getattr(request, "refresh_token_instance", None)
-        bound = instance.resource if instance is not None else None
-    else:
-        bound = None
-    bound = list(bound or [])
+    bound = _bound(request)
     for resource in requested:
         if bound and resource not in bound:
             raise _invalid_target(request, resource)

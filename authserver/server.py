@@ -1,9 +1,10 @@
-"""DOT's OAUTH2_SERVER_CLASS: oauthlib's server with this project's PKCE and RFC 8707 validators attached."""
+"""DOT's OAUTH2_SERVER_CLASS: oauthlib's server serving the grants of ``authserver.grants``, with this
+project's PKCE and RFC 8707 validators attached."""
 
 from oauthlib.oauth2 import Server as OAuthlibServer
 from oauthlib.oauth2.rfc6749.errors import UnsupportedCodeChallengeMethodError
 
-from . import resources
+from . import grants, resources
 
 
 def require_s256(request) -> dict:
@@ -24,5 +25,15 @@ class Server(OAuthlibServer):
         super().__init__(request_validator, *args, **kwargs)
         self.auth_grant.custom_validators.post_auth.append(require_s256)
         self.auth_grant.custom_validators.post_auth.append(resources.check_authorization_request)
-        for grant in (self.auth_grant, self.password_grant, self.credentials_grant, self.refresh_grant):
-            grant.custom_validators.post_token.append(resources.settle_token_audience)
+        # oauthlib's own handler instances where it has one (the code grant also serves /authorize).
+        built = {type(handler): handler for handler in self._grant_types.values()}
+        self._grant_types = {
+            grant.grant_type: built.get(grant.handler) or grant.handler(request_validator) for grant in grants.GRANTS
+        }
+        for handler in self._grant_types.values():
+            handler.custom_validators.post_token.append(resources.settle_token_audience)
+
+    @property
+    def grant_types(self) -> dict:
+        """The handlers of the grants offered now: DOT caches this server, the setting may change."""
+        return {grant.grant_type: self._grant_types[grant.grant_type] for grant in grants.offered()}

@@ -12,9 +12,7 @@ from oauthlib.oauth2 import BearerToken
 from oauthlib.oauth2.rfc6749.errors import InvalidScopeError
 from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 
-from . import conf, keys, scopes
-
-USER_GRANTS = {"authorization_code", "password", "refresh_token"}
+from . import conf, grants, keys, scopes
 
 
 def claims_for(request) -> dict[str, Any]:
@@ -22,7 +20,7 @@ def claims_for(request) -> dict[str, Any]:
     now = int(time.time())
     client_id = request.client.client_id
     audience = list(getattr(request, "resource", None) or [conf.get("DEFAULT_RESOURCE")])
-    user = request.user if request.grant_type in USER_GRANTS else None
+    user = request.user if grants.is_user_delegated(request.grant_type) else None
     claims: dict[str, Any] = {
         "iss": conf.get("ISSUER"),
         "sub": str(user.pk) if user is not None else client_id,

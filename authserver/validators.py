@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError
-from oauth2_provider.models import get_refresh_token_model
+from oauth2_provider.models import get_device_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauthlib.oauth2.rfc6749.errors import (
     InvalidClientError,
@@ -11,15 +11,24 @@ from oauthlib.oauth2.rfc6749.errors import (
     InvalidScopeError,
     UnauthorizedClientError,
 )
+from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from observability import clientaddress
 
-from . import clients, registration, scopes, throttle
+from . import clients, grants, registration, scopes, throttle
 from .exceptions import TooManyRequests
 from .forms import clean_username
 from .models import ClientPolicy
 
 RefreshToken = get_refresh_token_model()
+DeviceGrant = get_device_grant_model()
+
+# DOT's device grant status -> oauthlib's answer to the polling device (RFC 8628 §3.5).
+DEVICE_STATUSES = {
+    DeviceGrant.AUTHORIZATION_PENDING: DeviceCodeGrant.DEVICE_CODE_PENDING,
+    DeviceGrant.DENIED: DeviceCodeGrant.DEVICE_CODE_DENIED,
+    DeviceGrant.EXPIRED: DeviceCodeGrant.DEVICE_CODE_EXPIRED,
+}
 
 
 def client_ip(request) -> str:
@@ -45,7 +54,7 @@ class OAuth2Validator(DOTValidator):
 
     def validate_scopes(self, client_id, requested, client, request, *args, **kwargs) -> bool:
         """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3)."""
-        user = None if request.grant_type == "client_credentials" else request.user
+        user = request.user if grants.is_user_delegated(request.grant_type) else None
         # An empty ``scope=`` asks for nothing in particular, exactly like an absent one.
         requested = [name for name in requested if name] or self.get_default_scopes(client_id, request)
         granted = scopes.effective_scopes(requested, client, user)
@@ -58,7 +67,15 @@ class OAuth2Validator(DOTValidator):
         return True
 
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
-        """Name the grant the client is registered for, so its developer knows what to use."""
+        """Name the grant the client is registered for, so its developer knows what to use.
+
+        A self-registered client (DCR or CIMD) gets only the grants the table opens to such clients,
+        whatever its metadata declared: DOT builds CIMD clients with any grant a document names.
+        """
+        grant = grants.get(grant_type)
+        if client.registration_source != client.RegistrationSource.MANUAL and grant and not grant.self_registered:
+            description = f"A self-registered client may not use the {grant_type} grant."
+            raise UnauthorizedClientError(description=description, request=request)
         if super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
             return True
         registered = client.authorization_grant_type.replace("-", "_")
@@ -97,6 +114,27 @@ class OAuth2Validator(DOTValidator):
             return True
         description = "The refresh token is invalid, expired, revoked or issued to another client; sign in again."
         raise InvalidGrantError(description=description, request=request)
+
+    def validate_device_code(self, client_id, code, request, *args, **kwargs) -> str | None:
+        """RFC 8628 §3.5: where this client's device code stands; None for an unknown one.
+
+        DOT 3.4 leaves this oauthlib 4 hook unimplemented. An approved code is spent here, once (a
+        second poll finds it expired), and hands its user and scopes to the token.
+        """
+        device = DeviceGrant.objects.filter(device_code=code, client_id=request.client.client_id).first()
+        if device is None:
+            return None
+        if device.is_expired():
+            return DeviceCodeGrant.DEVICE_CODE_EXPIRED
+        if device.status != device.AUTHORIZED:
+            return DEVICE_STATUSES.get(device.status)
+        if device.user is None or not device.user.is_active:
+            return None
+        spent = DeviceGrant.objects.filter(pk=device.pk, status=device.AUTHORIZED).update(status=device.EXPIRED)
+        if not spent:  # a parallel poll took it
+            return DeviceCodeGrant.DEVICE_CODE_EXPIRED
+        request.user, request.scopes = device.user, device.scope.split()
+        return DeviceCodeGrant.DEVICE_CODE_AUTHORIZED
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         """DOT wraps every save in a transaction; a token without a refresh token is one INSERT,

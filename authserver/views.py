@@ -29,14 +29,13 @@ from django.views.generic import TemplateView
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_application_model
-from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError, InvalidScopeError
 
 from observability import clientaddress
 
-from . import clients, conf, consents, keys, metadata, registration, resources, scopes, throttle
+from . import clients, conf, consents, grants, keys, metadata, registration, resources, scopes, throttle
 from .exceptions import describe
 from .forms import LoginForm, clean_username
 from .models import ClientPolicy, Consent, access_tokens
@@ -296,8 +295,7 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
                 "invalid_request", "The token endpoint takes application/x-www-form-urlencoded bodies.", 400
             )
         grant_type = request.POST.get("grant_type")
-        if grant_type and grant_type not in oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED:
-            # This also keeps out DOT's device-code branch (unauthenticated; a 500 without device_code).
+        if grant_type and not grants.is_offered(grant_type):
             return oauth_error("unsupported_grant_type", "This server does not offer that grant type.", 400)
         # Counted before authentication: keyed by client *and* address, so that a flood naming a
         # client from elsewhere cannot lock that client out.
@@ -306,7 +304,9 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
             response = oauth_error("temporarily_unavailable", "Too many token requests for this client.", 429)
             response["Retry-After"] = str(wait)
             return response
-        return super().post(request, *args, **kwargs)
+        # Every grant through oauthlib, the device grant included: DOT's own device branch answers a
+        # missing device_code with a 500 and an unknown one with a non-standard 404.
+        return self.authorization_flow_token_response(request, *args, **kwargs)
 
     @method_decorator(sensitive_post_parameters("password", "client_secret"))
     def authorization_flow_token_response(self, request, *args, **kwargs):
@@ -494,6 +494,7 @@ class ServerMetadataView(dot_views.OAuthServerMetadataView):
         data = json.loads(response.content)
         if registration.is_closed():
             data.pop("registration_endpoint", None)  # nothing a client could do there
+        data["grant_types_supported"] = [grant.grant_type for grant in grants.offered()]
         data["jwks_uri"] = conf.get("ISSUER") + "/.well-known/jwks.json"
         secret_methods = ["client_secret_basic", "client_secret_post"]
         data["revocation_endpoint_auth_methods_supported"] = [*secret_methods, "none"]

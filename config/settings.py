@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from authserver import grants  # the grant table; it imports no models and reads no settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -272,6 +274,8 @@ DCR_PERMISSION_CLASSES = {
     "closed": ["authserver.registration.ClosedRegistration"],
 }
 OAUTH_PASSWORD_GRANT = env_bool("OAUTH_PASSWORD_GRANT", True)
+# RFC 8628 device grant, token-endpoint side (DOT's): off until its authorization endpoint is served.
+OAUTH_DEVICE_GRANT = env_bool("OAUTH_DEVICE_GRANT", False)
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "OAUTH2_SERVER_CLASS": "authserver.server.Server",
@@ -304,8 +308,13 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"]
-    + (["password"] if OAUTH_PASSWORD_GRANT else []),
+    # What the token endpoint offers; everything else about each grant is in authserver.grants.
+    "OAUTH2_GRANT_TYPES_SUPPORTED": grants.grant_types_supported(
+        password=OAUTH_PASSWORD_GRANT, device_code=OAUTH_DEVICE_GRANT
+    ),
+    # DOT's device pre-token hook loads the device grant unguarded (a 500 for a missing or unknown
+    # device_code); the validator's validate_device_code loads it instead (authserver.validators).
+    "OAUTH_PRE_TOKEN_VALIDATION": [],
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
     "OAUTH2_PROTECTED_RESOURCE_IDENTIFIER": MCP_RESOURCE_URL,
     "OAUTH2_PROTECTED_RESOURCE_AUTHORIZATION_SERVERS": [OAUTH_ISSUER],

@@ -40,6 +40,26 @@ def test_password_and_refresh_grants_are_counted(client, demo, metric):
     assert metric("oauth_tokens_issued_total", grant="refresh_token") == refresh_before + 1
 
 
+@pytest.mark.parametrize(
+    ("grant_type", "label"),
+    [
+        ("urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("made-up", "other"),
+    ],
+)
+def test_grant_labels_come_from_the_grant_table(metric, grant_type, label):
+    from django.http import QueryDict
+
+    from observability import receivers
+
+    class Request:
+        POST = QueryDict(f"grant_type={grant_type}")
+
+    before = metric("oauth_tokens_issued_total", grant=label)
+    receivers.on_token_issued(None, request=Request())
+    assert metric("oauth_tokens_issued_total", grant=label) == before + 1
+
+
 def test_token_endpoint_refusals_are_auth_failures_by_error(client, demo, metric):
     before = metric("auth_failures_total", reason="token_invalid_client")
     basic = "Basic " + base64.b64encode(b"demo-service:wrong").decode()
