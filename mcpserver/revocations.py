@@ -43,8 +43,9 @@ from django.db import connections, router
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from observability.outages import OUTAGES
+
 from . import conf
-from .exceptions import OUTAGES
 
 logger = logging.getLogger(__name__)
 
