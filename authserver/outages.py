@@ -14,10 +14,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
 from observability.outages import OUTAGES  # the project's one list; clients, cimd, throttle use it from here
+
+from .exceptions import oauth_error
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +47,7 @@ def unavailable(request: HttpRequest) -> HttpResponse:
     """503 with ``Retry-After``: RFC 6749 error JSON on OAuth and metadata endpoints, a page elsewhere."""
     if request.path.startswith(JSON_PATHS):
         description = "The service is temporarily unavailable; try again shortly."
-        response: HttpResponse = JsonResponse(
-            {"error": "temporarily_unavailable", "error_description": description}, status=503
-        )
+        response: HttpResponse = oauth_error("temporarily_unavailable", description, 503)
     else:
         response = HttpResponse(PAGE, status=503)
     response["Retry-After"] = str(RETRY_AFTER)
