@@ -3,7 +3,7 @@
 from oauthlib.oauth2 import Server as OAuthlibServer
 from oauthlib.oauth2.rfc6749.errors import UnsupportedCodeChallengeMethodError
 
-from . import resources
+from . import resource_indicators
 
 
 def require_s256(request) -> dict:
@@ -23,6 +23,6 @@ class Server(OAuthlibServer):
     def __init__(self, request_validator, *args, **kwargs):
         super().__init__(request_validator, *args, **kwargs)
         self.auth_grant.custom_validators.post_auth.append(require_s256)
-        self.auth_grant.custom_validators.post_auth.append(resources.check_authorization_request)
+        self.auth_grant.custom_validators.post_auth.append(resource_indicators.check_authorization_request)
         for grant in (self.auth_grant, self.password_grant, self.credentials_grant, self.refresh_grant):
-            grant.custom_validators.post_token.append(resources.settle_token_audience)
+            grant.custom_validators.post_token.append(resource_indicators.settle_token_audience)

@@ -36,7 +36,7 @@ from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError,
 
 from observability import clientaddress
 
-from . import clients, conf, consents, keys, metadata, registration, resources, scopes, throttle
+from . import clients, conf, consents, keys, metadata, registration, resource_indicators, scopes, throttle
 from .exceptions import oauth_error, oauthlib_response
 from .forms import LoginForm, clean_username
 from .models import ClientPolicy, Consent, access_tokens
@@ -140,7 +140,7 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
             error = InvalidRequestError(description=description, state=credentials.get("state"))
             raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
         if request.method == "GET" and user is not None and "consent" not in prompt:
-            audience = resources.audience(request.GET.getlist("resource"))
+            audience = resource_indicators.audience(request.GET.getlist("resource"))
             self.remembered = consents.covers(user, application, granted, audience)
         return granted, credentials
 
@@ -209,7 +209,7 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
         response = super().form_valid(form)
         if self.success_url and form.cleaned_data.get("allow") and self.request.POST.get("remember"):
             application = get_application_model().objects.get(client_id=form.cleaned_data["client_id"])
-            audience = resources.audience((form.cleaned_data.get("resource") or "").split())
+            audience = resource_indicators.audience((form.cleaned_data.get("resource") or "").split())
             consents.remember(self.request.user, application, form.cleaned_data["scope"].split(), audience)
         return response
 
