@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -24,6 +29,33 @@ def pack(settings):
 
 def test_pack_is_off_by_default():
     assert build_registry().get("tool", "test_simple_text") is None
+
+
+def _modules(registry) -> set[str]:
+    return {item.handler.__module__ for kind in registry.tables for item in registry.all(kind)}
+
+
+def test_the_pack_is_a_package_of_its_own_outside_the_app(settings):
+    assert importlib.util.find_spec("mcpserver.conformance") is None
+    settings.MCPSERVER = {**settings.MCPSERVER, "FIXTURE_PACK": True}
+    added = _modules(build_registry()) - _modules(apps.get_app_config("mcpserver").registry)
+    assert added == {"mcp_conformance_fixtures.capabilities"}
+
+
+def test_the_pack_is_not_even_imported_unless_asked():
+    """A fresh process with the default settings: the app starts without ever importing the pack."""
+    code = (
+        "import sys, django; django.setup(); "
+        "print(sorted(name for name in sys.modules if name.startswith('mcp_conformance_fixtures')))"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    environment.pop("MCP_FIXTURE_PACK", None)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def result(mcp, name, arguments=None, **kwargs):
