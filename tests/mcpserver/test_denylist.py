@@ -326,7 +326,7 @@ def lookups(monkeypatch) -> list[str]:
         asked.append(key)
         return lookup(key, *names)
 
-    monkeypatch.setattr(revocations, "_lookup", counted)
+    monkeypatch.setattr(denylist, "_lookup", counted)
     return asked
 
 
