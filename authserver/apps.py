@@ -14,9 +14,9 @@ class AuthserverConfig(AppConfig):
         from corsheaders.signals import check_request_enabled
         from oauth2_provider.models import get_application_model
 
-        from . import checks, clients, cors, entitlements, revocation  # noqa: F401  (registers checks and receivers)
+        from . import checks, clients, cors, entitlements, revoking  # noqa: F401  (registers checks and receivers)
 
-        revocation.connect()
+        revoking.connect()
         entitlements.connect()
         check_request_enabled.connect(cors.allow, dispatch_uid="authserver-cors")
         # RFC 8252 §7.1 private-use redirect schemes, per client: DOT reads this method wherever it

@@ -26,7 +26,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from . import conf, grants, outages, revocation, scopes
+from . import conf, grants, outages, revoking, scopes
 from .models import ClientPolicy, Scope
 
 GRANTS = grants.APPLICATION_GRANTS  # the CLI's names are DOT's application grant values
@@ -203,7 +203,7 @@ def set_enabled(applications, enabled: bool) -> int:
     for application in applications:
         ClientPolicy.objects.update_or_create(application=application, defaults={"enabled": enabled})
         if not enabled:
-            revoked += revocation.revoke_tokens(application=application)
+            revoked += revoking.revoke_tokens(application=application)
     return revoked
 
 

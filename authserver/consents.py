@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from . import revocation
+from . import revoking
 from .models import Consent, Scope
 
 
@@ -48,6 +48,6 @@ def withdraw(consent: Consent) -> int:
     Returns the number of tokens revoked; each access token reaches the deny-list that resource
     servers consult.
     """
-    revoked = revocation.revoke_tokens(user=consent.user, application=consent.application)
+    revoked = revoking.revoke_tokens(user=consent.user, application=consent.application)
     consent.delete()
     return revoked

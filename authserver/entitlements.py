@@ -1,6 +1,6 @@
 """Withdrawn access takes effect at once: deactivated users, removed roles and scopes taken from roles.
 
-Each change revokes the affected tokens through ``revocation.revoke_tokens``, which feeds the deny-list
+Each change revokes the affected tokens through ``revoking.revoke_tokens``, which feeds the deny-list
 every worker and instance reads, so /mcp refuses them on the next request (DESIGN.md invariant 11).
 Policy (the safer choice): a deactivated user, or one who loses a role, loses every token, refresh
 tokens and unused codes included; when a role loses scopes, each of the role's users holding an access
@@ -16,14 +16,14 @@ from collections.abc import Iterable
 from django.db.models.signals import m2m_changed, post_save, pre_delete
 from oauth2_provider.models import get_access_token_model
 
-from . import revocation
+from . import revoking
 from .models import Role, Scope, User
 
 
 def revoke_users(user_ids: Iterable[int]) -> int:
     """Revoke every token of these users; returns how many were revoked."""
     ids = set(user_ids)
-    return revocation.revoke_tokens(user_id__in=ids) if ids else 0
+    return revoking.revoke_tokens(user_id__in=ids) if ids else 0
 
 
 def revoke_scopes(role_ids: Iterable[int], scope_names: Iterable[str]) -> int:

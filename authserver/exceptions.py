@@ -1,5 +1,11 @@
-"""OAuth errors this server adds to oauthlib's (with status and headers), and descriptions for oauthlib's."""
+"""OAuth errors (RFC 6749 §5.2): the one this server adds to oauthlib's, descriptions for oauthlib's, and
+the one place their JSON responses are built."""
 
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse, JsonResponse
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 
@@ -48,3 +54,30 @@ DESCRIPTIONS = {
 def describe(error: str) -> str:
     """The fallback ``error_description`` for an error code."""
     return DESCRIPTIONS.get(error, "The request was refused.")
+
+
+def oauth_error(error: str, description: str, status: int) -> JsonResponse:
+    """An RFC 6749 §5.2 error response, never cached."""
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def oauthlib_response(body: str, status: int, headers: dict, realm: str) -> HttpResponse:
+    """oauthlib's answer as a JSON response, every error described (RFC 6749 §5.2).
+
+    A failed client authentication challenges for HTTP Basic, the scheme clients authenticate with
+    here, not oauthlib's Bearer (which is for resource servers, RFC 6750).
+    """
+    if status >= 400:
+        payload = json.loads(body or "{}")
+        if payload.get("error") and not payload.get("error_description"):
+            payload["error_description"] = describe(payload["error"])
+            body = json.dumps(payload)
+        if status == 401:
+            headers = {**headers, "WWW-Authenticate": f'Basic realm="{realm}"'}
+    # oauthlib's bodies are JSON; an error raised past its grant handlers brings no Content-Type.
+    response = HttpResponse(content=body or "", status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name] = value
+    return response

@@ -35,7 +35,7 @@ class Grant:
     user_delegated: bool  # a token on a user's behalf, narrowed to the user's roles
     self_registered: bool = False  # open to clients registered by DCR or CIMD
     on_by_default: bool = True  # offered unless config/settings.py switches it off
-    # Where RFC 8707 resources bound earlier come from (authserver.resources.BINDINGS); None: none.
+    # Where RFC 8707 resources bound earlier come from (authserver.resource_indicators.BINDINGS); None: none.
     resource_binding: str | None = None
 
 

@@ -5,7 +5,7 @@ current is re-read from the database at most every ``SIGNING_KEY_RECHECK_SECONDS
 this process takes effect at once, on other instances within that time, without a restart); a
 retired key keeps verifying, so a token signed with it meanwhile stays valid, until the last token
 it can have signed has expired. A key retired as compromised leaves the JWKS at once, and resource
-servers are told through the deny-list (``revocation.withdraw_keys``) to reload their keys.
+servers are told through the deny-list (``revoking.withdraw_keys``) to reload their keys.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.db.models import Max
 from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
-from . import conf, revocation
+from . import conf, revoking
 from .models import SigningKey, access_tokens
 
 _private_keys: dict[str, rsa.RSAPrivateKey] = {}
@@ -114,7 +114,7 @@ def _withdraw(chosen) -> int:
     now = timezone.now()
     withdrawn = chosen.filter(compromised_at__isnull=True).update(compromised_at=now, verify_until=now)
     if withdrawn:
-        revocation.withdraw_keys()
+        revoking.withdraw_keys()
     return withdrawn
 
 

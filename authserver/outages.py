@@ -14,9 +14,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views import defaults
+
+from observability.outages import OUTAGES  # the project's one list; clients, cimd, throttle use it from here
+
+from .exceptions import oauth_error
 
 logger = logging.getLogger(__name__)
 
@@ -27,21 +30,6 @@ PAGE = (
     "<!doctype html><html lang=en><head><title>Temporarily unavailable</title></head>"
     "<body><h1>Temporarily unavailable</h1><p>Please try again in a few seconds.</p></body></html>"
 )
-
-
-def _outage_errors() -> tuple[type[Exception], ...]:
-    errors: list[type[Exception]] = [OperationalError, InterfaceError]
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:  # no Redis client installed: the cache is the database (or in-process)
-        return tuple(errors)
-    return (*errors, RedisConnectionError, RedisTimeoutError)
-
-
-# What an unreachable database or Redis raises: Django wraps the driver's errors, its RedisCache
-# does not wrap redis-py's.
-OUTAGES = _outage_errors()
 
 
 _warned: dict[str, float] = {}
@@ -59,9 +47,7 @@ def unavailable(request: HttpRequest) -> HttpResponse:
     """503 with ``Retry-After``: RFC 6749 error JSON on OAuth and metadata endpoints, a page elsewhere."""
     if request.path.startswith(JSON_PATHS):
         description = "The service is temporarily unavailable; try again shortly."
-        response: HttpResponse = JsonResponse(
-            {"error": "temporarily_unavailable", "error_description": description}, status=503
-        )
+        response: HttpResponse = oauth_error("temporarily_unavailable", description, 503)
     else:
         response = HttpResponse(PAGE, status=503)
     response["Retry-After"] = str(RETRY_AFTER)

@@ -4,7 +4,7 @@ project's PKCE and RFC 8707 validators attached."""
 from oauthlib.oauth2 import Server as OAuthlibServer
 from oauthlib.oauth2.rfc6749.errors import UnsupportedCodeChallengeMethodError
 
-from . import grants, resources
+from . import grants, resource_indicators
 
 
 def require_s256(request) -> dict:
@@ -24,14 +24,14 @@ class Server(OAuthlibServer):
     def __init__(self, request_validator, *args, **kwargs):
         super().__init__(request_validator, *args, **kwargs)
         self.auth_grant.custom_validators.post_auth.append(require_s256)
-        self.auth_grant.custom_validators.post_auth.append(resources.check_authorization_request)
+        self.auth_grant.custom_validators.post_auth.append(resource_indicators.check_authorization_request)
         # oauthlib's own handler instances where it has one (the code grant also serves /authorize).
         built = {type(handler): handler for handler in self._grant_types.values()}
         self._grant_types = {
             grant.grant_type: built.get(grant.handler) or grant.handler(request_validator) for grant in grants.GRANTS
         }
         for handler in self._grant_types.values():
-            handler.custom_validators.post_token.append(resources.settle_token_audience)
+            handler.custom_validators.post_token.append(resource_indicators.settle_token_audience)
 
     @property
     def grant_types(self) -> dict:

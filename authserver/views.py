@@ -35,8 +35,8 @@ from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError,
 
 from observability import clientaddress
 
-from . import clients, conf, consents, grants, keys, metadata, registration, resources, scopes, throttle
-from .exceptions import describe
+from . import clients, conf, consents, grants, keys, metadata, registration, resource_indicators, scopes, throttle
+from .exceptions import oauth_error, oauthlib_response
 from .forms import LoginForm, clean_username
 from .models import ClientPolicy, Consent, access_tokens
 
@@ -139,7 +139,7 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
             error = InvalidRequestError(description=description, state=credentials.get("state"))
             raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
         if request.method == "GET" and user is not None and "consent" not in prompt:
-            audience = resources.audience(request.GET.getlist("resource"))
+            audience = resource_indicators.audience(request.GET.getlist("resource"))
             self.remembered = consents.covers(user, application, granted, audience)
         return granted, credentials
 
@@ -208,7 +208,7 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
         response = super().form_valid(form)
         if self.success_url and form.cleaned_data.get("allow") and self.request.POST.get("remember"):
             application = get_application_model().objects.get(client_id=form.cleaned_data["client_id"])
-            audience = resources.audience((form.cleaned_data.get("resource") or "").split())
+            audience = resource_indicators.audience((form.cleaned_data.get("resource") or "").split())
             consents.remember(self.request.user, application, form.cleaned_data["scope"].split(), audience)
         return response
 
@@ -265,26 +265,6 @@ class FormBodyMixin:
         return response
 
 
-def oauthlib_response(body: str, status: int, headers: dict, realm: str) -> HttpResponse:
-    """oauthlib's answer as a JSON response, every error described (RFC 6749 §5.2).
-
-    A failed client authentication challenges for HTTP Basic, the scheme clients authenticate with
-    here, not oauthlib's Bearer (which is for resource servers, RFC 6750).
-    """
-    if status >= 400:
-        payload = json.loads(body or "{}")
-        if payload.get("error") and not payload.get("error_description"):
-            payload["error_description"] = describe(payload["error"])
-            body = json.dumps(payload)
-        if status == 401:
-            headers = {**headers, "WWW-Authenticate": f'Basic realm="{realm}"'}
-    # oauthlib's bodies are JSON; an error raised past its grant handlers brings no Content-Type.
-    response = HttpResponse(content=body or "", status=status, content_type="application/json")
-    for name, value in headers.items():
-        response[name] = value
-    return response
-
-
 @method_decorator(never_cache, name="dispatch")
 class TokenView(FormBodyMixin, dot_views.TokenView):
     """DOT's token endpoint with a per-client flood limit and RFC 6749 errors for every bad request."""
@@ -319,12 +299,6 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
                 token = SimpleLazyObject(lambda: _access_token_by_value(access_token))
                 app_authorized.send(sender=self, request=request, token=token)
         return oauthlib_response(body, status, headers, realm="token")
-
-
-def oauth_error(error: str, description: str, status: int) -> JsonResponse:
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 class RevokeTokenView(FormBodyMixin, dot_views.RevokeTokenView):

@@ -4,7 +4,7 @@ Run inside the server's environment, e.g. ``manage.py shell -c "from bench impor
 100,000 users, 1,000,000 issued access tokens (for those users and the demo clients) and 100,000
 revoked tokens on the deny-list, which is what a revocation leaves behind (DOT deletes the row).
 Rows go in with ``bulk_create`` in large batches; the cache entries through the cache's own
-``set_many``, as ``authserver.revocation`` would write them one by one.
+``set_many``, as ``authserver.revoking`` would write them one by one.
 """
 
 from __future__ import annotations
@@ -66,14 +66,14 @@ def access_tokens(count: int) -> int:
 
 
 def revoked(count: int) -> int:
-    """Deny-list entries (the shared cache), keyed like ``authserver.revocation.cache_key``."""
+    """Deny-list entries (the shared cache), keyed like ``authserver.revoking.cache_key``."""
     from django.core.cache import cache
 
-    from authserver import revocation
+    from authserver import revoking
 
     for start in range(0, count, 1000):
         entries = {
-            revocation.cache_key(_checksum("revoked", i)): 1 for i in range(start, min(count, start + 1000))
+            revoking.cache_key(_checksum("revoked", i)): 1 for i in range(start, min(count, start + 1000))
         }
         cache.set_many(entries, timeout=3600)
     return count

@@ -42,7 +42,11 @@ STEPS = [
     ),
     ("secret hash check", "django/contrib/auth/hashers.py", "check_password"),
     ("scope narrowing (validate_scopes)", "authserver/validators.py", "validate_scopes"),
-    ("RFC 8707 audience (settle_token_audience)", "authserver/resources.py", "settle_token_audience"),
+    (
+        "RFC 8707 audience (settle_token_audience)",
+        "authserver/resource_indicators.py",
+        "settle_token_audience",
+    ),
     ("JWT claims + RS256 signature (generate_access_token)", "authserver/tokens.py", "generate_access_token"),
     ("  current signing key lookup", "authserver/keys.py", "current_signing_key"),
     ("  jwt.encode (RS256)", "jwt/api_jwt.py", "encode"),

@@ -420,7 +420,7 @@ MCPSERVER = {
     "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,
     # Who answers "revoked?" when the shared cache is down or was emptied: the in-process issuer's
     # database; an external issuer's tokens are not in it (an outage then answers 503).
-    "REVOCATION_FALLBACK": None if "://" in _MCP_KEY_SOURCE else "authserver.revocation.revoked_in_database",
+    "REVOCATION_FALLBACK": None if "://" in _MCP_KEY_SOURCE else "authserver.revoking.revoked_in_database",
     # How far the issuer's clock may be from ours (token exp/iat, and tokens older than the deny-list).
     "LEEWAY_SECONDS": env_int("MCP_LEEWAY_SECONDS", 30),
     "ALLOWED_ORIGINS": env_list("MCP_ALLOWED_ORIGINS"),

@@ -23,8 +23,9 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connections, router, transaction
 
+from observability.outages import OUTAGES
+
 from . import conf, signals
-from .exceptions import OUTAGES
 
 logger = logging.getLogger(__name__)
 

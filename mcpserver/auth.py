@@ -3,8 +3,8 @@
 Tokens are RFC 9068 JWTs signed with RS256 by a key named in the JWKS of the key source
 (``jwks``). A successful verification is cached per token (keyed by its SHA-256, never beyond its
 ``exp``) so a client reusing its token does not pay RS256 on every request; the revocation
-deny-list (``revocations``) is consulted on every request, cached or not. When that lookup shows the
-issuer withdrew a key (``revocations.keys_withdrawn()`` moved), the keys and verifications held here
+deny-list (``denylist``) is consulted on every request, cached or not. When that lookup shows the
+issuer withdrew a key (``denylist.keys_withdrawn()`` moved), the keys and verifications held here
 are dropped and the request is verified again against keys loaded afresh.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import jwt
 
-from . import conf, jwks, revocations
+from . import conf, denylist, jwks
 from .exceptions import HttpError, InsufficientScope, InvalidToken
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def reset() -> None:
     global _keys
     _keys = jwks.KeyCache()
     _tokens.clear()
-    revocations.forget()
+    denylist.forget()
 
 
 _reload_lock = threading.Lock()
@@ -209,7 +209,7 @@ def authenticate(authorization: str | None) -> AccessToken:
     digest = hashlib.sha256(token.encode()).hexdigest()
     keys, tokens = _keys, _tokens  # in this order (see _reload_keys)
     verified = _verify(token, digest, keys, tokens)
-    withdrawn = revocations.keys_withdrawn()  # as of the deny-list lookup just made (or still current)
+    withdrawn = denylist.keys_withdrawn()  # as of the deny-list lookup just made (or still current)
     if withdrawn != keys.withdrawn:  # one comparison per request; a reload once per withdrawal
         keys, tokens = _reload_keys(withdrawn)
         verified = _verify(token, digest, keys, tokens)
@@ -220,10 +220,10 @@ def _verify(token: str, digest: str, keys: jwks.KeyCache, tokens: TokenCache) ->
     verified = tokens.get(digest)
     if verified is None:
         verified = _access_token(digest, _decode(token, keys))
-        if revocations.is_revoked(digest, verified.issued_at):
+        if denylist.is_revoked(digest, verified.issued_at):
             raise InvalidToken("The access token has been revoked.")
         tokens.put(verified)
-    elif revocations.is_revoked(digest, verified.issued_at):
+    elif denylist.is_revoked(digest, verified.issued_at):
         tokens.discard(digest)
         raise InvalidToken("The access token has been revoked.")
     return verified

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
-
 
 class McpError(Exception):
     """A JSON-RPC error. ``status`` is the 2026-07-28 HTTP status; ``legacy_status`` the 2025 one."""
@@ -74,7 +72,8 @@ class SessionNotFound(McpError):
 
 
 class ServiceUnavailable(McpError):
-    """The database or the shared cache is unreachable for now: 503 with ``Retry-After`` in every era."""
+    """The database or the shared cache is unreachable for now (``observability.outages.OUTAGES``): 503
+    with ``Retry-After`` in every era."""
 
     code, message, status, legacy_status = -32000, "Service temporarily unavailable; retry shortly", 503, 503
     retry_after = 5
@@ -89,20 +88,6 @@ class TooManyRequests(McpError):
     retry_after = 1
 
 
-def _outage_errors() -> tuple[type[Exception], ...]:
-    errors: list[type[Exception]] = [OperationalError, InterfaceError, TimeoutError]
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:  # no Redis client installed: the cache is the database (or in-process)
-        return tuple(errors)
-    return (*errors, RedisConnectionError, RedisTimeoutError)
-
-
-# What an unreachable database or Redis raises (Django wraps the driver's errors; Django's
-# RedisCache does not wrap redis-py's; a socket that timed out raises TimeoutError): a
-# ServiceUnavailable, never an InternalError.
-OUTAGES = _outage_errors()
 
 
 class HttpError(Exception):

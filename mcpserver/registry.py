@@ -323,6 +323,10 @@ class Registry:
         return sum(len(table) for table in self.tables.values())
 
 
+# The conformance suite's fixtures: a package of their own, outside the app, imported only when asked.
+FIXTURE_PACK = "mcp_conformance_fixtures.capabilities"
+
+
 def build_registry() -> Registry:
     """The registry of every capability module named in the settings (plus the opt-in fixture pack)."""
     from . import conf
@@ -330,7 +334,7 @@ def build_registry() -> Registry:
     registry = Registry()
     modules = list(conf.get("CAPABILITIES"))
     if conf.get("FIXTURE_PACK"):
-        modules.append("mcpserver.conformance")
+        modules.append(FIXTURE_PACK)
     for module_path in modules:
         registry.register_module(module_path)
     return registry

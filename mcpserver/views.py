@@ -10,9 +10,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from observability.outages import OUTAGES
+
 from . import auth, conf, jsonrpc, limits, sessions, signals, transport
 from .exceptions import (
-    OUTAGES,
     BodyTooLarge,
     ForbiddenOrigin,
     HttpError,

@@ -132,7 +132,7 @@ def test_a_flood_of_messages_is_read_to_the_end(watched):
     assert stamp.read() == moved
     # A flush is announced too, though as Redis executes it, so just after its caller's reply (a
     # write's message goes out ahead of the writer's reply); a flushed deny-list loses no revoked
-    # token to this, since its marker goes with it (tests/mcpserver/test_revocations.py).
+    # token to this, since its marker goes with it (tests/mcpserver/test_denylist.py).
     other_instance().flushdb()
     deadline = time.monotonic() + 5
     while stamp.read() == moved:

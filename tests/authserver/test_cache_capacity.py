@@ -3,11 +3,11 @@
 import pytest
 from django.core.cache import cache
 
-from authserver import revocation
+from authserver import revoking
 
 
 @pytest.mark.django_db
 def test_a_thousand_revocations_all_stay_on_the_deny_list():
     for index in range(1000):
-        cache.set(revocation.cache_key(f"{index:064x}"), 1, 3600)
-    assert all(cache.get(revocation.cache_key(f"{index:064x}")) == 1 for index in range(1000))
+        cache.set(revoking.cache_key(f"{index:064x}"), 1, 3600)
+    assert all(cache.get(revoking.cache_key(f"{index:064x}")) == 1 for index in range(1000))

@@ -1,6 +1,6 @@
 """Losing access takes effect at once: deactivation, a removed role, a scope taken from a role.
 
-Each revokes the user's tokens through ``revocation`` so the deny-list every instance reads refuses
+Each revokes the user's tokens through ``revoking`` so the deny-list every instance reads refuses
 them on the next request to /mcp (DESIGN.md invariant 11).
 """
 
@@ -12,7 +12,7 @@ import json
 import pytest
 from django.core.cache import cache
 
-from authserver import revocation
+from authserver import revoking
 from authserver.models import Role, Scope
 
 MODERN = "2026-07-28"
@@ -41,7 +41,7 @@ def mcp_status(client, token: str) -> int:
 
 def denied(token: str) -> bool:
     """On the shared deny-list (what other instances read), not merely gone from this database."""
-    return bool(cache.get(revocation.cache_key(hashlib.sha256(token.encode()).hexdigest())))
+    return bool(cache.get(revoking.cache_key(hashlib.sha256(token.encode()).hexdigest())))
 
 
 @pytest.fixture(autouse=True)

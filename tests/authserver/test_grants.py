@@ -11,7 +11,7 @@ from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, get_application_model, get_device_grant_model
 from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING
 
-from authserver import grants, resources
+from authserver import grants, resource_indicators
 from authserver.forms import ClientForm
 from authserver.server import Server
 from authserver.validators import OAuth2Validator
@@ -65,7 +65,7 @@ def test_application_grants_are_dots_constants():
 
 def test_every_resource_binding_has_a_reader():
     bindings = {grant.resource_binding for grant in grants.GRANTS} - {None}
-    assert bindings <= set(resources.BINDINGS)
+    assert bindings <= set(resource_indicators.BINDINGS)
 
 
 def test_a_switch_naming_no_grant_fails_loudly():

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from authserver import revocation
+from authserver import revoking
 
 from .conftest import FORM, basic
 
@@ -272,9 +272,9 @@ def test_deleting_a_token_row_publishes_it(world, cc_token):
 def test_deny_list_entry_lives_as_long_as_the_token(world, cc_token):
     token = cc_token()["access_token"]
     row = get_access_token_model().objects.get()
-    revocation.deny(row.token_checksum, timezone.now() - timedelta(hours=1))
+    revoking.deny(row.token_checksum, timezone.now() - timedelta(hours=1))
     assert cache.get(deny_key(token)) is None  # an expired token needs no entry
-    revocation.deny(row.token_checksum, row.expires)
+    revoking.deny(row.token_checksum, row.expires)
     assert cache.get(deny_key(token)) == 1
 
 

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mcpserver import auth, jwks, revocations
+from mcpserver import auth, denylist, jwks
 from mcpserver.exceptions import InsufficientScope, InvalidToken
 
 pytestmark = pytest.mark.django_db
@@ -215,7 +215,7 @@ def test_concurrent_first_requests_wait_for_the_key_refresh(sign, monkeypatch):
 
     monkeypatch.setattr(jwks, "fetch", slow_fetch)
     # No database from these threads.
-    monkeypatch.setattr(revocations, "is_revoked", lambda digest, issued_at=None: False)
+    monkeypatch.setattr(denylist, "is_revoked", lambda digest, issued_at=None: False)
     auth.reset()
     outcomes = []
 
@@ -270,7 +270,7 @@ def test_revocation_check_through_redis(settings, sign):
     from django.core.cache import cache
     from django.utils import timezone
 
-    from authserver import revocation
+    from authserver import revoking
 
     settings.CACHES = {
         "default": {
@@ -282,9 +282,9 @@ def test_revocation_check_through_redis(settings, sign):
     token = sign()
     digest = hashlib.sha256(token.encode()).hexdigest()
     assert auth.authenticate(f"Bearer {token}").subject == "42"
-    assert revocations.is_revoked(digest) is False
-    revocation.deny(digest, timezone.now() + timezone.timedelta(minutes=5))
-    assert revocations.is_revoked(digest) is True
+    assert denylist.is_revoked(digest) is False
+    revoking.deny(digest, timezone.now() + timezone.timedelta(minutes=5))
+    assert denylist.is_revoked(digest) is True
     with pytest.raises(InvalidToken):
         auth.authenticate(f"Bearer {token}")
     cache.delete(settings.TOKEN_REVOCATION_PREFIX + digest)
@@ -319,11 +319,11 @@ def test_an_odd_redis_reply_falls_back_to_the_cache_client(settings):
         def disconnect(self):
             Connection.disconnected = True
 
-    revocations._redis.raw, revocations._redis.connection = caches["default"]._cache, Connection()
-    assert revocations.is_revoked("d" * 64) is True
-    assert Connection.disconnected and revocations._redis.connection is None
-    assert revocations.is_revoked("d" * 64) is True  # a fresh kept connection
-    assert revocations.is_revoked("e" * 64) is False
+    denylist._redis.raw, denylist._redis.connection = caches["default"]._cache, Connection()
+    assert denylist.is_revoked("d" * 64) is True
+    assert Connection.disconnected and denylist._redis.connection is None
+    assert denylist.is_revoked("d" * 64) is True  # a fresh kept connection
+    assert denylist.is_revoked("e" * 64) is False
 
 
 def test_scope_may_come_as_an_scp_list(sign):
@@ -422,7 +422,7 @@ def test_a_compromise_reaches_verifiers_through_redis(settings, mcp, application
         forged = _forge_with(stolen)
         assert _whoami(mcp, forged).status_code == 200
         deadline = time.monotonic() + 5  # a watched prefix: wait for the invalidation connection
-        while watched and revocations._change_stamp(settings.TOKEN_REVOCATION_PREFIX).read() is None:
+        while watched and denylist._change_stamp(settings.TOKEN_REVOCATION_PREFIX).read() is None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert _whoami(mcp, forged).status_code == 200

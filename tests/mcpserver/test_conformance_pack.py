@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.apps import apps
 
+import mcpserver
 from mcpserver.registry import build_registry
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +29,34 @@ def pack(settings):
 
 def test_pack_is_off_by_default():
     assert build_registry().get("tool", "test_simple_text") is None
+
+
+def _modules(registry) -> set[str]:
+    return {item.handler.__module__ for kind in registry.tables for item in registry.all(kind)}
+
+
+def test_the_pack_is_a_package_of_its_own_outside_the_app(settings):
+    assert not list(Path(mcpserver.__file__).parent.glob("conformance*"))
+    settings.MCPSERVER = {**settings.MCPSERVER, "FIXTURE_PACK": False}
+    without = _modules(build_registry())
+    settings.MCPSERVER = {**settings.MCPSERVER, "FIXTURE_PACK": True}
+    assert _modules(build_registry()) - without == {"mcp_conformance_fixtures.capabilities"}
+
+
+def test_the_pack_is_not_even_imported_unless_asked():
+    """A fresh process with the default settings: the app starts without ever importing the pack."""
+    code = (
+        "import sys, django; django.setup(); "
+        "print(sorted(name for name in sys.modules if name.startswith('mcp_conformance_fixtures')))"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    environment.pop("MCP_FIXTURE_PACK", None)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def result(mcp, name, arguments=None, **kwargs):

@@ -1,4 +1,4 @@
-"""The opt-in fixture pack for the official conformance suite (``MCPSERVER["FIXTURE_PACK"] = True``).
+"""The conformance suite's fixture tools, prompts and resources (``MCPSERVER["FIXTURE_PACK"] = True``).
 
 Names, arguments and payloads are the ones the suite's server scenarios call. Scenarios that need
 server-to-client requests (sampling, elicitation, the input-required family) or subscriptions are
@@ -11,7 +11,7 @@ import base64
 import json
 import time
 
-from .registry import Log, Progress, PromptArgument, ToolError, prompt, resource, tool
+from mcpserver.registry import Log, Progress, PromptArgument, ToolError, prompt, resource, tool
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 WAV = "UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQgAAACAgICAgICAgA=="

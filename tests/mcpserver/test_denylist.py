@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mcpserver import revocations
+from mcpserver import denylist
 
 # A Redis nobody listens on: every command fails at once with "connection refused".
 UNREACHABLE_REDIS = {
@@ -21,7 +21,7 @@ UNREACHABLE_REDIS = {
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
-FALLBACK = "tests.mcpserver.test_revocations.fallback"
+FALLBACK = "tests.mcpserver.test_denylist.fallback"
 REVOKED: set[str] = set()
 ASKED: list[str] = []
 
@@ -36,10 +36,10 @@ def fallback(checksum: str) -> bool:
 def with_fallback(mcp_settings, settings):
     REVOKED.clear()
     ASKED.clear()
-    revocations._verdicts.clear()
+    denylist._verdicts.clear()
     settings.MCPSERVER = {**settings.MCPSERVER, "REVOCATION_FALLBACK": FALLBACK}
     yield
-    revocations._verdicts.clear()
+    denylist._verdicts.clear()
 
 
 def digest(token: str) -> str:
@@ -95,7 +95,7 @@ def test_the_database_fallback_refuses_a_token_revoked_before_the_outage(mcp, is
     live, revoked = issue(), issue()
     settings.MCPSERVER = {
         **settings.MCPSERVER,
-        "REVOCATION_FALLBACK": "authserver.revocation.revoked_in_database",
+        "REVOCATION_FALLBACK": "authserver.revoking.revoked_in_database",
     }
     get_access_token_model().objects.get(token_checksum=digest(revoked)).revoke()
     settings.CACHES = UNREACHABLE_REDIS
@@ -109,7 +109,7 @@ def test_the_database_fallback_refuses_a_token_revoked_before_the_outage(mcp, is
 def test_tokens_older_than_the_deny_list_are_asked_of_the_fallback_once(mcp, sign, with_fallback, settings):
     from django.core.cache import cache
 
-    marker = settings.TOKEN_REVOCATION_PREFIX + revocations.MARKER
+    marker = settings.TOKEN_REVOCATION_PREFIX + denylist.MARKER
     cache.delete(marker)  # a new, restarted or flushed cache
     old, revoked_before = sign({"iat": int(time.time()) - 600}), sign({"iat": int(time.time()) - 600})
     REVOKED.add(digest(revoked_before))
@@ -123,7 +123,7 @@ def test_tokens_older_than_the_deny_list_are_asked_of_the_fallback_once(mcp, sig
 def test_tokens_issued_after_the_deny_list_started_are_not_asked(mcp, sign, with_fallback, settings):
     from django.core.cache import cache
 
-    cache.set(settings.TOKEN_REVOCATION_PREFIX + revocations.MARKER, int(time.time()) - 3600, timeout=None)
+    cache.set(settings.TOKEN_REVOCATION_PREFIX + denylist.MARKER, int(time.time()) - 3600, timeout=None)
     assert echo(mcp, sign()).status_code == 200
     assert ASKED == []
 
@@ -131,7 +131,7 @@ def test_tokens_issued_after_the_deny_list_started_are_not_asked(mcp, sign, with
 def test_a_new_start_of_the_deny_list_asks_again(mcp, sign, with_fallback, settings):
     from django.core.cache import cache
 
-    marker = settings.TOKEN_REVOCATION_PREFIX + revocations.MARKER
+    marker = settings.TOKEN_REVOCATION_PREFIX + denylist.MARKER
     token = sign({"iat": int(time.time()) - 600})
     cache.set(marker, int(time.time()) - 300, timeout=None)
     assert echo(mcp, token).status_code == 200
@@ -156,7 +156,7 @@ def test_a_new_start_of_the_deny_list_asks_again(mcp, sign, with_fallback, setti
     ],
 )
 def test_replies_are_read_until_complete(reply, parsed):
-    assert revocations._parse(reply, 1) == parsed
+    assert denylist._parse(reply, 1) == parsed
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ def test_replies_are_read_until_complete(reply, parsed):
     ],
 )
 def test_the_marker_and_the_withdrawn_keys_value_come_in_one_reply(reply, parsed):
-    assert revocations._parse(reply, 2) == parsed
+    assert denylist._parse(reply, 2) == parsed
 
 
 @pytest.mark.parametrize(
@@ -186,7 +186,7 @@ def test_the_marker_and_the_withdrawn_keys_value_come_in_one_reply(reply, parsed
 )
 def test_odd_replies_raise(reply, values):
     with pytest.raises(ConnectionError):
-        revocations._parse(reply, values)
+        denylist._parse(reply, values)
 
 
 def test_failed_lookups_do_not_use_up_the_cache_clients_connection_pool(with_fallback, settings):
@@ -197,7 +197,7 @@ def test_failed_lookups_do_not_use_up_the_cache_clients_connection_pool(with_fal
     settings.CACHES = UNREACHABLE_REDIS
     pool = caches["default"]._cache._get_connection_pool(False)
     for _ in range(pool.max_connections + 5):
-        assert revocations.is_revoked("f" * 64) is False  # answered by the fallback
+        assert denylist.is_revoked("f" * 64) is False  # answered by the fallback
     assert pool._created_connections < pool.max_connections
 
 
@@ -223,22 +223,22 @@ def database_cache(settings, db):
 def test_database_cache_lookup_agrees_with_djangos_cache(database_cache, settings):
     from django.utils import timezone
 
-    from authserver import revocation
+    from authserver import revoking
 
     prefix = settings.TOKEN_REVOCATION_PREFIX
-    names = (prefix + revocations.MARKER, prefix + revocations.KEYS_WITHDRAWN)
-    assert revocations._database_lookup(prefix + "a" * 64, *names) == (False, None, None)
-    assert revocations.is_revoked("a" * 64) is False  # starts the deny-list: the marker is written
-    since = database_cache.get(prefix + revocations.MARKER)
+    names = (prefix + denylist.MARKER, prefix + denylist.KEYS_WITHDRAWN)
+    assert denylist._database_lookup(prefix + "a" * 64, *names) == (False, None, None)
+    assert denylist.is_revoked("a" * 64) is False  # starts the deny-list: the marker is written
+    since = database_cache.get(prefix + denylist.MARKER)
     assert isinstance(since, int)
-    revocation.deny("a" * 64, timezone.now() + timezone.timedelta(minutes=5))
-    assert revocations._database_lookup(prefix + "a" * 64, *names) == (True, since, None)
-    revocation.withdraw_keys()
-    withdrawn = database_cache.get(prefix + revocations.KEYS_WITHDRAWN)
+    revoking.deny("a" * 64, timezone.now() + timezone.timedelta(minutes=5))
+    assert denylist._database_lookup(prefix + "a" * 64, *names) == (True, since, None)
+    revoking.withdraw_keys()
+    withdrawn = database_cache.get(prefix + denylist.KEYS_WITHDRAWN)
     assert isinstance(withdrawn, int)
-    assert revocations._database_lookup(prefix + "a" * 64, *names) == (True, since, withdrawn)
-    assert revocations.is_revoked("a" * 64) is True
-    assert revocations.is_revoked("b" * 64) is False
+    assert denylist._database_lookup(prefix + "a" * 64, *names) == (True, since, withdrawn)
+    assert denylist.is_revoked("a" * 64) is True
+    assert denylist.is_revoked("b" * 64) is False
 
 
 def test_database_cache_lookup_ignores_expired_rows(database_cache, settings):
@@ -250,7 +250,7 @@ def test_database_cache_lookup_ignores_expired_rows(database_cache, settings):
 
     key = settings.TOKEN_REVOCATION_PREFIX + "c" * 64
     database_cache.set(key, 1, timeout=60)
-    assert revocations.is_revoked("c" * 64) is True
+    assert denylist.is_revoked("c" * 64) is True
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE authserver_cache SET expires = %s WHERE cache_key = %s",
@@ -260,7 +260,7 @@ def test_database_cache_lookup_ignores_expired_rows(database_cache, settings):
             ],
         )
     assert database_cache.get(key) is None
-    assert revocations.is_revoked("c" * 64) is False
+    assert denylist.is_revoked("c" * 64) is False
 
 
 def test_database_cache_lookup_respects_the_key_prefix(database_cache, settings):
@@ -270,7 +270,7 @@ def test_database_cache_lookup_respects_the_key_prefix(database_cache, settings)
 
     cache.set(settings.TOKEN_REVOCATION_PREFIX + "f" * 64, 1, timeout=60)
     settings.CACHES = DATABASE_CACHE
-    assert revocations.is_revoked("f" * 64) is False
+    assert denylist.is_revoked("f" * 64) is False
 
 
 def test_database_cache_outage_is_an_outage(database_cache, settings, monkeypatch, with_fallback):
@@ -284,7 +284,7 @@ def test_database_cache_outage_is_an_outage(database_cache, settings, monkeypatc
 
     with monkeypatch.context() as patch:
         patch.setattr(connection, "ensure_connection", broken)
-        assert revocations.is_revoked("9" * 64) is True
+        assert denylist.is_revoked("9" * 64) is True
     assert ASKED == ["9" * 64]
 
 
@@ -309,44 +309,44 @@ def stamped_cache(settings, db):
 
     call_command("createcachetable", verbosity=0)
     cache.clear()
-    revocations.forget()
-    revocations.is_revoked("0" * 64)  # starts the deny-list (its marker is a write: a stamp change)
+    denylist.forget()
+    denylist.is_revoked("0" * 64)  # starts the deny-list (its marker is a write: a stamp change)
     yield cache
     cache.clear()
-    revocations.forget()
+    denylist.forget()
 
 
 def lookups(monkeypatch) -> list[str]:
     """Every deny-list lookup from now on (the database one runs on the driver's cursor, which
     Django's query capture does not see)."""
     asked: list[str] = []
-    lookup = revocations._lookup
+    lookup = denylist._lookup
 
     def counted(key, *names):
         asked.append(key)
         return lookup(key, *names)
 
-    monkeypatch.setattr(revocations, "_lookup", counted)
+    monkeypatch.setattr(denylist, "_lookup", counted)
     return asked
 
 
 def test_a_clean_token_is_not_looked_up_again_while_the_stamp_holds(stamped_cache, monkeypatch):
     asked = lookups(monkeypatch)
-    assert revocations.is_revoked("1" * 64) is False
-    assert revocations.is_revoked("1" * 64) is False
-    assert revocations.is_revoked("1" * 64) is False
+    assert denylist.is_revoked("1" * 64) is False
+    assert denylist.is_revoked("1" * 64) is False
+    assert denylist.is_revoked("1" * 64) is False
     assert len(asked) == 1
 
 
 def test_a_revocation_is_seen_on_the_next_request(stamped_cache):
     from django.utils import timezone
 
-    from authserver import revocation
+    from authserver import revoking
 
-    assert revocations.is_revoked("2" * 64) is False
-    revocation.deny("2" * 64, timezone.now() + timezone.timedelta(minutes=5))
-    assert revocations.is_revoked("2" * 64) is True
-    assert revocations.is_revoked("3" * 64) is False  # other tokens stay clean
+    assert denylist.is_revoked("2" * 64) is False
+    revoking.deny("2" * 64, timezone.now() + timezone.timedelta(minutes=5))
+    assert denylist.is_revoked("2" * 64) is True
+    assert denylist.is_revoked("3" * 64) is False  # other tokens stay clean
 
 
 def test_a_revocation_by_another_process_is_seen_on_the_next_request(stamped_cache, settings, monkeypatch):
@@ -356,7 +356,7 @@ def test_a_revocation_by_another_process_is_seen_on_the_next_request(stamped_cac
     from django.utils import timezone
 
     asked = lookups(monkeypatch)
-    assert revocations.is_revoked("4" * 64) is False
+    assert denylist.is_revoked("4" * 64) is False
     key = stamped_cache.make_key(settings.TOKEN_REVOCATION_PREFIX + "4" * 64)
     expires = connection.ops.adapt_datetimefield_value(timezone.now() + timezone.timedelta(minutes=5))
     with connection.cursor() as cursor:
@@ -364,19 +364,19 @@ def test_a_revocation_by_another_process_is_seen_on_the_next_request(stamped_cac
             "INSERT INTO authserver_cache (cache_key, value, expires) VALUES (%s, %s, %s)",
             [key, "gAVLAS4=", expires],  # pickle of 1, base64: what Django's database cache stores
         )
-    assert revocations.is_revoked("4" * 64) is False  # stamp unchanged: still remembered clean
+    assert denylist.is_revoked("4" * 64) is False  # stamp unchanged: still remembered clean
     assert len(asked) == 1
     stamped_cache.change_stamp(settings.TOKEN_REVOCATION_PREFIX).change()
-    assert revocations.is_revoked("4" * 64) is True
+    assert denylist.is_revoked("4" * 64) is True
 
 
 def test_a_clean_verdict_is_looked_up_again_after_at_most_a_second(stamped_cache, settings, monkeypatch):
     """Bound on what a writer that died between its commit and the stamp change leaves behind."""
     asked = lookups(monkeypatch)
-    assert revocations.is_revoked("5" * 64) is False
+    assert denylist.is_revoked("5" * 64) is False
     now = time.monotonic()
-    monkeypatch.setattr(revocations.time, "monotonic", lambda: now + revocations.CLEAN_FOR_SECONDS + 0.01)
-    assert revocations.is_revoked("5" * 64) is False
+    monkeypatch.setattr(denylist.time, "monotonic", lambda: now + denylist.CLEAN_FOR_SECONDS + 0.01)
+    assert denylist.is_revoked("5" * 64) is False
     assert len(asked) == 2
 
 
@@ -400,8 +400,8 @@ def tracked_cache(settings, mcp_settings):
     from django.core.cache import cache
 
     cache.clear()
-    revocations.forget()
-    revocations.is_revoked("0" * 64)  # starts the deny-list (its marker)
+    denylist.forget()
+    denylist.is_revoked("0" * 64)  # starts the deny-list (its marker)
     stamp = cache.change_stamp(settings.TOKEN_REVOCATION_PREFIX)
     deadline = time.monotonic() + 5
     while stamp.read() is None:  # its connection is made by a thread of its own
@@ -411,7 +411,7 @@ def tracked_cache(settings, mcp_settings):
     if stamp._connection is not None:
         stamp._disconnect()
     cache.clear()
-    revocations.forget()
+    denylist.forget()
 
 
 def another_instance_revokes(cache, settings, checksum: str) -> None:
@@ -428,7 +428,7 @@ def test_on_redis_a_clean_token_is_not_looked_up_again_while_no_write_is_announc
 ):
     asked = lookups(monkeypatch)
     for _ in range(5):
-        assert revocations.is_revoked("1" * 64) is False
+        assert denylist.is_revoked("1" * 64) is False
     assert len(asked) == 1
 
 
@@ -439,22 +439,22 @@ def test_on_redis_a_revocation_by_another_instance_is_refused_on_the_very_next_r
     asked = lookups(monkeypatch)
     for n in range(100):
         checksum = f"{n:064x}"
-        assert revocations.is_revoked(checksum) is False
-        assert revocations.is_revoked(checksum) is False  # remembered: no lookup
+        assert denylist.is_revoked(checksum) is False
+        assert denylist.is_revoked(checksum) is False  # remembered: no lookup
         another_instance_revokes(tracked_cache, settings, checksum)
-        assert revocations.is_revoked(checksum) is True, n
+        assert denylist.is_revoked(checksum) is True, n
     assert len(asked) == 200  # one lookup when first seen, one after its revocation was announced
 
 
 def test_on_redis_a_revocation_through_the_authorization_server_is_seen(tracked_cache):
     from django.utils import timezone
 
-    from authserver import revocation
+    from authserver import revoking
 
-    assert revocations.is_revoked("2" * 64) is False
-    revocation.deny("2" * 64, timezone.now() + timezone.timedelta(minutes=5))
-    assert revocations.is_revoked("2" * 64) is True
-    assert revocations.is_revoked("3" * 64) is False
+    assert denylist.is_revoked("2" * 64) is False
+    revoking.deny("2" * 64, timezone.now() + timezone.timedelta(minutes=5))
+    assert denylist.is_revoked("2" * 64) is True
+    assert denylist.is_revoked("3" * 64) is False
 
 
 def test_on_redis_a_revocation_made_while_the_messages_were_cut_off_is_seen(tracked_cache, settings):
@@ -462,10 +462,10 @@ def test_on_redis_a_revocation_made_while_the_messages_were_cut_off_is_seen(trac
     connection means no stamp, so the token is looked up (and the reconnection starts a new value)."""
     import redis
 
-    assert revocations.is_revoked("4" * 64) is False
+    assert denylist.is_revoked("4" * 64) is False
     stamp = tracked_cache.change_stamp(settings.TOKEN_REVOCATION_PREFIX)
     redis.Redis.from_url("redis://127.0.0.1:6379/15").client_kill_filter(_id=stamp.client_id)
     another_instance_revokes(tracked_cache, settings, "4" * 64)
-    assert revocations.is_revoked("4" * 64) is True
-    assert revocations.is_revoked("4" * 64) is True
-    assert revocations.is_revoked("5" * 64) is False
+    assert denylist.is_revoked("4" * 64) is True
+    assert denylist.is_revoked("4" * 64) is True
+    assert denylist.is_revoked("5" * 64) is False

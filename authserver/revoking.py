@@ -1,4 +1,4 @@
-"""Revocation: publishes revoked access tokens to the shared cache, where resource servers look them up.
+"""Revoking, the issuer's side: revokes tokens and writes the deny-list that resource servers read.
 
 DOT revokes an access token by deleting its row (revocation endpoint, admin action, refresh-token
 reuse detection, user deletion). Every such delete puts the token's SHA-256 checksum on a deny-list
@@ -24,7 +24,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from . import keys
 
 DEFAULT_PREFIX = "revoked-token:"
-KEYS_WITHDRAWN = "keys-withdrawn"  # under the prefix; mcpserver.revocations reads the same name
+KEYS_WITHDRAWN = "keys-withdrawn"  # under the prefix; mcpserver.denylist reads the same name
 
 
 def cache_key(checksum: str) -> str:

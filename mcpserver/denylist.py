@@ -1,7 +1,8 @@
-"""The revocation deny-list lookup: is this token's SHA-256 in the shared cache? Asked on every request.
+"""The deny-list, the resource server's side: reads whether a token's SHA-256 is on it, on every request.
 
-The authorization server writes revoked tokens' checksums under ``TOKEN_REVOCATION_PREFIX``; every
-worker and instance reads the same cache, so a revoked token is refused on its very next request.
+The authorization server (``authserver.revoking`` in this project) writes revoked tokens' checksums
+under ``TOKEN_REVOCATION_PREFIX``; every worker and instance reads the same cache, so a revoked token
+is refused on its very next request.
 
 Two things can make the cache an unreliable witness, and ``REVOCATION_FALLBACK`` (a dotted path to a
 callable taking the checksum and answering "revoked?" from the issuer's own records) covers both:
@@ -43,8 +44,9 @@ from django.db import connections, router
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from observability.outages import OUTAGES
+
 from . import conf
-from .exceptions import OUTAGES
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +287,7 @@ def _forget_on_change(setting: str, **kwargs: Any) -> None:
         forget()
 
 
-setting_changed.connect(_forget_on_change, dispatch_uid="mcpserver-revocations")
+setting_changed.connect(_forget_on_change, dispatch_uid="mcpserver-denylist")
 
 
 def _change_stamp(prefix: str) -> Any:
