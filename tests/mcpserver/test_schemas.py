@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from jsonschema import SchemaError as BrokenSchema
 
-from mcpserver.schemas import MAX_REASON, ArgumentValidator, SchemaError
+from mcpserver.schemas import FORMATS, MAX_REASON, ArgumentValidator, SchemaError
 
 SCHEMA = {
     "type": "object",
@@ -158,3 +161,46 @@ def test_a_long_value_is_not_echoed_back_whole():
 def test_a_broken_schema_is_refused(schema):
     with pytest.raises(BrokenSchema):
         ArgumentValidator(schema).check()
+
+
+# The validator checks the root's properties with validators built once (a speed-up on tools/call);
+# its verdict must be jsonschema's own, whatever else the root says about them.
+SPLIT_SCHEMAS = [
+    SCHEMA,
+    OPTIONAL_INT,
+    {"type": "object", "properties": {"a": {"type": "integer"}}, "unevaluatedProperties": False},
+    {  # read as 2020-12 like every tool schema, whatever it says
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "properties": {"a": {"type": "integer"}},
+        "unevaluatedProperties": False,
+    },
+    {"properties": {"a": {"type": "integer"}}, "patternProperties": {"^b": {"type": "string"}}},
+    {"properties": {"a": {"type": "integer"}, "b": {"$ref": "#/properties/a"}}, "required": ["a"]},
+    {"properties": {"a": {"$id": "https://example.com/a", "type": "string"}}, "additionalProperties": False},
+    {
+        "properties": {"kind": {"enum": ["x", "y"]}, "a": {"type": "integer"}},
+        "if": {"properties": {"kind": {"const": "x"}}},
+        "then": {"required": ["a"]},
+    },
+]
+KEYS = st.sampled_from(["a", "b", "kind", "name", "count", "n"])
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5) | st.sampled_from(["", "a", "x", "b1"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(KEYS, children, max_size=3),
+    max_leaves=8,
+)
+ARGUMENTS = st.dictionaries(KEYS, JSON, max_size=3) | JSON  # mostly objects, as tool arguments are
+
+
+@pytest.mark.parametrize("schema", SPLIT_SCHEMAS)
+@settings(max_examples=300, deadline=None)
+@given(instance=ARGUMENTS)
+def test_the_verdict_is_jsonschemas(schema, instance):
+    ours = ArgumentValidator(schema)
+    plain = Draft202012Validator(schema, format_checker=FORMATS)
+    try:
+        ours.validate(instance)
+        fits = True
+    except SchemaError:
+        fits = False
+    assert fits == plain.is_valid(instance)
