@@ -14,7 +14,7 @@ from .auth import AccessToken
 from .exceptions import InsufficientScope, InvalidParams, McpError, MissingClientCapability
 from .headers import check_params
 from .registry import Definition, Prompt, Registry, Resource, Tool, ToolError
-from .schemas import SchemaError, validate
+from .schemas import SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -214,12 +214,10 @@ def _arguments(ctx: Context) -> dict[str, Any]:
     return arguments
 
 
-def _schema_failure(arguments: dict[str, Any], schema: dict[str, Any] | None) -> str | None:
+def _schema_failure(arguments: dict[str, Any], tool: Tool) -> str | None:
     """Why ``arguments`` break the tool's input schema, or None when they fit."""
-    if schema is None:
-        return None
     try:
-        validate(arguments, schema)
+        tool.validator.validate(arguments)
     except SchemaError as exc:
         return str(exc)
     return None
@@ -300,7 +298,7 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
     except McpError as exc:
         trail.done("invalid", exc.message)
         raise
-    failure = _schema_failure(arguments, tool.input_schema)
+    failure = _schema_failure(arguments, tool)
     if failure is not None:
         # 2025-11-25 (SEP-1303): a tool execution error, so that the model reads why and retries.
         trail.done("invalid", failure)

@@ -16,6 +16,9 @@ from importlib import import_module
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from jsonschema import SchemaError as BrokenSchema
+
+from .schemas import ArgumentValidator
 
 NO_ARGUMENTS = {"type": "object", "additionalProperties": False}
 # The intersection of the spec (1-128 of [A-Za-z0-9_.-]) and the conformance suite (1-64 of [A-Za-z0-9_./-]).
@@ -57,8 +60,14 @@ class Tool:
     title: str | None = None
     annotations: dict[str, Any] | None = None
     client_capabilities: tuple[str, ...] = ()
+    # Compiled from input_schema once; dataclasses.replace (tool policies) hands the same one on.
+    validator: ArgumentValidator = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     kind = "tool"
+
+    def __post_init__(self) -> None:
+        if self.validator is None:
+            object.__setattr__(self, "validator", ArgumentValidator(self.input_schema))
 
     @property
     def key(self) -> str:
@@ -288,6 +297,8 @@ class Registry:
         table = self.tables[definition.kind]
         if definition.key in table:
             raise ImproperlyConfigured(f"Duplicate MCP {definition.kind} {definition.key!r}.")
+        if isinstance(definition, Tool):
+            _check_input_schema(definition)
         table[definition.key] = definition
         self._sorted.pop(definition.kind, None)
         return definition
@@ -321,6 +332,16 @@ class Registry:
 
     def __len__(self) -> int:
         return sum(len(table) for table in self.tables.values())
+
+
+def _check_input_schema(tool: Tool) -> None:
+    try:
+        tool.validator.check()
+    except BrokenSchema as exc:
+        where = "/".join(map(str, exc.path)) or "(root)"
+        raise ImproperlyConfigured(
+            f"MCP tool {tool.name!r} has an invalid input schema at {where}: {exc.message}"
+        ) from exc
 
 
 # The conformance suite's fixtures: a package of their own, outside the app, imported only when asked.

@@ -1,96 +1,124 @@
-"""A small JSON Schema validator for tool and prompt arguments (the keywords tool schemas use).
-
-Covers ``type``, ``enum``, ``const``, ``properties``, ``required``, ``additionalProperties``,
-``items``, ``minimum``/``maximum``, ``minLength``/``maxLength``, ``minItems``/``maxItems``,
-``pattern`` and local ``$ref`` into ``$defs``. Unknown keywords are ignored, as the spec allows.
-"""
+"""Tool arguments checked against JSON Schema 2020-12 by the jsonschema library, compiled once a tool."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
-_TYPES: dict[str, Any] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
-    ),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-}
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import SchemaError as BrokenSchema
+from jsonschema.exceptions import ValidationError, best_match
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+logger = logging.getLogger(__name__)
+
+# A reason longer than this is cut: jsonschema quotes the offending value, which may be 10,000 characters.
+MAX_REASON = 300
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)", re.ASCII)
+
+# jsonschema checks date, email, idn-email, ipv4, ipv6, regex and uuid (idn-hostname with idna) on its
+# own; date-time needs a package we do not ship, so the standard library checks it (RFC 3339 §5.6).
+FORMATS = FormatChecker(Draft202012Validator.FORMAT_CHECKER.checkers)
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(value: Any) -> bool:
+    if not isinstance(value, str):
+        return True
+    found = _RFC3339.fullmatch(value)
+    if found is None:
+        return False
+    second = found.group(1)  # a leap second (60) is valid RFC 3339 but not a datetime
+    stamp = value[: found.start(1)] + ("59" if second == "60" else second) + value[found.end(1) :]
+    datetime.fromisoformat(stamp.upper().replace("Z", "+00:00"))
+    return True
 
 
 class SchemaError(ValueError):
-    """The first place where a value breaks its schema."""
+    """Where and why the arguments break their schema: a short message meant for the caller."""
 
 
-def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        return root.get("$defs", {}).get(ref.split("/", 2)[2], {})
-    return schema
+class ArgumentValidator:
+    """A tool's input schema, compiled once; no network: only references inside the schema resolve."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+        self._validator = Draft202012Validator(schema, format_checker=FORMATS, registry=Registry())
+        self._split = _split(self._validator)
+
+    def validate(self, arguments: Any) -> None:
+        """Raise ``SchemaError`` saying where and why, e.g. ``arguments.count: 11 is greater than …``."""
+        try:
+            if self._fits(arguments):  # the common case: no error objects built
+                return
+            error = best_match(self._validator.iter_errors(arguments))
+            if error is None:  # cannot happen while _split is right; jsonschema's own verdict wins
+                return
+        except Unresolvable:  # a $ref the start-up check could not see (one under a nested $id)
+            logger.exception("A tool's input schema has an unresolvable $ref")
+            raise SchemaError("arguments: the tool's input schema cannot be resolved") from None
+        raise SchemaError(_reason(error))
+
+    def _fits(self, arguments: Any) -> bool:
+        if self._split is None or not isinstance(arguments, dict):
+            return self._validator.is_valid(arguments)
+        rest, properties = self._split
+        return rest.is_valid(arguments) and all(
+            validator.is_valid(arguments[name]) for name, validator in properties if name in arguments
+        )
+
+    def check(self) -> None:
+        """Raise ``jsonschema.SchemaError`` for an invalid 2020-12 schema or a $ref that dangles."""
+        Draft202012Validator.check_schema(self.schema, format_checker=FORMATS)
+        resolver = SPECIFICATIONS.resolver_with_root(DRAFT202012.create_resource(self.schema))
+        for reference in _references(self.schema):
+            try:
+                resolver.lookup(reference)
+            except Unresolvable as exc:
+                raise BrokenSchema(f"$ref {reference!r} does not resolve (no remote references)") from exc
 
 
-def _check_type(schema: dict[str, Any], value: Any, where: str) -> None:
-    expected = schema.get("type")
-    if expected is None:
-        return
-    names = expected if isinstance(expected, list) else [expected]
-    if not any(_TYPES.get(name, lambda v: True)(value) for name in names):
-        raise SchemaError(f"{where} must be of type {' or '.join(map(str, names))}")
+def _split(validator: Draft202012Validator) -> tuple[Any, tuple[tuple[str, Any], ...]] | None:
+    """The root's ``properties`` as validators of their own, next to the root with each property ``true``.
+
+    The same verdict in about a third less time: jsonschema builds a validator for every property it
+    descends into on every call; these are built once. Whatever reads the root's properties still sees
+    their names (``additionalProperties``) and, through the unchanged resolver, their schemas (``$ref``).
+    """
+    schema = validator.schema
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict) or not properties:
+        return None
+    if any(isinstance(sub, dict) and "$id" in sub for sub in properties.values()):
+        return None  # a new base URI: leave the resolver's bookkeeping to jsonschema
+    # Without $schema, evolve keeps Draft 2020-12 (it would pick the class $schema names) and the resolver.
+    root = {key: value for key, value in schema.items() if key != "$schema"}
+    rest = validator.evolve(schema={**root, "properties": dict.fromkeys(properties, True)})
+    return rest, tuple((name, validator.evolve(schema=sub)) for name, sub in properties.items())
 
 
-def _check_bounds(schema: dict[str, Any], value: Any, where: str) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            raise SchemaError(f"{where} must be at least {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            raise SchemaError(f"{where} must be at most {schema['maximum']}")
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            raise SchemaError(f"{where} must have at least {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            raise SchemaError(f"{where} must have at most {schema['maxLength']} characters")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            raise SchemaError(f"{where} does not match its pattern")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            raise SchemaError(f"{where} must have at least {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            raise SchemaError(f"{where} must have at most {schema['maxItems']} items")
+def _reason(error: ValidationError) -> str:
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path)
+    reason = f"arguments{where}: {error.message}"
+    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
 
 
-def _check_object(schema: dict[str, Any], value: dict[str, Any], where: str, root: dict[str, Any]) -> None:
-    properties = schema.get("properties", {})
-    for name in schema.get("required", []):
-        if name not in value:
-            raise SchemaError(f"{where}.{name} is required")
-    for name, item in value.items():
-        if name in properties:
-            validate(item, properties[name], root, f"{where}.{name}")
-        elif schema.get("additionalProperties") is False:
-            raise SchemaError(f"{where}.{name} is not allowed")
-        elif isinstance(schema.get("additionalProperties"), dict):
-            validate(item, schema["additionalProperties"], root, f"{where}.{name}")
-
-
-def validate(
-    value: Any, schema: dict[str, Any], root: dict[str, Any] | None = None, where: str = "arguments"
-) -> None:
-    """Raise ``SchemaError`` with a short, caller-safe message when ``value`` breaks ``schema``."""
-    root = schema if root is None else root
-    schema = _resolve(schema, root)
-    _check_type(schema, value, where)
-    if "enum" in schema and value not in schema["enum"]:
-        raise SchemaError(f"{where} must be one of {', '.join(map(str, schema['enum']))}")
-    if "const" in schema and value != schema["const"]:
-        raise SchemaError(f"{where} must be {schema['const']!r}")
-    _check_bounds(schema, value, where)
-    if isinstance(value, dict):
-        _check_object(schema, value, where, root)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for index, item in enumerate(value):
-            validate(item, schema["items"], root, f"{where}[{index}]")
+def _references(schema: Any, root: bool = True) -> Iterator[str]:
+    """Every ``$ref`` in the schema, except under a nested ``$id`` (resolved against another base)."""
+    if isinstance(schema, dict):
+        if not root and "$id" in schema:
+            return
+        if isinstance(schema.get("$ref"), str):
+            yield schema["$ref"]
+        for key, value in schema.items():
+            if key not in ("enum", "const", "default", "examples"):
+                yield from _references(value, root=False)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _references(value, root=False)

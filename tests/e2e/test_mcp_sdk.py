@@ -106,7 +106,7 @@ def test_sdk_sees_invalid_arguments_as_a_tool_error_with_the_reason(live_server,
     """2025-11-25 (SEP-1303): the model reads why its arguments were refused and can correct them."""
     result = run(_call, live_server.mcp_url, service_token, mode, "echo", {"repeat_count": 99})
     assert result.is_error is True
-    assert "arguments.message is required" in result.content[0].text
+    assert "arguments: 'message' is a required property" in result.content[0].text
 
 
 def test_token_without_tools_scope_gets_403(http, live_server):

@@ -101,11 +101,13 @@ def test_json_schema_2020_12_is_listed_verbatim(pack, mcp):
     assert schema["$defs"]["address"]["$anchor"] == "addressDef"
     ok = result(mcp, "json_schema_2020_12_tool", {"name": "a", "address": {"city": "x"}, "email": "e"})
     assert "isError" not in ok
-    bad = mcp.modern(
-        "tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"address": {"city": 5}}}
-    )
+    arguments = {"email": "e", "address": {"city": 5}}
+    bad = mcp.modern("tools/call", {"name": "json_schema_2020_12_tool", "arguments": arguments})
     assert bad.status_code == 200 and bad.json()["result"]["isError"] is True
-    assert "arguments.address.city must be of type string" in bad.json()["result"]["content"][0]["text"]
+    assert "arguments.address.city: 5 is not of type 'string'" in bad.json()["result"]["content"][0]["text"]
+    # The schema's allOf / if-then-else are enforced too (the hand-written subset ignored them).
+    refused = result(mcp, "json_schema_2020_12_tool", {"contactMethod": "phone", "email": "e"})
+    assert "arguments: 'phone' is a required property" in refused["content"][0]["text"]
 
 
 def test_progress_and_logging_fixtures_stream(pack, mcp):

@@ -42,11 +42,15 @@ def test_echo(mcp):
 
 
 SCHEMA_FAILURES = [
-    ({}, "arguments.message is required"),
-    ({"message": 5}, "arguments.message must be of type string"),
-    ({"message": "x", "repeat_count": 11}, "arguments.repeat_count must be at most 10"),
-    ({"message": "x", "repeat_count": 0}, "arguments.repeat_count must be at least 1"),
-    ({"message": "x", "extra": 1}, "arguments.extra is not allowed"),
+    ({}, "arguments: 'message' is a required property"),
+    ({"message": 5}, "arguments.message: 5 is not of type 'string'"),
+    ({"message": "x", "repeat_count": 11}, "arguments.repeat_count: 11 is greater than the maximum of 10"),
+    ({"message": "x", "repeat_count": 0}, "arguments.repeat_count: 0 is less than the minimum of 1"),
+    ({"message": "x", "repeat_count": "2"}, "arguments.repeat_count: '2' is not of type 'integer'"),
+    (
+        {"message": "x", "extra": 1},
+        "arguments: Additional properties are not allowed ('extra' was unexpected)",
+    ),
 ]
 
 
@@ -349,7 +353,7 @@ def test_an_invalid_call_is_audited_with_its_reason(mcp):
     audit.flush()
     record = AuditRecord.objects.get(name="echo")
     assert record.outcome == "invalid"
-    assert record.detail == "arguments.repeat_count must be at most 10"
+    assert record.detail == "arguments.repeat_count: 11 is greater than the maximum of 10"
 
 
 def test_a_call_refused_for_a_missing_scope_is_audited_as_denied(mcp, issue):

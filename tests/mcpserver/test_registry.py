@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -50,6 +52,26 @@ def test_duplicate_across_modules_fails_at_start_up(settings):
     settings.MCPSERVER = {**settings.MCPSERVER, "CAPABILITIES": ["mcpserver.tools", "mcpserver.tools"]}
     with pytest.raises(ImproperlyConfigured):
         build_registry()
+
+
+def test_a_tool_with_a_broken_input_schema_fails_at_registration():
+    @tool("broken", input_schema={"type": "object", "properties": {"n": {"type": "int"}}})
+    def broken(ctx, n=0):
+        return ""
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        Registry([broken.__mcp__])
+    assert "'broken'" in str(raised.value) and "properties/n/type" in str(raised.value)
+
+
+def test_a_tool_is_compiled_once_and_a_policy_copy_shares_it():
+    @tool("compiled", input_schema={"type": "object", "properties": {"n": {"type": "integer"}}})
+    def compiled(ctx, n=0):
+        return ""
+
+    definition = compiled.__mcp__
+    copy = dataclasses.replace(definition, scopes=("other",))  # what mcpserver.policies.effective does
+    assert copy.validator is definition.validator
 
 
 def test_default_registry_has_the_built_ins():

@@ -1,10 +1,14 @@
-"""The argument validator: the JSON Schema keywords tool schemas use, and caller-safe messages."""
+"""The argument validator: JSON Schema 2020-12 by jsonschema, schemas checked, caller-safe messages."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from jsonschema import SchemaError as BrokenSchema
 
-from mcpserver.schemas import SchemaError, validate
+from mcpserver.schemas import FORMATS, MAX_REASON, ArgumentValidator, SchemaError
 
 SCHEMA = {
     "type": "object",
@@ -23,6 +27,18 @@ SCHEMA = {
     "required": ["name"],
     "additionalProperties": False,
 }
+
+
+def validate(arguments, schema):
+    validator = ArgumentValidator(schema)
+    validator.check()
+    validator.validate(arguments)
+
+
+def reason(arguments, schema) -> str:
+    with pytest.raises(SchemaError) as raised:
+        validate(arguments, schema)
+    return str(raised.value)
 
 
 def test_valid_arguments_pass():
@@ -65,6 +81,126 @@ def test_valid_arguments_pass():
     ],
 )
 def test_invalid_arguments_fail_with_the_path(arguments):
-    with pytest.raises(SchemaError) as raised:
-        validate(arguments, SCHEMA)
-    assert str(raised.value).startswith("arguments")
+    assert reason(arguments, SCHEMA).startswith("arguments")
+
+
+def test_the_reason_says_where_and_why():
+    assert reason({"name": "a", "count": 4}, SCHEMA) == "arguments.count: 4 is greater than the maximum of 3"
+    assert reason({"name": "a", "tags": ["x", 1]}, SCHEMA) == "arguments.tags[1]: 1 is not of type 'string'"
+    assert reason({"name": "a", "at": {"x": "1"}}, SCHEMA) == "arguments.at.x: '1' is not of type 'integer'"
+    assert reason({}, SCHEMA) == "arguments: 'name' is a required property"
+
+
+OPTIONAL_INT = {"type": "object", "properties": {"n": {"anyOf": [{"type": "integer"}, {"type": "null"}]}}}
+
+
+@pytest.mark.parametrize("value", [1, None])
+def test_any_of_integer_or_null_accepts_both(value):
+    validate({"n": value}, OPTIONAL_INT)
+
+
+@pytest.mark.parametrize("value", ["not-an-int", 1.5, True, {}])
+def test_any_of_integer_or_null_refuses_anything_else(value):
+    """``Optional[int]`` as type hints generate it; the hand-written subset ignored ``anyOf``."""
+    assert reason({"n": value}, OPTIONAL_INT).startswith("arguments.n: ")
+
+
+def test_exclusive_minimum():
+    schema = {"type": "object", "properties": {"n": {"type": "number", "exclusiveMinimum": 0}}}
+    validate({"n": 0.1}, schema)
+    assert reason({"n": 0}, schema) == "arguments.n: 0 is less than or equal to the minimum of 0"
+
+
+@pytest.mark.parametrize(
+    ("format_", "good", "bad"),
+    [
+        # jsonschema checks these with no extra package installed:
+        ("email", "a@example.com", "not-an-email"),
+        ("date", "2026-12-03", "2026-13-03"),
+        ("ipv4", "192.0.2.1", "192.0.2.300"),
+        ("uuid", "12345678-1234-5678-1234-567812345678", "1234"),
+        # ours, from the standard library (RFC 3339 §5.6):
+        ("date-time", "2026-12-03T10:15:00Z", "2026-12-03"),
+        ("date-time", "2016-12-31T23:59:60+01:00", "2026-12-03T25:00:00Z"),
+    ],
+)
+def test_formats_are_checked(format_, good, bad):
+    schema = {"type": "object", "properties": {"v": {"type": "string", "format": format_}}}
+    validate({"v": good}, schema)
+    assert reason({"v": bad}, schema) == f"arguments.v: {bad!r} is not a {format_!r}"
+
+
+def test_ref_into_defs_with_an_anchor():
+    schema = {
+        "type": "object",
+        "$defs": {"city": {"$anchor": "cityDef", "type": "string", "minLength": 2}},
+        "properties": {"by_path": {"$ref": "#/$defs/city"}, "by_anchor": {"$ref": "#cityDef"}},
+    }
+    validate({"by_path": "Paris", "by_anchor": "Lyon"}, schema)
+    assert reason({"by_path": "P"}, schema) == "arguments.by_path: 'P' is too short"
+    assert reason({"by_anchor": 5}, schema) == "arguments.by_anchor: 5 is not of type 'string'"
+
+
+def test_a_long_value_is_not_echoed_back_whole():
+    schema = {"type": "object", "properties": {"m": {"type": "string", "maxLength": 10}}}
+    text = reason({"m": "x" * 10_000}, schema)
+    assert text.startswith("arguments.m: 'xxx") and len(text) == MAX_REASON
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "objec"},
+        {"type": "object", "properties": {"a": {"type": "string", "pattern": "(["}}},
+        {"type": "object", "properties": {"a": {"minimum": "1"}}},
+        {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}},
+        # Never fetched: a remote reference would be a network call on the tools/call path.
+        {"type": "object", "properties": {"a": {"$ref": "https://example.com/schema.json"}}},
+    ],
+)
+def test_a_broken_schema_is_refused(schema):
+    with pytest.raises(BrokenSchema):
+        ArgumentValidator(schema).check()
+
+
+# The validator checks the root's properties with validators built once (a speed-up on tools/call);
+# its verdict must be jsonschema's own, whatever else the root says about them.
+SPLIT_SCHEMAS = [
+    SCHEMA,
+    OPTIONAL_INT,
+    {"type": "object", "properties": {"a": {"type": "integer"}}, "unevaluatedProperties": False},
+    {  # read as 2020-12 like every tool schema, whatever it says
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "properties": {"a": {"type": "integer"}},
+        "unevaluatedProperties": False,
+    },
+    {"properties": {"a": {"type": "integer"}}, "patternProperties": {"^b": {"type": "string"}}},
+    {"properties": {"a": {"type": "integer"}, "b": {"$ref": "#/properties/a"}}, "required": ["a"]},
+    {"properties": {"a": {"$id": "https://example.com/a", "type": "string"}}, "additionalProperties": False},
+    {
+        "properties": {"kind": {"enum": ["x", "y"]}, "a": {"type": "integer"}},
+        "if": {"properties": {"kind": {"const": "x"}}},
+        "then": {"required": ["a"]},
+    },
+]
+KEYS = st.sampled_from(["a", "b", "kind", "name", "count", "n"])
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5) | st.sampled_from(["", "a", "x", "b1"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(KEYS, children, max_size=3),
+    max_leaves=8,
+)
+ARGUMENTS = st.dictionaries(KEYS, JSON, max_size=3) | JSON  # mostly objects, as tool arguments are
+
+
+@pytest.mark.parametrize("schema", SPLIT_SCHEMAS)
+@settings(max_examples=300, deadline=None)
+@given(instance=ARGUMENTS)
+def test_the_verdict_is_jsonschemas(schema, instance):
+    ours = ArgumentValidator(schema)
+    plain = Draft202012Validator(schema, format_checker=FORMATS)
+    try:
+        ours.validate(instance)
+        fits = True
+    except SchemaError:
+        fits = False
+    assert fits == plain.is_valid(instance)
