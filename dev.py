@@ -76,18 +76,22 @@ def serving_command(
     threads: int = DEFAULT_THREADS,
     python: str = str(PY),
 ) -> list[str]:
-    """The command line that serves ``config.wsgi`` (run from the project root with the venv's python)."""
+    """The command line that serves ``config.wsgi`` (run from the project root with the venv's python).
+
+    Each worker loads ``config.wsgi.worker_application``, a factory that settles the worker's heap
+    before handing over the application (importing ``config.wsgi`` alone leaves the collector alone).
+    """
     workers = workers or default_workers(server)
     if server == "granian":
         return [
-            python, "-m", "granian", "--interface", "wsgi", "config.wsgi:application",
+            python, "-m", "granian", "--interface", "wsgi", "--factory", "config.wsgi:worker_application",
             "--host", host, "--port", str(port), "--workers", str(workers),
             "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
             "--workers-kill-timeout", "30",
         ]
     command = [
-        python, "-m", "gunicorn", "config.wsgi", "--bind", f"{host}:{port}", "--workers", str(workers),
-        "--graceful-timeout", "30",
+        python, "-m", "gunicorn", "config.wsgi:worker_application()", "--bind", f"{host}:{port}",
+        "--workers", str(workers), "--graceful-timeout", "30",
         # gunicorn 23+ opens one control socket per user (~/.gunicorn/gunicorn.ctl): parallel
         # servers on one machine would take it from each other.
         "--no-control-socket",

@@ -164,7 +164,8 @@ def settle_heap() -> None:
     A worker holds ~100,000 long-lived objects (modules, classes, the URLconf, the registry); each
     full collection walked them all, pausing every thread of the worker for up to ~45 ms (measured
     under /mcp load: a few times a minute, straight into the p99). Frozen, they are never scanned
-    again; new objects are collected as before.
+    again; new objects are collected as before. A serving worker's business only: any other process
+    that imports this module (a test run, a management command) keeps its collector as it was.
     """
     from django.urls import get_resolver
 
@@ -173,5 +174,12 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def worker_application() -> RequestOnlyEnviron:
+    """What each worker of the serving command loads (``dev.serving_command``: granian's ``--factory``
+    target, gunicorn's ``config.wsgi:worker_application()``): the application, with the heap settled
+    in that worker."""
+    settle_heap()
+    return application
+
+
 application = build()
-settle_heap()

@@ -195,7 +195,7 @@ def tool(
     _refuse_bare(name, "tool")
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        tool_name = name or func.__name__
+        tool_name = func.__name__ if name is None else name  # an explicit "" is refused, not replaced
         if not _TOOL_NAME.match(tool_name):
             raise ValueError(f"Invalid tool name {tool_name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
         return _attach(

@@ -1,8 +1,13 @@
-"""dev.py's serving command: one definition, used by `dev.py serve`, the live server and bench/."""
+"""dev.py's serving command: one definition, used by `dev.py serve`, the live server and bench/.
+
+The command is read back through each server's own command-line parser and application loader:
+what granian or gunicorn would do with it, not how it is spelled.
+"""
 
 from __future__ import annotations
 
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -11,28 +16,84 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dev  # noqa: E402
 
 
+def granian_options(command: list[str]) -> dict:
+    """The options granian's own CLI parses from ``command`` (nothing is started)."""
+    from granian.cli import cli
+
+    assert command[:3] == ["py", "-m", "granian"]
+    return cli.make_context("granian", command[3:]).params
+
+
+def gunicorn_options(command: list[str]):
+    """The options gunicorn's own CLI parses from ``command`` (nothing is started)."""
+    from gunicorn.config import Config
+
+    assert command[:3] == ["py", "-m", "gunicorn"]
+    return Config().parser().parse_args(command[3:])
+
+
 def test_the_default_is_granian_with_a_worker_per_core(monkeypatch):
     monkeypatch.setattr(dev.os, "cpu_count", lambda: 3)
-    command = dev.serving_command("127.0.0.1", 8000, python="py")
+    options = granian_options(dev.serving_command("127.0.0.1", 8000, python="py"))
     assert dev.DEFAULT_SERVER == "granian"
-    assert command[:4] == ["py", "-m", "granian", "--interface"]
-    assert command[command.index("--workers") + 1] == "3"
-    assert command[command.index("--blocking-threads") + 1] == str(dev.DEFAULT_THREADS) == "3"
-    assert "config.wsgi:application" in command
+    assert options["interface"].value == "wsgi"
+    assert (options["host"], options["port"]) == ("127.0.0.1", 8000)
+    assert options["workers"] == 3
+    assert options["blocking_threads"] == dev.DEFAULT_THREADS == 3
+    assert options["websockets"] is False
+    assert options["workers_kill_timeout"] == 30  # the graceful shutdown's bound
 
 
 def test_gunicorn_variants_and_their_worker_counts(monkeypatch):
     monkeypatch.setattr(dev.os, "cpu_count", lambda: 2)
-    gthread = dev.serving_command("0.0.0.0", 9000, "gthread", threads=8, python="py")
-    assert gthread[:4] == ["py", "-m", "gunicorn", "config.wsgi"]
-    assert gthread[gthread.index("--bind") + 1] == "0.0.0.0:9000"
-    assert gthread[gthread.index("--workers") + 1] == "2"
-    assert gthread[gthread.index("--worker-class") + 1 :][:3] == ["gthread", "--threads", "8"]
-    sync = dev.serving_command("127.0.0.1", 9000, "sync", python="py")
-    assert sync[sync.index("--workers") + 1] == "5"  # 2 x cores + 1
-    assert "--worker-class" not in sync
+    gthread = gunicorn_options(dev.serving_command("0.0.0.0", 9000, "gthread", threads=8, python="py"))
+    assert gthread.bind == ["0.0.0.0:9000"]
+    assert gthread.workers == 2
+    assert (gthread.worker_class, gthread.threads) == ("gthread", 8)
+    assert gthread.graceful_timeout == 30
+    assert gthread.control_socket_disable is True  # parallel servers would share ~/.gunicorn's socket
+    sync = gunicorn_options(dev.serving_command("127.0.0.1", 9000, "sync", python="py"))
+    assert sync.workers == 5  # 2 x cores + 1
+    assert sync.worker_class is None  # gunicorn's default: sync workers
     # gunicorn's own access log would print query strings (credentials): the JSON line replaces it.
-    assert "--access-logfile" not in gthread + sync
+    assert gthread.accesslog is None and sync.accesslog is None
+
+
+@pytest.fixture
+def freezes(monkeypatch) -> list[str]:
+    """What ``config.wsgi`` asks of the garbage collector, recorded instead of done: a frozen heap in
+    the test process would hide every later test's reference cycles from the collector."""
+    import config.wsgi
+
+    calls: list[str] = []
+    monkeypatch.setattr(
+        config.wsgi,
+        "gc",
+        types.SimpleNamespace(collect=lambda: calls.append("collect"), freeze=lambda: calls.append("freeze")),
+    )
+    return calls
+
+
+def test_a_granian_worker_loads_the_application_with_its_heap_settled(freezes):
+    from granian._internal import load_target
+
+    import config.wsgi
+
+    options = granian_options(dev.serving_command("127.0.0.1", 8000, python="py"))
+    loaded = load_target(options["app"], factory=options["factory"])  # what each worker runs
+    assert loaded is config.wsgi.application
+    assert freezes == ["collect", "freeze"]
+
+
+@pytest.mark.parametrize("server", ["gthread", "sync"])
+def test_a_gunicorn_worker_loads_the_application_with_its_heap_settled(freezes, server):
+    from gunicorn.util import import_app
+
+    import config.wsgi
+
+    (target,) = gunicorn_options(dev.serving_command("127.0.0.1", 9000, server, python="py")).args
+    assert import_app(target) is config.wsgi.application  # what each worker runs
+    assert freezes == ["collect", "freeze"]
 
 
 def test_an_unknown_server_is_refused():

@@ -47,16 +47,42 @@ def test_request_keys_named_like_process_variables_are_kept():
     assert seen_by_app(dict(request), process) == request
 
 
-def test_the_long_lived_heap_is_frozen_once_the_application_is_loaded():
-    """Full collections would otherwise walk every module, class and URL pattern, pausing the worker."""
+WORKER = """
+import gc, config.wsgi, mcpserver.views
+imported = gc.get_freeze_count()
+config.wsgi.worker_application()
+scanned = any(o is mcpserver.views.McpView for o in gc.get_objects(generation=2))
+print("worker:", imported, gc.get_freeze_count(), scanned)
+"""
+
+
+def test_a_serving_worker_freezes_the_long_lived_heap_and_an_import_does_not():
+    """Full collections would otherwise walk every module, class and URL pattern, pausing the worker.
+    The worker's own path (``worker_application``, what the serving command loads) freezes them, in a
+    process of its own; importing ``config.wsgi`` (this test run does) leaves the collector alone."""
     import gc
+    import subprocess
+    import sys
+    from pathlib import Path
 
     import config.wsgi
-    import mcpserver.views
 
     assert config.wsgi.application is not None
-    assert gc.get_freeze_count() > 10_000
-    assert not any(obj is mcpserver.views.McpView for obj in gc.get_objects(generation=2))
+    assert gc.get_freeze_count() == 0
+    worker = subprocess.run(
+        [sys.executable, "-c", WORKER],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    (line,) = [line for line in worker.stdout.splitlines() if line.startswith("worker: ")]
+    imported, frozen, view_still_scanned = line.split()[1:]
+    assert int(imported) == 0
+    assert int(frozen) > 10_000
+    assert view_still_scanned == "False"
 
 
 def test_a_finished_response_goes_out_as_one_chunk_and_is_closed_first():

@@ -1,21 +1,63 @@
-"""One smoke test over the demo data: every grant the README shows issues a token."""
+"""One smoke test over the demo data: every grant the README shows issues a token, as the README
+shows it (client credentials, password, authorization code + PKCE, refresh)."""
 
-import base64
+from __future__ import annotations
 
 import pytest
 
+from .conftest import REDIRECT_URI, pkce_pair, redirect_params
 
-@pytest.mark.django_db
-def test_client_credentials_with_demo_data(demo, client):
-    basic = base64.b64encode(b"demo-service:demo-service-secret").decode()
-    response = client.post(
-        "/oauth/token/",
-        "grant_type=client_credentials",
-        content_type="application/x-www-form-urlencoded",
-        HTTP_AUTHORIZATION=f"Basic {basic}",
-    )
+pytestmark = pytest.mark.django_db
+
+ALL = {"mcp:read", "mcp:tools", "mcp:prompts"}
+
+
+def issued(response, scopes: set[str]) -> dict:
+    """The token response, checked for what every grant's answer must carry."""
     assert response.status_code == 200, response.content
+    assert "no-store" in response["Cache-Control"]
     body = response.json()
-    assert body["token_type"] == "Bearer"
-    assert set(body["scope"].split()) == {"mcp:read", "mcp:tools", "mcp:prompts"}
-    assert response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
+    assert body["token_type"] == "Bearer" and body["access_token"]
+    assert set(body["scope"].split()) == scopes
+    return body
+
+
+def test_client_credentials(demo, post_token):
+    issued(post_token({"grant_type": "client_credentials"}, ("demo-service", "demo-service-secret")), ALL)
+
+
+def test_password_then_refresh(demo, post_token, decode):
+    first = issued(
+        post_token(
+            {
+                "grant_type": "password",
+                "client_id": "demo-cli",
+                "username": "alice",
+                "password": "alice-password",
+                "scope": "mcp:read mcp:tools",
+            }
+        ),
+        {"mcp:read", "mcp:tools"},
+    )
+    assert decode(first["access_token"])["username"] == "alice"
+    again = {"grant_type": "refresh_token", "client_id": "demo-cli", "refresh_token": first["refresh_token"]}
+    refreshed = issued(post_token(again), {"mcp:read", "mcp:tools"})
+    assert refreshed["refresh_token"] != first["refresh_token"]  # it rotates
+    assert decode(refreshed["access_token"])["username"] == "alice"
+
+
+def test_authorization_code_with_pkce(demo, authorize, post_token, decode):
+    from authserver.models import User
+
+    verifier, challenge = pkce_pair()
+    alice = User.objects.get(username="alice")
+    params = redirect_params(authorize(alice, "demo-web", "mcp:read mcp:tools", challenge))
+    exchange = {
+        "grant_type": "authorization_code",
+        "client_id": "demo-web",
+        "code": params["code"],
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+    }
+    body = issued(post_token(exchange), {"mcp:read", "mcp:tools"})
+    assert decode(body["access_token"])["username"] == "alice"

@@ -138,8 +138,7 @@ def test_sdk_authorizes_itself_and_steps_up(live_server, mode):
 def test_sdk_registers_itself_then_authorizes(live_server, http):
     """The whole path from nothing: dynamic client registration (RFC 7591), then the same flow."""
     metadata = http.get("/.well-known/oauth-authorization-server").json()
-    if not metadata.get("registration_endpoint"):
-        pytest.skip("dynamic client registration is not offered")
+    assert metadata["registration_endpoint"] == live_server.url + "/oauth/register/"  # open by default
     browser = Browser(live_server.url, keeps=[None])
     storage = MemoryStorage(preregistered=False)
     seen = anyio.run(_session, live_server.mcp_url, browser, storage, "auto")

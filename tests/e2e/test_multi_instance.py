@@ -290,8 +290,7 @@ def _remember_consent(http: httpx.Client, url: str) -> dict[str, str]:
     page = http.get(url)
     assert page.status_code == 200, page.text[:2000]
     (form,) = [f for f in flows.forms(page.text) if f["id"] == "authorizationForm"]
-    if not any(i.get("name") == "remember" for i in form["inputs"]):
-        pytest.skip("remembered consent is not built yet (issue 5: a consent given on A is remembered on B)")
+    assert any(i.get("name") == "remember" for i in form["inputs"]), "the consent page offers no remember box"
     shown = [i["value"] for i in form["inputs"] if i.get("name") == "scopes"]
     data = [*flows.hidden_fields(form).items(), ("scope_choice", "1"), ("remember", "1")]
     data += [("scopes", s) for s in shown] + [("allow", "Authorize")]

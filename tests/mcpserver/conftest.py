@@ -15,7 +15,9 @@ CAPS_KEY = "io.modelcontextprotocol/clientCapabilities"
 
 @pytest.fixture(autouse=True)
 def mcp_settings(settings):
-    """Caches that would hide per-test data are off; audit records wait for an explicit flush."""
+    """Caches that would hide per-test data are off; audit records wait for an explicit flush. The
+    revocation fallback stays as production has it (the issuer's database): tests of the behaviour
+    without one switch it off themselves."""
     from mcpserver import audit, auth, limits, policies
 
     settings.MCPSERVER = {
@@ -23,8 +25,6 @@ def mcp_settings(settings):
         "KEY_REFRESH_INTERVAL": 0,
         "POLICY_CACHE_SECONDS": 0,
         "AUDIT_BACKGROUND": False,
-        # ``sign`` makes tokens that were never stored, which the database fallback calls revoked.
-        "REVOCATION_FALLBACK": None,
     }
     auth.reset()
     policies.forget()
@@ -74,12 +74,14 @@ def token(issue):
 
 @pytest.fixture
 def sign(application):
-    """Factory: a token signed by the real current key with arbitrary claims (and header fields)."""
+    """Factory: a token signed by the real current key with arbitrary claims (and header fields),
+    recorded like every token the issuer signs (the database fallback finds it) unless ``store`` is
+    false."""
     import jwt
 
     from authserver import keys
 
-    def make(overrides=None, remove=(), headers=None) -> str:
+    def make(overrides=None, remove=(), headers=None, store=True) -> str:
         from django.conf import settings
 
         now = int(time.time())
@@ -100,9 +102,32 @@ def sign(application):
             claims.pop(name, None)
         kid, private_key = keys.current_signing_key()
         header = {"kid": kid, "typ": "at+jwt", **(headers or {})}
-        return jwt.encode(claims, private_key, algorithm="RS256", headers=header)
+        token = jwt.encode(claims, private_key, algorithm="RS256", headers=header)
+        if store:
+            _record(token, application, claims)
+        return token
 
     return make
+
+
+def _record(token: str, application, claims: dict) -> None:
+    """Store the token as the issuer would have (its checksum is what revocation looks up)."""
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    from oauth2_provider.models import get_access_token_model
+
+    model = get_access_token_model()
+    if model.objects.filter(token_checksum=hashlib.sha256(token.encode()).hexdigest()).exists():
+        return  # the same claims signed twice
+    try:
+        expires = datetime.fromtimestamp(claims["exp"], tz=UTC)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):  # a test's odd or missing exp
+        expires = datetime.now(tz=UTC) + timedelta(minutes=5)
+    scope = claims.get("scope")
+    model.objects.create(
+        token=token, application=application, expires=expires, scope=scope if isinstance(scope, str) else ""
+    )
 
 
 class McpClient:

@@ -363,11 +363,21 @@ def _whoami(mcp, token):
     return mcp.modern("tools/call", {"name": "whoami", "arguments": {}}, token=token)
 
 
+def _deny_list_running_for_an_hour():
+    """As in production, where the deny-list is older than any token a thief mints now: the revocation
+    fallback (which knows no forged token) is not asked, so only the key decides."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    cache.set(settings.TOKEN_REVOCATION_PREFIX + revocations.MARKER, int(time.time()) - 3600, timeout=None)
+
+
 def test_a_key_retired_as_compromised_verifies_nothing_on_the_next_request(mcp, application):
     from django.core.management import call_command
 
     from authserver import keys
 
+    _deny_list_running_for_an_hour()
     stolen = keys.ensure_key().kid
     forged = _forge_with(stolen)
     assert _whoami(mcp, forged).status_code == 200  # the key is trusted (and cached, with the token)
@@ -393,6 +403,7 @@ def test_tokens_of_other_keys_survive_a_compromise(mcp, issue):
 def test_a_normal_rotation_keeps_the_old_key_verifying(mcp, application):
     from authserver import keys
 
+    _deny_list_running_for_an_hour()
     old = keys.ensure_key().kid
     forged = _forge_with(old)  # stands for any live token of the old key
     assert _whoami(mcp, forged).status_code == 200
@@ -418,6 +429,7 @@ def test_a_compromise_reaches_verifiers_through_redis(settings, mcp, application
         }
     }
     try:
+        _deny_list_running_for_an_hour()
         stolen = keys.ensure_key().kid
         forged = _forge_with(stolen)
         assert _whoami(mcp, forged).status_code == 200

@@ -66,6 +66,7 @@ def test_without_the_cache_the_fallback_decides(mcp, sign, with_fallback, settin
 
 @pytest.mark.parametrize("era", ["legacy", "modern"])
 def test_without_the_cache_and_without_a_fallback_the_answer_is_503(mcp, sign, settings, era):
+    settings.MCPSERVER = {**settings.MCPSERVER, "REVOCATION_FALLBACK": None}  # e.g. an external issuer
     settings.CACHES = UNREACHABLE_REDIS
     if era == "legacy":
         response = mcp.legacy("tools/list", token=sign())
@@ -101,6 +102,20 @@ def test_the_database_fallback_refuses_a_token_revoked_before_the_outage(mcp, is
     settings.CACHES = UNREACHABLE_REDIS
     assert echo(mcp, live).status_code == 200
     assert echo(mcp, revoked).status_code == 401
+
+
+def test_the_mcp_tests_run_with_the_production_fallback(mcp_settings):
+    """Production's default (an in-process issuer) asks the issuer's database: so do these tests."""
+    assert mcp_settings["REVOCATION_FALLBACK"] == "authserver.revocation.revoked_in_database"
+
+
+def test_with_the_production_fallback_a_token_the_issuer_never_recorded_is_refused(mcp, sign):
+    """A fresh deny-list cannot vouch for a token as old as itself; the issuer's records are asked,
+    and a token they do not hold (revoked, or never issued) is refused while a recorded one passes."""
+    assert echo(mcp, sign()).status_code == 200
+    response = echo(mcp, sign(store=False))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
 
 
 # --- the deny-list starts over ---

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.conf import settings
 
 from tests.helpers import granian_environ, keep_test_transaction
 
@@ -26,10 +25,18 @@ def _requests_keep_the_test_transaction():
 
 
 def call(
-    path: str, method: str = "GET", body: bytes = b"", headers: dict | None = None, content_type="", **where
+    path: str,
+    method: str = "GET",
+    body: bytes = b"",
+    headers: dict | None = None,
+    content_type="",
+    application=None,
+    **where,
 ):
-    """Call config.wsgi.application as the server would; return (status, headers, body)."""
-    from config.wsgi import application
+    """Call config.wsgi.application (or ``application``) as the server would; return (status, headers,
+    body)."""
+    if application is None:
+        from config.wsgi import application
 
     started = {}
 
@@ -96,28 +103,72 @@ def test_pages_keep_the_whole_middleware_list():
     assert status == 403
 
 
-def test_the_mcp_handler_runs_its_own_list_and_leaves_the_setting_alone():
-    from django.middleware.csrf import CsrfViewMiddleware
+class Stamp:
+    """A middleware that marks the responses it saw (to tell which list a request went through)."""
 
-    from config.wsgi import ByPath, HandlerWithMiddleware, application
+    def __init__(self, get_response):
+        self.get_response = get_response
 
-    def csrf(hook) -> bool:
-        return isinstance(getattr(hook, "__self__", None), CsrfViewMiddleware)
+    def __call__(self, request):
+        response = self.get_response(request)
+        response["X-Stamp"] = "seen"
+        return response
 
-    routed = application.app.app.app
-    assert isinstance(routed, ByPath) and routed.path == "/mcp"
-    handler = routed.other
-    assert isinstance(handler, HandlerWithMiddleware) and handler.middleware == settings.MCP_MIDDLEWARE
-    assert not any(
-        isinstance(getattr(m, "__self__", None), CsrfViewMiddleware) for m in handler._view_middleware
-    )
-    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
+
+STAMP = f"{__name__}.Stamp"
+
+
+@pytest.fixture
+def build(monkeypatch):
+    """``config.wsgi.build`` for the current settings; Django is set up already (setting it up again
+    would reconfigure this process's logging)."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    import config.wsgi
+
+    monkeypatch.setattr(config.wsgi, "get_wsgi_application", WSGIHandler)
+    return config.wsgi.build
+
+
+def test_only_the_mcp_path_runs_the_api_list_and_the_setting_is_left_alone(build, settings, token):
+    """``build`` routes exactly /mcp through ``MCP_MIDDLEWARE``; every other path, /mcp/ included,
+    through ``MIDDLEWARE``, which loading the API's list leaves as it was."""
+    settings.MCP_MIDDLEWARE = [*settings.MCP_MIDDLEWARE, STAMP]
+    full = list(settings.MIDDLEWARE)
+    application = build()
+    assert settings.MIDDLEWARE == full
+
+    auth = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    status, headers, _ = call("/mcp", "POST", json.dumps(CALL).encode(), auth, application=application)
+    assert status == 200 and headers["x-stamp"] == ["seen"]
+    assert "set-cookie" not in headers  # no session or CSRF middleware on the API's list
+    _, headers, _ = call("/mcp/", "POST", json.dumps(CALL).encode(), auth, application=application)
+    assert "x-stamp" not in headers
+    status, headers, _ = call("/accounts/login/", application=application)
+    assert status == 200 and "x-stamp" not in headers
+    assert any(cookie.strip().startswith("csrftoken=") for cookie in headers["set-cookie"])
+    # What the API's list must keep (request ids and access lines; outages answered as 503s).
     assert "observability.middleware.ObservabilityMiddleware" in settings.MCP_MIDDLEWARE
     assert "authserver.outages.OutageMiddleware" in settings.MCP_MIDDLEWARE
-    # The main handler registered CSRF's view hook; the /mcp one did not.
-    assert any(
-        isinstance(getattr(m, "__self__", None), CsrfViewMiddleware) for m in routed.app._view_middleware
-    )
+
+
+def test_without_an_api_list_every_path_runs_the_full_list(build, settings, token):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, STAMP]
+    settings.MCP_MIDDLEWARE = None
+    application = build()
+    auth = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    _, headers, _ = call("/mcp", "POST", json.dumps(CALL).encode(), auth, application=application)
+    assert headers["x-stamp"] == ["seen"]
+    _, headers, _ = call("/accounts/login/", application=application)
+    assert headers["x-stamp"] == ["seen"]
 
 
 def test_a_tool_call_leaves_no_reference_cycle_for_the_garbage_collector(token):

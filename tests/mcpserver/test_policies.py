@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 
 from mcpserver import policies
 from mcpserver.models import ToolPolicy
@@ -46,7 +47,9 @@ def test_threads_that_find_the_cache_stale_together_read_the_database_once(
 
 
 def test_the_policies_are_read_again_once_the_cache_expires(mcp_settings, settings, monkeypatch):
+    """On the module's own clock, moved by hand: no sleep racing the cache's lifetime."""
     reads = []
+    now = [1000.0]
 
     class Policies:
         def overrides(self):
@@ -54,11 +57,13 @@ def test_the_policies_are_read_again_once_the_cache_expires(mcp_settings, settin
             return {}
 
     monkeypatch.setattr(ToolPolicy.objects, "all", Policies)
-    _cache_for(settings, 0.05)
+    monkeypatch.setattr(policies, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    _cache_for(settings, 5)
     policies.forget()
     policies.overrides()
+    now[0] += 4
     policies.overrides()
     assert len(reads) == 1
-    time.sleep(0.06)
+    now[0] += 1  # the lifetime is over
     policies.overrides()
     assert len(reads) == 2

@@ -31,8 +31,19 @@ def test_decorator_only_defines():
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 65, "slash/name"])
 def test_invalid_tool_names(name):
+    def valid_function_name(ctx):  # a name the tool could fall back to: it must not
+        return ""
+
     with pytest.raises(ValueError):
-        tool(name or "")(lambda ctx: "") if name else tool("bad name")(lambda ctx: "")
+        tool(name)(valid_function_name)
+
+
+def test_a_tool_without_a_name_is_named_after_its_function():
+    @tool()
+    def named_here(ctx):
+        return ""
+
+    assert named_here.__mcp__.name == "named_here"
 
 
 def test_duplicate_names_fail():
