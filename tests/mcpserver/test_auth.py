@@ -369,7 +369,7 @@ def _deny_list_running_for_an_hour():
     from django.conf import settings
     from django.core.cache import cache
 
-    cache.set(settings.TOKEN_REVOCATION_PREFIX + revocations.MARKER, int(time.time()) - 3600, timeout=None)
+    cache.set(settings.TOKEN_REVOCATION_PREFIX + denylist.MARKER, int(time.time()) - 3600, timeout=None)
 
 
 def test_a_key_retired_as_compromised_verifies_nothing_on_the_next_request(mcp, application):

@@ -106,7 +106,7 @@ def test_the_database_fallback_refuses_a_token_revoked_before_the_outage(mcp, is
 
 def test_the_mcp_tests_run_with_the_production_fallback(mcp_settings):
     """Production's default (an in-process issuer) asks the issuer's database: so do these tests."""
-    assert mcp_settings["REVOCATION_FALLBACK"] == "authserver.revocation.revoked_in_database"
+    assert mcp_settings["REVOCATION_FALLBACK"] == "authserver.revoking.revoked_in_database"
 
 
 def test_with_the_production_fallback_a_token_the_issuer_never_recorded_is_refused(mcp, sign):
