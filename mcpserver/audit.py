@@ -29,8 +29,12 @@ from . import conf, signals
 
 logger = logging.getLogger(__name__)
 
-MAX_BUFFERED = 100_000  # while the database is unreachable; beyond it the newest records are dropped
+# Records kept while the database is unreachable. Beyond it a new record pushes out the oldest (and a
+# batch put back after a failed write loses its newest): every loss is counted and reported.
+MAX_BUFFERED = 100_000
 _buffer: deque[tuple] = deque(maxlen=MAX_BUFFERED)
+_dropped = [0]  # records lost since the last report
+_dropped_lock = threading.Lock()
 _wake = threading.Event()
 _state = {"thread": None}
 _start_lock = threading.Lock()
@@ -71,6 +75,8 @@ def record(
     """
     if not conf.get("AUDIT"):
         return
+    if len(_buffer) >= _buffer.maxlen:
+        _count_dropped(1)
     _buffer.append((time.time(), token, kind, name, outcome, duration_ms, arguments, version, detail))
     if conf.get("AUDIT_BACKGROUND"):
         _ensure_writer()
@@ -204,6 +210,25 @@ def pending() -> int:
     return len(_buffer)
 
 
+def _count_dropped(count: int) -> None:
+    with _dropped_lock:
+        _dropped[0] += count
+
+
+def report_dropped() -> int:
+    """Say how many records were lost since the last report: one ERROR line and the
+    ``audit_records_dropped`` signal (a metric), nothing when none were; return the count."""
+    with _dropped_lock:
+        count, _dropped[0] = _dropped[0], 0
+    if count:
+        logger.error(
+            "Dropped %d audit records: the buffer holds at most %d while the database refuses them",
+            count, _buffer.maxlen,
+        )  # fmt: skip
+        signals.audit_records_dropped.send(sender=None, count=count)
+    return count
+
+
 def flush() -> int:
     """Write the records buffered when the flush begins; return how many were written."""
     with _flush_lock:
@@ -213,6 +238,7 @@ def flush() -> int:
 def _flush() -> int:
     # Only what is buffered now: records that requests add meanwhile wait for the next flush, in a
     # full batch, rather than keep this loop writing them one transaction at a time.
+    report_dropped()
     written, left = 0, len(_buffer)
     while _buffer and left > 0:
         batch = []
@@ -230,6 +256,8 @@ def _flush() -> int:
                 len(batch),
                 exc_info=not outage,
             )
+            # Put back onto a buffer that filled meanwhile, extendleft drops the newest: count them.
+            _count_dropped(max(0, len(_buffer) + len(batch) - _buffer.maxlen))
             _buffer.extendleft(reversed(batch))
             return written
         written += len(batch)

@@ -8,3 +8,5 @@ capability_used = Signal()
 # Sent when /mcp refuses a request's credentials: error, an InvalidToken or InsufficientScope
 # (sender: its class). Nothing of the token itself is passed.
 access_refused = Signal()
+# Sent when audit records were lost (the buffer was full while the database refused them): count.
+audit_records_dropped = Signal()

@@ -43,6 +43,10 @@ TOOL_CALLS = Counter(
     "mcp_tool_calls_total", "MCP tools/call requests audited, by tool and outcome.", ["tool", "outcome"]
 )
 AUTH_FAILURES = Counter("auth_failures_total", "Refused credentials, by reason.", ["reason"])
+AUDIT_DROPPED = Counter(
+    "mcp_audit_records_dropped_total",
+    "Audit records lost because the buffer was full while the database refused them.",
+)
 
 _children: dict[tuple, object] = {}
 _children_lock = threading.Lock()
@@ -76,6 +80,10 @@ def tool_called(tool: str, outcome: str) -> None:
 
 def auth_failed(reason: str) -> None:
     _child(AUTH_FAILURES, reason).inc()
+
+
+def audit_dropped(count: int) -> None:
+    AUDIT_DROPPED.inc(count)
 
 
 def render() -> tuple[bytes, str]:

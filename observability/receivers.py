@@ -28,6 +28,10 @@ def on_access_refused(sender: Any, error: Exception | None = None, **kwargs: Any
     metrics.auth_failed(reasons.refusal_reason(error))
 
 
+def on_audit_dropped(sender: Any, count: int = 0, **kwargs: Any) -> None:
+    metrics.audit_dropped(count)
+
+
 def on_login_failed(sender: Any, **kwargs: Any) -> None:
     metrics.auth_failed("user_credentials")
 
@@ -36,4 +40,5 @@ def connect() -> None:
     app_authorized.connect(on_token_issued, dispatch_uid="observability-token-issued")
     mcp_signals.capability_used.connect(on_capability_used, dispatch_uid="observability-capability-used")
     mcp_signals.access_refused.connect(on_access_refused, dispatch_uid="observability-access-refused")
+    mcp_signals.audit_records_dropped.connect(on_audit_dropped, dispatch_uid="observability-audit-dropped")
     user_login_failed.connect(on_login_failed, dispatch_uid="observability-login-failed")

@@ -291,3 +291,63 @@ def test_records_list_newest_written_first(mcp_settings, db):
     digests = [record.argument_digest for record in AuditRecord.objects.all()]
     assert digests == [audit.digest({"message": m})[1] for m in ("third", "second", "first")]
     assert str(AuditRecord.objects.all().query).endswith('ORDER BY "mcpserver_auditrecord"."id" DESC')
+
+
+def _dropped_signals():
+    from mcpserver import signals
+
+    counts = []
+
+    def receiver(sender, count=0, **kwargs):
+        counts.append(count)
+
+    signals.audit_records_dropped.connect(receiver, weak=False, dispatch_uid="test-audit-dropped")
+    return counts, lambda: signals.audit_records_dropped.disconnect(dispatch_uid="test-audit-dropped")
+
+
+def test_a_full_buffer_drops_the_oldest_and_says_so_once(mcp_settings, monkeypatch, caplog):
+    """Beyond the buffer's bound a record is lost: never silently (an ERROR line and a metric per flush)."""
+    from collections import deque
+
+    from observability import metrics
+
+    monkeypatch.setattr(audit, "_buffer", deque(maxlen=3))
+    counts, disconnect = _dropped_signals()
+    before = metrics.AUDIT_DROPPED._value.get()
+    try:
+        for n in range(5):
+            _record(f"message {n}")
+        monkeypatch.setattr(audit, "_insert", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
+        with caplog.at_level(logging.ERROR, logger="mcpserver.audit"):
+            audit.flush()
+            audit.flush()  # nothing lost since the first report: no second line
+    finally:
+        disconnect()
+    kept = [entry[6]["message"] for entry in audit._buffer]
+    assert kept == ["message 2", "message 3", "message 4"]  # the newest are kept
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Dropped")]
+    assert lines == ["Dropped 2 audit records: the buffer holds at most 3 while the database refuses them"]
+    assert counts == [2]
+    assert metrics.AUDIT_DROPPED._value.get() - before == 2
+
+
+def test_a_batch_put_back_onto_a_buffer_that_filled_meanwhile_counts_what_it_loses(mcp_settings, monkeypatch):
+    from collections import deque
+
+    monkeypatch.setattr(audit, "_buffer", deque(maxlen=4))
+    for n in range(3):
+        _record(f"early {n}")
+
+    def insert(batch):  # while the write fails, requests fill the buffer up
+        for n in range(4):
+            _record(f"late {n}")
+        raise OperationalError("down")
+
+    monkeypatch.setattr(audit, "_insert", insert)
+    counts, disconnect = _dropped_signals()
+    try:
+        audit.flush()
+        assert audit.report_dropped() == 3  # the put-back batch of 3 found the buffer full
+    finally:
+        disconnect()
+    assert len(audit._buffer) == 4
