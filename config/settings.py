@@ -184,6 +184,19 @@ else:
         }
     }
 
+# --- shared state (sharedstate/): deny-list, change feeds, sessions, counters, replay caches ---
+if REDIS_URL:
+    SHARED_STATE = {
+        "BACKEND": "sharedstate.redis.RedisState",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", "mcpauth"),
+        # A hung Redis fails requests over to the fallbacks (or a 503) instead of holding them.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+else:
+    # Keys in the database cache above; change feeds in a file beside the SQLite database.
+    SHARED_STATE = {"BACKEND": "sharedstate.embedded.EmbeddedState", "CACHE": "default"}
+
 # Flash messages (admin actions, the consents page) live in the session those pages already have:
 # the default cookie-then-session storage built a signed-cookie reader on every request, API calls
 # included (~3% of a /health request's CPU).

@@ -1,0 +1,43 @@
+"""The interface every shared-state back end implements (``sharedstate`` documents the contract)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Hashable
+from typing import Any
+
+
+class Backend(abc.ABC):
+    @abc.abstractmethod
+    def get_many(self, keys: list[str]) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def set(self, key: str, value: Any, ttl: int | None) -> None: ...
+
+    @abc.abstractmethod
+    def add(self, key: str, value: Any, ttl: int | None) -> bool: ...
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abc.abstractmethod
+    def incr(self, key: str, amount: int, ttl: int) -> int: ...
+
+    @abc.abstractmethod
+    def version(self, topic: str) -> Hashable | None:
+        """Changes whenever an ``announce(topic)`` may have happened since the last read; None: no feed."""
+
+    @abc.abstractmethod
+    def announce(self, topic: str) -> None:
+        """Make every process's next ``version(topic)`` differ from what it read before."""
+
+    def ping(self) -> None:
+        import secrets
+
+        value = secrets.token_hex(8)
+        self.set("sharedstate:ping", value, 10)
+        if self.get_many(["sharedstate:ping"]).get("sharedstate:ping") != value:
+            raise RuntimeError("the shared state did not return the value just written")
+
+    def close(self) -> None:
+        """Release connections and threads (the back end is not used again)."""

@@ -1,0 +1,141 @@
+"""The embedded back end: keys in Django's cache, change feeds in a memory-mapped file.
+
+Keys and values go through Django's cache API on the alias ``CACHE`` (``"default"``: the database
+cache on the embedded default), so they live in the project's own database and every process and
+instance that shares the database shares them.
+
+Change feeds exist where every process that can announce a change shares one host: with SQLite, a
+file beside the database holds eight random bytes per slot; ``announce`` rewrites the topic's slot,
+``version`` reads it (topics share ``SLOTS`` slots by hash: two topics on one slot only cause an
+extra reload). Random rather than counted, so that writers need no lock: any value one writes
+differs from every value a reader can have seen (2**-64 aside). An in-memory database has one
+process: the slots live in it. Any other database may be shared by many hosts: ``version`` is None
+(readers look up every time); use Redis there.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import mmap
+import os
+import threading
+import time
+import zlib
+from typing import Any
+
+from .base import Backend
+
+logger = logging.getLogger(__name__)
+
+SLOT_SIZE = 8
+SLOTS = 64
+
+
+class Slots:
+    """``SLOTS`` eight-byte stamps, in a shared memory-mapped file or (``path`` None) in this process."""
+
+    def __init__(self, path: str | None) -> None:
+        size = SLOT_SIZE * SLOTS
+        if path is None:
+            self._memory: Any = bytearray(os.urandom(size))
+            return
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(descriptor).st_size < size:
+                os.ftruncate(descriptor, size)
+            self._memory = mmap.mmap(descriptor, size)  # MAP_SHARED: one page for every process
+        finally:
+            os.close(descriptor)
+
+    @staticmethod
+    def _offset(topic: str) -> int:
+        return (zlib.crc32(topic.encode()) % SLOTS) * SLOT_SIZE
+
+    def read(self, topic: str) -> bytes:
+        at = self._offset(topic)
+        return bytes(self._memory[at : at + SLOT_SIZE])
+
+    def change(self, topic: str) -> None:
+        at = self._offset(topic)
+        self._memory[at : at + SLOT_SIZE] = os.urandom(SLOT_SIZE)
+
+
+class EmbeddedState(Backend):
+    def __init__(self, cache: str = "default", database: str = "default", **options: Any) -> None:
+        self.alias, self.database = cache, database
+        self._slots: dict[str, Slots | None] = {}  # database NAME -> its slots (None: no feed)
+        self._lock = threading.Lock()
+
+    @property
+    def cache(self):
+        from django.core.cache import caches
+
+        return caches[self.alias]
+
+    # --- keys -------------------------------------------------------------------------------------
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        return self.cache.get_many(keys)
+
+    def set(self, key: str, value: Any, ttl: int | None) -> None:
+        self.cache.set(key, value, timeout=ttl)
+
+    def add(self, key: str, value: Any, ttl: int | None) -> bool:
+        return self.cache.add(key, value, timeout=ttl)
+
+    def delete(self, key: str) -> None:
+        self.cache.delete(key)
+
+    def incr(self, key: str, amount: int, ttl: int) -> int:
+        # Django's cache increments by reading and writing back with the default timeout, which would
+        # stretch the window: the counter is kept with its deadline and written back with what is left
+        # of it. Two processes incrementing at the same instant may count one hit (as Django's own).
+        cache = self.cache
+        for _ in range(3):
+            now = time.time()
+            current = cache.get(key)
+            if isinstance(current, list) and len(current) == 2 and current[1] > now:
+                count = current[0] + amount
+                cache.set(key, [count, current[1]], timeout=max(1, math.ceil(current[1] - now)))
+                return count
+            if cache.add(key, [amount, now + ttl], timeout=ttl) or current is not None:
+                if current is not None:  # expired but not yet culled: start a new window
+                    cache.set(key, [amount, now + ttl], timeout=ttl)
+                return amount
+        return amount
+
+    # --- change feeds -----------------------------------------------------------------------------
+
+    def version(self, topic: str) -> bytes | None:
+        slots = self._current_slots()
+        return None if slots is None else slots.read(topic)
+
+    def announce(self, topic: str) -> None:
+        slots = self._current_slots()
+        if slots is not None:
+            slots.change(topic)
+
+    def _current_slots(self) -> Slots | None:
+        from django.db import connections
+
+        connection = connections[self.database]
+        name = connection.settings_dict["NAME"]  # a test run swaps in its test database's name
+        slots = self._slots.get(name, False)
+        if slots is False:
+            with self._lock:
+                slots = self._slots.get(name, False)
+                if slots is False:
+                    slots = self._slots[name] = self._open(connection)
+        return slots
+
+    @staticmethod
+    def _open(connection) -> Slots | None:
+        if connection.vendor != "sqlite":
+            return None
+        path = None if connection.is_in_memory_db() else f"{connection.settings_dict['NAME']}-state"
+        try:
+            return Slots(path)
+        except OSError:
+            logger.warning("No change feed at %s: readers look every change up", path, exc_info=True)
+            return None

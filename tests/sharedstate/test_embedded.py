@@ -1,0 +1,80 @@
+"""The embedded back end's change feed: slots in a file beside the SQLite database, one page for
+every process on the host; none on databases that other hosts may share."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+import sharedstate
+from sharedstate.embedded import EmbeddedState, Slots
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_slots_file_is_one_page_for_every_process(tmp_path):
+    """Two mappings of the file (this process and a child) see each other's announcements."""
+    path = str(tmp_path / "db.sqlite3-state")
+    reader = Slots(path)
+    before, other = reader.read("revocations"), reader.read("clients")
+    code = f"from sharedstate.embedded import Slots; Slots({path!r}).change('revocations')"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(ROOT))
+    assert reader.read("revocations") != before and len(reader.read("revocations")) == 8
+    assert reader.read("clients") == other or Slots._offset("clients") == Slots._offset("revocations")
+    assert Slots(path).read("revocations") == reader.read("revocations")  # a later process maps the same
+
+
+def test_a_slots_file_that_cannot_be_opened_means_no_feed(tmp_path, caplog):
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+
+    class Broken:
+        vendor = "sqlite"
+        settings_dict = {"NAME": str(blocked / "db.sqlite3")}
+
+        @staticmethod
+        def is_in_memory_db():
+            return False
+
+    assert EmbeddedState._open(Broken()) is None
+    assert "No change feed" in caplog.text
+
+
+@pytest.mark.django_db
+def test_databases_other_hosts_may_share_have_no_feed():
+    """PostgreSQL and the like serve many hosts: readers must look up, so no feed is offered."""
+    state = EmbeddedState()
+    if connection.vendor == "sqlite":
+        assert state.version("revocations") is not None
+    else:
+        assert state.version("revocations") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_is_announced_again_when_its_transaction_commits(settings):
+    """A reader that reloads between the change and its commit reads the rows as they were: the second
+    announcement, at the commit, sends it back to the database."""
+    from django.db import transaction
+
+    settings.SHARED_STATE = {"BACKEND": "sharedstate.embedded.EmbeddedState"}
+    if connection.vendor != "sqlite":
+        pytest.skip("no embedded feed on this database")
+    with transaction.atomic():
+        sharedstate.changed("policies")
+        inside = sharedstate.version("policies")
+    assert sharedstate.version("policies") != inside
+
+
+@pytest.mark.django_db
+def test_reset_makes_every_version_new(settings):
+    settings.SHARED_STATE = {"BACKEND": "sharedstate.embedded.EmbeddedState"}
+    if connection.vendor != "sqlite":
+        pytest.skip("no embedded feed on this database")
+    seen = sharedstate.version("clients")
+    assert sharedstate.version("clients") == seen
+    sharedstate.reset()
+    assert sharedstate.version("clients") != seen

@@ -1,0 +1,106 @@
+"""The Redis back end's change feed: a subscription per process that never reconnects behind our back."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+import redis
+
+from sharedstate.redis import RedisState
+from tests.helpers import redis_available
+from tests.sharedstate.test_contract import REDIS, wait_for_feed
+
+pytestmark = pytest.mark.skipif(not redis_available(), reason="no Redis on 127.0.0.1:6379")
+
+
+@pytest.fixture
+def state():
+    backend = RedisState(REDIS, key_prefix=uuid.uuid4().hex, options={"socket_timeout": 1})
+    yield backend
+    backend.close()
+
+
+
+def test_a_flood_of_announcements_is_read_to_the_end(state):
+    first = wait_for_feed(state, "revocations")
+    for _ in range(5000):
+        state.announce("revocations")
+    state.client.ping()
+    moved = state.version("revocations")
+    assert moved != first and moved[1] == 5000
+    assert state.version("revocations") == moved  # nothing left unread
+
+
+def test_a_lost_subscription_reads_none_then_a_new_generation(state):
+    first = wait_for_feed(state, "revocations")
+    admin = redis.Redis.from_url(REDIS)
+    killed = admin.client_kill_filter(_type="pubsub", skipme=True)
+    assert killed >= 1
+    deadline = time.monotonic() + 2
+    while state.version("revocations") is not None:  # the next read finds the connection closed
+        assert time.monotonic() < deadline
+    again = wait_for_feed(state, "revocations")
+    assert again != first and again[0] != first[0]  # nothing read before the break matches after
+
+
+def test_without_redis_the_feed_reads_none_and_retries_less_and_less_often(monkeypatch):
+    """A Redis that refuses connections: no feed, no request waits, and a thread tries again after a
+    second, then after two, and so on (up to MAX_RETRY_SECONDS)."""
+    state = RedisState("redis://127.0.0.1:9/15", options={"socket_connect_timeout": 0.5})
+    tried = []
+    subscribe = state._subscribe
+    monkeypatch.setattr(state, "_subscribe", lambda: tried.append(1) or subscribe())
+
+    def settled():
+        deadline = time.monotonic() + 5
+        while state._connecting and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    assert state.version("t") is None
+    settled()
+    assert [state.version("t") for _ in range(50)] == [None] * 50
+    settled()
+    assert len(tried) == 1
+    clock = [time.monotonic()]
+    monkeypatch.setattr("sharedstate.redis.time.monotonic", lambda: clock[0])
+    clock[0] += state.RETRY_SECONDS + 0.01
+    assert state.version("t") is None
+    settled()
+    assert len(tried) == 2
+    clock[0] += 1.5  # failures go on: the next attempt waits twice as long
+    assert state.version("t") is None
+    settled()
+    assert len(tried) == 2
+    clock[0] += 0.6
+    assert state.version("t") is None
+    settled()
+    assert len(tried) == 3
+    with pytest.raises(redis.exceptions.ConnectionError):
+        state.get_many(["k"])  # the key-value side fails loudly: callers fall back or answer 503
+
+
+def test_a_forked_child_subscribes_on_its_own(state):
+    """A child reading the parent's socket would take messages meant for the parent."""
+    first = wait_for_feed(state, "t")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, b"none" if state.version("t") is None else b"kept")
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 8) == b"none"
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert state.version("t") == first  # the parent's subscription is untouched
+    state.announce("t")
+    state.client.ping()
+    assert state.version("t") != first
+
+
+def test_keys_live_under_the_prefix_as_json(state):
+    state.set("session:x", {"subject": "alice"}, 60)
+    raw = redis.Redis.from_url(REDIS).get(state.prefix + "session:x")
+    assert raw == b'{"subject":"alice"}'
