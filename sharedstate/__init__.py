@@ -44,7 +44,7 @@ from django.utils.module_loading import import_string
 from .base import Backend
 
 __all__ = [
-    "Backend", "add", "backend", "changed", "delete", "get", "get_many", "incr", "ping", "reset",
+    "Backend", "add", "backend", "changed", "clear", "delete", "get", "get_many", "incr", "ping", "reset",
     "seen_once", "set", "version",
 ]  # fmt: skip
 
@@ -119,6 +119,11 @@ def changed(topic: str, *, using: str | None = None) -> None:
     current = backend()
     current.announce(topic)
     transaction.on_commit(lambda: current.announce(topic), using=using, robust=True)
+
+
+def clear() -> None:
+    """Delete every shared key (tests; never on a live deployment: revocations would be forgotten)."""
+    backend().clear()
 
 
 def ping() -> None:

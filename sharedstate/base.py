@@ -31,6 +31,10 @@ class Backend(abc.ABC):
     def announce(self, topic: str) -> None:
         """Make every process's next ``version(topic)`` differ from what it read before."""
 
+    @abc.abstractmethod
+    def clear(self) -> None:
+        """Delete every key this back end holds (tests, a reset drill); change feeds are not touched."""
+
     def ping(self) -> None:
         import secrets
 

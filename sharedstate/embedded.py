@@ -87,6 +87,9 @@ class EmbeddedState(Backend):
     def delete(self, key: str) -> None:
         self.cache.delete(key)
 
+    def clear(self) -> None:
+        self.cache.clear()
+
     def incr(self, key: str, amount: int, ttl: int) -> int:
         # Django's cache increments by reading and writing back with the default timeout, which would
         # stretch the window: the counter is kept with its deadline and written back with what is left

@@ -102,6 +102,17 @@ class RedisState(Backend):
     def delete(self, key: str) -> None:
         self.client.delete(self._key(key))
 
+    def clear(self) -> None:
+        client = self.client
+        batch = []
+        for name in client.scan_iter(match=self.prefix.replace("*", r"\*") + "*", count=1000):
+            batch.append(name)
+            if len(batch) >= 1000:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+
     def incr(self, key: str, amount: int, ttl: int) -> int:
         name = self._key(key)
         pipe = self.client.pipeline(transaction=True)

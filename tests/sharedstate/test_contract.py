@@ -96,3 +96,10 @@ def test_an_announced_change_is_seen_by_the_next_request(state):
 
 def test_the_probe_writes_and_reads_back(state):
     state.ping()
+
+
+def test_clear_deletes_every_key_of_this_state_and_no_other(state):
+    state.set("a", 1, 60)
+    state.set("b", 2, None)
+    state.clear()
+    assert state.get_many(["a", "b"]) == {}
