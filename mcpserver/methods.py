@@ -11,9 +11,10 @@ from typing import Any
 
 from . import audit, conf, pagination, policies, results, sessions
 from .auth import AccessToken
+from .definitions import Definition, Prompt, Resource, Tool, ToolError
 from .exceptions import InsufficientScope, InvalidParams, McpError, MissingClientCapability
 from .headers import check_params
-from .registry import Definition, Prompt, Registry, Resource, Tool, ToolError
+from .registry import Registry
 from .schemas import SchemaError
 
 logger = logging.getLogger(__name__)

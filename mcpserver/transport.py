@@ -14,6 +14,7 @@ from typing import Any
 
 from . import conf, jsonrpc, methods, sessions
 from .auth import AccessToken
+from .definitions import Log, Progress
 from .exceptions import (
     HeaderMismatch,
     InvalidParams,
@@ -24,7 +25,7 @@ from .exceptions import (
     UnsupportedProtocolVersion,
 )
 from .headers import decode as decode_header
-from .registry import Log, Progress, Registry
+from .registry import Registry
 
 PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
