@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import conf, jsonrpc, methods, sessions
+from . import conf, jsonrpc, sessions
 from .auth import AccessToken
 from .definitions import Log, Progress
 from .exceptions import (
@@ -25,6 +25,9 @@ from .exceptions import (
     UnsupportedProtocolVersion,
 )
 from .headers import decode as decode_header
+from .methods import LEGACY, MODERN, Method
+from .methods.context import Context, Stream
+from .methods.lifecycle import HANDSHAKE_VERSIONS, LOG_LEVELS, MODERN_VERSIONS
 from .registry import Registry
 
 PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
@@ -89,7 +92,7 @@ def era_of(obj: Any, headers: Mapping[str, str]) -> str:
     ):
         return "modern"  # even for initialize, which 2026-07-28 answers with 404 and -32601
     version = headers.get("mcp-protocol-version")
-    if version is not None and version not in methods.HANDSHAKE_VERSIONS:
+    if version is not None and version not in HANDSHAKE_VERSIONS:
         return "modern"
     return "modern" if obj.get("method") == "server/discover" else "legacy"
 
@@ -109,13 +112,13 @@ def handle(obj: Any, exchange: Exchange) -> Reply | Streamed:
 
 
 def _spoken() -> str:
-    handshake = ", ".join(reversed(methods.HANDSHAKE_VERSIONS))
-    return f"this server speaks {', '.join(methods.MODERN_VERSIONS)} (and {handshake} through initialize)"
+    handshake = ", ".join(reversed(HANDSHAKE_VERSIONS))
+    return f"this server speaks {', '.join(MODERN_VERSIONS)} (and {handshake} through initialize)"
 
 
 def _unsupported_header(version: str) -> UnsupportedProtocolVersion:
     """An ``MCP-Protocol-Version`` header naming a revision we speak in neither era."""
-    spoken = [*methods.MODERN_VERSIONS, *reversed(methods.HANDSHAKE_VERSIONS)]
+    spoken = [*MODERN_VERSIONS, *reversed(HANDSHAKE_VERSIONS)]
     return UnsupportedProtocolVersion(
         f"Unsupported MCP-Protocol-Version: {version[:64]}; {_spoken()}",
         data={"supported": spoken, "requested": version},
@@ -128,7 +131,7 @@ def _envelope(message: jsonrpc.Message, headers: Mapping[str, str]) -> tuple[str
     if not isinstance(meta, dict) or PROTOCOL_VERSION_KEY not in meta:
         # No 2026-07-28 envelope, and a header naming a revision we speak in neither era: say which we do.
         header = headers.get("mcp-protocol-version")
-        if header is not None and header not in (*methods.MODERN_VERSIONS, *methods.HANDSHAKE_VERSIONS):
+        if header is not None and header not in (*MODERN_VERSIONS, *HANDSHAKE_VERSIONS):
             raise _unsupported_header(header)
     if not isinstance(meta, dict) or PROTOCOL_VERSION_KEY not in meta or CLIENT_CAPABILITIES_KEY not in meta:
         raise InvalidParams(f"params._meta must carry {PROTOCOL_VERSION_KEY} and {CLIENT_CAPABILITIES_KEY}")
@@ -140,10 +143,10 @@ def _envelope(message: jsonrpc.Message, headers: Mapping[str, str]) -> tuple[str
     name_param = NAME_PARAMS.get(message.method)
     if name_param is not None and decode_header(headers.get("mcp-name")) != message.params.get(name_param):
         raise HeaderMismatch(f"The Mcp-Name header does not match params.{name_param}")
-    if version not in methods.MODERN_VERSIONS:
+    if version not in MODERN_VERSIONS:
         raise UnsupportedProtocolVersion(
             f"Unsupported protocol version: {str(version)[:64]}; {_spoken()}",
-            data={"supported": list(methods.MODERN_VERSIONS), "requested": version},
+            data={"supported": list(MODERN_VERSIONS), "requested": version},
         )
     capabilities = meta[CLIENT_CAPABILITIES_KEY]
     if not isinstance(capabilities, dict):
@@ -156,10 +159,10 @@ def _modern(obj: Any, exchange: Exchange) -> Reply | Streamed:
     if not message.is_request:
         return ACCEPTED
     version, capabilities, client_info = _envelope(message, exchange.headers)
-    method = methods.MODERN.get(message.method)
+    method = MODERN.get(message.method)
     if method is None:
         raise MethodNotFound(f"Method not found: {message.method}")
-    ctx = methods.Context(
+    ctx = Context(
         token=exchange.token,
         registry=exchange.registry,
         era="modern",
@@ -174,7 +177,7 @@ def _modern(obj: Any, exchange: Exchange) -> Reply | Streamed:
     return _answer(ctx, method, exchange)
 
 
-def _decorate(ctx: methods.Context, method: methods.Method, result: dict[str, Any]) -> dict[str, Any]:
+def _decorate(ctx: Context, method: Method, result: dict[str, Any]) -> dict[str, Any]:
     if ctx.era == "modern":
         result = {**result, "resultType": "complete"}  # a copy: a tool may return a shared dict
         if method.cache_scope is not None:
@@ -183,9 +186,9 @@ def _decorate(ctx: methods.Context, method: methods.Method, result: dict[str, An
     return result
 
 
-def _answer(ctx: methods.Context, method: methods.Method, exchange: Exchange) -> Reply | Streamed:
+def _answer(ctx: Context, method: Method, exchange: Exchange) -> Reply | Streamed:
     outcome = method.handler(ctx)
-    if isinstance(outcome, methods.Stream):
+    if isinstance(outcome, Stream):
         # SSE only when the client takes it and something may be sent before the result; otherwise
         # JSON, still streamed, so that a client who leaves stops the work (see _JsonStream).
         if exchange.accepts_sse and (ctx.progress_token is not None or log_threshold(ctx) is not None):
@@ -205,7 +208,7 @@ def _legacy_version(exchange: Exchange) -> str:
     version = exchange.headers.get("mcp-protocol-version")
     if version is None:
         return BATCH_VERSION  # an absent header means 2025-03-26
-    if version not in methods.HANDSHAKE_VERSIONS:
+    if version not in HANDSHAKE_VERSIONS:
         raise _unsupported_header(version)
     return version
 
@@ -238,10 +241,10 @@ def _legacy_request(
     session_id: str | None,
     state: dict[str, Any] | None = None,
 ):
-    method = methods.LEGACY.get(message.method)
+    method = LEGACY.get(message.method)
     if method is None:
         raise MethodNotFound(f"Method not found: {message.method}")
-    ctx = methods.Context(
+    ctx = Context(
         token=exchange.token,
         registry=exchange.registry,
         era="legacy",
@@ -290,7 +293,7 @@ def _batch_member(item: Any, exchange: Exchange, version: str, session_id: str |
 # --- streams ---
 
 
-def _drain(stream: methods.Stream) -> dict[str, Any]:
+def _drain(stream: Stream) -> dict[str, Any]:
     while True:
         try:
             next(stream.events)
@@ -298,17 +301,17 @@ def _drain(stream: methods.Stream) -> dict[str, Any]:
             return stop.value
 
 
-def log_threshold(ctx: methods.Context) -> str | None:
+def log_threshold(ctx: Context) -> str | None:
     """The lowest level this request wants logs at: ``_meta`` opt-in (2026-07-28) or the session's level."""
     if ctx.era == "modern":
         meta = ctx.params.get("_meta")
         level = meta.get(LOG_LEVEL_KEY) if isinstance(meta, dict) else None
-        return level if level in methods.LOG_LEVELS else None
-    return ctx.log_level or methods.LOG_LEVELS[0]
+        return level if level in LOG_LEVELS else None
+    return ctx.log_level or LOG_LEVELS[0]
 
 
 def _wanted(level: str, threshold: str | None) -> bool:
-    levels = methods.LOG_LEVELS
+    levels = LOG_LEVELS
     return threshold is not None and level in levels and levels.index(level) >= levels.index(threshold)
 
 
@@ -338,7 +341,7 @@ class _ToolStream:
     records the call as cancelled when the stream was closed before it started).
     """
 
-    def __init__(self, ctx: methods.Context, method: methods.Method, stream: methods.Stream) -> None:
+    def __init__(self, ctx: Context, method: Method, stream: Stream) -> None:
         self.ctx, self.method, self.stream = ctx, method, stream
         self.frames = self._frames()
 

@@ -9,7 +9,8 @@ import pytest
 from mcpserver import audit
 from mcpserver.auth import AccessToken
 from mcpserver.exceptions import InvalidParams
-from mcpserver.methods import Context, tools_list
+from mcpserver.methods.context import Context
+from mcpserver.methods.tools import tools_list
 from mcpserver.pagination import paginate
 from mcpserver.registry import Registry, tool
 
