@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 def call(mcp, name, arguments=None, **kwargs):
     response = mcp.modern("tools/call", {"name": name, "arguments": arguments or {}}, **kwargs)
     assert response.status_code == 200
-    # A generator tool's JSON answer is streamed (whitespace while it works; see transport._JsonStream).
+    # A generator tool's JSON answer is streamed (whitespace while it works; see
+    # transport.answers._JsonStream).
     body = b"".join(response.streaming_content) if response.streaming else response.content
     return json.loads(body)["result"]
 
