@@ -33,7 +33,7 @@ BASIC = "Basic ZGVtby1zZXJ2aWNlOmRlbW8tc2VydmljZS1zZWNyZXQ="  # demo-service:dem
 # (label, file suffix, function name): steps of the client_credentials path worth naming.
 STEPS = [
     ("whole request through Django's WSGI handler", "bench/profile_token.py", "token"),
-    ("authserver TokenView.post (flood limit + DOT)", "authserver/views.py", "post"),
+    ("authserver TokenView.post (flood limit + DOT)", "authserver/views/tokens.py", "post"),
     ("per-client flood counter (shared cache)", "authserver/throttle.py", "token_requests_exceeded"),
     (
         "client authentication (load client, check secret)",

@@ -10,7 +10,7 @@ import time
 from django.db import DatabaseError
 
 from . import conf
-from .registry import Tool
+from .definitions import Tool
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,12 @@
-"""Tool, prompt and resource definitions, the decorators that declare them, and the registry of them.
+"""Declaring capabilities and collecting them: the decorators and the registry of their definitions.
 
-The decorators only attach a definition to the function (nothing is registered at import time);
-``AppConfig.ready()`` registers every definition of the modules named in ``MCPSERVER["CAPABILITIES"]``,
-and a duplicate name fails at start-up.
+The decorators only attach a definition to the function, as its ``__mcp__`` attribute (nothing is
+registered at import time); ``AppConfig.ready()`` calls ``build_registry()``, which registers every
+definition made in the modules named in ``MCPSERVER["CAPABILITIES"]``, and a duplicate name or an
+invalid input schema fails at start-up.
+
+This module is the import path for capability modules: with the decorators it exports the names a
+capability function uses (``ToolError``, ``Progress``, ``Log``, ``PromptArgument``).
 """
 
 from __future__ import annotations
@@ -11,162 +15,38 @@ import inspect
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from jsonschema import SchemaError as BrokenSchema
 
-from .schemas import ArgumentValidator
+from .definitions import (
+    NO_ARGUMENTS,
+    Definition,
+    Log,
+    Progress,
+    Prompt,
+    PromptArgument,
+    Resource,
+    Tool,
+    ToolError,
+)
 
-NO_ARGUMENTS = {"type": "object", "additionalProperties": False}
+__all__ = [
+    "Log",
+    "Progress",
+    "PromptArgument",
+    "Registry",
+    "ToolError",
+    "build_registry",
+    "prompt",
+    "resource",
+    "tool",
+]
+
 # The intersection of the spec (1-128 of [A-Za-z0-9_.-]) and the conformance suite (1-64 of [A-Za-z0-9_./-]).
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class ToolError(Exception):
-    """Raised by a tool to report a failure to the caller as a result with ``isError: true``."""
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Yielded by a generator tool: becomes ``notifications/progress`` when the caller sent a token."""
-
-    progress: float
-    total: float | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class Log:
-    """Yielded by a generator tool: becomes ``notifications/message`` on a streamed response."""
-
-    data: Any
-    level: str = "info"
-    logger: str | None = None
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    description: str
-    handler: Callable[..., Any]
-    input_schema: dict[str, Any] = field(default_factory=lambda: dict(NO_ARGUMENTS))
-    output_schema: dict[str, Any] | None = None
-    scopes: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
-    title: str | None = None
-    annotations: dict[str, Any] | None = None
-    client_capabilities: tuple[str, ...] = ()
-    # Compiled from input_schema once; dataclasses.replace (tool policies) hands the same one on.
-    validator: ArgumentValidator = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
-
-    kind = "tool"
-
-    def __post_init__(self) -> None:
-        if self.validator is None:
-            object.__setattr__(self, "validator", ArgumentValidator(self.input_schema))
-
-    @property
-    def key(self) -> str:
-        return self.name
-
-    def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {
-            "name": self.name,
-            "description": self.description,
-            "inputSchema": self.input_schema,
-        }
-        for name, value in (
-            ("title", self.title),
-            ("outputSchema", self.output_schema),
-            ("annotations", self.annotations),
-        ):
-            if value is not None:
-                described[name] = value
-        return described
-
-
-@dataclass(frozen=True)
-class PromptArgument:
-    name: str
-    description: str = ""
-    required: bool = False
-    choices: tuple[str, ...] = ()  # offered by completion/complete
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "required": self.required}
-
-
-@dataclass(frozen=True)
-class Prompt:
-    name: str
-    description: str
-    handler: Callable[..., Any]
-    arguments: tuple[PromptArgument, ...] = ()
-    scopes: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
-    title: str | None = None
-
-    kind = "prompt"
-
-    @property
-    def key(self) -> str:
-        return self.name
-
-    def describe(self) -> dict[str, Any]:
-        described = {"name": self.name, "description": self.description}
-        described["arguments"] = [argument.describe() for argument in self.arguments]
-        if self.title:
-            described["title"] = self.title
-        return described
-
-
-@dataclass(frozen=True)
-class Resource:
-    """A resource at a fixed URI, or a template when ``uri`` holds ``{variables}`` (RFC 6570 level 1)."""
-
-    uri: str
-    name: str
-    description: str
-    handler: Callable[..., Any]
-    mime_type: str = "text/plain"
-    scopes: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
-    title: str | None = None
-
-    @property
-    def kind(self) -> str:
-        return "template" if self.is_template else "resource"
-
-    @property
-    def key(self) -> str:
-        return self.uri
-
-    @property
-    def is_template(self) -> bool:
-        return bool(_TEMPLATE_VARIABLE.search(self.uri))
-
-    def match(self, uri: str) -> dict[str, str] | None:
-        """The template's variables filled from ``uri``, or None when it does not match."""
-        pattern = "".join(
-            f"(?P<{part}>[^/?#]+)" if index % 2 else re.escape(part)
-            for index, part in enumerate(_TEMPLATE_VARIABLE.split(self.uri))
-        )
-        found = re.fullmatch(pattern, uri)
-        return found.groupdict() if found else None
-
-    def describe(self) -> dict[str, Any]:
-        described = {"uriTemplate" if self.is_template else "uri": self.uri, "name": self.name}
-        described.update(description=self.description, mimeType=self.mime_type)
-        if self.title:
-            described["title"] = self.title
-        return described
-
-
-Definition = Tool | Prompt | Resource
 
 
 def _refuse_bare(value: Any, decorator: str) -> None:

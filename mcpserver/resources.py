@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from . import conf
-from .methods import HANDSHAKE_VERSIONS, MODERN_VERSIONS
+from .methods.lifecycle import HANDSHAKE_VERSIONS, MODERN_VERSIONS
 from .registry import resource
 
 

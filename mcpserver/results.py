@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from .registry import Resource, Tool
+from .definitions import Resource, Tool
 
 
 def text(value: str) -> dict[str, str]:

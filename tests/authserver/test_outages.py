@@ -9,7 +9,8 @@ from django.db import OperationalError
 from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from authserver import outages, throttle, validators, views
+from authserver import outages, throttle, validators
+from authserver.views import wellknown
 
 # A Redis nobody listens on: every command fails at once with "connection refused".
 UNREACHABLE_REDIS = {
@@ -109,7 +110,7 @@ def test_anything_else_stays_a_plain_500(monkeypatch):
     def broken(self, request, *args, **kwargs):
         raise ValueError("a bug")
 
-    monkeypatch.setattr(views.JwksView, "get", broken)
+    monkeypatch.setattr(wellknown.JwksView, "get", broken)
     response = Client(raise_request_exception=False).get("/.well-known/jwks.json")
     assert response.status_code == 500
     assert "Retry-After" not in response

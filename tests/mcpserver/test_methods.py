@@ -9,7 +9,8 @@ import pytest
 from mcpserver import audit
 from mcpserver.auth import AccessToken
 from mcpserver.exceptions import InvalidParams
-from mcpserver.methods import Context, tools_list
+from mcpserver.methods.context import Context
+from mcpserver.methods.tools import tools_list
 from mcpserver.pagination import paginate
 from mcpserver.registry import Registry, tool
 
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.django_db
 def call(mcp, name, arguments=None, **kwargs):
     response = mcp.modern("tools/call", {"name": name, "arguments": arguments or {}}, **kwargs)
     assert response.status_code == 200
-    # A generator tool's JSON answer is streamed (whitespace while it works; see transport._JsonStream).
+    # A generator tool's JSON answer is streamed (whitespace while it works; see
+    # transport.answers._JsonStream).
     body = b"".join(response.streaming_content) if response.streaming else response.content
     return json.loads(body)["result"]
 

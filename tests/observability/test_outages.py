@@ -8,7 +8,7 @@ from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from authserver import views as authserver_views
+from authserver.views import wellknown
 from mcpserver import auth as mcpserver_auth
 from observability.outages import OUTAGES
 
@@ -33,7 +33,7 @@ def _raise(exc):
 
 def _oauth_side(monkeypatch, exc):
     """A JSON endpoint of the authorization server (its outage middleware, then handler500)."""
-    monkeypatch.setattr(authserver_views.JwksView, "get", _raise(exc))
+    monkeypatch.setattr(wellknown.JwksView, "get", _raise(exc))
     return Client(raise_request_exception=False).get("/.well-known/jwks.json")
 
 

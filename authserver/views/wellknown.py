@@ -1,0 +1,48 @@
+"""The public documents a client discovers this server by: RFC 8414 metadata and the JWK Set.
+
+Both are the same for every caller: cacheable by anyone for five minutes and readable cross-origin.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import View
+from oauth2_provider import views as dot_views
+
+from .. import conf, grants, keys, registration
+
+
+class ServerMetadataView(dot_views.OAuthServerMetadataView):
+    """RFC 8414 metadata: DOT's document plus ``jwks_uri`` and the auth methods each endpoint takes."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        if registration.is_closed():
+            data.pop("registration_endpoint", None)  # nothing a client could do there
+        data["grant_types_supported"] = [grant.grant_type for grant in grants.offered()]
+        data["jwks_uri"] = conf.get("ISSUER") + "/.well-known/jwks.json"
+        secret_methods = ["client_secret_basic", "client_secret_post"]
+        data["revocation_endpoint_auth_methods_supported"] = [*secret_methods, "none"]
+        data["introspection_endpoint_auth_methods_supported"] = secret_methods
+        data["authorization_response_iss_parameter_supported"] = True
+        data["resource_indicators_supported"] = True
+        return _public_json(data, max_age=300)
+
+
+class JwksView(View):
+    """The JWK Set of every key that can still verify a live access token."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return _public_json(keys.jwks(), max_age=300)
+
+    head = get  # View.setup would store it on each instance: a cycle left to the garbage collector
+
+
+def _public_json(data: dict, max_age: int) -> JsonResponse:
+    response = JsonResponse(data)
+    response["Cache-Control"] = f"public, max-age={max_age}"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response

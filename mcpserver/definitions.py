@@ -1,0 +1,162 @@
+"""What a capability is: the immutable definitions of tools, prompts and resources, and what a tool's
+function may raise (``ToolError``) or yield (``Progress``, ``Log``).
+
+A definition's ``kind`` names its registry table and ``key`` its unique name there; ``describe()`` is
+its entry in an MCP list result. Capability modules make them through the decorators of
+``mcpserver.registry``, which also re-exports the names a capability function uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .schemas import ArgumentValidator
+
+NO_ARGUMENTS = {"type": "object", "additionalProperties": False}
+_TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ToolError(Exception):
+    """Raised by a tool to report a failure to the caller as a result with ``isError: true``."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Yielded by a generator tool: becomes ``notifications/progress`` when the caller sent a token."""
+
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Log:
+    """Yielded by a generator tool: becomes ``notifications/message`` on a streamed response."""
+
+    data: Any
+    level: str = "info"
+    logger: str | None = None
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    handler: Callable[..., Any]
+    input_schema: dict[str, Any] = field(default_factory=lambda: dict(NO_ARGUMENTS))
+    output_schema: dict[str, Any] | None = None
+    scopes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    title: str | None = None
+    annotations: dict[str, Any] | None = None
+    client_capabilities: tuple[str, ...] = ()
+    # Compiled from input_schema once; dataclasses.replace (tool policies) hands the same one on.
+    validator: ArgumentValidator = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    kind = "tool"
+
+    def __post_init__(self) -> None:
+        if self.validator is None:
+            object.__setattr__(self, "validator", ArgumentValidator(self.input_schema))
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        }
+        for name, value in (
+            ("title", self.title),
+            ("outputSchema", self.output_schema),
+            ("annotations", self.annotations),
+        ):
+            if value is not None:
+                described[name] = value
+        return described
+
+
+@dataclass(frozen=True)
+class PromptArgument:
+    name: str
+    description: str = ""
+    required: bool = False
+    choices: tuple[str, ...] = ()  # offered by completion/complete
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "required": self.required}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    description: str
+    handler: Callable[..., Any]
+    arguments: tuple[PromptArgument, ...] = ()
+    scopes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    title: str | None = None
+
+    kind = "prompt"
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    def describe(self) -> dict[str, Any]:
+        described = {"name": self.name, "description": self.description}
+        described["arguments"] = [argument.describe() for argument in self.arguments]
+        if self.title:
+            described["title"] = self.title
+        return described
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource at a fixed URI, or a template when ``uri`` holds ``{variables}`` (RFC 6570 level 1)."""
+
+    uri: str
+    name: str
+    description: str
+    handler: Callable[..., Any]
+    mime_type: str = "text/plain"
+    scopes: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    title: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "template" if self.is_template else "resource"
+
+    @property
+    def key(self) -> str:
+        return self.uri
+
+    @property
+    def is_template(self) -> bool:
+        return bool(_TEMPLATE_VARIABLE.search(self.uri))
+
+    def match(self, uri: str) -> dict[str, str] | None:
+        """The template's variables filled from ``uri``, or None when it does not match."""
+        pattern = "".join(
+            f"(?P<{part}>[^/?#]+)" if index % 2 else re.escape(part)
+            for index, part in enumerate(_TEMPLATE_VARIABLE.split(self.uri))
+        )
+        found = re.fullmatch(pattern, uri)
+        return found.groupdict() if found else None
+
+    def describe(self) -> dict[str, Any]:
+        described = {"uriTemplate" if self.is_template else "uri": self.uri, "name": self.name}
+        described.update(description=self.description, mimeType=self.mime_type)
+        if self.title:
+            described["title"] = self.title
+        return described
+
+
+Definition = Tool | Prompt | Resource

@@ -1,0 +1,50 @@
+"""The MCP methods and the dispatch tables of the two protocol eras.
+
+One small function per method, grouped by area: ``lifecycle`` (versions, ``server/discover``,
+``initialize``, ``ping``, ``logging/setLevel``), ``tools``, ``prompts`` (with ``completion/complete``),
+``resources``. Each takes the request's ``context.Context`` and returns a result dict, or a
+``context.Stream`` that the transport writes as it is produced. ``MODERN`` (2026-07-28) and ``LEGACY``
+(the 2025 handshake era) map a method name to its ``Method``; a name in neither is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .context import Context, Stream
+from .lifecycle import discover, initialize, ping, set_level
+from .prompts import complete, prompts_get, prompts_list
+from .resources import resources_list, resources_read, templates_list
+from .tools import tools_call, tools_list
+
+
+@dataclass(frozen=True)
+class Method:
+    """How a method is answered: its handler, and for a cacheable one the ``cacheScope`` and the setting
+    of the ``ttlMs`` that its 2026-07-28 results carry."""
+
+    handler: Callable[[Context], dict[str, Any] | Stream]
+    cache_scope: str | None = None  # 2026-07-28 results of cacheable methods carry ttlMs and cacheScope
+    ttl_setting: str = "LIST_TTL_MS"
+
+
+_SHARED = {
+    "tools/list": Method(tools_list, "private"),
+    "tools/call": Method(tools_call),
+    "prompts/list": Method(prompts_list, "private"),
+    "prompts/get": Method(prompts_get),
+    "resources/list": Method(resources_list, "private"),
+    "resources/templates/list": Method(templates_list, "private"),
+    "resources/read": Method(resources_read, "private"),
+    "completion/complete": Method(complete),
+}
+
+MODERN: dict[str, Method] = {"server/discover": Method(discover, "public", "DISCOVER_TTL_MS"), **_SHARED}
+LEGACY: dict[str, Method] = {
+    "initialize": Method(initialize),
+    "ping": Method(ping),
+    "logging/setLevel": Method(set_level),
+    **_SHARED,
+}

@@ -1,0 +1,120 @@
+"""One request as a method sees it (``Context``), a result still being produced (``Stream``), and what
+the caller may use.
+
+Access: an item needs its family's scope (``TOOLS_SCOPE``, ``PROMPTS_SCOPE``, else ``READ_SCOPE``) plus
+its own scopes, one of its roles when it names any, and not to be switched off by a tool policy.
+``visible`` lists only such items; ``usable`` fetches one for a call and audits a refusal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import audit, conf, policies
+from ..auth import AccessToken
+from ..definitions import Definition, Tool
+from ..exceptions import InsufficientScope, InvalidParams
+from ..registry import Registry
+
+
+@dataclass
+class Context:
+    """One request as a method (and a tool, prompt or resource function) sees it."""
+
+    token: AccessToken
+    registry: Registry
+    era: str  # "modern" or "legacy"
+    version: str
+    params: dict[str, Any] = field(default_factory=dict)
+    request_id: Any = None
+    client_capabilities: dict[str, Any] = field(default_factory=dict)
+    client_info: dict[str, Any] | None = None
+    session_id: str | None = None
+    log_level: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    response_headers: dict[str, str] = field(default_factory=dict)
+    # time.monotonic() by which a tool call must finish (set by tools_call, or shared by a batch);
+    # a tool that works for long should stop when ``expired``.
+    deadline: float | None = None
+
+    def remaining(self) -> float:
+        """Seconds left before this call's deadline (infinite without one; never negative)."""
+        return math.inf if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    @property
+    def progress_token(self) -> Any:
+        meta = self.params.get("_meta")
+        return meta.get("progressToken") if isinstance(meta, dict) else None
+
+    def visible(self, kind: str, after: str | None = None) -> Iterator[Definition]:
+        """What this caller may use, sorted (keys after ``after`` only): allowed by scopes and roles and
+        not switched off. Lazy, so that a page of a long list costs a page, not the whole list."""
+        return (
+            item
+            for item in map(_effective, self.registry.all(kind, after))
+            if item is not None and allowed(self, item)
+        )
+
+
+@dataclass
+class Stream:
+    """A result that is still being produced: yields ``Progress``/``Log`` events, then returns the result."""
+
+    events: Generator[Any, None, dict[str, Any]]
+    abandon: Callable[[], None] = lambda: None  # called when the stream is closed, started or not
+
+
+def _family_scope(item: Definition) -> str:
+    return conf.get({"tool": "TOOLS_SCOPE", "prompt": "PROMPTS_SCOPE"}.get(item.kind, "READ_SCOPE"))
+
+
+def required_scopes(item: Definition) -> list[str]:
+    return [_family_scope(item), *item.scopes]
+
+
+def _effective(item: Definition) -> Definition | None:
+    return policies.effective(item) if isinstance(item, Tool) else item
+
+
+def allowed(ctx: Context, item: Definition) -> bool:
+    return not ctx.token.missing(required_scopes(item)) and ctx.token.has_roles(item.roles)
+
+
+def usable(ctx: Context, item: Definition | None, unknown: InvalidParams, trail: audit.Trail) -> Definition:
+    """The item if this caller may use it: 403 for a missing scope, unknown when hidden by role or policy.
+
+    A refusal of something that exists is audited as denied, with the reason (never told the caller).
+    """
+    if item is None:
+        raise unknown
+    found = _effective(item)
+    if found is None:
+        trail.done("denied", "disabled by policy")
+        raise unknown
+    if not ctx.token.has_roles(found.roles):
+        trail.done("denied", f"needs one of the roles: {' '.join(found.roles)}")
+        raise unknown
+    required = required_scopes(found)
+    missing = ctx.token.missing(required)
+    if missing:
+        trail.done("denied", f"missing scope{'s' if len(missing) > 1 else ''}: {' '.join(missing)}")
+        raise InsufficientScope(required)
+    return found
+
+
+def call_arguments(ctx: Context) -> dict[str, Any]:
+    """The call's arguments object: anything else is a malformed request (a protocol error)."""
+    arguments = ctx.params.get("arguments")
+    if arguments is None:
+        return {}
+    if not isinstance(arguments, dict):
+        raise InvalidParams("arguments must be an object")
+    return arguments

@@ -1,0 +1,78 @@
+"""The protocol versions and log levels this server speaks, and the methods about the connection
+itself: ``server/discover`` (2026-07-28), and ``initialize`` (which opens a session), ``ping`` and
+``logging/setLevel`` (the 2025 handshake era).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import conf, sessions
+from ..exceptions import InvalidParams
+from .context import Context
+
+MODERN_VERSIONS = ("2026-07-28",)
+HANDSHAKE_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
+LATEST_HANDSHAKE = HANDSHAKE_VERSIONS[-1]
+SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+def server_info() -> dict[str, str]:
+    return {
+        "name": conf.get("SERVER_NAME"),
+        "title": conf.get("SERVER_TITLE"),
+        "version": conf.get("SERVER_VERSION"),
+    }
+
+
+def capabilities(era: str) -> dict[str, Any]:
+    offered: dict[str, Any] = {
+        "tools": {"listChanged": False},
+        "prompts": {"listChanged": False},
+        "resources": {"subscribe": False, "listChanged": False},
+        "completions": {},
+    }
+    if era == "legacy":
+        offered["logging"] = {}
+    return offered
+
+
+def discover(ctx: Context) -> dict[str, Any]:
+    return {
+        "supportedVersions": list(MODERN_VERSIONS),
+        "capabilities": capabilities("modern"),
+        "serverInfo": server_info(),
+        "instructions": conf.get("INSTRUCTIONS"),
+        "_meta": {SERVER_INFO_KEY: server_info()},
+    }
+
+
+def initialize(ctx: Context) -> dict[str, Any]:
+    """Negotiate (answer the requested version when we speak it, else our latest) and open a session."""
+    requested = ctx.params.get("protocolVersion")
+    if not isinstance(requested, str):
+        raise InvalidParams("initialize needs a protocolVersion string")
+    version = requested if requested in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE
+    client_info = ctx.params.get("clientInfo")
+    ctx.response_headers["Mcp-Session-Id"] = sessions.create(ctx.token, version, client_info)
+    return {
+        "protocolVersion": version,
+        "capabilities": capabilities("legacy"),
+        "serverInfo": server_info(),
+        "instructions": conf.get("INSTRUCTIONS"),
+    }
+
+
+def ping(ctx: Context) -> dict[str, Any]:
+    return {}
+
+
+def set_level(ctx: Context) -> dict[str, Any]:
+    """2025 ``logging/setLevel``: the session's streamed responses carry logs at or above this level."""
+    level = ctx.params.get("level")
+    if level not in LOG_LEVELS:
+        raise InvalidParams(f"level must be one of {', '.join(LOG_LEVELS)}")
+    if ctx.session_id is not None:
+        sessions.update(ctx.session_id, log_level=level)
+    return {}

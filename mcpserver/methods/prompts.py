@@ -1,0 +1,80 @@
+"""``prompts/list``, ``prompts/get``, and ``completion/complete``, whose only suggestions are the
+declared choices of prompt arguments (a resource or a template may be named, and gets none).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import audit, conf, pagination, results
+from ..definitions import Definition, Prompt
+from ..exceptions import InvalidParams
+from .context import Context, allowed, call_arguments, usable
+
+
+def prompts_list(ctx: Context) -> dict[str, Any]:
+    ctx.token.require([conf.get("READ_SCOPE")])
+    return pagination.paginate(ctx.params, lambda after: ctx.visible("prompt", after), "prompts")
+
+
+def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:
+    arguments = call_arguments(ctx)
+    if any(not isinstance(value, str) for value in arguments.values()):
+        raise InvalidParams("Prompt arguments must be strings")
+    known = {argument.name for argument in prompt.arguments}
+    missing = [a.name for a in prompt.arguments if a.required and a.name not in arguments]
+    if missing:
+        raise InvalidParams(f"Missing required argument(s): {', '.join(missing)}")
+    return {key: value for key, value in arguments.items() if key in known}
+
+
+def prompts_get(ctx: Context) -> dict[str, Any]:
+    name = ctx.params.get("name")
+    if not isinstance(name, str):
+        raise InvalidParams("prompts/get needs a prompt name")
+    trail = audit.Trail(ctx, "prompt", name, ctx.params.get("arguments"))
+    prompt = usable(ctx, ctx.registry.get("prompt", name), InvalidParams(f"Unknown prompt: {name}"), trail)
+    try:
+        arguments = _prompt_arguments(ctx, prompt)
+    except InvalidParams as exc:
+        trail.done("invalid", exc.message)
+        raise
+    try:
+        messages = results.messages(prompt.handler(ctx, **arguments))
+    except Exception:
+        trail.done("error")
+        raise
+    trail.done("ok")
+    return {"description": prompt.description, "messages": messages}
+
+
+def _completion_target(ctx: Context, ref: Any) -> Definition:
+    if not isinstance(ref, dict):
+        raise InvalidParams("completion/complete needs a ref object")
+    if ref.get("type") == "ref/prompt":
+        found = ctx.registry.get("prompt", ref.get("name")) if isinstance(ref.get("name"), str) else None
+    elif ref.get("type") == "ref/resource":
+        uri = ref.get("uri")
+        found = (
+            (ctx.registry.get("template", uri) or ctx.registry.get("resource", uri))
+            if isinstance(uri, str)
+            else None
+        )
+    else:
+        raise InvalidParams("ref.type must be ref/prompt or ref/resource")
+    if found is None or not allowed(ctx, found):
+        raise InvalidParams("Unknown completion target", data={"ref": ref})
+    return found
+
+
+def complete(ctx: Context) -> dict[str, Any]:
+    """Argument completion: prompt arguments with declared choices; nothing to suggest otherwise."""
+    ctx.token.require([conf.get("READ_SCOPE")])
+    target = _completion_target(ctx, ctx.params.get("ref"))
+    argument = ctx.params.get("argument")
+    if not isinstance(argument, dict) or not isinstance(argument.get("name"), str):
+        raise InvalidParams("completion/complete needs argument.name and argument.value")
+    prefix = argument.get("value") if isinstance(argument.get("value"), str) else ""
+    choices = next((a.choices for a in getattr(target, "arguments", ()) if a.name == argument["name"]), ())
+    values = [choice for choice in choices if choice.startswith(prefix)][:100]
+    return {"completion": {"values": values, "total": len(values), "hasMore": False}}

@@ -1,0 +1,55 @@
+"""``resources/list``, ``resources/templates/list`` and ``resources/read``.
+
+A URI is read from the resource registered at exactly that URI, else from the first template (in key
+order) that matches it; a resource function's ``LookupError`` means no such resource.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import audit, conf, pagination, results
+from ..definitions import Resource
+from ..exceptions import InvalidParams
+from .context import Context, usable
+
+
+def resources_list(ctx: Context) -> dict[str, Any]:
+    ctx.token.require([conf.get("READ_SCOPE")])
+    return pagination.paginate(ctx.params, lambda after: ctx.visible("resource", after), "resources")
+
+
+def templates_list(ctx: Context) -> dict[str, Any]:
+    ctx.token.require([conf.get("READ_SCOPE")])
+    return pagination.paginate(ctx.params, lambda after: ctx.visible("template", after), "resourceTemplates")
+
+
+def _find_resource(ctx: Context, uri: str, trail: audit.Trail) -> tuple[Resource, dict[str, str]]:
+    unknown = InvalidParams(f"Unknown resource: {uri}", data={"uri": uri})
+    fixed = ctx.registry.get("resource", uri)
+    if fixed is not None:
+        return usable(ctx, fixed, unknown, trail), {}
+    found = ctx.registry.find_template(uri)
+    if found is None:
+        raise unknown
+    trail.arguments = found[1]
+    return usable(ctx, found[0], unknown, trail), found[1]
+
+
+def resources_read(ctx: Context) -> dict[str, Any]:
+    uri = ctx.params.get("uri")
+    if not isinstance(uri, str):
+        raise InvalidParams("resources/read needs a uri")
+    ctx.token.require([conf.get("READ_SCOPE")])
+    trail = audit.Trail(ctx, "resource", uri, None)
+    resource, variables = _find_resource(ctx, uri, trail)
+    try:
+        contents = results.contents(resource, uri, resource.handler(ctx, **variables))
+    except LookupError:
+        trail.done("invalid")
+        raise InvalidParams(f"Unknown resource: {uri}", data={"uri": uri}) from None
+    except Exception:
+        trail.done("error")
+        raise
+    trail.done("ok")
+    return {"contents": contents}

@@ -1,0 +1,141 @@
+"""``tools/list`` and ``tools/call``.
+
+A call is audited once with its outcome. Arguments that break the tool's input schema, a
+``ToolError`` and an unexpected exception are results with ``isError: true``, not protocol errors.
+Every call has a deadline (``TOOL_TIMEOUT_SECONDS``, or the batch's): a plain tool is timed out when
+it returns late; a generator tool is a ``Stream``, stopped between its steps once the deadline has
+passed, or when the client goes away.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+from .. import audit, conf, pagination, results
+from ..definitions import Tool, ToolError
+from ..exceptions import InvalidParams, McpError, MissingClientCapability
+from ..headers import check_params
+from ..schemas import SchemaError
+from .context import Context, Stream, call_arguments, usable
+
+logger = logging.getLogger(__name__)
+
+
+def tools_list(ctx: Context) -> dict[str, Any]:
+    ctx.token.require([conf.get("READ_SCOPE")])
+    return pagination.paginate(ctx.params, lambda after: ctx.visible("tool", after), "tools")
+
+
+def _check_client_capabilities(ctx: Context, tool: Tool) -> None:
+    missing = [name for name in tool.client_capabilities if name not in (ctx.client_capabilities or {})]
+    if missing and ctx.era == "modern":
+        raise MissingClientCapability(
+            f"Tool {tool.name!r} needs client capabilities: {', '.join(missing)}",
+            data={"requiredCapabilities": {name: {} for name in missing}},
+        )
+
+
+def _schema_failure(arguments: dict[str, Any], tool: Tool) -> str | None:
+    """Why ``arguments`` break the tool's input schema, or None when they fit."""
+    try:
+        tool.validator.validate(arguments)
+    except SchemaError as exc:
+        return str(exc)
+    return None
+
+
+def _timed_out(trail: audit.Trail, tool: Tool) -> dict[str, Any]:
+    trail.done("timeout")
+    seconds = conf.get("TOOL_TIMEOUT_SECONDS")
+    return results.tool_failure(f"The tool {tool.name!r} timed out (a call may take at most {seconds} s).")
+
+
+def _finish_tool(ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        value = run()
+        if ctx.expired:  # the work is done but the caller was promised an answer by now
+            return _timed_out(trail, tool)
+        result = results.tool_result(tool, value)
+    except ToolError as exc:
+        result = results.tool_failure(str(exc))
+    except Exception:
+        logger.exception("Tool %s failed", tool.name)
+        result = results.tool_failure(f"The tool {tool.name!r} failed.")
+    trail.done("error" if result.get("isError") else "ok")
+    return result
+
+
+class _DeadlinePassed(Exception):
+    """Raised between a generator tool's steps once its deadline has passed (never by a tool)."""
+
+
+def _steps(ctx: Context, work: Generator) -> Generator[Any, None, Any]:
+    """``yield from work``, stopping it between steps once the deadline has passed."""
+    try:
+        while True:
+            try:
+                event = next(work)
+            except StopIteration as stop:
+                return stop.value
+            if ctx.expired:
+                raise _DeadlinePassed
+            yield event
+    finally:
+        work.close()  # a no-op when it finished; otherwise its own finally blocks run now
+
+
+def _streamed_tool(
+    ctx: Context, trail: audit.Trail, tool: Tool, start: Callable[[], Generator]
+) -> Generator[Any, None, Any]:
+    try:
+        # The call happens here, so even a bad signature is a tool error.
+        value = yield from _steps(ctx, start())
+    except GeneratorExit:  # the client closed the stream: the work stops here
+        trail.done("cancelled")
+        raise
+    except _DeadlinePassed:
+        return _timed_out(trail, tool)
+    except ToolError as exc:
+        trail.done("error")
+        return results.tool_failure(str(exc))
+    except Exception:
+        logger.exception("Tool %s failed", tool.name)
+        trail.done("error")
+        return results.tool_failure(f"The tool {tool.name!r} failed.")
+    return _finish_tool(ctx, trail, tool, lambda: value)
+
+
+def tools_call(ctx: Context) -> dict[str, Any] | Stream:
+    name = ctx.params.get("name")
+    if not isinstance(name, str):
+        raise InvalidParams("tools/call needs a tool name")
+    trail = audit.Trail(ctx, "tool", name, ctx.params.get("arguments"))
+    tool = usable(ctx, ctx.registry.get("tool", name), InvalidParams(f"Unknown tool: {name}"), trail)
+    _check_client_capabilities(ctx, tool)
+    try:
+        arguments = call_arguments(ctx)
+        if ctx.era == "modern":
+            check_params(tool.input_schema, arguments, ctx.headers)
+    except McpError as exc:
+        trail.done("invalid", exc.message)
+        raise
+    failure = _schema_failure(arguments, tool)
+    if failure is not None:
+        # 2025-11-25 (SEP-1303): a tool execution error, so that the model reads why and retries.
+        trail.done("invalid", failure)
+        return results.tool_failure(f"Invalid arguments: {failure}")
+    if ctx.deadline is None:
+        ctx.deadline = time.monotonic() + conf.get("TOOL_TIMEOUT_SECONDS")
+    elif ctx.expired:  # a batch member after the batch's deadline: not started at all
+        return _timed_out(trail, tool)
+    if _is_generator_function(tool.handler):
+        events = _streamed_tool(ctx, trail, tool, lambda: tool.handler(ctx, **arguments))
+        return Stream(events, lambda: trail.done("cancelled"))
+    return _finish_tool(ctx, trail, tool, lambda: tool.handler(ctx, **arguments))
+
+
+def _is_generator_function(func: Callable[..., Any]) -> bool:
+    return bool(getattr(func, "__code__", None) and func.__code__.co_flags & 0x20)
