@@ -55,8 +55,8 @@ def prepare_database() -> None:
 
 # --- the production serving command (also run by tests/e2e/liveserver.py and bench/) ---
 
-# WSGI servers compared by bench/suite.py (README, "Serving command"). granian won on every path
-# (64 clients: plain view 6,900 vs 2,300 req/s under gthread, /mcp 3,800 vs 2,300) and streams SSE.
+# WSGI servers compared by bench/suite.py (README, "Serving command"; bench/REPORT.md). granian is the
+# default: it served every path fastest there, and it streams SSE.
 SERVERS = ("granian", "gthread", "sync")
 DEFAULT_SERVER = "granian"
 DEFAULT_THREADS = 3  # per worker (granian blocking threads, gthread threads): README, "Serving command"

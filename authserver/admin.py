@@ -219,7 +219,7 @@ class AccessTokenAdmin(DOTAccessTokenAdmin):
 
     A signed JWT does not change when its row does, so nothing is editable; revoking (the button,
     or the bulk action) deletes the row, which puts the token on the deny-list every instance reads.
-    The token column is gone: tokens are stored hashed, so it was always empty. DOT's registration
+    There is no token column: tokens are stored hashed, so it would always be empty. DOT's registration
     access tokens (RFC 7592) are rows of the same table but nobody's bearer token: they are left out.
     """
 

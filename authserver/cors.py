@@ -39,5 +39,5 @@ def allow(sender, request, **kwargs) -> bool:
     path = request.path_info
     if PUBLIC_PATHS.match(path):
         return True
-    origin = request.META.get("HTTP_ORIGIN")  # request.headers would parse every header (~9 us)
+    origin = request.META.get("HTTP_ORIGIN")  # not request.headers, which would parse every header
     return bool(origin) and path in _client_paths() and origin_registered(origin)

@@ -1,8 +1,8 @@
 """A fast salted hasher for generated client secrets.
 
 Client secrets are long random strings (>= 256 bits), so a slow key-derivation function adds no
-security: nobody brute-forces 2**256. PBKDF2 would cost ~0.25 s of CPU per token request. User
-passwords keep Django's default PBKDF2, which stays first in ``PASSWORD_HASHERS``.
+security: nobody brute-forces 2**256, while PBKDF2's deliberate slowness would be paid on every token
+request. User passwords keep Django's default PBKDF2, which stays first in ``PASSWORD_HASHERS``.
 """
 
 import hashlib

@@ -122,8 +122,8 @@ class Suite:
         self, section: str, setup: str, server: LiveServer, scenarios: list[Scenario], clients: int, runs: int
     ) -> None:
         """``runs`` rounds of every scenario in turn; the table gets each scenario's median run (by
-        requests/s) and the notes every run's figures. One 10 s run here moves by up to ~15% with the
-        machine's speed from one minute to the next, more than the differences being measured."""
+        requests/s) and the notes every run's figures. A single run moves with the machine's speed from
+        one minute to the next, by more than the differences being measured."""
         results: dict[str, list[Result]] = {scenario.name: [] for scenario in scenarios}
         for _ in range(runs):
             for scenario in scenarios:

@@ -1,9 +1,9 @@
 """Framework-free JSON-RPC 2.0: parse one body into messages, and build responses.
 
-Bodies are decoded and encoded with orjson (a tenth of the standard library's cost on the /mcp hot
-path), and by the standard library wherever orjson would answer differently: integers beyond 64
-bits (orjson turns them into floats), lone surrogates, non-UTF-8 encodings and BOMs, infinities, and
-values orjson cannot or would write otherwise (non-string keys, big integers, dates and dataclasses).
+Bodies are decoded and encoded with orjson (the cheaper of the two on the /mcp hot path), and by
+the standard library wherever orjson would answer differently: integers beyond 64 bits (orjson turns
+them into floats), lone surrogates, non-UTF-8 encodings and BOMs, infinities, and values orjson
+cannot or would write otherwise (non-string keys, big integers, dates and dataclasses).
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ class McpView(View):
         raise MethodNotAllowed("This server offers no GET stream; POST JSON-RPC messages instead.")
 
     # Declared so that View.setup does not store ``self.head = self.get`` on every instance: a reference
-    # cycle (view -> bound method -> view) that left each request, its view and its environ to the
+    # cycle (view -> bound method -> view) that would leave each request, its view and its environ to the
     # garbage collector. HEAD stays refused: it is not in ``http_method_names``.
     head = get
 

@@ -41,8 +41,8 @@ _encode_stdlib = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def _encode(entry: dict) -> str:
-    """One log line: orjson (a fifth of the cost), the standard library for what it refuses (lone
-    surrogates in a message, say)."""
+    """One log line: orjson (cheaper than the standard library), the standard library for what it
+    refuses (lone surrogates in a message, say)."""
     try:
         return orjson.dumps(entry, default=str).decode()
     except TypeError:
@@ -126,17 +126,16 @@ class OneLineWarning(logging.Filter):
 class BufferedStreamHandler(logging.StreamHandler):
     """A ``StreamHandler`` that writes its lines in batches, every ``interval`` seconds, from a thread.
 
-    One write (and flush) per line cost a request thread a system call and a GIL hand-off each time:
-    under /mcp load, batches saved 8-17% of the server's CPU per request in two rounds of alternating
-    runs (no access line at all: 22%). Lines are formatted at once, in the thread that logged them
-    (the request id is read there), and kept in order. Written at once, after everything buffered
-    before them: records at ``flush_level`` (WARNING) or above, records of a server error (a
-    ``status`` of 500 or more, i.e. the access line of a 5xx), and every line once ``capacity`` are
-    waiting (so a stream that blocks slows the loggers down as an unbuffered one would, rather than
-    filling memory). ``flush()`` and ``close()`` (``logging.shutdown`` at exit,
-    a multiprocessing worker's finalizers) write what is left; ``interval=0`` writes every line at
-    once, as ``StreamHandler`` does. Like nginx's ``access_log ... flush=``: a process killed
-    outright loses at most the last interval's informational lines.
+    A write (and flush) per line would cost the request thread that logged it a system call and a GIL
+    hand-off every time; the writer thread pays them once per batch instead. Lines are formatted at
+    once, in the thread that logged them (the request id is read there), and kept in order. Written at
+    once, after everything buffered before them: records at ``flush_level`` (WARNING) or above, records
+    of a server error (a ``status`` of 500 or more, i.e. the access line of a 5xx), and every line once
+    ``capacity`` are waiting (so a stream that blocks slows the loggers down as an unbuffered one would,
+    rather than filling memory). ``flush()`` and ``close()`` (``logging.shutdown`` at exit, a
+    multiprocessing worker's finalizers) write what is left; ``interval=0`` writes every line at once,
+    as ``StreamHandler`` does. Like nginx's ``access_log ... flush=``: a process killed outright loses
+    at most the last interval's informational lines.
     """
 
     def __init__(

@@ -60,8 +60,8 @@ class ObservabilityMiddleware:
     def log(request: HttpRequest, response: HttpResponse, route: str, elapsed: float) -> None:
         """One line per request: the path without its query string (which may carry credentials).
 
-        The record is made directly: ``Logger.info`` would also walk the stack for the caller's file
-        and line, a third of the line's cost, and always the same here.
+        The record is made directly: ``Logger.info`` would also walk the stack on every request for the
+        caller's file and line, which are always the same here.
         """
         record = access_log.makeRecord(
             access_log.name,

@@ -10,8 +10,8 @@ arrived, without waiting (one ``poll`` of the socket), then answers (connection 
 Redis queues a published message for every subscriber before it answers the publisher, in the same
 pass of its event loop, so once a writer's ``announce`` returns the message is on its way to every
 subscriber, ahead of anything the writer says next: a request that follows the change (the writer's
-reply reached its client, who sends the next request) finds it read. Only a read made within tens
-of microseconds of the publish, on the same host, can come before the kernel delivered it.
+reply reached its client, who sends the next request) finds it read. Only a read on the same host,
+made in the instant between the publish and the kernel's delivery, can come before it.
 
 The subscribed connection never reconnects behind our back (no retries): when it breaks (Redis
 restarted, a network fault), ``version`` answers None and a thread subscribes anew; the new
