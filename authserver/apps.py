@@ -1,4 +1,5 @@
-"""App configuration: wires system checks, signal receivers and DOT model hooks at start-up."""
+"""App configuration: wires system checks, signal receivers and DOT model hooks at start-up, and names
+the grant types to the token metrics."""
 
 import warnings
 
@@ -14,10 +15,15 @@ class AuthserverConfig(AppConfig):
         from corsheaders.signals import check_request_enabled
         from oauth2_provider.models import get_application_model
 
+        from observability import metrics
+
         from . import checks, clients, cors, entitlements, revoking  # noqa: F401  (registers checks and receivers)
+        from .grants import GRANTS
 
         revoking.connect()
         entitlements.connect()
+        # The token counter's labels come from the grant table (observability knows no grant types).
+        metrics.count_grants(grant.grant_type for grant in GRANTS)
         check_request_enabled.connect(cors.allow, dispatch_uid="authserver-cors")
         # RFC 8252 §7.1 private-use redirect schemes, per client: DOT reads this method wherever it
         # checks a redirect scheme (model validation, the final redirect); its setting is global.

@@ -1,10 +1,10 @@
 """The one table of grant types: what each is, who may use it, what serves it, and whether it is offered.
 
 Settings, the oauthlib server class, the validator, RFC 8707 resources, the token view, metadata,
-registration, the admin form, the CLI and the metrics receivers all read it, so a new grant is one
-entry here plus its handler. It imports no Django models and no settings at import time:
-``config/settings.py`` builds DOT's ``OAUTH2_GRANT_TYPES_SUPPORTED`` (the one switch of what is
-offered) from it.
+registration, the admin form and the CLI read it, and ``authserver.apps`` names its grant types to
+the token metrics at start-up, so a new grant is one entry here plus its handler. It imports no
+Django models and no settings at import time: ``config/settings.py`` builds DOT's
+``OAUTH2_GRANT_TYPES_SUPPORTED`` (the one switch of what is offered) from it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ workers start, and ``render()`` then merges every worker's files.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -48,6 +49,8 @@ AUDIT_DROPPED = Counter(
     "Audit records lost because the buffer was full while the database refused them.",
 )
 
+# Grant types counted under their own name (``count_grants``); tokens of any other count as "other".
+_grants: set[str] = set()
 _children: dict[tuple, object] = {}
 _children_lock = threading.Lock()
 
@@ -70,8 +73,15 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
     _child(LATENCY, route).observe(seconds)
 
 
-def token_issued(grant: str) -> None:
-    _child(TOKENS_ISSUED, grant).inc()
+def count_grants(grant_types: Iterable[str]) -> None:
+    """Name grant types that ``oauth_tokens_issued_total`` counts under their own label; a token from
+    any other grant counts as ``other``, so that a client cannot invent new series. Called at start-up
+    by the app that owns the grant types (this one knows none)."""
+    _grants.update(grant_types)
+
+
+def token_issued(grant: str | None) -> None:
+    _child(TOKENS_ISSUED, grant if grant in _grants else "other").inc()
 
 
 def tool_called(tool: str, outcome: str) -> None:
