@@ -73,38 +73,23 @@ INSTALLED_APPS = [
     "observability",
 ]
 
+# One list for every request. The browser-page middleware (and django-cors-headers) are config.middleware's
+# subclasses of the usual classes: the same, except that they pass requests to the MCP endpoint (/mcp, a
+# bearer-token API) straight through. Its views must not touch request.user or request.session.
 MIDDLEWARE = [
     # Outermost: the request id, latency, count and access line cover every other middleware.
     "observability.middleware.ObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.CorsMiddleware",
+    "config.middleware.WhiteNoiseMiddleware",
+    "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.CsrfViewMiddleware",
+    "config.middleware.AuthenticationMiddleware",
+    "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Innermost: an unreachable database or cache raised by a view is a 503 with Retry-After.
     "authserver.outages.OutageMiddleware",
-]
-
-# The MCP endpoint (/mcp, a bearer-token API) is served by a handler of its own (config.wsgi) without
-# what only pages for browsers use (the session, CSRF, the logged-in user, flash messages, static
-# files) and without django-cors-headers (mcpserver answers CORS for /mcp itself): 11% fewer
-# instructions per call. Its views must not touch request.user or request.session.
-MCP_MIDDLEWARE = [
-    name
-    for name in MIDDLEWARE
-    if name
-    not in {
-        "corsheaders.middleware.CorsMiddleware",
-        "whitenoise.middleware.WhiteNoiseMiddleware",
-        "django.contrib.sessions.middleware.SessionMiddleware",
-        "django.middleware.csrf.CsrfViewMiddleware",
-        "django.contrib.auth.middleware.AuthenticationMiddleware",
-        "django.contrib.messages.middleware.MessageMiddleware",
-    }
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -354,6 +339,10 @@ OAUTH2_PROVIDER = {
     "CIMD_MAX_CONCURRENT_FETCHES": env_int("CIMD_MAX_CONCURRENT_FETCHES", 2),
 }
 SILENCED_SYSTEM_CHECKS = [
+    # CSRF runs as config.middleware.CsrfViewMiddleware (Django's, passed through on /mcp); this check
+    # looks for Django's dotted path only. Pages refuse a form without its token (tests/mcpserver/
+    # test_handler.py). CSRF_COOKIE_SECURE follows SESSION_COOKIE_SECURE, which security.W010 checks.
+    "security.W003",
     # 'http' stays in DOT's scheme list only for RFC 8252 loopback redirect URIs; authserver's own
     # check (authserver.W001) and redirect-URI validation refuse plain http anywhere else.
     "oauth2_provider.W008",

@@ -1,10 +1,14 @@
-"""WSGI entry point for granian, gunicorn and other WSGI servers."""
+"""WSGI entry point for granian, gunicorn and other WSGI servers.
+
+``application`` is Django's one WSGI handler (every path, ``/mcp`` included, goes through
+``settings.MIDDLEWARE``; ``config.middleware`` says what ``/mcp`` passes through) inside the adapters
+below. The in-process tests call this same object (``tests/wsgiclient.py``).
+"""
 
 import gc
 import logging
 import os
 
-from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
@@ -111,49 +115,8 @@ class RequestOnlyEnviron:
         return self.app(environ, start_response)
 
 
-class HandlerWithMiddleware(WSGIHandler):
-    """Django's WSGI handler running its own middleware list instead of ``settings.MIDDLEWARE``.
-
-    ``BaseHandler.load_middleware`` reads the setting itself (and registers each middleware's
-    ``process_view`` and other hooks with the handler, which is why a list cannot simply be nested
-    inside one middleware); the setting is swapped for the load only, once, at start-up.
-    """
-
-    def __init__(self, middleware: list[str]) -> None:
-        self.middleware = list(middleware)
-        super().__init__()
-
-    def load_middleware(self, is_async: bool = False) -> None:
-        full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = self.middleware
-        try:
-            super().load_middleware(is_async)
-        finally:
-            settings.MIDDLEWARE = full
-
-
-class ByPath:
-    """Hand one exact path (``PATH_INFO``) to another application; everything else to ``app``."""
-
-    def __init__(self, app, path: str, other) -> None:
-        self.app, self.path, self.other = app, path, other
-
-    def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") == self.path:
-            return self.other(environ, start_response)
-        return self.app(environ, start_response)
-
-
-def build() -> RequestOnlyEnviron:
-    """Django's handler, with /mcp going through ``settings.MCP_MIDDLEWARE`` (the API's own, shorter
-    list) when it is set, wrapped in the adapters above."""
-    from django.urls import get_script_prefix, reverse
-
-    django = get_wsgi_application()  # sets Django up first
-    middleware = getattr(settings, "MCP_MIDDLEWARE", None)
-    if middleware is not None and middleware != settings.MIDDLEWARE:
-        path = "/" + reverse("mcp").removeprefix(get_script_prefix())  # as PATH_INFO has it
-        django = ByPath(django, path, HandlerWithMiddleware(middleware))
+def build(django: WSGIHandler) -> RequestOnlyEnviron:
+    """Django's WSGI handler inside the adapters above, in the order every request meets them."""
     return RequestOnlyEnviron(DrainUnreadBody(OneChunkBody(django)))
 
 
@@ -182,4 +145,4 @@ def worker_application() -> RequestOnlyEnviron:
     return application
 
 
-application = build()
+application = build(get_wsgi_application())

@@ -45,6 +45,14 @@ def _clear_cache():
 
 
 @pytest.fixture
+def wsgi_client():
+    """Django's test client served by the production WSGI application (``tests/wsgiclient.py``)."""
+    from tests.wsgiclient import WsgiClient
+
+    return WsgiClient()
+
+
+@pytest.fixture
 def demo(db):
     """The README's demo data set (users, roles, scopes, clients, a signing key)."""
     from authserver import demo as demo_data

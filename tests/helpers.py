@@ -77,10 +77,12 @@ def keep_test_transaction():
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
+    started = request_started.disconnect(close_old_connections)
+    finished = request_finished.disconnect(close_old_connections)
     try:
         yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    finally:  # reconnected only if they were connected (the block may be inside another such block)
+        if started:
+            request_started.connect(close_old_connections)
+        if finished:
+            request_finished.connect(close_old_connections)

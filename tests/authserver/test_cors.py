@@ -187,7 +187,8 @@ def mcp_origin(settings):
     return origin
 
 
-def test_mcp_endpoint_preflight_and_401_are_readable(world, client, mcp_origin):
+def test_mcp_endpoint_preflight_and_401_are_readable(world, wsgi_client, mcp_origin):
+    client = wsgi_client  # /mcp: the production WSGI application
     response = preflight(
         client, "/mcp", mcp_origin, headers="authorization, content-type, mcp-method, mcp-name"
     )
@@ -205,7 +206,8 @@ def test_mcp_endpoint_preflight_and_401_are_readable(world, client, mcp_origin):
     assert_readable(call, mcp_origin)  # a browser client can read WWW-Authenticate
 
 
-def test_mcp_endpoint_refuses_an_unlisted_origin(world, client, mcp_origin):
+def test_mcp_endpoint_refuses_an_unlisted_origin(world, wsgi_client, mcp_origin):
+    client = wsgi_client
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     response = client.post(
         "/mcp", json.dumps(body), content_type="application/json", HTTP_ORIGIN="https://evil.test"

@@ -20,6 +20,13 @@ PV_KEY = "io.modelcontextprotocol/protocolVersion"
 CAPS_KEY = "io.modelcontextprotocol/clientCapabilities"
 
 
+@pytest.fixture
+def client(wsgi_client):
+    """Every request of these tests, to /mcp and to the token endpoint, goes through the production WSGI
+    application."""
+    return wsgi_client
+
+
 def mcp_status(client, token: str) -> int:
     body = {
         "jsonrpc": "2.0",

@@ -130,8 +130,16 @@ def _record(token: str, application, claims: dict) -> None:
     )
 
 
+@pytest.fixture
+def client(wsgi_client):
+    """Every in-process request of these tests goes through the production WSGI application (CSRF
+    enforced, as there); the admin's pages keep pytest-django's ``admin_client``."""
+    return wsgi_client
+
+
 class McpClient:
-    """Posts JSON-RPC to /mcp through Django's test client, adding the 2026-07-28 envelope when asked."""
+    """Posts JSON-RPC to /mcp through a test client (the ``mcp`` fixture's serves through the production
+    WSGI application), adding the 2026-07-28 envelope when asked."""
 
     def __init__(self, client, token):
         self.client, self.token = client, token
@@ -190,5 +198,5 @@ class McpClient:
 
 
 @pytest.fixture
-def mcp(client, token):
-    return McpClient(client, token)
+def mcp(wsgi_client, token):
+    return McpClient(wsgi_client, token)

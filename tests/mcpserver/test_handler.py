@@ -1,4 +1,5 @@
-"""/mcp through config.wsgi: its own handler, without the middleware only browser pages use."""
+"""/mcp through config.wsgi: one Django handler and one middleware list, whose browser-page middleware
+pass /mcp straight through (config.middleware)."""
 
 from __future__ import annotations
 
@@ -103,72 +104,137 @@ def test_pages_keep_the_whole_middleware_list():
     assert status == 403
 
 
-class Stamp:
-    """A middleware that marks the responses it saw (to tell which list a request went through)."""
+# --- one handler, one list: the browser-page middleware pass /mcp straight through ---
+
+PASSED_THROUGH = {
+    "corsheaders.middleware.CorsMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+}
+HOOKS = ("process_view", "process_template_response", "process_exception")
+
+
+def passed_through() -> dict[str, type]:
+    """The middleware classes of ``MIDDLEWARE`` that skip /mcp, by the dotted path of what they extend."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from config.middleware import NotForMcp
+
+    found = {}
+    for path in settings.MIDDLEWARE:
+        cls = import_string(path)
+        if issubclass(cls, NotForMcp):
+            (base,) = [b for b in cls.__bases__ if b is not NotForMcp]
+            found[f"{base.__module__}.{base.__qualname__}"] = cls
+    return found
+
+
+def test_mcp_skips_the_browser_page_middleware_and_nothing_else():
+    """/mcp goes without exactly these six; every other entry (request ids and access lines, security
+    headers, host checks, clickjacking, the 503 outage mapping) runs for it as for any path."""
+    assert set(passed_through()) == PASSED_THROUGH
+
+
+@pytest.mark.parametrize("base", sorted(PASSED_THROUGH))
+def test_on_the_mcp_path_the_middleware_hands_the_request_on_untouched(base, rf):
+    from django.http import HttpResponse
+
+    cls = passed_through()[base]
+    answer = HttpResponse("view")
+
+    def view(request):
+        return answer
+
+    request = rf.post("/mcp", b"{}", content_type="application/json")
+    before = dict(vars(request))
+    middleware = cls(view)
+    assert middleware(request) is answer and answer.content == b"view"
+    assert vars(request).keys() == before.keys() and "Vary" not in answer and not answer.cookies
+    for hook in HOOKS:  # the handler calls these on every request: the class must skip them too
+        if hasattr(cls, hook):
+            assert hook in vars(cls), f"{cls.__name__}.{hook} would run on /mcp"
+    if hasattr(cls, "process_view"):  # CSRF: a POST without a token, to a view not csrf_exempt
+        assert middleware.process_view(request, view, (), {}) is None
+
+
+def test_any_other_path_gets_the_middleware_themselves(rf):
+    """``/mcp/`` (another path, a 404) included: the session, the user and CSRF are there as usual."""
+    from django.http import HttpResponse
+
+    classes = passed_through()
+    for path in ("/mcp/", "/accounts/login/"):
+        request = rf.post(path, b"username=a", content_type="application/x-www-form-urlencoded")
+        for base in ("SessionMiddleware", "AuthenticationMiddleware"):
+            (cls,) = [cls for name, cls in classes.items() if name.endswith(base)]
+            cls(lambda request: HttpResponse())(request)
+        assert hasattr(request, "session") and hasattr(request, "user")
+
+        def view(request):
+            return HttpResponse()
+
+        csrf = classes["django.middleware.csrf.CsrfViewMiddleware"](view)
+        assert csrf.process_view(request, view, (), {}).status_code == 403
+
+
+class SeesTheSetting:
+    """A middleware recording the middleware setting each time it is built or called."""
+
+    seen: list = []
 
     def __init__(self, get_response):
+        from django.conf import settings
+
         self.get_response = get_response
+        self.seen.append(settings.MIDDLEWARE)
 
     def __call__(self, request):
-        response = self.get_response(request)
-        response["X-Stamp"] = "seen"
-        return response
+        from django.conf import settings
+
+        self.seen.append(settings.MIDDLEWARE)
+        return self.get_response(request)
 
 
-STAMP = f"{__name__}.Stamp"
-
-
-@pytest.fixture
-def build(monkeypatch):
-    """``config.wsgi.build`` for the current settings; Django is set up already (setting it up again
-    would reconfigure this process's logging)."""
+def test_serving_never_changes_the_middleware_setting(settings, token):
+    """Loading the handler and serving /mcp and a page read ``settings.MIDDLEWARE`` as it is, the same
+    list object throughout, and leave it so."""
     from django.core.handlers.wsgi import WSGIHandler
+
+    from config.wsgi import build
+
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.SeesTheSetting"]
+    listed, copy = settings.MIDDLEWARE, list(settings.MIDDLEWARE)
+    SeesTheSetting.seen = []
+    application = build(WSGIHandler())
+    auth = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    assert call("/mcp", "POST", json.dumps(CALL).encode(), auth, application=application)[0] == 200
+    assert call("/accounts/login/", application=application)[0] == 200
+    assert len(SeesTheSetting.seen) == 3  # one handler, built once; both requests through it
+    assert all(seen is listed for seen in SeesTheSetting.seen)
+    assert settings.MIDDLEWARE is listed and settings.MIDDLEWARE == copy
+
+
+def test_the_in_process_tests_are_served_by_the_production_application(client, mcp, wsgi_client):
+    """The ``client``, ``mcp`` and ``wsgi_client`` fixtures call ``config.wsgi.application`` itself, so
+    CSRF is enforced as in production: Django's own test client would let this form through."""
+    from django.test import Client
 
     import config.wsgi
 
-    monkeypatch.setattr(config.wsgi, "get_wsgi_application", WSGIHandler)
-    return config.wsgi.build
-
-
-def test_only_the_mcp_path_runs_the_api_list_and_the_setting_is_left_alone(build, settings, token):
-    """``build`` routes exactly /mcp through ``MCP_MIDDLEWARE``; every other path, /mcp/ included,
-    through ``MIDDLEWARE``, which loading the API's list leaves as it was."""
-    settings.MCP_MIDDLEWARE = [*settings.MCP_MIDDLEWARE, STAMP]
-    full = list(settings.MIDDLEWARE)
-    application = build()
-    assert settings.MIDDLEWARE == full
-
-    auth = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": "2025-11-25",
-    }
-    status, headers, _ = call("/mcp", "POST", json.dumps(CALL).encode(), auth, application=application)
-    assert status == 200 and headers["x-stamp"] == ["seen"]
-    assert "set-cookie" not in headers  # no session or CSRF middleware on the API's list
-    _, headers, _ = call("/mcp/", "POST", json.dumps(CALL).encode(), auth, application=application)
-    assert "x-stamp" not in headers
-    status, headers, _ = call("/accounts/login/", application=application)
-    assert status == 200 and "x-stamp" not in headers
-    assert any(cookie.strip().startswith("csrftoken=") for cookie in headers["set-cookie"])
-    # What the API's list must keep (request ids and access lines; outages answered as 503s).
-    assert "observability.middleware.ObservabilityMiddleware" in settings.MCP_MIDDLEWARE
-    assert "authserver.outages.OutageMiddleware" in settings.MCP_MIDDLEWARE
-
-
-def test_without_an_api_list_every_path_runs_the_full_list(build, settings, token):
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, STAMP]
-    settings.MCP_MIDDLEWARE = None
-    application = build()
-    auth = {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": "2025-11-25",
-    }
-    _, headers, _ = call("/mcp", "POST", json.dumps(CALL).encode(), auth, application=application)
-    assert headers["x-stamp"] == ["seen"]
-    _, headers, _ = call("/accounts/login/", application=application)
-    assert headers["x-stamp"] == ["seen"]
+    assert client.application is config.wsgi.application
+    assert mcp.client.application is config.wsgi.application
+    assert wsgi_client.application is config.wsgi.application
+    form = {"username": "a", "password": "b"}
+    assert client.post("/accounts/login/", form).status_code == 403
+    assert Client().post("/accounts/login/", form).status_code == 200  # the form, with its errors
+    assert mcp.initialize().status_code == 200
 
 
 def test_a_tool_call_leaves_no_reference_cycle_for_the_garbage_collector(token):

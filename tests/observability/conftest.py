@@ -24,6 +24,12 @@ def quiet_audit(settings):
 
 
 @pytest.fixture
+def client(wsgi_client):
+    """Every in-process request of these tests goes through the production WSGI application."""
+    return wsgi_client
+
+
+@pytest.fixture
 def metric():
     """Factory: the current value of one sample (0 when it was never set), for before/after deltas."""
 

@@ -111,9 +111,9 @@ def test_a_malformed_setting_fails_the_system_check(trust):
     assert checks.check_trusted_proxies(None) == []
 
 
-def test_both_middleware_lists_settle_the_address_first():
-    """/mcp runs its own, shorter list (config.wsgi): it settles the address too, before anything reads it."""
+def test_the_address_is_settled_before_any_other_middleware_reads_it():
+    """Every path, /mcp included, goes through this one list (config.middleware passes only browser-page
+    middleware by on /mcp)."""
     from django.conf import settings
 
-    first = "observability.middleware.ObservabilityMiddleware"
-    assert settings.MIDDLEWARE[0] == first and settings.MCP_MIDDLEWARE[0] == first
+    assert settings.MIDDLEWARE[0] == "observability.middleware.ObservabilityMiddleware"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.db import InterfaceError, OperationalError
-from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from authserver.views import wellknown
 from mcpserver import auth as mcpserver_auth
 from observability.outages import OUTAGES
+from tests.wsgiclient import WsgiClient
 
 pytestmark = pytest.mark.django_db
 
@@ -34,13 +34,13 @@ def _raise(exc):
 def _oauth_side(monkeypatch, exc):
     """A JSON endpoint of the authorization server (its outage middleware, then handler500)."""
     monkeypatch.setattr(wellknown.JwksView, "get", _raise(exc))
-    return Client(raise_request_exception=False).get("/.well-known/jwks.json")
+    return WsgiClient(raise_request_exception=False).get("/.well-known/jwks.json")
 
 
 def _mcp_side(monkeypatch, exc):
     """``/mcp`` (its own mapping of unexpected exceptions)."""
     monkeypatch.setattr(mcpserver_auth, "authenticate", _raise(exc))
-    return Client().post("/mcp", "{}", content_type="application/json")
+    return WsgiClient().post("/mcp", "{}", content_type="application/json")
 
 
 def test_the_list_is_exactly_what_an_unreachable_backing_service_raises():
