@@ -60,6 +60,8 @@ class RedisState(Backend):
         self.location, self.options = location, dict(options or {})
         self.prefix = f"{key_prefix}:" if key_prefix else ""
         self.channel = f"{self.prefix}sharedstate:changes"
+        # What CLIENT LIST shows for each process's subscription (names may not contain spaces).
+        self.feed_name = f"{self.prefix}sharedstate-feed".replace(" ", "_")
         self._client: redis.Redis | None = None
         self._lock = threading.Lock()  # guards the subscription (a PubSub object is not thread-safe)
         self._pubsub: Any = None
@@ -160,7 +162,8 @@ class RedisState(Backend):
         try:
             # A client of its own that never retries: a broken subscription must surface as an error
             # (and a new generation), not be silently re-made with the messages of the gap lost.
-            client = redis.Redis.from_url(self.location, **{**self.options, "retry": Retry(NoBackoff(), 0)})
+            options = {**self.options, "retry": Retry(NoBackoff(), 0), "client_name": self.feed_name}
+            client = redis.Redis.from_url(self.location, **options)
             pubsub = client.pubsub()
             pubsub.subscribe(self.channel)
             deadline = time.monotonic() + float(self.options.get("socket_timeout") or 5)
