@@ -1,20 +1,28 @@
-"""The audit trail's writer: records are buffered in memory and written in batches off the hot path.
+"""The audit trail's writer: every accepted call's record reaches the table once, in batches written
+off the hot path.
 
-A background thread writes the buffer every ``AUDIT_FLUSH_SECONDS`` (sooner when a batch fills),
-keeping what the database refuses for the next try; ``flush_at_exit()`` runs at interpreter exit
-(and at a multiprocessing worker's exit), so a graceful shutdown loses nothing, even while the
-database is briefly down.
+``record`` appends a record to this process's spool file (``auditspool``: the records of a killed
+process are written by the next one) and to an in-memory buffer, which a background thread writes
+every ``AUDIT_FLUSH_SECONDS`` (sooner when a batch fills), keeping what the database refuses for the
+next try. A record that finds the buffer full waits for room (back-pressure, up to
+``AUDIT_BACKPRESSURE_SECONDS``): a slow database slows calls down rather than losing their records.
+A buffer full for that long means the database is down: records are then dropped, and every loss is
+counted and reported. ``flush_at_exit()`` runs at interpreter exit (and at a multiprocessing worker's
+exit), so a graceful shutdown loses nothing, even while the database is briefly down.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing.util
+import os
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,22 +33,33 @@ from django.db import close_old_connections, connections, router, transaction
 
 from observability.outages import OUTAGES
 
-from . import conf, signals
+from . import auditspool, conf, signals
 
 logger = logging.getLogger(__name__)
 
-# Records kept while the database is unreachable. Beyond it a new record pushes out the oldest (and a
-# batch put back after a failed write loses its newest): every loss is counted and reported.
+# Records not yet in the table (the batch being written included) that a process keeps; a record
+# beyond them waits for room (see record).
 MAX_BUFFERED = 100_000
-_buffer: deque[tuple] = deque(maxlen=MAX_BUFFERED)
+REPLAY_SECONDS = 60.0  # how often the writer looks for files of dead processes (first: when it starts)
+# (record's entry, its spool file or None), oldest first; a batch leaves it once written.
+_buffer: deque[tuple[tuple, auditspool.Segment | None]] = deque()
+_spool: list[auditspool.Spool | None] = [None]
+# Guards the buffer's ends and the spool; _room wakes the records waiting for room once a batch is in.
+_lock = threading.Lock()
+_room = threading.Condition(_lock)
+_stalled: dict[str, float | None] = {"since": None}  # when a record first found the buffer full
 _dropped = [0]  # records lost since the last report
 _dropped_lock = threading.Lock()
 _wake = threading.Event()
-_state = {"thread": None}
+_state: dict[str, Any] = {"thread": None}
+# The ids of the batch whose write failed last: maybe after its commit was sent, so maybe written.
+_uncertain: set[int] = set()
 _start_lock = threading.Lock()
-# One flush at a time: a batch being written is off the buffer, so a second flusher (the exit flush)
-# must wait for it to be written or put back rather than find the buffer empty and move on.
+# One flush at a time: a second flusher (the exit flush) waits for the batch being written.
 _flush_lock = threading.Lock()
+# Record ids: a random half per process, a counter the other (unique without a per-record random draw).
+_id_base = int.from_bytes(os.urandom(8)) << 64
+_id_count = itertools.count()
 
 
 # One encoder for every digest: json.dumps with these options builds a new one per call (a third of
@@ -69,22 +88,55 @@ def record(
     version: str,
     detail: str = "",
 ) -> None:
-    """Queue one record; never raises into the request that made it. Digests are computed at flush.
+    """Spool and buffer one record (what the table keeps of it: never the arguments, their digest);
+    never raises into the request that made it. ``detail`` says why a use was denied or invalid (empty
+    otherwise).
 
-    ``detail`` says why a use was denied or invalid (empty otherwise).
+    When the buffer is full the record waits for the writer to make room, up to
+    ``AUDIT_BACKPRESSURE_SECONDS`` after the buffer filled; past that it is dropped and counted.
     """
     if not conf.get("AUDIT"):
         return
-    if len(_buffer) >= _buffer.maxlen:
-        _count_dropped(1)
-    _buffer.append((time.time(), token, kind, name, outcome, duration_ms, arguments, version, detail))
+    size, checksum = digest(arguments)
+    entry = (
+        _id_base + next(_id_count), time.time(), token.subject[:255], (token.username or "")[:150],
+        token.client_id[:255], kind, name[:500], outcome, round(duration_ms, 3), size, checksum,
+        version[:20], detail[:500],
+    )  # fmt: skip
+    where = auditspool.directory()
+    line = auditspool.encode(entry) if where else None
+    with _lock:
+        if len(_buffer) >= MAX_BUFFERED and not _wait_for_room():
+            _count_dropped(1)
+            return
+        _buffer.append((entry, None if line is None else _spool_in(where).append(line)))
     if conf.get("AUDIT_BACKGROUND"):
         _ensure_writer()
         if len(_buffer) >= conf.get("AUDIT_BATCH_SIZE"):
             _wake.set()
 
 
-# The columns written, each with the PostgreSQL type its values are sent as (binary COPY).
+def _wait_for_room() -> bool:
+    # Called holding _lock. Every record waits until the same deadline: once the buffer has been full
+    # that long, records are dropped without waiting rather than each holding its call up.
+    now = time.monotonic()
+    if _stalled["since"] is None:
+        _stalled["since"] = now
+    remaining = _stalled["since"] + conf.get("AUDIT_BACKPRESSURE_SECONDS") - now
+    return _room.wait_for(lambda: len(_buffer) < MAX_BUFFERED, max(0.0, remaining))
+
+
+def _spool_in(where: str) -> auditspool.Spool:
+    spool = _spool[0]
+    if spool is None or spool.directory != where:
+        if spool is not None:
+            spool.close()
+        spool = _spool[0] = auditspool.Spool(where)
+    return spool
+
+
+# The columns written (in the order of record's entries, the id last), each with the PostgreSQL type
+# its values are sent as (binary COPY).
 COLUMN_TYPES = {
     "created": "timestamptz",
     "subject": "text",
@@ -98,6 +150,7 @@ COLUMN_TYPES = {
     "argument_digest": "text",
     "protocol_version": "text",
     "detail": "text",
+    "uuid": "uuid",
 }
 COLUMNS = tuple(COLUMN_TYPES)
 
@@ -122,23 +175,16 @@ def _timestamp_adapter(connection: Any, probe: float) -> Callable[[float], Any]:
     return lambda created: adapt(datetime.fromtimestamp(created, tz=UTC))
 
 
-def _row(entry: tuple, timestamp: Callable[[float], Any]) -> tuple:
-    created, token, kind, name, outcome, duration_ms, arguments, version, detail = entry
-    size, checksum = digest(arguments)
-    return (
-        timestamp(created),
-        token.subject[:255],
-        (token.username or "")[:150],
-        token.client_id[:255],
-        kind,
-        name[:500],
-        outcome,
-        round(duration_ms, 3),
-        size,
-        checksum,
-        version[:20],
-        detail[:500],
-    )
+def _id_adapter(connection: Any) -> Callable[[int], Any]:
+    """How ``connection`` stores a UUIDField's value (as the field's ``get_db_prep_value`` does)."""
+    if connection.features.has_native_uuid_field:
+        return lambda number: uuid.UUID(int=number)
+    return lambda number: f"{number:032x}"
+
+
+def _row(entry: tuple, timestamp: Callable[[float], Any], identifier: Callable[[int], Any]) -> tuple:
+    number, created, *values = entry
+    return (timestamp(created), *values, identifier(number))
 
 
 # Building a row holds the GIL for ~5 us (~10 before its timestamp and digest were made cheaper): 500 at
@@ -156,9 +202,9 @@ def _insert(batch: list[tuple]) -> None:
     meta, quote = AuditRecord._meta, connection.ops.quote_name
     columns = ", ".join(quote(meta.get_field(name).column) for name in COLUMNS)
     placeholders = ", ".join(["%s"] * len(COLUMNS))
-    rows, timestamp = [], _timestamp_adapter(connection, batch[0][0])
+    rows, timestamp, identifier = [], _timestamp_adapter(connection, batch[0][1]), _id_adapter(connection)
     for start in range(0, len(batch), ROWS_BETWEEN_YIELDS):
-        rows += [_row(entry, timestamp) for entry in batch[start : start + ROWS_BETWEEN_YIELDS]]
+        rows += [_row(entry, timestamp, identifier) for entry in batch[start : start + ROWS_BETWEEN_YIELDS]]
         time.sleep(0)  # let request threads have the GIL between slices (see ROWS_BETWEEN_YIELDS)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -183,6 +229,22 @@ def _insert(batch: list[tuple]) -> None:
                 values = ", ".join([f"({placeholders})"] * len(chunk))
                 sql = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608  (identifiers from the model)
                 cursor.execute(sql, [value for row in chunk for value in row])
+
+
+def _unwritten(entries: list[tuple]) -> list[tuple]:
+    """The entries whose ids the table lacks, looked for among the rows of their time range (the index
+    on ``created``; the ids have none)."""
+    from .models import AuditRecord
+
+    records, found = AuditRecord.objects.using(router.db_for_write(AuditRecord)), set()
+    for start in range(0, len(entries), 500):
+        chunk = entries[start : start + 500]
+        times = [entry[1] for entry in chunk]
+        span = [datetime.fromtimestamp(t, tz=UTC) for t in (min(times) - 1, max(times) + 1)]
+        ids = [uuid.UUID(int=entry[0]) for entry in chunk]
+        rows = records.filter(created__range=span, uuid__in=ids).values_list("uuid", flat=True)
+        found.update(value.int for value in rows)
+    return [entry for entry in entries if entry[0] not in found]
 
 
 class Trail:
@@ -222,8 +284,8 @@ def report_dropped() -> int:
         count, _dropped[0] = _dropped[0], 0
     if count:
         logger.error(
-            "Dropped %d audit records: the buffer holds at most %d while the database refuses them",
-            count, _buffer.maxlen,
+            "Dropped %d audit records: the buffer held %d records the database did not take for %g s",
+            count, MAX_BUFFERED, conf.get("AUDIT_BACKPRESSURE_SECONDS"),
         )  # fmt: skip
         signals.audit_records_dropped.send(sender=None, count=count)
     return count
@@ -237,17 +299,24 @@ def flush() -> int:
 
 def _flush() -> int:
     # Only what is buffered now: records that requests add meanwhile wait for the next flush, in a
-    # full batch, rather than keep this loop writing them one transaction at a time.
+    # full batch, rather than keep this loop writing them one transaction at a time. A batch stays in
+    # the buffer (and its lines in the spool) until it is written.
     report_dropped()
-    written, left = 0, len(_buffer)
+    with _lock:
+        if _spool[0] is not None:
+            _spool[0].rotate()
+        left = len(_buffer)
+    written = 0
     while _buffer and left > 0:
-        batch = []
-        while _buffer and len(batch) < min(left, conf.get("AUDIT_BATCH_SIZE")):
-            batch.append(_buffer.popleft())
-        left -= len(batch)
+        batch = [_buffer[index] for index in range(min(left, conf.get("AUDIT_BATCH_SIZE"), len(_buffer)))]
+        entries = [entry for entry, _ in batch]
         try:
-            _insert(batch)
+            if _uncertain.intersection(entry[0] for entry in entries):
+                entries = _unwritten(entries)
+            if entries:
+                _insert(entries)
         except Exception as exc:
+            _uncertain.update(entry[0] for entry in entries)
             # An outage repeats on every flush until it ends: one line each time, not a traceback.
             outage = isinstance(exc, OUTAGES)
             logger.log(
@@ -256,36 +325,91 @@ def _flush() -> int:
                 len(batch),
                 exc_info=not outage,
             )
-            # Put back onto a buffer that filled meanwhile, extendleft drops the newest: count them.
-            _count_dropped(max(0, len(_buffer) + len(batch) - _buffer.maxlen))
-            _buffer.extendleft(reversed(batch))
             return written
+        _uncertain.clear()
+        with _lock:
+            for _ in batch:
+                _buffer.popleft()
+            if _spool[0] is not None:
+                _spool[0].done(segment for _, segment in batch)
+            _stalled["since"] = None
+            _room.notify_all()
+        left -= len(batch)
         written += len(batch)
+    return written
+
+
+def replay() -> int:
+    """Write the records left in the spool directory by processes that are gone, each once (those the
+    table has are skipped), deleting each file once written; return how many were written."""
+    where = auditspool.directory()
+    written = 0
+    for path in auditspool.left_files(where) if where else []:
+        claimed = auditspool.claim(path)
+        if claimed is None:  # its process lives
+            continue
+        try:
+            entries = _unwritten(claimed.entries)
+            for start in range(0, len(entries), conf.get("AUDIT_BATCH_SIZE")):
+                _insert(entries[start : start + conf.get("AUDIT_BATCH_SIZE")])
+        except Exception as exc:
+            claimed.release()
+            outage = isinstance(exc, OUTAGES)
+            logger.log(
+                logging.WARNING if outage else logging.ERROR,
+                "Could not write the audit records left in %s; keeping them for the next replay",
+                path,
+                exc_info=not outage,
+            )
+            break
+        claimed.delete()
+        written += len(entries)
+        if entries:
+            logger.warning("Wrote %d audit records left in %s by a process that is gone", len(entries), path)
+        if claimed.torn:
+            logger.error(
+                "Dropped %d audit records: unreadable lines in %s (cut by a system crash)", claimed.torn, path
+            )
+            signals.audit_records_dropped.send(sender=None, count=claimed.torn)
     return written
 
 
 def flush_at_exit() -> None:
     """At shutdown: write what is buffered, waiting up to ``AUDIT_EXIT_WAIT_SECONDS`` for a database
-    that is down; records it still refuses go to the error log, one line each, rather than nowhere."""
+    that is down; records it still refuses go to the error log, one line each, and stay in the spool
+    for the next process to write."""
     deadline = time.monotonic() + conf.get("AUDIT_EXIT_WAIT_SECONDS")
-    with _flush_lock:  # the writer thread finishes (or puts back) a batch it holds, then starts no other
+    with _flush_lock:  # the writer thread finishes the batch it is writing, then starts no other
         _flush()
         while _buffer and time.monotonic() < deadline:
             time.sleep(0.5)
             close_old_connections()
             _flush()
         while _buffer:
-            created, token, kind, name, outcome, duration_ms, arguments, version, detail = _buffer.popleft()
-            size, checksum = digest(arguments)
+            entry, segment = _buffer.popleft()
+            _, created, subject, _, client_id, kind, name, outcome, _, size, checksum, _, detail = entry
             logger.error(
-                "Audit record not written: %s %s %s%s by %s via %s at %s (%d argument bytes, sha256 %s)",
-                kind, name, outcome, f" ({detail})" if detail else "", token.subject, token.client_id,
+                "Audit record not written%s: %s %s %s%s by %s via %s at %s (%d argument bytes, sha256 %s)",
+                " (kept in the spool for the next process)" if segment else "",
+                kind, name, outcome, f" ({detail})" if detail else "", subject, client_id,
                 datetime.fromtimestamp(created, tz=UTC).isoformat(), size, checksum,
             )  # fmt: skip
+        with _lock:  # its files are deleted, or left to the next process when records wait in them
+            if _spool[0] is not None:
+                _spool[0].close()
+                _spool[0] = None
 
 
 def _write_forever() -> None:
+    replay_at = 0.0
     while True:
+        if time.monotonic() >= replay_at:
+            replay_at = time.monotonic() + REPLAY_SECONDS
+            close_old_connections()
+            try:
+                replay()
+            except Exception:
+                logger.exception("Could not replay the audit spool")
         _wake.wait(conf.get("AUDIT_FLUSH_SECONDS"))
         _wake.clear()
         if _buffer:
@@ -305,3 +429,24 @@ def _ensure_writer() -> None:
             # Workers that are multiprocessing children (granian's) end with os._exit, which skips
             # atexit; multiprocessing runs its finalizers first. A second flush finds nothing left.
             multiprocessing.util.Finalize(None, flush_at_exit, exitpriority=10)
+
+
+def _after_fork_in_child() -> None:
+    # The parent writes what it buffered, and its spool files stay its own (locked while it lives);
+    # this process starts afresh, with ids of its own and no writer thread yet.
+    global _lock, _room, _dropped_lock, _wake, _start_lock, _flush_lock, _id_base, _id_count
+    if _spool[0] is not None:
+        _spool[0].abandon()
+        _spool[0] = None
+    _buffer.clear()
+    _dropped[0] = 0
+    _stalled["since"] = None
+    _state["thread"] = None
+    _uncertain.clear()
+    _lock, _dropped_lock, _wake = threading.Lock(), threading.Lock(), threading.Event()
+    _room = threading.Condition(_lock)
+    _start_lock, _flush_lock = threading.Lock(), threading.Lock()
+    _id_base, _id_count = int.from_bytes(os.urandom(8)) << 64, itertools.count()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

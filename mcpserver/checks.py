@@ -80,3 +80,23 @@ def check_shared_cache(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register()
+def check_audit_spool(app_configs, **kwargs):
+    """Without a usable spool a killed worker loses the records it had not written yet."""
+    from . import auditspool
+
+    problem = auditspool.problem() if conf.get("AUDIT") else None
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"The audit spool cannot be written: {problem}.",
+            hint=(
+                "Set MCPSERVER AUDIT_SPOOL_DIR to a directory that the server's user owns and no other "
+                "user may write (or AUDIT_SPOOL to False: a killed worker then loses its unwritten records)."
+            ),
+            id="mcpserver.E005",
+        )
+    ]

@@ -114,6 +114,10 @@ class AuditRecord(models.Model):
     detail = models.CharField(
         max_length=500, blank=True, default="", help_text="Why the use was denied or invalid."
     )
+    # Given when the record is made (empty on records older than it): replaying a killed process's
+    # spool writes only the ids the table lacks, found among the rows of the records' time range
+    # (the index on ``created``), so the id needs no index of its own.
+    uuid = models.UUIDField(null=True, blank=True, editable=False, help_text="The record's own id.")
 
     objects = AuditRecordQuerySet.as_manager()
 

@@ -234,6 +234,52 @@ def test_no_audit_record_is_lost_on_a_graceful_shutdown(tmp_path):
         server.stop()
 
 
+def test_no_audit_record_is_lost_when_a_worker_is_killed():
+    """A worker killed outright (SIGKILL, as the out-of-memory killer does) never writes its buffer:
+    its records wait in its spool file, and the next worker writes them, once."""
+    import os
+    import signal
+    import time
+
+    from .liveserver import LiveServer
+
+    server = LiveServer(env={"MCP_AUDIT_FLUSH_SECONDS": "3600"}, access_log=False, workers=1)
+    server.start()
+
+    def count() -> int:
+        script = "from mcpserver.models import AuditRecord as A; print(A.objects.filter(name='echo').count())"
+        return int(server.manage("shell", "-v", "0", "-c", script).stdout.strip().splitlines()[-1])
+
+    try:
+        token = httpx.post(
+            server.url + "/oauth/token/",
+            data={"grant_type": "client_credentials"},
+            auth=("demo-service", "demo-service-secret"),
+        ).json()["access_token"]
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": "kept"}},
+        }
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(20):
+            assert httpx.post(server.mcp_url, json=body, headers=headers).status_code == 200
+        (worker,) = server.worker_pids()
+        os.kill(worker, signal.SIGKILL)
+        server.restart(MCP_AUDIT_FLUSH_SECONDS="0.2")
+        assert count() == 0  # the killed worker wrote nothing
+        assert httpx.post(server.mcp_url, json=body, headers=headers).status_code == 200  # a new worker
+        deadline = time.monotonic() + 30
+        while (written := count()) < 21 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert written == 21
+        time.sleep(1)
+        assert count() == 21  # and only once
+    finally:
+        server.stop()
+
+
 def _stream_request(token: str, steps: int, interval_ms: int) -> dict:
     return {
         "json": {

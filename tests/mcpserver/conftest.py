@@ -14,10 +14,10 @@ CAPS_KEY = "io.modelcontextprotocol/clientCapabilities"
 
 
 @pytest.fixture(autouse=True)
-def mcp_settings(settings):
-    """Caches that would hide per-test data are off; audit records wait for an explicit flush. The
-    revocation fallback stays as production has it (the issuer's database): tests of the behaviour
-    without one switch it off themselves."""
+def mcp_settings(settings, tmp_path):
+    """Caches that would hide per-test data are off; audit records wait for an explicit flush and are
+    spooled into the test's own directory. The revocation fallback stays as production has it (the
+    issuer's database): tests of the behaviour without one switch it off themselves."""
     from mcpserver import audit, auth, limits, policies
 
     settings.MCPSERVER = {
@@ -25,6 +25,7 @@ def mcp_settings(settings):
         "KEY_REFRESH_INTERVAL": 0,
         "POLICY_CACHE_SECONDS": 0,
         "AUDIT_BACKGROUND": False,
+        "AUDIT_SPOOL_DIR": str(tmp_path / "audit-spool"),
     }
     auth.reset()
     policies.forget()
