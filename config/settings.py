@@ -433,6 +433,9 @@ MCPSERVER = {
     "AUDIT_FLUSH_SECONDS": float(env("MCP_AUDIT_FLUSH_SECONDS", "1")),
     "AUDIT_BATCH_SIZE": env_int("MCP_AUDIT_BATCH_SIZE", 250),
     "AUDIT_RETENTION_DAYS": env_int("MCP_AUDIT_RETENTION_DAYS", 90),
+    "AUDIT_BACKPRESSURE_SECONDS": float(env("MCP_AUDIT_BACKPRESSURE_SECONDS", "5")),
+    "AUDIT_SPOOL": env_bool("MCP_AUDIT_SPOOL", True),
+    "AUDIT_SPOOL_DIR": env("MCP_AUDIT_SPOOL_DIR") or None,
 }
 # --- end of the MCP resource server block ---------------------------------------------------------
 

@@ -158,6 +158,7 @@ class LiveServer:
             PYTHONUNBUFFERED="1",
             STATIC_ROOT=str(self.workdir / "static"),  # the admin's files, collected per server
             PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),  # the workers' metric files, per server
+            MCP_AUDIT_SPOOL_DIR=str(self.workdir / "audit-spool"),  # the workers' audit spool, per server
         )
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
