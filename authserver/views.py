@@ -35,7 +35,18 @@ from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError,
 
 from observability import clientaddress
 
-from . import clients, conf, consents, grants, keys, metadata, registration, resource_indicators, scopes, throttle
+from . import (
+    conf,
+    consents,
+    grants,
+    keys,
+    metadata,
+    redirects,
+    registration,
+    resource_indicators,
+    scopes,
+    throttle,
+)
 from .exceptions import oauth_error, oauthlib_response
 from .forms import LoginForm, clean_username
 from .models import ClientPolicy, Consent, access_tokens
@@ -230,7 +241,7 @@ def _prompt(request: HttpRequest) -> set[str]:
 def _names_a_registered_redirect(data: dict) -> bool:
     """Whether the consent form names an existing client and one of its registered redirect URIs."""
     application = get_application_model().objects.filter(client_id=data["client_id"]).first()
-    return application is not None and clients.registered(application, data["redirect_uri"])
+    return application is not None and redirects.registered(application, data["redirect_uri"])
 
 
 def _client_id_of(request: HttpRequest) -> str:

@@ -65,7 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_BACKGROUND": True,  # False: records wait for an explicit audit.flush() (tests)
     "AUDIT_EXIT_WAIT_SECONDS": 10.0,  # at shutdown, how long buffered records wait for the database
     "AUDIT_RETENTION_DAYS": 90,  # manage.py prune_audit deletes records older than this
-    "POLICY_CACHE_SECONDS": 5,
+    "POLICY_CACHE_SECONDS": 5,  # without a change feed: how often tool policies are re-read (policies.py)
 }
 
 

@@ -15,19 +15,14 @@ CAPS_KEY = "io.modelcontextprotocol/clientCapabilities"
 
 @pytest.fixture(autouse=True)
 def mcp_settings(settings):
-    """Caches that would hide per-test data are off; audit records wait for an explicit flush. The
+    """The key cache that would hide per-test keys is off; audit records wait for an explicit flush.
+    (Tool policies need nothing: they are kept per change-feed version, new in every test.) The
     revocation fallback stays as production has it (the issuer's database): tests of the behaviour
     without one switch it off themselves."""
-    from mcpserver import audit, auth, limits, policies
+    from mcpserver import audit, auth, limits
 
-    settings.MCPSERVER = {
-        **settings.MCPSERVER,
-        "KEY_REFRESH_INTERVAL": 0,
-        "POLICY_CACHE_SECONDS": 0,
-        "AUDIT_BACKGROUND": False,
-    }
+    settings.MCPSERVER = {**settings.MCPSERVER, "KEY_REFRESH_INTERVAL": 0, "AUDIT_BACKGROUND": False}
     auth.reset()
-    policies.forget()
     limits.reset()  # a streamed response a test never closed would hold its caller's slot
     audit._buffer.clear()
     yield settings.MCPSERVER
