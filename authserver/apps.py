@@ -17,7 +17,8 @@ class AuthserverConfig(AppConfig):
 
         from observability import metrics
 
-        from . import checks, clients, cors, entitlements, revoking  # noqa: F401  (registers checks and receivers)
+        # Imported for what importing them registers: checks and signal receivers.
+        from . import checks, clientmemo, cors, entitlements, keys, redirects, revoking  # noqa: F401
         from .grants import GRANTS
 
         revoking.connect()
@@ -27,6 +28,6 @@ class AuthserverConfig(AppConfig):
         check_request_enabled.connect(cors.allow, dispatch_uid="authserver-cors")
         # RFC 8252 §7.1 private-use redirect schemes, per client: DOT reads this method wherever it
         # checks a redirect scheme (model validation, the final redirect); its setting is global.
-        get_application_model().get_allowed_schemes = clients.allowed_schemes
+        get_application_model().get_allowed_schemes = redirects.allowed_schemes
         # The password grant is kept on purpose (OAUTH_PASSWORD_GRANT); DOT warns on every use.
         warnings.filterwarnings("ignore", message="The OAuth 2.0 resource owner password credentials grant")

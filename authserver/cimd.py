@@ -51,12 +51,14 @@ class PerAddressLimit:
     """
 
     def has_permission(self, request, client_id: str) -> bool:
+        # DOT keeps its failure backoff in Django's default cache: this reads DOT's own state where DOT
+        # writes it (the project's shared state, ``sharedstate``, holds none of it).
         if cache.get(cimd._backoff_cache_key(client_id)):
             return True
         try:
             wait = throttle.metadata_fetches_exceeded(client_ip(request))
         except outages.OUTAGES:
-            outages.warn("The shared cache is unreachable: no metadata documents are fetched")
+            outages.warn("The shared state is unreachable: no metadata documents are fetched")
             return False
         if wait:
             log.warning("CIMD_RATE_LIMIT reached for this address: %r not fetched", client_id)

@@ -11,7 +11,7 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEY_SIZE": 2048,
     "SIGNING_KEY_RECHECK_SECONDS": 5,
     # Longest a worker trusts its memo of a client without reloading it (changes made through the
-    # models reach every worker at once through the shared cache; see authserver.clients). 0: off.
+    # models reach every worker at once through the change feed; see authserver.clientmemo). 0: off.
     "CLIENT_RECHECK_SECONDS": 5,
     "MAX_TOKEN_LIFETIME": 24 * 3600,
     "LOGIN_FAILURE_LIMIT": 5,

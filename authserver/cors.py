@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from django.urls import reverse
 from oauth2_provider.models import get_application_model
 
-from .clients import LOOPBACK_HOSTS
+from .redirects import LOOPBACK_HOSTS
 
 # Documents and endpoints any web page may use: public metadata, keys, and self-registration.
 PUBLIC_PATHS = re.compile(

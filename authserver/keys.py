@@ -1,11 +1,14 @@
 """The only code that touches private keys: the current signing key, verifying keys, JWKS, rotation.
 
 Parsed key objects are cached per process by ``kid`` (parsing a PEM costs ~25 ms). Which key is
-current is re-read from the database at most every ``SIGNING_KEY_RECHECK_SECONDS`` (a rotation in
-this process takes effect at once, on other instances within that time, without a restart); a
-retired key keeps verifying, so a token signed with it meanwhile stays valid, until the last token
-it can have signed has expired. A key retired as compromised leaves the JWKS at once, and resource
-servers are told through the deny-list (``revoking.withdraw_keys``) to reload their keys.
+current is kept per process under a stamp of the ``signing-keys`` change feed (``sharedstate.stamps``):
+every creation, rotation, retirement or withdrawal announces a change, so every worker of every
+instance signs with the new key from its next signature on, without a restart. Only without a change
+feed (Redis unreachable, a database other hosts share without Redis) is the current key re-read at
+most every ``SIGNING_KEY_RECHECK_SECONDS`` instead. A retired key keeps verifying, so a token signed
+with it meanwhile stays valid, until the last token it can have signed has expired. A key retired as
+compromised leaves the JWKS at once, and resource servers are told through the deny-list
+(``revoking.withdraw_keys``) to reload their keys.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import base64
 import hashlib
 import json
 import threading
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -22,15 +24,21 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import transaction
 from django.db.models import Max
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
-from . import conf, revoking
+import sharedstate
+from sharedstate.stamps import Stamp
+
+from . import conf, outages, revoking
 from .models import SigningKey, access_tokens
+
+TOPIC = "signing-keys"
 
 _private_keys: dict[str, rsa.RSAPrivateKey] = {}
 _lock = threading.Lock()
-_current: tuple[str, float] | None = None  # (kid, monotonic time it was read)
+_current: tuple[str, Stamp] | None = None  # (kid, the stamp taken before reading it)
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
@@ -73,7 +81,9 @@ def retirement_window() -> int:
 
     Tokens are issued for the default lifetime, or longer by ``issue_token`` (up to
     ``MAX_TOKEN_LIFETIME``); every one is stored, so the latest expiry among live rows is the bound.
-    Other processes may sign with the old key for up to ``SIGNING_KEY_RECHECK_SECONDS`` more.
+    Other processes may sign with the old key for up to ``SIGNING_KEY_RECHECK_SECONDS`` more: with a
+    change feed they move to the new key on their next signature, but the feed may be missing (or
+    lost, Redis down) right then, and without it they re-read the current key only that often.
     """
     now = timezone.now()
     latest = access_tokens().filter(expires__gt=now).aggregate(latest=Max("expires"))["latest"]
@@ -92,8 +102,7 @@ def rotate(compromised: bool = False) -> SigningKey:
         SigningKey.objects.filter(pk__in=previous).update(retired_at=now, verify_until=until)
         if compromised:
             _withdraw(SigningKey.objects.exclude(pk=key.pk))
-    global _current
-    _current = (key.kid, time.monotonic())
+        _announce()  # the retirements are updates: no signal announces them
     return key
 
 
@@ -114,14 +123,36 @@ def _withdraw(chosen) -> int:
     now = timezone.now()
     withdrawn = chosen.filter(compromised_at__isnull=True).update(compromised_at=now, verify_until=now)
     if withdrawn:
+        _announce()
         revoking.withdraw_keys()
     return withdrawn
 
 
-def forget_current() -> None:
-    """Make the next signature re-read which key is current."""
+def keys_changed(sender=None, using=None, **kwargs) -> None:
+    """A key was saved or deleted: every process re-reads which key is current on its next signature.
+
+    This process forgets at once; others learn it from the ``signing-keys`` feed, at once and again
+    when the change commits. A first key made while the feed cannot be told is only logged (nobody
+    signs with another key yet); a rotation or withdrawal announces itself as well, and fails instead
+    (``_announce``).
+    """
+    try:
+        _announce(using)
+    except outages.OUTAGES:
+        outages.warn("The shared state is unreachable: other workers learn of a new signing key late")
+
+
+def _announce(using: str | None = None) -> None:
+    """Announce a change to the keys. Raises when it cannot (Redis unreachable: an outage), and the
+    caller's transaction with it: a process with a working feed that never heard of a rotation would
+    go on signing with the retired key after its retirement window."""
     global _current
     _current = None
+    sharedstate.changed(TOPIC, using=using)
+
+
+post_save.connect(keys_changed, sender=SigningKey, dispatch_uid="authserver-keys-saved")
+post_delete.connect(keys_changed, sender=SigningKey, dispatch_uid="authserver-keys-deleted")
 
 
 def ensure_key() -> SigningKey:
@@ -140,12 +171,13 @@ def _load_private(kid: str) -> rsa.RSAPrivateKey:
 
 
 def current_signing_key() -> tuple[str, rsa.RSAPrivateKey]:
-    """The ``kid`` and parsed private key that sign new tokens."""
+    """The ``kid`` and parsed private key that sign new tokens: re-read when a change to the keys was
+    announced since it was read, or (without a change feed) every ``SIGNING_KEY_RECHECK_SECONDS``."""
     global _current
-    current = _current
-    if current is None or time.monotonic() - current[1] > conf.get("SIGNING_KEY_RECHECK_SECONDS"):
+    current, now = _current, Stamp.take(TOPIC)
+    if current is None or not current[1].valid(now, without_feed=conf.get("SIGNING_KEY_RECHECK_SECONDS")):
         kid = SigningKey.objects.active().order_by("-created", "-id").values_list("kid", flat=True).first()
-        current = _current = (kid or ensure_key().kid, time.monotonic())
+        current = _current = (kid or ensure_key().kid, now)
     return current[0], _load_private(current[0])
 
 

@@ -18,7 +18,7 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
-from . import clients, conf, grants, metadata, scopes
+from . import conf, grants, metadata, redirects, scopes
 from .models import ClientPolicy, InitialAccessToken, Scope, token_checksum
 
 RESPONSE_TYPES = ["code"]
@@ -115,7 +115,7 @@ def refusal(body: bytes) -> tuple[str, str] | None:
         return problem
     uris = data.get("redirect_uris", [])
     for uri in uris if isinstance(uris, list) else []:
-        problem = clients.redirect_uri_problem(uri) if isinstance(uri, str) else "it is not a string"
+        problem = redirects.redirect_uri_problem(uri) if isinstance(uri, str) else "it is not a string"
         if problem:
             return "invalid_redirect_uri", f"Redirect URI {uri!r} refused: {problem}."
     grant_types = data.get("grant_types", ["authorization_code"])

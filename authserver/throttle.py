@@ -1,8 +1,8 @@
-"""Failure counters, lockouts and rate limits kept in the shared cache, so every worker sees them.
+"""Failure counters, lockouts and rate limits kept in the shared state, so every worker sees them.
 
-Without the cache, lockouts cannot be checked: sign-ins and the password grant fail (503, see
+Without the shared state, lockouts cannot be checked: sign-ins and the password grant fail (503, see
 ``outages``) rather than let guessing go on. The token rate limit, a flood guard, is counted per
-process until the cache is back.
+process until the shared state is back.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import hashlib
 import threading
 import time
 
-from django.core.cache import cache
-
+import sharedstate
 from observability.clientaddress import bucket
 
 from . import conf, outages
@@ -24,18 +23,18 @@ def _key(kind: str, value: str) -> str:
 
 
 def _bump(key: str, window: int) -> int:
-    """Increment a fixed-window counter and return its new value."""
-    return _add(key, 1, window)
+    """Count one hit on a counter that lives ``window`` seconds from its first hit; its new value."""
+    return sharedstate.incr(key, 1, window)
 
 
 def _lock(kind: str, value: str, seconds: int) -> None:
-    cache.set(_key(f"lock-{kind}", value), time.time() + seconds, timeout=seconds)
+    sharedstate.set(_key(f"lock-{kind}", value), time.time() + seconds, seconds)
 
 
 def lockout_remaining(username: str, ip: str) -> int:
     """Seconds until the username or address (an IPv6 one: its /64) may try again (0 when not locked)."""
     now = time.time()
-    until = cache.get_many([_key("lock-user", username), _key("lock-ip", bucket(ip))]).values()
+    until = sharedstate.get_many([_key("lock-user", username), _key("lock-ip", bucket(ip))]).values()
     remaining = max((u - now for u in until if u), default=0)
     return max(0, int(remaining + 0.999))
 
@@ -51,14 +50,14 @@ def record_login_failure(username: str, ip: str) -> None:
 
 
 def record_login_success(username: str) -> None:
-    cache.delete(_key("fail-user", username))
+    sharedstate.delete(_key("fail-user", username))
 
 
 class _BatchedCounter:
-    """A per-client request count shared through the cache, written in batches.
+    """A per-client request count shared through the shared state, written in batches.
 
     Each process tallies locally and adds its tally to the shared counter every ``batch`` requests,
-    so a token request costs a shared-cache write only now and then. Across ``W`` workers the limit
+    so a token request costs a shared write only now and then. Across ``W`` workers the limit
     may be overshot by at most ``W * batch`` requests per window; small limits use a batch of 1.
     """
 
@@ -78,7 +77,7 @@ class _BatchedCounter:
                 return known + pending
             self._state[key] = (window_id, 0, known)
         try:
-            total = _add(f"{key}:{window_id}", pending, window)
+            total = sharedstate.incr(f"{key}:{window_id}", pending, window)
         except outages.OUTAGES:
             return self._keep(key, window_id, pending, known)
         with self._lock:
@@ -90,32 +89,13 @@ class _BatchedCounter:
     def _keep(self, key: str, window_id: int, tally: int, known: int) -> int:
         """The shared counter is unreachable: keep the tally for when it is back, and meanwhile count
         in this process alone (the limit then holds per process instead of per deployment)."""
-        outages.warn("The shared cache is unreachable: token rate limits are counted per process")
+        outages.warn("The shared state is unreachable: token rate limits are counted per process")
         with self._lock:
             wid, pending, _ = self._state[key]
             if wid == window_id:
                 self._state[key] = (wid, pending + tally, known)
                 tally += pending
         return known + tally
-
-
-def _add(key: str, amount: int, window: int) -> int:
-    """Add ``amount`` to a counter that lives ``window`` seconds from its first hit; its new value.
-
-    Increment first: the counter usually exists already, and a failed ``add`` is not free (the
-    database cache tries an INSERT in a write transaction of its own, Redis a round trip).
-    """
-    try:
-        return cache.incr(key, amount)
-    except ValueError:  # not there yet, or just expired
-        pass
-    if cache.add(key, amount, timeout=window):
-        return amount
-    try:
-        return cache.incr(key, amount)  # another worker created it meanwhile
-    except ValueError:
-        cache.add(key, amount, timeout=window)
-        return amount
 
 
 _token_requests = _BatchedCounter()
@@ -146,6 +126,6 @@ def metadata_fetches_exceeded(ip: str) -> int:
 
 def _address_exceeded(kind: str, ip: str, limit: int, window: int) -> int:
     now = time.time()
-    if _add(f"{_key(kind, bucket(ip))}:{int(now // window)}", 1, window) > limit:
+    if _bump(f"{_key(kind, bucket(ip))}:{int(now // window)}", window) > limit:
         return int(window - now % window) + 1
     return 0

@@ -15,7 +15,7 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from observability import clientaddress
 
-from . import clients, grants, registration, scopes, throttle
+from . import clientmemo, grants, redirects, registration, scopes, throttle
 from .exceptions import TooManyRequests
 from .forms import clean_username
 from .models import ClientPolicy
@@ -85,19 +85,19 @@ class OAuth2Validator(DOTValidator):
     def _load_application(self, client_id, request):
         """DOT's one place that loads a client (and creates CIMD clients on first sight).
 
-        A client this process loaded before comes from ``clients.memo`` (with its ceiling, checked
-        against the shared change stamp); DOT then takes it as already loaded. Its secret is still
+        A client this process loaded before comes from ``clientmemo.memo`` (with its ceiling, checked
+        against the ``clients`` change feed); DOT then takes it as already loaded. Its secret is still
         checked on every request, against the stored hash. A client created from its metadata
         document gets the same default ceiling as a dynamically registered one before anything
         reads that ceiling.
         """
         ticket = None
         if not request.client and isinstance(client_id, str):
-            request.client, ticket = clients.memo.lookup(client_id)
+            request.client, ticket = clientmemo.memo.lookup(client_id)
         client = super()._load_application(client_id, request)
         if client is not None and client.registration_source == client.RegistrationSource.CIMD:
             registration.ensure_policy(client)
-        clients.memo.store(ticket, client)
+        clientmemo.memo.store(ticket, client)
         return client
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
@@ -146,7 +146,7 @@ class OAuth2Validator(DOTValidator):
         except IntegrityError:
             # The client row is gone: deleted behind the models' back (SQL) while this worker's memo
             # still held it (at most CLIENT_RECHECK_SECONDS). No token; the client is unknown now.
-            clients.memo.forget()
+            clientmemo.memo.forget()
             raise InvalidClientError(request=request) from None
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
@@ -177,13 +177,13 @@ class OAuth2Validator(DOTValidator):
         """Whatever registered the client (admin, CLI, DCR, CIMD), plain http goes only to loopback,
         and the URI is one of the registered ones character for character, loopback port included."""
         allowed = super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs)
-        if not (allowed and clients.redirect_uri_allowed(redirect_uri)):
+        if not (allowed and redirects.redirect_uri_allowed(redirect_uri)):
             return False
-        return clients.registered(request.client, redirect_uri)
+        return redirects.registered(request.client, redirect_uri)
 
     def get_default_redirect_uri(self, client_id, request, *args, **kwargs) -> str | None:
         uri = super().get_default_redirect_uri(client_id, request, *args, **kwargs)
-        return uri if uri and clients.redirect_uri_allowed(uri) else None
+        return uri if uri and redirects.redirect_uri_allowed(uri) else None
 
     def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs) -> bool:
         """RFC 6749 §5.2: a redirect URI unlike the authorization request's is ``invalid_grant``."""

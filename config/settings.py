@@ -354,8 +354,8 @@ AUTHSERVER = {
     "ALLOWED_RESOURCES": [MCP_RESOURCE_URL, *env_list("OAUTH_EXTRA_RESOURCES")],
     "SIGNING_KEY_SIZE": env_int("SIGNING_KEY_SIZE", 2048),
     "SIGNING_KEY_RECHECK_SECONDS": env_int("SIGNING_KEY_RECHECK_SECONDS", 5),
-    # Longest a worker trusts its in-memory copy of a client (authserver.clients.memo); changes made
-    # through the models reach every worker at once through the shared cache. 0 turns the memo off.
+    # Longest a worker trusts its in-memory copy of a client (authserver.clientmemo); changes made
+    # through the models reach every worker at once through the change feed. 0 turns the memo off.
     "CLIENT_RECHECK_SECONDS": env_int("CLIENT_RECHECK_SECONDS", 5),
     "MAX_TOKEN_LIFETIME": env_int("MAX_ACCESS_TOKEN_LIFETIME", 24 * 3600),
     "LOGIN_FAILURE_LIMIT": env_int("LOGIN_FAILURE_LIMIT", 5),

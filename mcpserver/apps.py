@@ -1,4 +1,4 @@
-"""App configuration: registers the capabilities and the system checks at start-up."""
+"""App configuration: registers the capabilities, the system checks and signal receivers at start-up."""
 
 from django.apps import AppConfig
 
@@ -9,7 +9,8 @@ class McpserverConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, policies  # noqa: F401  (registers the system checks)
         from .registry import build_registry
 
+        policies.connect()
         self.registry = build_registry()

@@ -76,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_SPOOL": True,
     "AUDIT_SPOOL_DIR": None,
     "AUDIT_RETENTION_DAYS": 90,  # manage.py prune_audit deletes records older than this
-    "POLICY_CACHE_SECONDS": 5,
+    "POLICY_CACHE_SECONDS": 5,  # without a change feed: how often tool policies are re-read (policies.py)
 }
 
 

@@ -1,4 +1,4 @@
-"""Legacy (2025) ``Mcp-Session-Id`` sessions, kept in the shared cache so any worker serves any session."""
+"""Legacy (2025) ``Mcp-Session-Id`` sessions, kept in the shared state so any worker serves any session."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 import secrets
 from typing import Any
 
-from django.core.cache import cache
+import sharedstate
 
 from . import conf
 from .auth import AccessToken
@@ -25,7 +25,7 @@ def create(token: AccessToken, version: str, client_info: Any = None) -> str:
     state = {"version": version, "subject": token.subject, "client_id": token.client_id}
     if isinstance(client_info, dict):
         state["client"] = {k: str(v)[:200] for k, v in client_info.items() if k in {"name", "version"}}
-    cache.set(_key(session_id), state, timeout=conf.get("SESSION_TTL"))
+    sharedstate.set(_key(session_id), state, conf.get("SESSION_TTL"))
     return session_id
 
 
@@ -33,7 +33,7 @@ def load(session_id: str, token: AccessToken) -> dict[str, Any] | None:
     """The session's state, or None when it is unknown, ended, expired or someone else's."""
     if not _SESSION_ID.match(session_id):
         return None
-    state = cache.get(_key(session_id))
+    state = sharedstate.get(_key(session_id))
     if (
         not isinstance(state, dict)
         or state.get("subject") != token.subject
@@ -44,11 +44,11 @@ def load(session_id: str, token: AccessToken) -> dict[str, Any] | None:
 
 
 def end(session_id: str) -> None:
-    cache.delete(_key(session_id))
+    sharedstate.delete(_key(session_id))
 
 
 def update(session_id: str, **fields: Any) -> None:
     """Change a live session's state (e.g. its log level), keeping its expiry horizon."""
-    state = cache.get(_key(session_id))
+    state = sharedstate.get(_key(session_id))
     if isinstance(state, dict):
-        cache.set(_key(session_id), {**state, **fields}, timeout=conf.get("SESSION_TTL"))
+        sharedstate.set(_key(session_id), {**state, **fields}, conf.get("SESSION_TTL"))

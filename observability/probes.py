@@ -1,17 +1,18 @@
-"""Readiness probes: can this instance reach the database and the shared cache right now?"""
+"""Readiness probes: can this instance reach the database and the shared state right now?
+
+The shared state's probe keeps the name ``cache`` (what ``/ready`` reports and dashboards read).
+"""
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 
-from django.core.cache import cache
 from django.db import connections
 
-logger = logging.getLogger(__name__)
+import sharedstate
 
-PROBE_KEY = "observability:ready-probe"
+logger = logging.getLogger(__name__)
 
 
 def database() -> None:
@@ -21,15 +22,12 @@ def database() -> None:
         cursor.fetchone()
 
 
-def shared_cache() -> None:
-    """Write and read back a short-lived key: the cache is reachable and keeps what it is given."""
-    value = secrets.token_hex(8)
-    cache.set(PROBE_KEY, value, 10)
-    if cache.get(PROBE_KEY) != value:
-        raise RuntimeError("the cache did not return the value just written")
+def shared_state() -> None:
+    """Write and read back a short-lived key: the shared state is reachable and keeps what it is given."""
+    sharedstate.ping()
 
 
-PROBES: dict[str, Callable[[], None]] = {"database": database, "cache": shared_cache}
+PROBES: dict[str, Callable[[], None]] = {"database": database, "cache": shared_state}
 
 
 def run(probes: dict[str, Callable[[], None]] | None = None) -> dict[str, bool]:

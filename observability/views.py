@@ -10,13 +10,13 @@ from . import allowlist, metrics, probes
 
 @require_safe
 def health(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process answers HTTP. Touches neither the database nor the cache."""
+    """Liveness: the process answers HTTP. Touches neither the database nor the shared state."""
     return _no_store(JsonResponse({"status": "ok"}))
 
 
 @require_safe
 def ready(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 when the database and the shared cache answer, else 503 naming what failed."""
+    """Readiness: 200 when the database and the shared state answer, else 503 naming what failed."""
     checks = probes.run()
     failed = [name for name, ok in checks.items() if not ok]
     body = {

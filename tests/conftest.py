@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
+
+import sharedstate
+from tests.helpers import wait_for_feed
 
 
 def pytest_configure(config):
@@ -27,21 +29,19 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _forget_current_signing_key():
-    """Each test's database starts without keys; the per-process "current key" memo must too."""
-    from authserver import keys
-
-    keys.forget_current()
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    """Lockout counters and the revocation deny-list must not leak between tests."""
+def _fresh_shared_state():
+    """Every test starts with the change feed up (Redis subscribes in a thread of its own; until it
+    has, readers look everything up), and leaves nothing behind: its shared keys (lockouts, counters,
+    sessions, the deny-list) are deleted, and this process's view of the shared state is forgotten,
+    so every memo keyed on a change feed's version (clients, the current signing key, tool policies)
+    loads afresh in the next test."""
+    wait_for_feed()
     yield
     try:
-        cache.clear()
+        sharedstate.clear()
     except Exception:  # a test without database access cannot clear the database cache
         pass
+    sharedstate.reset()
 
 
 @pytest.fixture

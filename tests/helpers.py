@@ -86,3 +86,68 @@ def keep_test_transaction():
             request_started.connect(close_old_connections)
         if finished:
             request_finished.connect(close_old_connections)
+
+
+# A shared state nobody serves: every key operation fails at once ("connection refused"), and there is
+# no change feed (``sharedstate.version`` reads None).
+UNREACHABLE_STATE = {
+    "BACKEND": "sharedstate.redis.RedisState",
+    "LOCATION": "redis://127.0.0.1:1/0",
+    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+}
+
+
+def wait_for_feed(timeout: float = 5.0) -> None:
+    """Until the configured back end's change feed is up: Redis subscribes in a thread of its own, and
+    until it has, ``sharedstate.version`` reads None. Other back ends answer at once (with a feed, or
+    with None where there is none)."""
+    import time
+
+    import sharedstate
+    from sharedstate.redis import RedisState
+
+    if not isinstance(sharedstate.backend(), RedisState):
+        return
+    deadline = time.monotonic() + timeout
+    while sharedstate.version("tests") is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def announce_elsewhere(topic: str) -> None:
+    """Announce a change to ``topic`` as another process of the deployment does: through a back end of
+    its own, and without this process's model signals. (An in-memory SQLite database has one process,
+    whose change feed lives in its own back end: that one announces.)"""
+    from django.conf import settings
+    from django.db import connection
+    from django.utils.module_loading import import_string
+
+    import sharedstate
+    from sharedstate.embedded import EmbeddedState
+    from sharedstate.redis import RedisState
+
+    config = {**sharedstate.DEFAULT, **getattr(settings, "SHARED_STATE", {})}
+    options = {key.lower(): value for key, value in config.items() if key != "BACKEND"}
+    other = import_string(config["BACKEND"])(**options)
+    if isinstance(other, EmbeddedState) and connection.vendor == "sqlite" and connection.is_in_memory_db():
+        other = sharedstate.backend()
+    other.announce(topic)
+    if isinstance(other, RedisState):
+        # The publisher's next round trip: the message is on its way to every subscriber by then, as
+        # it is by the time a real announcer's reply could lead to this process's next request.
+        other.client.ping()
+        other.close()
+
+
+def wait_until_moved(topic: str, before, timeout: float = 2.0) -> bool:
+    """Whether ``sharedstate.version(topic)`` moves on from ``before``: at once on the embedded feed,
+    on Redis once the announcement has come back over this process's subscription."""
+    import time
+
+    import sharedstate
+
+    deadline = time.monotonic() + timeout
+    while sharedstate.version(topic) == before:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True

@@ -16,7 +16,7 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError, InvalidScopeError
 
-from .. import clients, conf, consents, resource_indicators, scopes
+from .. import conf, consents, redirects, resource_indicators, scopes
 from .pages import PageSecurityMixin
 
 
@@ -161,4 +161,4 @@ def _prompt(request: HttpRequest) -> set[str]:
 def _names_a_registered_redirect(data: dict) -> bool:
     """Whether the consent form names an existing client and one of its registered redirect URIs."""
     application = get_application_model().objects.filter(client_id=data["client_id"]).first()
-    return application is not None and clients.registered(application, data["redirect_uri"])
+    return application is not None and redirects.registered(application, data["redirect_uri"])

@@ -56,10 +56,12 @@ class Context:
 
     def visible(self, kind: str, after: str | None = None) -> Iterator[Definition]:
         """What this caller may use, sorted (keys after ``after`` only): allowed by scopes and roles and
-        not switched off. Lazy, so that a page of a long list costs a page, not the whole list."""
+        not switched off. Lazy, so that a page of a long list costs a page, not the whole list. The
+        tool policies are read once, so that one listing applies one version of them."""
+        kept = policies.overrides() if kind == "tool" else None
         return (
             item
-            for item in map(_effective, self.registry.all(kind, after))
+            for item in (_effective(found, kept) for found in self.registry.all(kind, after))
             if item is not None and allowed(self, item)
         )
 
@@ -80,8 +82,8 @@ def required_scopes(item: Definition) -> list[str]:
     return [_family_scope(item), *item.scopes]
 
 
-def _effective(item: Definition) -> Definition | None:
-    return policies.effective(item) if isinstance(item, Tool) else item
+def _effective(item: Definition, kept: dict | None = None) -> Definition | None:
+    return policies.effective(item, kept) if isinstance(item, Tool) else item
 
 
 def allowed(ctx: Context, item: Definition) -> bool:

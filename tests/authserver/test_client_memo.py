@@ -1,30 +1,26 @@
 """The token endpoint's per-process memo of clients: no query to find a client, never a stale one.
 
 Every change made through the models (admin, DCR, CLI) reaches the memo on the next request, through
-the change stamp in the shared cache; a change that bypasses the models within
-``CLIENT_RECHECK_SECONDS``; without the shared cache the memo is not used.
+the ``clients`` change feed; a change that bypasses the models within ``CLIENT_RECHECK_SECONDS``;
+without a change feed the memo is not used.
 """
 
 from __future__ import annotations
 
+import types
+
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.dispatch import receiver
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.signals import app_authorized
 
-from authserver import clients
+import sharedstate
+from authserver import clientmemo, clients
 from authserver.models import ClientPolicy
-
-from .test_outages import UNREACHABLE_REDIS
-
-
-@pytest.fixture(autouse=True)
-def fresh_memo():
-    clients.memo.reset()
-    yield
-    clients.memo.reset()
+from sharedstate import stamps
+from sharedstate.redis import RedisState
+from tests.helpers import UNREACHABLE_STATE, announce_elsewhere, wait_until_moved
 
 
 @pytest.fixture
@@ -109,17 +105,20 @@ def _disable_behind_the_models_back(service) -> None:
     ClientPolicy.objects.filter(application=service.application).update(enabled=False)
 
 
-def test_a_change_published_by_another_worker_applies_on_the_next_request(issue, service):
+def test_a_change_announced_by_another_process_applies_on_the_next_request(issue, service, settings):
+    """Not the recheck interval: an hour of it, and the change still applies at once."""
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "CLIENT_RECHECK_SECONDS": 3600}
     assert issue().status_code == 200
+    assert not _reads(_statements(issue), "oauth2_provider_application")  # memoised
     _disable_behind_the_models_back(service)
-    cache.set(clients.CHANGE_STAMP_KEY, "stamp-from-another-worker", timeout=None)
+    announce_elsewhere(clientmemo.TOPIC)
     assert issue().status_code == 400
 
 
 def test_an_unpublished_change_applies_within_the_recheck_interval(issue, service, monkeypatch, settings):
     settings.AUTHSERVER = {**settings.AUTHSERVER, "CLIENT_RECHECK_SECONDS": 5}
     now = [1000.0]
-    monkeypatch.setattr(clients.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(stamps, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     assert issue().status_code == 200
     _disable_behind_the_models_back(service)
     now[0] += 4.9
@@ -128,15 +127,30 @@ def test_an_unpublished_change_applies_within_the_recheck_interval(issue, servic
     assert issue().status_code == 400
 
 
-def test_an_emptied_shared_cache_sends_every_worker_back_to_the_database(issue, service):
+def test_a_lost_change_feed_sends_every_worker_back_to_the_database(issue, service, settings):
+    """A Redis restart (or a network fault) breaks each worker's subscription: changes announced
+    meanwhile are lost, so nothing memoised before the break is used after it."""
+    state = sharedstate.backend()
+    if not isinstance(state, RedisState):
+        pytest.skip("the embedded change feed is a file on this host: it cannot be lost")
+    import redis
+
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "CLIENT_RECHECK_SECONDS": 3600}
     assert issue().status_code == 200
     _disable_behind_the_models_back(service)
-    cache.clear()  # a Redis restart
+    admin = redis.Redis.from_url(state.location)
+    db = state.client.connection_pool.connection_kwargs.get("db", 0)
+    ours = [c["id"] for c in admin.client_list() if int(c.get("sub", 0)) and int(c["db"]) == db]
+    for client_id in ours:  # this database is this test run's: only its subscriptions are cut
+        admin.client_kill_filter(_id=client_id)
+    admin.close()
+    assert ours
     assert issue().status_code == 400
 
 
-def test_without_the_shared_cache_every_request_loads_its_client(issue, service, settings):
-    settings.CACHES = UNREACHABLE_REDIS
+def test_without_a_change_feed_every_request_loads_its_client(issue, service, settings):
+    settings.SHARED_STATE = UNREACHABLE_STATE
+    assert sharedstate.version(clientmemo.TOPIC) is None
     assert issue().status_code == 200
     assert _reads(_statements(issue), "oauth2_provider_application")
     _disable_behind_the_models_back(service)
@@ -145,14 +159,16 @@ def test_without_the_shared_cache_every_request_loads_its_client(issue, service,
 
 def test_a_change_is_published_again_when_it_commits(service, django_capture_on_commit_callbacks):
     """A worker may reload the client between the save and the commit, and so read the old row:
-    the stamp changes once more after the commit, sending it back to the database."""
+    the version changes once more after the commit, sending it back to the database."""
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        before = sharedstate.version(clientmemo.TOPIC)
         service.application.save()
-        at_save = cache.get(clients.CHANGE_STAMP_KEY)
-    assert at_save and callbacks
+        assert wait_until_moved(clientmemo.TOPIC, before)
+        at_save = sharedstate.version(clientmemo.TOPIC)
+    assert at_save is not None and callbacks
     for callback in callbacks:
         callback()
-    assert cache.get(clients.CHANGE_STAMP_KEY) not in (None, at_save)
+    assert wait_until_moved(clientmemo.TOPIC, at_save)
 
 
 # --- the rest of the client_credentials path ---

@@ -1,10 +1,10 @@
-"""Redirect URI rules shared by every way a client comes to exist (admin, CLI, DCR, CIMD)."""
+"""Redirect URI rules (authserver.redirects), the same for every way a client comes to exist."""
 
 from __future__ import annotations
 
 import pytest
 
-from authserver import clients
+from authserver import redirects
 
 
 @pytest.mark.parametrize(
@@ -20,7 +20,7 @@ from authserver import clients
     ],
 )
 def test_allowed(uri):
-    assert clients.redirect_uri_problem(uri) is None
+    assert redirects.redirect_uri_problem(uri) is None
 
 
 @pytest.mark.parametrize(
@@ -45,14 +45,14 @@ def test_allowed(uri):
     ],
 )
 def test_refused(uri, reason):
-    assert reason in (clients.redirect_uri_problem(uri) or "")
+    assert reason in (redirects.redirect_uri_problem(uri) or "")
 
 
 def test_allowed_schemes_add_only_the_clients_own_private_schemes(settings):
     class Client:
         redirect_uris = "com.example.app:/cb https://app.example.test/cb myapp:/x"
 
-    assert clients.allowed_schemes(Client()) == ["http", "https", "com.example.app"]
+    assert redirects.allowed_schemes(Client()) == ["http", "https", "com.example.app"]
 
 
 def test_create_client_accepts_a_private_use_scheme(world, make_client):

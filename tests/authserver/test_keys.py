@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import types
 from datetime import timedelta
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.management import call_command
 from django.utils import timezone
 
+import sharedstate
 from authserver import keys
 from authserver.models import SigningKey
+from sharedstate import stamps
+from tests.helpers import UNREACHABLE_STATE, announce_elsewhere, wait_until_moved
 
 
 def jwks(client) -> dict[str, dict]:
@@ -99,31 +105,86 @@ def test_rotate_signing_key_command(world, cc_token, decode, capsys):
     decode(new_token)
 
 
-def _rotate_as_another_process() -> SigningKey:
+def _rotate_as_another_process(announce: bool = True) -> SigningKey:
+    """What a rotation elsewhere looks like from here: the rows change without a signal in this
+    process (``update`` and ``bulk_create``), and the change is announced on the feed (unless
+    ``announce`` is false: there is no feed to announce it on)."""
     old = SigningKey.objects.current()
     until = timezone.now() + timedelta(seconds=keys.retirement_window())
     SigningKey.objects.filter(pk=old.pk).update(retired_at=timezone.now(), verify_until=until)
-    newer = keys.create_key()
-    keys._private_keys.pop(newer.kid, None)
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    jwk = keys._public_jwk(private_key)
+    (newer,) = SigningKey.objects.bulk_create([SigningKey(kid=jwk["kid"], private_key=pem, public_jwk=jwk)])
+    if announce:
+        announce_elsewhere(keys.TOPIC)
     return newer
 
 
-def test_rotation_by_another_instance_is_seen_after_the_recheck_interval(world, cc_token, settings):
-    """Another instance rotated: this process signs with the new key once it re-reads the current one."""
-    settings.AUTHSERVER = {**settings.AUTHSERVER, "SIGNING_KEY_RECHECK_SECONDS": 0}
-    cc_token()
+def _kid(token: str) -> str:
+    return jwt.get_unverified_header(token)["kid"]
+
+
+def test_a_rotation_in_another_process_signs_from_the_next_token_on(world, cc_token, settings):
+    """No recheck interval to wait for (an hour of it here): the announcement is enough."""
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "SIGNING_KEY_RECHECK_SECONDS": 3600}
+    old_kid = _kid(cc_token()["access_token"])
+    assert _kid(cc_token()["access_token"]) == old_kid
     newer = _rotate_as_another_process()
-    assert jwt.get_unverified_header(cc_token()["access_token"])["kid"] == newer.kid
+    assert _kid(cc_token()["access_token"]) == newer.kid
 
 
-def test_tokens_signed_before_the_recheck_still_verify(world, cc_token, client, settings):
+def test_without_a_feed_the_current_key_is_read_again_after_the_recheck(world, settings, monkeypatch):
+    """No change feed (Redis unreachable): a rotation elsewhere is seen once the recheck is due."""
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "SIGNING_KEY_RECHECK_SECONDS": 5}
+    settings.SHARED_STATE = UNREACHABLE_STATE
+    now = [1000.0]
+    monkeypatch.setattr(stamps, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    old_kid = keys.current_signing_key()[0]
+    newer = _rotate_as_another_process(announce=False)
+    now[0] += 4.9
+    assert keys.current_signing_key()[0] == old_kid
+    now[0] += 0.2
+    assert keys.current_signing_key()[0] == newer.kid
+
+
+def test_without_a_feed_tokens_signed_before_the_recheck_still_verify(world, cc_token, client, settings):
     """Within the recheck interval the retired key still signs, and it is still published."""
     settings.AUTHSERVER = {**settings.AUTHSERVER, "SIGNING_KEY_RECHECK_SECONDS": 3600}
-    old_kid = jwt.get_unverified_header(cc_token()["access_token"])["kid"]
-    newer = _rotate_as_another_process()
+    settings.SHARED_STATE = UNREACHABLE_STATE
+    old_kid = _kid(cc_token()["access_token"])
+    newer = _rotate_as_another_process(announce=False)
     token = cc_token()["access_token"]
-    assert jwt.get_unverified_header(token)["kid"] == old_kid
+    assert _kid(token) == old_kid
     assert set(jwks(client)) == {old_kid, newer.kid}
+
+
+def test_a_rotation_is_announced_at_once_and_again_when_it_commits(db, django_capture_on_commit_callbacks):
+    """Another process that read the current key between the two saw the rows before the commit."""
+    keys.ensure_key()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        before = sharedstate.version(keys.TOPIC)
+        keys.rotate()
+        assert wait_until_moved(keys.TOPIC, before)
+        at_rotation = sharedstate.version(keys.TOPIC)
+    for callback in callbacks:
+        callback()
+    assert wait_until_moved(keys.TOPIC, at_rotation)
+
+
+def test_a_rotation_that_cannot_be_announced_is_not_made(db, settings):
+    """A process with a working feed that never heard of it would sign with the retired key past its
+    retirement window: without the announcement the rotation fails as a whole (an outage, 503)."""
+    from observability.outages import OUTAGES
+
+    current = keys.ensure_key()
+    settings.SHARED_STATE = UNREACHABLE_STATE
+    with pytest.raises(OUTAGES):
+        keys.rotate()
+    assert list(SigningKey.objects.all()) == [current]
+    assert SigningKey.objects.current() == current
 
 
 def test_a_retired_key_verifies_for_the_default_lifetime_not_a_fixed_day(world, cc_token, client, settings):

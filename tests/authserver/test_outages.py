@@ -9,8 +9,10 @@ from django.db import OperationalError
 from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+import sharedstate
 from authserver import outages, throttle, validators
 from authserver.views import wellknown
+from tests.helpers import UNREACHABLE_STATE
 
 # A Redis nobody listens on: every command fails at once with "connection refused".
 UNREACHABLE_REDIS = {
@@ -20,6 +22,12 @@ UNREACHABLE_REDIS = {
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
+
+
+def _unreachable(settings) -> None:
+    """Redis gone: the shared state (lockouts, counters, change feeds) and the cache behind it."""
+    settings.CACHES = UNREACHABLE_REDIS
+    settings.SHARED_STATE = UNREACHABLE_STATE
 
 
 def _assert_unavailable_json(response):
@@ -33,7 +41,7 @@ def _assert_unavailable_json(response):
 
 
 def test_password_grant_without_the_cache_is_503_not_a_guess_past_the_lockout(world, post_token, settings):
-    settings.CACHES = UNREACHABLE_REDIS
+    _unreachable(settings)
     response = post_token(
         {
             "grant_type": "password",
@@ -46,7 +54,7 @@ def test_password_grant_without_the_cache_is_503_not_a_guess_past_the_lockout(wo
 
 
 def test_login_page_without_the_cache_is_a_503_page(world, client, settings):
-    settings.CACHES = UNREACHABLE_REDIS
+    _unreachable(settings)
     response = client.post("/accounts/login/", {"username": "alice", "password": "alice-password"})
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
@@ -55,12 +63,12 @@ def test_login_page_without_the_cache_is_a_503_page(world, client, settings):
 
 
 def test_client_credentials_keep_working_without_the_cache(world, cc_token, settings):
-    settings.CACHES = UNREACHABLE_REDIS
+    _unreachable(settings)
     assert cc_token()["access_token"]
 
 
 def test_the_token_rate_limit_is_counted_per_process_while_the_cache_is_down(world, post_token, settings):
-    settings.CACHES = UNREACHABLE_REDIS
+    _unreachable(settings)
     settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 3, "TOKEN_RATE_WINDOW": 3600}
     service = world.clients["service"]
     credentials = (service.client_id, service.client_secret)
@@ -68,21 +76,14 @@ def test_the_token_rate_limit_is_counted_per_process_while_the_cache_is_down(wor
     assert codes == [200, 200, 200, 429]
 
 
-def test_the_local_tally_reaches_the_shared_counter_when_the_cache_is_back(monkeypatch):
+def test_the_local_tally_reaches_the_shared_counter_when_the_cache_is_back(db, settings):
     counter = throttle._BatchedCounter()
-    shared = {"total": 0, "down": True}
-
-    def add(key, amount, window):
-        if shared["down"]:
-            raise RedisConnectionError("refused")
-        shared["total"] += amount
-        return shared["total"]
-
-    monkeypatch.setattr(throttle, "_add", add)
+    reachable = settings.SHARED_STATE
+    settings.SHARED_STATE = UNREACHABLE_STATE
     assert [counter.hit("k", 1, 60, 10) for _ in range(3)] == [1, 2, 3]
-    shared["down"] = False
+    settings.SHARED_STATE = reachable
     assert counter.hit("k", 1, 60, 10) == 4
-    assert shared["total"] == 4
+    assert sharedstate.incr("k:1", 0, 60) == 4  # the shared counter holds every hit
 
 
 def test_a_database_outage_at_the_token_endpoint_is_503(world, post_token, monkeypatch):

@@ -218,7 +218,7 @@ def test_forty_parallel_token_requests_all_succeed(live_server):
 
 
 def test_a_client_changed_from_another_process_stops_working_in_every_worker_at_once(live_server):
-    """Every worker keeps the clients it loaded (authserver.clients.memo); a change made elsewhere
+    """Every worker keeps the clients it loaded (authserver.clientmemo); a change made elsewhere
     (here: ``manage.py``, its own process) reaches all of them on their next request."""
     command = ["create_client", "--name", "memo", "--grant", "client-credentials", "--scopes", "mcp:read"]
     created = json.loads(live_server.manage(*command, "--json").stdout)

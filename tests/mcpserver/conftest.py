@@ -15,20 +15,19 @@ CAPS_KEY = "io.modelcontextprotocol/clientCapabilities"
 
 @pytest.fixture(autouse=True)
 def mcp_settings(settings, tmp_path):
-    """Caches that would hide per-test data are off; audit records wait for an explicit flush and are
-    spooled into the test's own directory. The revocation fallback stays as production has it (the
+    """The key cache that would hide per-test keys is off; audit records wait for an explicit flush and
+    are spooled into the test's own directory. (Tool policies need nothing: they are kept per
+    change-feed version, new in every test.) The revocation fallback stays as production has it (the
     issuer's database): tests of the behaviour without one switch it off themselves."""
-    from mcpserver import audit, auth, limits, policies
+    from mcpserver import audit, auth, limits
 
     settings.MCPSERVER = {
         **settings.MCPSERVER,
         "KEY_REFRESH_INTERVAL": 0,
-        "POLICY_CACHE_SECONDS": 0,
         "AUDIT_BACKGROUND": False,
         "AUDIT_SPOOL_DIR": str(tmp_path / "audit-spool"),
     }
     auth.reset()
-    policies.forget()
     limits.reset()  # a streamed response a test never closed would hold its caller's slot
     audit._buffer.clear()
     yield settings.MCPSERVER

@@ -80,7 +80,10 @@ def test_without_the_cache_and_without_a_fallback_the_answer_is_503(mcp, sign, s
 
 
 def test_sessions_need_the_cache_503_without_it(mcp, with_fallback, settings):
+    from tests.helpers import UNREACHABLE_STATE
+
     settings.CACHES = UNREACHABLE_REDIS
+    settings.SHARED_STATE = UNREACHABLE_STATE  # where the sessions live
     response = mcp.legacy(
         "initialize",
         {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},

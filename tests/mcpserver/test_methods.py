@@ -264,11 +264,14 @@ def test_admin_policy_disables_or_restricts_a_tool(mcp):
         mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}}).json()["error"]["code"]
         == -32602
     )
-    ToolPolicy.objects.filter(name="echo").update(enabled=True, scopes="mcp:extra")
+    policy = ToolPolicy.objects.get(name="echo")
+    policy.enabled, policy.scopes = True, "mcp:extra"
+    policy.save()
     response = mcp.modern("tools/call", {"name": "echo", "arguments": {"message": "x"}})
     assert response.status_code == 403
     assert 'scope="mcp:extra mcp:tools"' in response["WWW-Authenticate"]
-    ToolPolicy.objects.filter(name="echo").update(scopes=None, roles="admin")
+    policy.scopes, policy.roles = None, "admin"
+    policy.save()
     assert "echo" not in [t["name"] for t in mcp.modern("tools/list").json()["result"]["tools"]]
 
 

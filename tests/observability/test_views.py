@@ -1,6 +1,7 @@
 import pytest
 
 from observability import probes
+from tests.helpers import UNREACHABLE_STATE
 
 
 def test_health_answers_without_the_database(client):
@@ -20,12 +21,8 @@ def test_ready_checks_the_database_and_the_cache(client, db):
 
 
 def test_ready_is_503_naming_the_cache_when_it_is_unreachable(client, db, settings, caplog):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
-        }
-    }
+    """The shared state's probe keeps the name ``cache``."""
+    settings.SHARED_STATE = UNREACHABLE_STATE
     response = client.get("/ready")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"

@@ -78,3 +78,17 @@ def test_reset_makes_every_version_new(settings):
     assert sharedstate.version("clients") == seen
     sharedstate.reset()
     assert sharedstate.version("clients") != seen
+
+
+@pytest.mark.django_db
+def test_a_live_counter_is_incremented_without_trying_to_create_it_again(monkeypatch):
+    """A failed ``add`` is not free (the database cache tries an INSERT in a write transaction)."""
+    state = EmbeddedState()
+    cache = state.cache
+    adds = []
+    real_add = cache.add
+    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: adds.append(args) or real_add(*args, **kwargs))
+    assert state.incr("test-counter", 20, 60) == 20
+    assert len(adds) == 1
+    assert [state.incr("test-counter", 20, 60) for _ in range(3)] == [40, 60, 80]
+    assert len(adds) == 1

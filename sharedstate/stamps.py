@@ -1,0 +1,47 @@
+"""The reader's side of a change feed: whether something loaded from the database may still be used.
+
+A reader takes a ``Stamp`` of the topic *before* loading what the topic covers, and keeps it with what
+it loaded. Before using that again it takes a new stamp and asks ``kept.valid(now, ...)``:
+
+- with a feed, what was loaded stays valid while the topic's version reads the same: no polling (and,
+  with ``at_most``, no longer than that many seconds: for changes that bypass the announcements);
+- without a feed (now, or when it was loaded), for ``without_feed`` seconds from the load at most
+  (0: never kept): the bounded recheck;
+- never across ``sharedstate.reset()`` (tests, a changed setting), with a feed or without.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import sharedstate
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    version: Hashable | None  # sharedstate.version(topic): None when there was no feed
+    era: int  # moved on by sharedstate.reset()
+    taken: float  # time.monotonic()
+
+    @classmethod
+    def take(cls, topic: str) -> Stamp:
+        era = sharedstate._era[0]  # read before the version: a reset in between makes them disagree
+        return cls(sharedstate.version(topic), era, time.monotonic())
+
+    @property
+    def has_feed(self) -> bool:
+        return self.version is not None
+
+    def valid(self, now: Stamp, *, without_feed: float, at_most: float | None = None) -> bool:
+        """Whether what was loaded after this stamp was taken may still be used at ``now`` (a later
+        stamp of the same topic)."""
+        if now.era != self.era:
+            return False
+        age = now.taken - self.taken
+        if at_most is not None and age >= at_most:
+            return False
+        if now.version is not None:
+            return now.version == self.version
+        return age < without_feed
