@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 import redis
 from redis.backoff import NoBackoff
+from redis.connection import parse_url
 from redis.retry import Retry
 
 from .base import Backend
@@ -59,7 +60,10 @@ class RedisState(Backend):
     def __init__(self, location: str, key_prefix: str = "", options: dict[str, Any] | None = None) -> None:
         self.location, self.options = location, dict(options or {})
         self.prefix = f"{key_prefix}:" if key_prefix else ""
-        self.channel = f"{self.prefix}sharedstate:changes"
+        # Channels ignore Redis's database numbers: the database goes into the name, so deployments
+        # sharing a server on different databases hear only their own announcements.
+        database = parse_url(location).get("db", 0) if "://" in location else 0
+        self.channel = f"{self.prefix}sharedstate:changes:{database}"
         # What CLIENT LIST shows for each process's subscription (names may not contain spaces).
         self.feed_name = f"{self.prefix}sharedstate-feed".replace(" ", "_")
         self._client: redis.Redis | None = None

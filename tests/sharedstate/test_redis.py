@@ -105,3 +105,20 @@ def test_keys_live_under_the_prefix_as_json(state):
     state.set("session:x", {"subject": "alice"}, 60)
     raw = redis.Redis.from_url(REDIS).get(state.prefix + "session:x")
     assert raw == b'{"subject":"alice"}'
+
+
+def test_announcements_stay_within_their_database():
+    """PUBLISH ignores database numbers: two deployments on one server, same prefix, other databases."""
+    ours = RedisState(REDIS, key_prefix="same", options={"socket_timeout": 1})
+    theirs = RedisState(REDIS.rsplit("/", 1)[0] + "/11", key_prefix="same", options={"socket_timeout": 1})
+    try:
+        first = wait_for_feed(ours, "t")
+        theirs.announce("t")
+        theirs.client.ping()
+        assert ours.version("t") == first
+        ours.announce("t")
+        ours.client.ping()
+        assert ours.version("t") != first
+    finally:
+        ours.close()
+        theirs.close()
