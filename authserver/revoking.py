@@ -2,12 +2,14 @@
 
 DOT revokes an access token by deleting its row (revocation endpoint, admin action, refresh-token
 reuse detection, user deletion). Every such delete puts the token's SHA-256 checksum on a deny-list
-in the shared cache until the token would have expired anyway, so every worker and every instance
-refuses it on its next request. The key format is the project-wide ``TOKEN_REVOCATION_PREFIX``.
+in the shared state (``sharedstate``) until the token would have expired anyway, and announces the
+write on the ``revocations`` change feed, so every worker and every instance refuses it on its next
+request. The key format is the project-wide ``TOKEN_REVOCATION_PREFIX``.
 
 A signing key withdrawn as compromised is published under the same prefix (``KEYS_WITHDRAWN``, a
-value that changes at each withdrawal): resource servers read it with every deny-list lookup and
-reload their verifying keys when it moves, so forged tokens are refused on the next request too.
+value that changes at each withdrawal, announced on the same feed): resource servers read it with
+their deny-list lookups and reload their verifying keys when it moves, so forged tokens are refused
+on the next request too.
 """
 
 from __future__ import annotations
@@ -15,24 +17,27 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
+import sharedstate
+
 from . import keys
 
 DEFAULT_PREFIX = "revoked-token:"
 KEYS_WITHDRAWN = "keys-withdrawn"  # under the prefix; mcpserver.denylist reads the same name
+TOPIC = "revocations"  # the change feed mcpserver.denylist follows
 
 
 def cache_key(checksum: str) -> str:
     return getattr(settings, "TOKEN_REVOCATION_PREFIX", DEFAULT_PREFIX) + checksum
 
 
-def deny(checksum: str, expires) -> None:
-    """Put one token checksum on the deny-list for the rest of its lifetime.
+def deny(checksum: str, expires, *, using: str | None = None) -> None:
+    """Put one token checksum on the deny-list for the rest of its lifetime, and announce it: now and
+    again when the current transaction on ``using`` commits.
 
     No JWT outlives the longest token lifetime, so that caps the entry; rows that live longer
     (DOT's registration access tokens, valid until the year 9999) are never JWTs.
@@ -40,7 +45,8 @@ def deny(checksum: str, expires) -> None:
     remaining = int((expires - timezone.now()).total_seconds()) + 60 if expires else 3600
     remaining = min(remaining, keys.max_token_lifetime() + 60)
     if checksum and remaining > 0:
-        cache.set(cache_key(checksum), 1, timeout=remaining)
+        sharedstate.set(cache_key(checksum), 1, remaining)
+        sharedstate.changed(TOPIC, using=using)
 
 
 def withdraw_keys() -> None:
@@ -55,7 +61,8 @@ def withdraw_keys() -> None:
 
 def _publish_withdrawal() -> None:
     # No expiry needed for safety (the keys are out of the JWKS): any change, even to gone, means reload.
-    cache.set(cache_key(KEYS_WITHDRAWN), time.time_ns(), timeout=None)
+    sharedstate.set(cache_key(KEYS_WITHDRAWN), time.time_ns(), None)
+    sharedstate.changed(TOPIC)
 
 
 def revoked_in_database(checksum: str) -> bool:
@@ -68,9 +75,9 @@ def revoked_in_database(checksum: str) -> bool:
     return not get_access_token_model().objects.filter(token_checksum=checksum).exists()
 
 
-def _on_access_token_deleted(sender, instance, **kwargs) -> None:
+def _on_access_token_deleted(sender, instance, using=None, **kwargs) -> None:
     # Published before the delete commits: a rollback leaves a live token refused, never the reverse.
-    deny(instance.token_checksum, instance.expires)
+    deny(instance.token_checksum, instance.expires, using=using)
 
 
 def connect() -> None:

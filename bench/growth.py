@@ -1,10 +1,10 @@
-"""Rows for the growth benchmark, written straight into the server's database (and its shared cache).
+"""Rows for the growth benchmark, written straight into the server's database (and its shared state).
 
 Run inside the server's environment, e.g. ``manage.py shell -c "from bench import growth; growth.grow()"``:
 100,000 users, 1,000,000 issued access tokens (for those users and the demo clients) and 100,000
 revoked tokens on the deny-list, which is what a revocation leaves behind (DOT deletes the row).
-Rows go in with ``bulk_create`` in large batches; the cache entries through the cache's own
-``set_many``, as ``authserver.revoking`` would write them one by one.
+Rows go in with ``bulk_create`` in large batches; the deny-list entries one by one through
+``sharedstate``, as ``authserver.revoking`` writes them (one announcement at the end).
 """
 
 from __future__ import annotations
@@ -66,16 +66,13 @@ def access_tokens(count: int) -> int:
 
 
 def revoked(count: int) -> int:
-    """Deny-list entries (the shared cache), keyed like ``authserver.revoking.cache_key``."""
-    from django.core.cache import cache
-
+    """Deny-list entries (the shared state), keyed like ``authserver.revoking.cache_key``."""
+    import sharedstate
     from authserver import revoking
 
-    for start in range(0, count, 1000):
-        entries = {
-            revoking.cache_key(_checksum("revoked", i)): 1 for i in range(start, min(count, start + 1000))
-        }
-        cache.set_many(entries, timeout=3600)
+    for i in range(count):
+        sharedstate.set(revoking.cache_key(_checksum("revoked", i)), 1, 3600)
+    sharedstate.changed(revoking.TOPIC)
     return count
 
 

@@ -133,7 +133,7 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Resource servers refuse a token whose SHA-256 checksum sits under this prefix in the shared cache.
+# Resource servers refuse a token whose SHA-256 checksum sits under this prefix in the shared state.
 TOKEN_REVOCATION_PREFIX = "revoked-token:"
 
 # --- shared cache: Redis when REDIS_URL is set, the database cache otherwise ---
@@ -141,30 +141,27 @@ REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "mcpauth"),
             "OPTIONS": {
                 # A hung Redis fails requests over to the fallbacks (or a 503) instead of holding them.
                 "socket_connect_timeout": 1,
                 "socket_timeout": 1,
-                # Redis's invalidation messages for the deny-list (config/cache.py, TrackingStamp).
-                "WATCHED_PREFIXES": [TOKEN_REVOCATION_PREFIX],
             },
         }
     }
 else:
     CACHES = {
         "default": {
-            # Django's database cache, plus a change stamp for the deny-list on SQLite (config/cache.py).
-            "BACKEND": "config.cache.DatabaseCache",
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "authserver_cache",
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", "mcpauth"),
             "OPTIONS": {
                 # Django culls live entries past MAX_ENTRIES (default 300): revocation deny-list entries
-                # must never be culled, so the ceiling sits far above any live count (expired rows go first).
+                # (the shared state's keys live here on the embedded default) must never be culled, so
+                # the ceiling sits far above any live count (expired rows go first).
                 "MAX_ENTRIES": env_int("DB_CACHE_MAX_ENTRIES", 10_000_000),
-                "WATCHED_PREFIXES": [TOKEN_REVOCATION_PREFIX],
             },
         }
     }

@@ -16,9 +16,8 @@ def _outage_errors() -> tuple[type[Exception], ...]:
 
 
 # What an unreachable database or Redis raises: Django wraps the database driver's errors in
-# OperationalError/InterfaceError; its RedisCache does not wrap redis-py's ConnectionError and
-# TimeoutError; a raw socket that timed out (mcpserver's deny-list lookup on its kept Redis
-# connection) raises the built-in TimeoutError. Each app answers these with a 503 and Retry-After
-# in its own protocol's shape, never a 500. The built-in ConnectionError is deliberately not here:
-# the deny-list lookup raises it for a reply it does not understand, and retries through Django's client.
+# OperationalError/InterfaceError; its RedisCache and the shared state's Redis client (sharedstate.redis)
+# do not wrap redis-py's ConnectionError and TimeoutError; a raw socket that timed out raises the
+# built-in TimeoutError. Each app answers these with a 503 and Retry-After in its own protocol's shape,
+# never a 500.
 OUTAGES: tuple[type[Exception], ...] = _outage_errors()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from django.core.cache import cache
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
+import sharedstate
 from authserver import keys
 from authserver.models import ClientPolicy, Role, Scope, SigningKey, User
 
@@ -155,7 +155,7 @@ def test_revoking_access_tokens_from_the_admin_publishes_them(admin_client, toke
     response = admin_client.post("/admin/oauth2_provider/accesstoken/", data)
     assert response.status_code in (200, 302)
     assert not get_access_token_model().objects.exists()
-    assert cache.get("revoked-token:" + hashlib.sha256(raw.encode()).hexdigest()) is not None
+    assert sharedstate.get("revoked-token:" + hashlib.sha256(raw.encode()).hexdigest()) is not None
 
 
 def test_revoking_refresh_tokens_from_the_admin_stops_refresh_and_publishes_the_access_token(
@@ -168,7 +168,7 @@ def test_revoking_refresh_tokens_from_the_admin_stops_refresh_and_publishes_the_
     )
     assert response.status_code == 302
     checksum = hashlib.sha256(issued["access_token"].encode()).hexdigest()
-    assert cache.get("revoked-token:" + checksum) is not None
+    assert sharedstate.get("revoked-token:" + checksum) is not None
     refreshed = post_token(
         {
             "grant_type": "refresh_token",
@@ -338,7 +338,7 @@ def test_access_token_detail_page_revoke_button(admin_client, tokens):
     response = admin_client.post(revoke_url)
     assert response.status_code == 302 and response["Location"].endswith("/admin/oauth2_provider/accesstoken/")
     assert not get_access_token_model().objects.filter(pk=row.pk).exists()
-    assert cache.get("revoked-token:" + row.token_checksum) is not None
+    assert sharedstate.get("revoked-token:" + row.token_checksum) is not None
 
 
 def test_access_token_revoke_needs_the_change_permission(world, client, make_user, tokens):

@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+import sharedstate
 from authserver.models import ClientPolicy, Role, Scope, SigningKey, User
 
 from .conftest import FORM, basic
@@ -67,7 +67,7 @@ def test_issue_token_for_a_client_is_revocable_through_the_endpoint(world, clien
     )
     assert response.status_code == 200
     assert not get_access_token_model().objects.exists()
-    assert cache.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
+    assert sharedstate.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
 
 
 def test_issue_token_default_client_token_is_revocable_through_the_endpoint(world, client):
@@ -78,7 +78,7 @@ def test_issue_token_default_client_token_is_revocable_through_the_endpoint(worl
     )
     assert response.status_code == 200
     assert not get_access_token_model().objects.exists()
-    assert cache.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
+    assert sharedstate.get("revoked-token:" + hashlib.sha256(token.encode()).hexdigest()) is not None
 
 
 def test_issue_token_internal_client_starts_no_flow(world, client, post_token):

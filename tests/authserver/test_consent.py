@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
+import sharedstate
 from authserver import consents
 from authserver.models import Consent
 
@@ -320,7 +320,7 @@ def test_withdraw_revokes_the_clients_tokens_for_that_user(
     assert response.status_code == 302 and response["Location"] == "/accounts/"
     assert not Consent.objects.exists()
     checksum = hashlib.sha256(tokens["access_token"].encode()).hexdigest()
-    assert cache.get(settings.TOKEN_REVOCATION_PREFIX + checksum)  # refused by every resource server
+    assert sharedstate.get(settings.TOKEN_REVOCATION_PREFIX + checksum)  # refused by every resource server
     assert not get_access_token_model().objects.filter(token_checksum=checksum).exists()
     web = world.clients["web"].client_id
     refresh = post_token(

@@ -10,8 +10,8 @@ import hashlib
 import json
 
 import pytest
-from django.core.cache import cache
 
+import sharedstate
 from authserver import revoking
 from authserver.models import Role, Scope
 
@@ -48,7 +48,7 @@ def mcp_status(client, token: str) -> int:
 
 def denied(token: str) -> bool:
     """On the shared deny-list (what other instances read), not merely gone from this database."""
-    return bool(cache.get(revoking.cache_key(hashlib.sha256(token.encode()).hexdigest())))
+    return bool(sharedstate.get(revoking.cache_key(hashlib.sha256(token.encode()).hexdigest())))
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""RFC 7662 introspection and RFC 7009 revocation, including the shared-cache deny-list."""
+"""RFC 7662 introspection and RFC 7009 revocation, including the shared deny-list."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
+import sharedstate
 from authserver import revoking
 
 from .conftest import FORM, basic
@@ -155,11 +155,11 @@ def test_introspection_with_oversized_body_is_an_oauth_error(world, client):
 
 def test_revoke_an_access_token(world, password_token, revoke, introspect):
     token = password_token("alice")["access_token"]
-    assert cache.get(deny_key(token)) is None
+    assert sharedstate.get(deny_key(token)) is None
     response = revoke({"token": token, "client_id": world.clients["cli"].client_id})
     assert response.status_code == 200
     assert not get_access_token_model().objects.filter(token_checksum=checksum(token)).exists()
-    assert cache.get(deny_key(token)) is not None
+    assert sharedstate.get(deny_key(token)) is not None
     assert introspect(token).json() == {"active": False}
 
 
@@ -171,7 +171,7 @@ def test_revoke_with_confidential_client_basic_auth(world, cc_token, revoke):
     )
     assert response.status_code == 200
     assert not get_access_token_model().objects.exists()
-    assert cache.get(deny_key(token)) is not None
+    assert sharedstate.get(deny_key(token)) is not None
 
 
 def test_revoke_a_refresh_token_stops_refreshing(world, password_token, revoke, post_token):
@@ -198,7 +198,7 @@ def test_another_client_cannot_revoke_a_token(world, password_token, revoke):
     backend = world.clients["backend"]
     revoke({"token": token}, auth=(backend.client_id, backend.client_secret))
     assert get_access_token_model().objects.filter(token_checksum=checksum(token)).exists()
-    assert cache.get(deny_key(token)) is None
+    assert sharedstate.get(deny_key(token)) is None
 
 
 def test_revocation_with_a_wrong_secret_is_invalid_client(world, cc_token, revoke):
@@ -258,7 +258,7 @@ def test_refresh_token_reuse_puts_the_family_on_the_deny_list(world, password_to
         {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": cli}
     ).json()
     post_token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": cli})
-    assert cache.get(deny_key(second["access_token"])) is not None
+    assert sharedstate.get(deny_key(second["access_token"])) is not None
     assert not get_access_token_model().objects.exists()
     assert not get_refresh_token_model().objects.filter(revoked__isnull=True).exists()
 
@@ -266,16 +266,16 @@ def test_refresh_token_reuse_puts_the_family_on_the_deny_list(world, password_to
 def test_deleting_a_token_row_publishes_it(world, cc_token):
     token = cc_token()["access_token"]
     get_access_token_model().objects.get().delete()
-    assert cache.get(deny_key(token)) is not None
+    assert sharedstate.get(deny_key(token)) is not None
 
 
 def test_deny_list_entry_lives_as_long_as_the_token(world, cc_token):
     token = cc_token()["access_token"]
     row = get_access_token_model().objects.get()
     revoking.deny(row.token_checksum, timezone.now() - timedelta(hours=1))
-    assert cache.get(deny_key(token)) is None  # an expired token needs no entry
+    assert sharedstate.get(deny_key(token)) is None  # an expired token needs no entry
     revoking.deny(row.token_checksum, row.expires)
-    assert cache.get(deny_key(token)) == 1
+    assert sharedstate.get(deny_key(token)) == 1
 
 
 # --- who may introspect, and what is an access token ---

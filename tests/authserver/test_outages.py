@@ -22,6 +22,11 @@ UNREACHABLE_REDIS = {
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
+UNREACHABLE_STATE = {  # the shared state (the deny-list) on that Redis
+    "BACKEND": "sharedstate.redis.RedisState",
+    "LOCATION": "redis://127.0.0.1:1/0",
+    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+}
 
 
 def _unreachable(settings) -> None:
@@ -123,8 +128,8 @@ def test_a_refresh_without_the_cache_is_503_and_changes_nothing(world, code_flow
     tokens = code_flow()
     refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     refresh["client_id"] = world.clients["web"].client_id
-    caches = settings.CACHES
-    settings.CACHES = UNREACHABLE_REDIS
+    caches, state = settings.CACHES, settings.SHARED_STATE
+    settings.CACHES, settings.SHARED_STATE = UNREACHABLE_REDIS, UNREACHABLE_STATE
     _assert_unavailable_json(post_token(refresh))
-    settings.CACHES = caches
+    settings.CACHES, settings.SHARED_STATE = caches, state
     assert post_token(refresh).status_code == 200  # the refresh token was not spent

@@ -7,10 +7,10 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+import sharedstate
 from authserver import registration, revoking
 from authserver.models import ClientPolicy, InitialAccessToken
 
@@ -564,7 +564,7 @@ def test_disabling_revokes_tokens_and_refuses_new_grants(admin_client, world, co
         "/admin/oauth2_provider/application/", {"action": "disable", "_selected_action": [web.pk]}
     )
     checksum = hashlib.sha256(tokens["access_token"].encode()).hexdigest()
-    assert cache.get(revoking.cache_key(checksum))
+    assert sharedstate.get(revoking.cache_key(checksum))
     refresh = post_token(
         {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": web.client_id}
     )

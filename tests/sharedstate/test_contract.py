@@ -82,6 +82,8 @@ def test_an_announced_change_is_seen_by_the_next_request(state):
     back to its client and a new request coming in; the round trip to Redis after each announcement
     stands for that (on the loopback, a published message can still be in the kernel for a few tens
     of microseconds when the publisher's own reply is read)."""
+    if isinstance(state, EmbeddedState) and state.version("revocations") is None:
+        pytest.skip("no embedded feed on this database (tests/sharedstate/test_embedded.py)")
     first = wait_for_feed(state, "revocations")
     assert state.version("revocations") == first  # nothing announced: the same value
     state.announce("clients")  # another topic

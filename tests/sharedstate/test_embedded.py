@@ -55,7 +55,7 @@ def test_databases_other_hosts_may_share_have_no_feed():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_change_is_announced_again_when_its_transaction_commits(settings):
+def test_a_change_is_announced_at_once_and_again_when_its_transaction_commits(settings):
     """A reader that reloads between the change and its commit reads the rows as they were: the second
     announcement, at the commit, sends it back to the database."""
     from django.db import transaction
@@ -63,9 +63,11 @@ def test_a_change_is_announced_again_when_its_transaction_commits(settings):
     settings.SHARED_STATE = {"BACKEND": "sharedstate.embedded.EmbeddedState"}
     if connection.vendor != "sqlite":
         pytest.skip("no embedded feed on this database")
+    before = sharedstate.version("policies")
     with transaction.atomic():
         sharedstate.changed("policies")
         inside = sharedstate.version("policies")
+    assert inside != before  # at once: readers on this connection see the change already
     assert sharedstate.version("policies") != inside
 
 

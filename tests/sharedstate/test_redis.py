@@ -23,7 +23,6 @@ def state():
     backend.close()
 
 
-
 def test_a_flood_of_announcements_is_read_to_the_end(state):
     first = wait_for_feed(state, "revocations")
     for _ in range(5000):
@@ -122,3 +121,16 @@ def test_announcements_stay_within_their_database():
     finally:
         ours.close()
         theirs.close()
+
+
+def test_one_client_serves_every_key_operation_and_reconnects_after_a_drop(state):
+    """The keys' client holds no connection of its own: after Redis drops the one it used, the next
+    command gets a fresh one from the pool (no error reaches the caller, no new client is made)."""
+    client = state.client
+    state.set("k", "v", 60)
+    assert state.incr("n", 1, 60) == 1 and state.add("a", 1, 60)
+    assert state.client is client
+    killed = redis.Redis.from_url(REDIS).client_kill_filter(_id=client.client_id())
+    assert killed == 1
+    assert state.get_many(["k", "a"]) == {"k": "v", "a": 1}
+    assert state.client is client
