@@ -66,6 +66,9 @@ class EmbeddedState(Backend):
         self.alias, self.database = cache, database
         self._slots: dict[str, Slots | None] = {}  # database NAME -> its slots (None: no feed)
         self._lock = threading.Lock()
+        # The connection's own settings (the dict a test run renames in place; a changed DATABASES
+        # setting builds a new back end).
+        self._database_settings: dict[str, Any] | None = None
 
     @property
     def cache(self):
@@ -120,16 +123,20 @@ class EmbeddedState(Backend):
             slots.change(topic)
 
     def _current_slots(self) -> Slots | None:
-        from django.db import connections
+        database = self._database_settings
+        if database is None:
+            from django.db import connections
 
-        connection = connections[self.database]
-        name = connection.settings_dict["NAME"]  # a test run swaps in its test database's name
+            database = self._database_settings = connections[self.database].settings_dict
+        name = database["NAME"]  # read each time: a test run swaps in its test database's name
         slots = self._slots.get(name, False)
         if slots is False:
+            from django.db import connections
+
             with self._lock:
                 slots = self._slots.get(name, False)
                 if slots is False:
-                    slots = self._slots[name] = self._open(connection)
+                    slots = self._slots[name] = self._open(connections[self.database])
         return slots
 
     @staticmethod

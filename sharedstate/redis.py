@@ -142,7 +142,8 @@ class RedisState(Backend):
                 self._start_subscribing()
                 return None
             try:
-                while True:
+                # can_read first: the usual answer (nothing arrived) without get_message's machinery.
+                while pubsub.connection.can_read(timeout=0):
                     message = pubsub.get_message(timeout=0)
                     if message is None:
                         break
