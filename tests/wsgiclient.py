@@ -52,6 +52,24 @@ class _Served:
                 close()
 
 
+class _Finished(HttpResponse):
+    """The test's copy of a finished response. Closing a Django response sends ``request_finished``,
+    which would close the connection holding the test's transaction; the application's own response
+    was closed already, so only the signal's receivers that the test client keeps off are skipped."""
+
+    def close(self) -> None:
+        with keep_test_transaction():
+            super().close()
+
+
+class _Streamed(StreamingHttpResponse):
+    """The test's copy of a streamed response: closing it closes the application's body (``_Served``)."""
+
+    def close(self) -> None:
+        with keep_test_transaction():
+            super().close()
+
+
 class WsgiCall:
     """The client's handler: call a WSGI application with an environ, return the response it sent."""
 
@@ -75,12 +93,12 @@ class WsgiCall:
         status = int(code)
         no_body = method == "HEAD" or 100 <= status < 200 or status in (204, 304)
         if finished:
-            response = HttpResponse(b"" if no_body else body, status=status, reason=reason)
+            response = _Finished(b"" if no_body else body, status=status, reason=reason)
         else:
             streamed = _Served(result)  # closed with the response too (StreamingHttpResponse closes it)
             if no_body:
                 streamed.close()
-            response = StreamingHttpResponse([] if no_body else streamed, status=status, reason=reason)
+            response = _Streamed([] if no_body else streamed, status=status, reason=reason)
         del response.headers["Content-Type"]
         for name, value in started["headers"]:
             if name.lower() == "set-cookie":
