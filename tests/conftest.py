@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 import sharedstate
@@ -32,13 +33,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def _fresh_shared_state():
     """Every test starts with the change feed up (Redis subscribes in a thread of its own; until it
     has, readers look everything up), and leaves nothing behind: its shared keys (lockouts, counters,
-    sessions, the deny-list) are deleted, and this process's view of the shared state is forgotten,
+    sessions, the deny-list) and Django's cache are emptied, and this process's view of the shared state is forgotten,
     so every memo keyed on a change feed's version (clients, the current signing key, tool policies)
     loads afresh in the next test."""
     wait_for_feed()
     yield
     try:
         sharedstate.clear()
+        cache.clear()  # what django-oauth-toolkit keeps in Django's cache (metadata documents, back-offs)
     except Exception:  # a test without database access cannot clear the database cache
         pass
     sharedstate.reset()

@@ -56,15 +56,6 @@ def fallback(checksum: str) -> bool:
     return checksum in REVOKED
 
 
-@pytest.fixture(autouse=True)
-def _clear_shared_state():
-    """The deny-list must not leak between tests (tests/conftest.py clears Django's cache, which does
-    not hold the shared state's keys on Redis)."""
-    yield
-    with contextlib.suppress(Exception):  # a test without database access never wrote to it
-        sharedstate.clear()
-
-
 @pytest.fixture
 def with_fallback(mcp_settings, settings):
     REVOKED.clear()
