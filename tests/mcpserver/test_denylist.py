@@ -14,7 +14,6 @@ the change-feed tests run on each back end explicitly (``feed``).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 import uuid
