@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_RATE_LIMIT": 6000,
     "TOKEN_RATE_WINDOW": 60,
     # Dynamic client registration and client ID metadata documents
-    "DCR_POLICY": "open",  # open | token | closed; the DOT permission classes follow it in settings.py
+    "DCR_POLICY": "open",  # open | token | closed; DOT's permission classes follow it (config.settings.oauth)
     "DCR_DEFAULT_SCOPES": None,  # None: every scope some ordinary (non-staff) user's roles grant
     "DCR_RATE_LIMIT": 60,  # registration attempts per address per window
     "DCR_RATE_WINDOW": 3600,

@@ -3,7 +3,7 @@
 Settings, the oauthlib server class, the validator, RFC 8707 resources, the token view, metadata,
 registration, the admin form and the CLI read it, and ``authserver.apps`` names its grant types to
 the token metrics at start-up, so a new grant is one entry here plus its handler. It imports no
-Django models and no settings at import time: ``config/settings.py`` builds DOT's
+Django models and no settings at import time: ``config/settings/oauth.py`` builds DOT's
 ``OAUTH2_GRANT_TYPES_SUPPORTED`` (the one switch of what is offered) from it.
 """
 
@@ -34,7 +34,7 @@ class Grant:
     handler: type[GrantTypeBase]  # the oauthlib class that serves it at the token endpoint
     user_delegated: bool  # a token on a user's behalf, narrowed to the user's roles
     self_registered: bool = False  # open to clients registered by DCR or CIMD
-    on_by_default: bool = True  # offered unless config/settings.py switches it off
+    on_by_default: bool = True  # offered unless config/settings/oauth.py switches it off
     # Where RFC 8707 resources bound earlier come from (authserver.resource_indicators.BINDINGS); None: none.
     resource_binding: str | None = None
 
@@ -68,7 +68,7 @@ APPLICATION_GRANTS: tuple[str, ...] = tuple(grant.application_grant for grant in
 
 
 def grant_types_supported(**switches: bool) -> list[str]:
-    """DOT's ``OAUTH2_GRANT_TYPES_SUPPORTED`` for ``config/settings.py``: every grant on by default,
+    """DOT's ``OAUTH2_GRANT_TYPES_SUPPORTED`` for ``config/settings/oauth.py``: every grant on by default,
     less those switched off, plus those switched on (``password=False``, ``device_code=True``)."""
     names = {grant.grant_type.rsplit(":", 1)[-1]: grant for grant in GRANTS}
     unknown = set(switches) - set(names)
@@ -83,7 +83,7 @@ def get(grant_type: str | None) -> Grant | None:
 
 def offered() -> list[Grant]:
     """The grants the token endpoint serves now (DOT's setting, read at call time)."""
-    # Imported here: DOT's settings module reads Django's settings, and settings.py imports this one.
+    # Imported here: DOT's settings module reads Django's settings, and config.settings imports this one.
     from oauth2_provider.settings import oauth2_settings
 
     supported = oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED

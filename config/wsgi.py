@@ -43,7 +43,7 @@ class DrainUnreadBody:
 
     A view may answer without reading the body (a 401 before parsing, say). gunicorn skips such a
     body itself; granian instead closes the keep-alive connection once the late body arrives, so the
-    client's next request on it fails with "server disconnected" (measured under load).
+    client's next request on it fails with "server disconnected".
     """
 
     def __init__(self, app):
@@ -68,10 +68,9 @@ class OneChunkBody:
 
     Django returns the response object itself, an iterable; granian takes any non-list through its
     iterator path (a Python call per chunk, the GIL taken again for each, then ``close()``), which
-    cost more server CPU per request than the one-shot path a list takes (measured: 8-15% more
-    requests/s on /mcp and the plain view). ``close()`` is what sends ``request_finished`` (database
-    connections are released there), so it runs here, before the body is written; a streaming
-    response (SSE, files) goes through untouched.
+    costs more server CPU per request than the one-shot path a list takes. ``close()`` is what sends
+    ``request_finished`` (database connections are released there), so it runs here, before the body
+    is written; a streaming response (SSE, files) goes through untouched.
     """
 
     def __init__(self, app):
@@ -96,9 +95,9 @@ class RequestOnlyEnviron:
     granian builds every WSGI environ on a copy of ``os.environ`` (CGI style), so ``request.META``
     would carry ``SECRET_KEY``, ``DATABASE_URL`` and the rest to anything that reads or dumps it (an
     error reporter, a debug page), a process variable named like a header (``HTTP_PROXY``) would pass
-    for one the client sent, and every walk over ``META`` would be three times longer. Keys the
-    server set for this request are kept; under gunicorn, which builds a clean environ, nothing
-    matches and the environ is left as it is.
+    for one the client sent, and every walk over ``META`` would cover the whole process environment.
+    Keys the server set for this request are kept; under gunicorn, which builds a clean environ,
+    nothing matches and the environ is left as it is.
     """
 
     KEEP = frozenset({"SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_METHOD", "CONTENT_TYPE",
@@ -124,11 +123,11 @@ def settle_heap() -> None:
     """Load what the first requests would (the URLconf and every view module), then move every object
     alive now out of the garbage collector's way (``gc.freeze()``).
 
-    A worker holds ~100,000 long-lived objects (modules, classes, the URLconf, the registry); each
-    full collection walked them all, pausing every thread of the worker for up to ~45 ms (measured
-    under /mcp load: a few times a minute, straight into the p99). Frozen, they are never scanned
-    again; new objects are collected as before. A serving worker's business only: any other process
-    that imports this module (a test run, a management command) keeps its collector as it was.
+    A worker holds a great many long-lived objects (modules, classes, the URLconf, the registry);
+    every full collection would walk them all, pausing every thread of the worker, requests in
+    flight included. Frozen, they are never scanned again; new objects are collected as before. A
+    serving worker's business only: any other process that imports this module (a test run, a
+    management command) keeps its collector as it was.
     """
     from django.urls import get_resolver
 

@@ -15,7 +15,7 @@ project talks to Redis or to Django's cache table directly:
   by many hosts without Redis): the reader must look up every time, or fall back to a bounded
   recheck interval where the docs say so.
 
-Two back ends, chosen by ``settings.SHARED_STATE["BACKEND"]`` (``config/settings.py`` picks Redis
+Two back ends, chosen by ``settings.SHARED_STATE["BACKEND"]`` (``config/settings/data.py`` picks Redis
 when ``REDIS_URL`` is set):
 
 - ``sharedstate.redis.RedisState``: keys in Redis through redis-py's public client; changes

@@ -43,7 +43,7 @@ def test_unknown_registration_policy_is_an_error(settings):
 
 
 def test_an_unknown_policy_registers_nobody():
-    """settings.py maps an unknown DCR_POLICY to the closed permission class (E003 says why)."""
+    """The settings map an unknown DCR_POLICY to the closed permission class (E003 says why)."""
     import subprocess
     import sys
 

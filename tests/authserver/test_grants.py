@@ -23,7 +23,7 @@ DEVICE = grants.DEVICE_CODE
 
 
 def offer(settings, **switches: bool) -> None:
-    """Switch grants the way config/settings.py does, through DOT's one setting."""
+    """Switch grants the way config/settings/oauth.py does, through DOT's one setting."""
     settings.OAUTH2_PROVIDER = {
         **settings.OAUTH2_PROVIDER,
         "OAUTH2_GRANT_TYPES_SUPPORTED": grants.grant_types_supported(**switches),

@@ -1,0 +1,37 @@
+"""The MCP resource server (``mcpserver``): ``MCPSERVER``, read at call time through ``mcpserver.conf``.
+
+Everything the MCP server needs is here; it never imports authserver. KEY_SOURCE is a dotted path to
+a callable returning a JWKS dict (in-process, the default) or the JWKS URL of an external issuer.
+"""
+
+from .data import TOKEN_REVOCATION_PREFIX
+from .env import MCP_RESOURCE_URL, OAUTH_ISSUER, env, env_bool, env_int, env_list
+
+_MCP_KEY_SOURCE = env("MCP_KEY_SOURCE", "authserver.keys.jwks")
+MCPSERVER = {
+    "ISSUER": OAUTH_ISSUER,
+    "RESOURCE_URL": MCP_RESOURCE_URL,
+    "RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
+    "KEY_SOURCE": _MCP_KEY_SOURCE,
+    "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,
+    # Who answers "revoked?" when the shared cache is down or was emptied: the in-process issuer's
+    # database; an external issuer's tokens are not in it (an outage then answers 503).
+    "REVOCATION_FALLBACK": None if "://" in _MCP_KEY_SOURCE else "authserver.revoking.revoked_in_database",
+    # How far the issuer's clock may be from ours (token exp/iat, and tokens older than the deny-list).
+    "LEEWAY_SECONDS": env_int("MCP_LEEWAY_SECONDS", 30),
+    "ALLOWED_ORIGINS": env_list("MCP_ALLOWED_ORIGINS"),
+    "MAX_BODY_BYTES": env_int("MCP_MAX_BODY_BYTES", 1024 * 1024),
+    "MAX_BATCH_SIZE": env_int("MCP_MAX_BATCH_SIZE", 32),
+    "TOOL_TIMEOUT_SECONDS": float(env("MCP_TOOL_TIMEOUT_SECONDS", "30")),
+    "MAX_INFLIGHT_PER_CALLER": env_int("MCP_MAX_INFLIGHT_PER_CALLER", 2),
+    "SESSION_TTL": env_int("MCP_SESSION_TTL", 24 * 3600),
+    "PAGE_SIZE": env_int("MCP_PAGE_SIZE", 50),
+    "FIXTURE_PACK": env_bool("MCP_FIXTURE_PACK"),
+    "AUDIT": env_bool("MCP_AUDIT", True),
+    "AUDIT_FLUSH_SECONDS": float(env("MCP_AUDIT_FLUSH_SECONDS", "1")),
+    "AUDIT_BATCH_SIZE": env_int("MCP_AUDIT_BATCH_SIZE", 250),
+    "AUDIT_RETENTION_DAYS": env_int("MCP_AUDIT_RETENTION_DAYS", 90),
+    "AUDIT_BACKPRESSURE_SECONDS": float(env("MCP_AUDIT_BACKPRESSURE_SECONDS", "5")),
+    "AUDIT_SPOOL": env_bool("MCP_AUDIT_SPOOL", True),
+    "AUDIT_SPOOL_DIR": env("MCP_AUDIT_SPOOL_DIR") or None,
+}
