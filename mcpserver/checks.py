@@ -85,9 +85,9 @@ def check_shared_cache(app_configs, **kwargs):
 @checks.register()
 def check_audit_spool(app_configs, **kwargs):
     """Without a usable spool a killed worker loses the records it had not written yet."""
-    from . import auditspool
+    from .audit import spooldir
 
-    problem = auditspool.problem() if conf.get("AUDIT") else None
+    problem = spooldir.problem() if conf.get("AUDIT") else None
     if problem is None:
         return []
     return [

@@ -64,12 +64,12 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_BATCH_SIZE": 250,
     "AUDIT_BACKGROUND": True,  # False: records wait for an explicit audit.flush() (tests)
     "AUDIT_EXIT_WAIT_SECONDS": 10.0,  # at shutdown, how long buffered records wait for the database
-    # Back-pressure: a record that finds the buffer full (audit.MAX_BUFFERED records not yet written)
+    # Back-pressure: a record that finds the buffer full (audit.buffer.MAX_BUFFERED records not yet written)
     # waits up to this long for the writer to make room. Once the buffer has been full that long the
     # database is taken for down, not slow: records are then dropped at once (counted and reported)
     # until there is room again.
     "AUDIT_BACKPRESSURE_SECONDS": 5.0,
-    # Write-ahead spool (mcpserver.auditspool): each record is appended to a file of its process
+    # Write-ahead spool (mcpserver.audit.spool): each record is appended to a file of its process
     # before the call is answered, and the next process writes what a killed one left. The directory
     # must belong to the server's user alone; None: one per database under the system's temporary
     # directory (no spool for an in-memory SQLite database, which dies with its process).

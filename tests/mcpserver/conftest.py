@@ -19,7 +19,8 @@ def mcp_settings(settings, tmp_path):
     are spooled into the test's own directory. (Tool policies need nothing: they are kept per
     change-feed version, new in every test.) The revocation fallback stays as production has it (the
     issuer's database): tests of the behaviour without one switch it off themselves."""
-    from mcpserver import audit, auth, limits
+    from mcpserver import auth, limits
+    from mcpserver.audit import buffer as audit_buffer
 
     settings.MCPSERVER = {
         **settings.MCPSERVER,
@@ -29,10 +30,10 @@ def mcp_settings(settings, tmp_path):
     }
     auth.reset()
     limits.reset()  # a streamed response a test never closed would hold its caller's slot
-    audit._buffer.clear()
+    audit_buffer._buffer.clear()
     yield settings.MCPSERVER
     auth.reset()
-    audit._buffer.clear()
+    audit_buffer._buffer.clear()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 from django.db import OperationalError
 
 from mcpserver import audit
+from mcpserver.audit import buffer, tables, trail
 from mcpserver.auth import AccessToken
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +41,8 @@ def test_at_exit_records_wait_for_a_database_that_comes_back(mcp_settings, setti
             raise OperationalError("the database system is starting up")
         written.extend(batch)
 
-    monkeypatch.setattr(audit, "_insert", insert)
-    monkeypatch.setattr(audit, "close_old_connections", lambda: None)
+    monkeypatch.setattr(tables, "insert", insert)
+    monkeypatch.setattr("mcpserver.audit.writer.close_old_connections", lambda: None)
     _record()
     _record()
     audit.flush_at_exit()
@@ -56,7 +57,7 @@ def test_at_exit_records_the_database_never_takes_go_to_the_error_log(
     def insert(batch):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(audit, "_insert", insert)
+    monkeypatch.setattr(tables, "insert", insert)
     _record("kept in the log")
     with caplog.at_level(logging.ERROR, logger="mcpserver.audit"):
         audit.flush_at_exit()
@@ -84,7 +85,7 @@ def test_a_denial_keeps_its_reason_in_the_table_and_in_the_exit_log(
     assert AuditRecord.objects.filter(outcome="ok").get().detail == ""
 
     settings.MCPSERVER = {**settings.MCPSERVER, "AUDIT_EXIT_WAIT_SECONDS": 0}
-    monkeypatch.setattr(audit, "_insert", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
+    monkeypatch.setattr(tables, "insert", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
     audit.record(CALLER, "tool", "echo", "denied", 0.1, None, "2026-07-28", "needs one of the roles: admin")
     with caplog.at_level(logging.ERROR, logger="mcpserver.audit"):
         audit.flush_at_exit()
@@ -109,8 +110,8 @@ def test_at_exit_a_batch_the_writer_thread_is_holding_is_not_lost(mcp_settings, 
             raise OperationalError("the database system is starting up")
         written.extend(batch)
 
-    monkeypatch.setattr(audit, "_insert", insert)
-    monkeypatch.setattr(audit, "close_old_connections", lambda: None)
+    monkeypatch.setattr(tables, "insert", insert)
+    monkeypatch.setattr("mcpserver.audit.writer.close_old_connections", lambda: None)
     for message in ("a", "b", "c"):
         _record(message)
     writer = threading.Thread(target=audit.flush)
@@ -140,7 +141,7 @@ def test_a_batch_is_written_in_a_few_multi_row_statements_with_every_field(mcp_s
     if connection.vendor == "postgresql":
         assert inserts == []  # one COPY, which Django's query capture does not see
     else:
-        per_statement = (connection.features.max_query_params or 10_000) // len(audit.COLUMNS)
+        per_statement = (connection.features.max_query_params or 10_000) // len(tables.COLUMNS)
         assert len(inserts) == -(-200 // per_statement) < 200
     rows = list(AuditRecord.objects.order_by("duration_ms").values_list("duration_ms", "argument_digest"))
     assert len(rows) == 200
@@ -156,7 +157,7 @@ def test_a_flush_writes_what_was_buffered_when_it_began(mcp_settings, monkeypatc
         written.append(len(batch))
         _record("added while the first batch is written")
 
-    monkeypatch.setattr(audit, "_insert", insert)
+    monkeypatch.setattr(tables, "insert", insert)
     for message in ("a", "b", "c"):
         _record(message)
     assert audit.flush() == 3 and written == [3]
@@ -169,19 +170,19 @@ def test_building_a_batch_gives_the_gil_back_between_slices(mcp_settings, db, mo
     than ``ROWS_BETWEEN_YIELDS`` rows are built without offering the other threads a turn, and every
     row is still written."""
     events = []
-    build_row = audit._row
-    monkeypatch.setattr(audit, "_row", lambda *args: events.append("row") or build_row(*args))
+    build_row = tables._row
+    monkeypatch.setattr(tables, "_row", lambda *args: events.append("row") or build_row(*args))
     # The audit module's own view of ``time`` only: replacing time.sleep itself would also turn
     # every other thread's sleep (the log writer's, say) into an append.
     clock = {name: getattr(time, name) for name in ("time", "monotonic", "perf_counter")}
-    monkeypatch.setattr(audit, "time", types.SimpleNamespace(**clock, sleep=lambda s: events.append("turn")))
-    total = 2 * audit.ROWS_BETWEEN_YIELDS + 1
+    monkeypatch.setattr(tables, "time", types.SimpleNamespace(**clock, sleep=lambda s: events.append("turn")))
+    total = 2 * tables.ROWS_BETWEEN_YIELDS + 1
     for number in range(total):
         _record(str(number))
     assert audit.flush() == total
     assert events.count("row") == total
     stretches = " ".join(events).split("turn")  # rows built between two turns offered
-    assert max(stretch.split().count("row") for stretch in stretches) <= audit.ROWS_BETWEEN_YIELDS
+    assert max(stretch.split().count("row") for stretch in stretches) <= tables.ROWS_BETWEEN_YIELDS
 
 
 def test_a_flushed_record_stores_its_time_exactly_as_the_orm_would(mcp_settings, db):
@@ -196,7 +197,7 @@ def test_a_flushed_record_stores_its_time_exactly_as_the_orm_would(mcp_settings,
     created = 1_790_000_000.123456
     clock = {name: getattr(time, name) for name in ("monotonic", "perf_counter", "sleep")}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(audit, "time", types.SimpleNamespace(**clock, time=lambda: created))
+        patch.setattr(trail, "time", types.SimpleNamespace(**clock, time=lambda: created))
         _record()
     assert audit.flush() == 1
     AuditRecord.objects.create(
@@ -240,7 +241,7 @@ def test_the_timestamp_fast_path_agrees_with_the_backend_in_any_time_zone_and_fa
         calls.append(value)
         return str(timezone.make_naive(value, paris))
 
-    fast = audit._timestamp_adapter(_Connection(like_sqlite, paris), instants[0])
+    fast = tables._timestamp_adapter(_Connection(like_sqlite, paris), instants[0])
     rows = [fast(t) for t in instants]
     assert len(calls) == 1  # only the probe: the rows were built directly
     assert rows == [like_sqlite(datetime.fromtimestamp(t, tz=UTC)) for t in instants]
@@ -251,7 +252,7 @@ def test_the_timestamp_fast_path_agrees_with_the_backend_in_any_time_zone_and_fa
         calls.append(value)
         return value
 
-    fast = audit._timestamp_adapter(_Connection(like_postgresql, UTC), instants[0])
+    fast = tables._timestamp_adapter(_Connection(like_postgresql, UTC), instants[0])
     assert [fast(t) for t in instants] == [datetime.fromtimestamp(t, tz=UTC) for t in instants]
     assert len(calls) == 1
 
@@ -261,7 +262,7 @@ def test_the_timestamp_fast_path_agrees_with_the_backend_in_any_time_zone_and_fa
         calls.append(value)
         return value.strftime("%Y%m%d%H%M%S%f")
 
-    fast = audit._timestamp_adapter(_Connection(unusual, UTC), instants[0])
+    fast = tables._timestamp_adapter(_Connection(unusual, UTC), instants[0])
     assert fast(instants[3]) == datetime.fromtimestamp(instants[3], tz=UTC).strftime("%Y%m%d%H%M%S%f")
     assert len(calls) == 2  # the probe, then every row through the backend's own adaptation
 
@@ -328,7 +329,7 @@ def test_a_full_buffer_makes_the_next_record_wait_for_the_writer(mcp_settings, s
 
     from mcpserver.models import AuditRecord
 
-    monkeypatch.setattr(audit, "MAX_BUFFERED", 2)
+    monkeypatch.setattr(buffer, "MAX_BUFFERED", 2)
     _configure(settings, AUDIT_BACKPRESSURE_SECONDS=10)
     _record("first")
     _record("second")
@@ -351,7 +352,7 @@ def test_past_the_wait_a_record_is_dropped_counted_and_reported_and_the_next_do_
     of each stalling its call, until the writer makes room again."""
     from observability import metrics
 
-    monkeypatch.setattr(audit, "MAX_BUFFERED", 3)
+    monkeypatch.setattr(buffer, "MAX_BUFFERED", 3)
     _configure(settings, AUDIT_BACKPRESSURE_SECONDS=0.3)
     counts, disconnect = _dropped_signals()
     before = metrics.AUDIT_DROPPED._value.get()
@@ -364,7 +365,7 @@ def test_past_the_wait_a_record_is_dropped_counted_and_reported_and_the_next_do_
         started = time.monotonic()
         _record("dropped at once")
         assert time.monotonic() - started < 0.1
-        monkeypatch.setattr(audit, "_insert", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
+        monkeypatch.setattr(tables, "insert", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
         with caplog.at_level(logging.ERROR, logger="mcpserver.audit"):
             audit.flush()
             audit.flush()  # nothing lost since the first report: no second line
@@ -384,21 +385,21 @@ def test_a_failed_write_loses_nothing_even_if_the_buffer_filled_meanwhile(
     write wait (or are dropped and counted) instead of the failed batch being cut when it goes back."""
     from mcpserver.models import AuditRecord
 
-    monkeypatch.setattr(audit, "MAX_BUFFERED", 4)
+    monkeypatch.setattr(buffer, "MAX_BUFFERED", 4)
     _configure(settings, AUDIT_BACKPRESSURE_SECONDS=0)
     for n in range(3):
         _record(f"early {n}")
-    real_insert = audit._insert
+    real_insert = tables.insert
 
     def insert(batch):  # while the write fails, requests try to fill the buffer up
         for n in range(4):
             _record(f"late {n}")
         raise OperationalError("down")
 
-    monkeypatch.setattr(audit, "_insert", insert)
+    monkeypatch.setattr(tables, "insert", insert)
     assert audit.flush() == 0
     assert audit.report_dropped() == 3  # only one late record found room; the failed batch is whole
-    monkeypatch.setattr(audit, "_insert", real_insert)
+    monkeypatch.setattr(tables, "insert", real_insert)
     assert audit.flush() == 4
     digests = {r.argument_digest for r in AuditRecord.objects.all()}
     assert digests == {audit.digest({"message": m})[1] for m in ("early 0", "early 1", "early 2", "late 0")}
@@ -409,7 +410,7 @@ def test_a_write_retried_after_an_uncertain_commit_is_not_written_twice(mcp_sett
     the records the table does not have."""
     from mcpserver.models import AuditRecord
 
-    real_insert, calls = audit._insert, []
+    real_insert, calls = tables.insert, []
 
     def committed_then_failed(batch):
         calls.append(len(batch))
@@ -417,7 +418,7 @@ def test_a_write_retried_after_an_uncertain_commit_is_not_written_twice(mcp_sett
         if len(calls) == 1:
             raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(audit, "_insert", committed_then_failed)
+    monkeypatch.setattr(tables, "insert", committed_then_failed)
     for n in range(3):
         _record(str(n))
     assert audit.flush() == 0 and audit.pending() == 3
@@ -521,7 +522,7 @@ def test_a_replay_after_a_crash_mid_commit_writes_only_what_is_missing(mcp_setti
 
     _killed_worker(mcp_settings, 5)
     entries = [tuple(json.loads(line)) for line in _spool_lines(mcp_settings)]
-    audit._insert(entries[:2])  # what the dead process had committed
+    tables.insert(entries[:2])  # what the dead process had committed
     assert audit.replay() == 3
     assert AuditRecord.objects.count() == 5
     assert {r.argument_digest for r in AuditRecord.objects.all()} == _killed_digests(5)
@@ -531,7 +532,7 @@ def test_the_spool_holds_only_what_the_database_does_not_have(mcp_settings, monk
     """A record's line goes once everything before it is written: the file being written is emptied
     when nothing waits, and replaced at each flush while records wait (a busy process keeps two
     files at most, whatever its rate)."""
-    real_insert = audit._insert
+    real_insert = tables.insert
     for n in range(10):
         _record(str(n))
     assert len(_spool_lines(mcp_settings)) == 10
@@ -542,7 +543,7 @@ def test_the_spool_holds_only_what_the_database_does_not_have(mcp_settings, monk
         real_insert(batch)
         _record("during the write")
 
-    monkeypatch.setattr(audit, "_insert", insert_while_busy)
+    monkeypatch.setattr(tables, "insert", insert_while_busy)
     for _ in range(5):
         _record("before the write")
         assert audit.flush() >= 1
@@ -573,13 +574,13 @@ def test_a_graceful_exit_leaves_no_spool_and_an_outage_leaves_it_to_the_next_pro
     assert list(_spool_dir(mcp_settings).iterdir()) == []
 
     _configure(settings, AUDIT_EXIT_WAIT_SECONDS=0)
-    real_insert = audit._insert
-    monkeypatch.setattr(audit, "_insert", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
+    real_insert = tables.insert
+    monkeypatch.setattr(tables, "insert", lambda batch: (_ for _ in ()).throw(OperationalError("down")))
     _record("the database is down at exit")
     with caplog.at_level(logging.ERROR, logger="mcpserver.audit"):
         audit.flush_at_exit()
     assert "kept in the spool for the next process" in caplog.text
-    monkeypatch.setattr(audit, "_insert", real_insert)
+    monkeypatch.setattr(tables, "insert", real_insert)
     _record("the next process's own")  # in a file of its own
     assert audit.replay() == 1 and audit.flush() == 1
     assert AuditRecord.objects.count() == 3
@@ -615,12 +616,12 @@ def test_spooling_costs_a_record_a_few_microseconds(mcp_settings, settings):
         _configure(settings, AUDIT_SPOOL=spool)
         best = float("inf")
         for _ in range(3):
-            audit._buffer.clear()
+            buffer._buffer.clear()
             started = time.perf_counter()
             for _ in range(2000):
                 _record("measured")
             best = min(best, (time.perf_counter() - started) / 2000)
-        audit._buffer.clear()
+        buffer._buffer.clear()
         return best
 
     without, spooled = per_record(False), per_record(True)
@@ -658,7 +659,7 @@ def test_an_unusable_spool_directory_fails_the_system_check_and_records_stay_in_
     blocked.write_text("")
     _configure(settings, AUDIT_SPOOL_DIR=str(blocked / "spool"))
     assert [m.id for m in checks.check_audit_spool(None)] == ["mcpserver.E005"]
-    with caplog.at_level(logging.ERROR, logger="mcpserver.auditspool"):
+    with caplog.at_level(logging.ERROR, logger="mcpserver.audit.spool"):
         _record("kept in memory")
         _record("still kept in memory")
     assert audit.pending() == 2
@@ -677,14 +678,14 @@ def test_an_unusable_spool_directory_fails_the_system_check_and_records_stay_in_
 def test_the_default_spool_directory_is_one_per_database_and_none_for_a_memory_database():
     import tempfile
 
-    from mcpserver import auditspool
+    from mcpserver.audit import spooldir
 
     sqlite = {"ENGINE": "django.db.backends.sqlite3", "HOST": "", "PORT": ""}
-    one = auditspool.default_directory({**sqlite, "NAME": "/srv/one.sqlite3"})
-    two = auditspool.default_directory({**sqlite, "NAME": "/srv/two.sqlite3"})
+    one = spooldir.default_directory({**sqlite, "NAME": "/srv/one.sqlite3"})
+    two = spooldir.default_directory({**sqlite, "NAME": "/srv/two.sqlite3"})
     assert one != two and os.path.dirname(one) == tempfile.gettempdir()
     postgres = {"ENGINE": "django.db.backends.postgresql", "NAME": "mcp", "HOST": "db", "PORT": "5432"}
-    assert auditspool.default_directory(postgres) != auditspool.default_directory({**postgres, "HOST": "db2"})
-    assert auditspool.default_directory({**sqlite, "NAME": ":memory:"}) is None
+    assert spooldir.default_directory(postgres) != spooldir.default_directory({**postgres, "HOST": "db2"})
+    assert spooldir.default_directory({**sqlite, "NAME": ":memory:"}) is None
     in_memory = "file:memorydb_default?mode=memory&cache=shared"  # Django's test database
-    assert auditspool.default_directory({**sqlite, "NAME": in_memory}) is None
+    assert spooldir.default_directory({**sqlite, "NAME": in_memory}) is None

@@ -13,13 +13,14 @@ BASIC = "Basic " + base64.b64encode(b"demo-service:demo-service-secret").decode(
 @pytest.fixture(autouse=True)
 def quiet_audit(settings):
     """Audit records wait for an explicit flush (no writer thread against the test database)."""
-    from mcpserver import audit, auth
+    from mcpserver import auth
+    from mcpserver.audit import buffer as audit_buffer
 
     settings.MCPSERVER = {**settings.MCPSERVER, "AUDIT_BACKGROUND": False}
     auth.reset()
-    audit._buffer.clear()
+    audit_buffer._buffer.clear()
     yield
-    audit._buffer.clear()
+    audit_buffer._buffer.clear()
     auth.reset()
 
 
