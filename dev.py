@@ -55,8 +55,8 @@ def prepare_database() -> None:
 
 # --- the production serving command (also run by tests/e2e/liveserver.py and bench/) ---
 
-# WSGI servers compared by bench/suite.py (README, "Serving command"; bench/REPORT.md). granian is the
-# default: it served every path fastest there, and it streams SSE.
+# WSGI servers the serving command can run, compared by bench/suite.py (figures: bench/REPORT.md; README,
+# "Serving command"). granian is the default, chosen from those figures; it also streams SSE.
 SERVERS = ("granian", "gthread", "sync")
 DEFAULT_SERVER = "granian"
 DEFAULT_THREADS = 3  # per worker (granian blocking threads, gthread threads): README, "Serving command"

@@ -3,7 +3,7 @@ allowed private hosts, a per-address limit on new documents and the client-metad
 
 DOT's ``SafeMetadataFetcher`` (the ``CIMD_METADATA_FETCHER`` hook) fetches only https URLs whose host
 resolves to public addresses, connects to the address it checked and follows no redirects; but its
-timeout bounds each socket read, so a server sending a byte a second held a thread for minutes. Here
+timeout bounds each socket read, so a server sending a byte a second could hold a thread for minutes. Here
 the whole fetch (name lookup, connect, TLS handshake, headers, body) shares one deadline,
 ``CIMD_FETCH_TIMEOUT_SECONDS`` from its start. One exception to DOT's rules, off by default: a host
 listed in ``CIMD_PRIVATE_HOSTS`` (``ALLOWED_HOSTS`` syntax) may resolve to a private or loopback

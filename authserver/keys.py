@@ -1,12 +1,13 @@
 """The only code that touches private keys: the current signing key, verifying keys, JWKS, rotation.
 
-Parsed key objects are cached per process by ``kid`` (parsing a PEM costs ~25 ms). Which key is
-current is kept per process under a stamp of the ``signing-keys`` change feed (``sharedstate.stamps``):
-every creation, rotation, retirement or withdrawal announces a change, so every worker of every
-instance signs with the new key from its next signature on, without a restart. Only without a change
-feed (Redis unreachable, a database other hosts share without Redis) is the current key re-read at
-most every ``SIGNING_KEY_RECHECK_SECONDS`` instead. A retired key keeps verifying, so a token signed
-with it meanwhile stays valid, until the last token it can have signed has expired. A key retired as
+Parsed key objects are kept per process by ``kid``: a PEM is parsed once per key and process, never
+per signature (parsing is far dearer than signing). Which key is current is kept per process under a
+stamp of the ``signing-keys`` change feed (``sharedstate.stamps``): every creation, rotation,
+retirement or withdrawal announces a change, so every worker of every instance signs with the new
+key from its next signature on, without a restart. Only without a change feed (Redis unreachable, a
+database other hosts share without Redis) is the current key re-read at most every
+``SIGNING_KEY_RECHECK_SECONDS`` instead. A retired key keeps verifying, so a token signed with it
+meanwhile stays valid, until the last token it can have signed has expired. A key retired as
 compromised leaves the JWKS at once, and resource servers are told through the deny-list
 (``revoking.withdraw_keys``) to reload their keys.
 """

@@ -56,9 +56,10 @@ def record_login_success(username: str) -> None:
 class _BatchedCounter:
     """A per-client request count shared through the shared state, written in batches.
 
-    Each process tallies locally and adds its tally to the shared counter every ``batch`` requests,
-    so a token request costs a shared write only now and then. Across ``W`` workers the limit
-    may be overshot by at most ``W * batch`` requests per window; small limits use a batch of 1.
+    Each process tallies locally and adds its tally to the shared counter every ``batch`` requests
+    (a 200th of the limit, between 1 and 20), so a token request costs a shared write only now and
+    then. Across ``W`` workers the limit may be overshot by at most ``W * batch`` requests per
+    window; limits under 400 use a batch of 1.
     """
 
     def __init__(self) -> None:

@@ -8,10 +8,10 @@
 (The whole suite, /mcp included, is bench/suite.py; this is the token endpoint alone, with profiling.)
 
 It starts the serving command of ``dev.py serve`` (``dev.serving_command``: granian by default,
-``--server gthread`` or ``sync`` for gunicorn; 2 workers x 4 threads) on a free loopback port with
-a fresh database (a temporary SQLite file by default; the PostgreSQL database named by
-``--database-url`` is created and dropped), migrates it and seeds the demo data. Then, at each
-concurrency, it measures for ``--duration`` seconds:
+``--server gthread`` or ``sync`` for gunicorn; ``--workers`` 2, ``--threads`` ``dev.DEFAULT_THREADS``)
+on a free loopback port with a fresh database (a temporary SQLite file by default; the PostgreSQL
+database named by ``--database-url`` is created and dropped), migrates it and seeds the demo data.
+Then, at each concurrency, it measures for ``--duration`` seconds:
 
 - baseline: ``GET /.well-known/jwks.json`` served by the same server (a cheap view: the cost of
   Django + the server + loopback, against which the token endpoint's own cost shows);

@@ -59,7 +59,7 @@ class AccessToken:
         return not roles or bool(self.roles.intersection(roles))
 
 
-# --- key sources ---
+# --- what this process holds: verified tokens, verifying keys ---
 
 
 class TokenCache:

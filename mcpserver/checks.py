@@ -60,7 +60,8 @@ def check_key_source(app_configs, **kwargs):
 
 @checks.register(checks.Tags.security, checks.Tags.caches)
 def check_shared_cache(app_configs, **kwargs):
-    """Revocations and sessions live in the default cache: it must be shared by every worker and instance."""
+    """The embedded shared state (``sharedstate.embedded``, the back end without ``REDIS_URL``) keeps
+    revocations and sessions in Django's default cache: it must be shared by every worker and instance."""
     from django.conf import settings
 
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")

@@ -48,7 +48,8 @@ def parse(jwks: dict[str, Any]) -> dict[str, Any]:
 
 
 class KeyCache:
-    """Verifying keys by ``kid``: refreshed when stale, and on an unknown ``kid`` (at most every few seconds).
+    """Verifying keys by ``kid``: refreshed when older than ``KEY_CACHE_SECONDS``, and on an unknown
+    ``kid`` (at most every ``KEY_REFRESH_INTERVAL`` seconds).
 
     Concurrent callers wait for a refresh in progress instead of seeing a half-loaded cache.
     """

@@ -50,11 +50,11 @@ class InsertionOrderIndex(models.Index):
     """An index on a column whose values grow with the table's insertion order (an append-only log's
     timestamp): BRIN on PostgreSQL, B-tree elsewhere.
 
-    A BRIN index keeps a value range per block range, a few pages for millions of rows, and costs
-    an insert next to nothing; a B-tree is another tree to update per row (on PostgreSQL the audit
-    writer's COPY of 4,400 records took 19 ms of server CPU with the B-tree indexes it had, 12 ms
-    with none). Range filters (date drill-down, retention) use either. ``autosummarize`` has
-    autovacuum summarise each block range as it fills; until then a range is read, not skipped.
+    A BRIN index keeps a value range per block range, a few pages for millions of rows, and adds
+    next to nothing to an insert; a B-tree is another tree to update on every row, work the database
+    does for each record the audit writer copies in. Range filters (date drill-down, retention) use
+    either. ``autosummarize`` has autovacuum summarise each block range as it fills; until then a
+    range is read, not skipped.
     """
 
     def create_sql(self, model, schema_editor, using="", **kwargs):
@@ -95,9 +95,9 @@ class AuditRecord(models.Model):
         TIMEOUT = "timeout"
         DENIED = "denied"  # refused for a missing scope or role, or switched off by a policy
 
-    # No B-tree on the columns: every index is work for each of thousands of rows a second (see
-    # InsertionOrderIndex); subject lookups are rare and the admin's search is a substring match,
-    # which no B-tree serves.
+    # No B-tree on the columns: every index is work on every insert, and the trail takes a row per
+    # audited call (see InsertionOrderIndex); subject lookups are rare and the admin's search is a
+    # substring match, which no B-tree serves.
     created = models.DateTimeField()
     subject = models.CharField(max_length=255)
     username = models.CharField(max_length=150, blank=True)

@@ -48,7 +48,8 @@ def end(session_id: str) -> None:
 
 
 def update(session_id: str, **fields: Any) -> None:
-    """Change a live session's state (e.g. its log level), keeping its expiry horizon."""
+    """Change a live session's state (e.g. its log level); it then lives ``SESSION_TTL`` from now.
+    Nothing happens to a session that is unknown, ended or expired."""
     state = sharedstate.get(_key(session_id))
     if isinstance(state, dict):
         sharedstate.set(_key(session_id), {**state, **fields}, conf.get("SESSION_TTL"))

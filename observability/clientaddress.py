@@ -1,6 +1,6 @@
 """The client's address: the peer, or behind trusted proxies the first untrusted X-Forwarded-For hop.
 
-Computed once per request by ``ObservabilityMiddleware`` (outermost in both middleware lists) and
+Computed once per request by ``ObservabilityMiddleware`` (outermost in ``MIDDLEWARE``) and
 read through ``of`` by every rate limit, lockout and log line. ``REMOTE_ADDR`` stays the peer's.
 """
 

@@ -1,4 +1,4 @@
-"""Outages: the one list of exceptions meaning a backing service (database, shared cache) is unreachable."""
+"""Outages: the one list of exceptions meaning a backing service (database, Redis) is unreachable."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ def _outage_errors() -> tuple[type[Exception], ...]:
     try:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError:  # no Redis client installed: the cache is the database (or in-process)
+    except ImportError:  # no Redis client installed: the shared state and Django's cache use the database
         return tuple(errors)
     return (*errors, RedisConnectionError, RedisTimeoutError)
 

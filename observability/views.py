@@ -33,7 +33,8 @@ def ready(request: HttpRequest) -> JsonResponse:
 
 @require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """The Prometheus text format, for allowed scrapers only (``METRICS_ALLOWED_IPS``)."""
+    """The Prometheus text format, for allowed scrapers only (``OBSERVABILITY["METRICS_ALLOWED_NETWORKS"]``,
+    set from ``METRICS_ALLOWED_IPS``; never through a proxy)."""
     if not allowlist.allowed(request):
         body = {"error": "forbidden", "error_description": "Metrics are not served to this address."}
         return _no_store(JsonResponse(body, status=403))

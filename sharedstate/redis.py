@@ -16,8 +16,8 @@ made in the instant between the publish and the kernel's delivery, can come befo
 The subscribed connection never reconnects behind our back (no retries): when it breaks (Redis
 restarted, a network fault), ``version`` answers None and a thread subscribes anew; the new
 connection gets a new generation, so nothing read before the break still matches. While there is no
-subscription, readers look every change up. After ``RETRY_SECONDS`` of failure the next attempt
-waits twice as long, up to ``MAX_RETRY_SECONDS``.
+subscription, readers look every change up. A failed attempt is retried after ``RETRY_SECONDS``,
+and after twice as long at each further failure, up to ``MAX_RETRY_SECONDS``.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 A reader takes a ``Stamp`` of the topic *before* loading what the topic covers, and keeps it with what
 it loaded. Before using that again it takes a new stamp and asks ``kept.valid(now, ...)``:
 
-- with a feed, what was loaded stays valid while the topic's version reads the same: no polling (and,
-  with ``at_most``, no longer than that many seconds: for changes that bypass the announcements);
-- without a feed (now, or when it was loaded), for ``without_feed`` seconds from the load at most
-  (0: never kept): the bounded recheck;
+- with a feed, what was loaded stays valid while the topic's version reads the same: no polling;
+- without a feed now, for ``without_feed`` seconds from the load at most (0: never kept): the
+  bounded recheck; what was loaded without a feed is not kept once a feed is back;
+- with ``at_most``, for no longer than that many seconds from the load, feed or not (for changes
+  that bypass the announcements);
 - never across ``sharedstate.reset()`` (tests, a changed setting), with a feed or without.
 """
 
