@@ -134,6 +134,11 @@ class RedisState(Backend):
 
     def announce(self, topic: str) -> None:
         self.client.publish(self.channel, topic)
+        # This process's own readers need no message: they see the change at once. (The message, when
+        # it comes back over the subscription, moves the count once more: one lookup too many.)
+        with self._lock:
+            if self._pubsub is not None:
+                self._counts[topic] += 1
 
     def version(self, topic: str) -> tuple[int, int] | None:
         with self._lock:
