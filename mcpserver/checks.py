@@ -64,17 +64,21 @@ def check_shared_cache(app_configs, **kwargs):
     revocations and sessions in Django's default cache: it must be shared by every worker and instance."""
     from django.conf import settings
 
-    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    state = getattr(settings, "SHARED_STATE", {})
+    if not state.get("BACKEND", "sharedstate.embedded.EmbeddedState").endswith(".EmbeddedState"):
+        return []  # Redis (or another back end of its own): the keys are not in Django's cache
+    alias = state.get("CACHE", "default")
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
     if backend.endswith(".DummyCache"):
         return [
             checks.Error(
-                "The default cache is a DummyCache: revoked tokens would be accepted.", id="mcpserver.E004"
+                f"The {alias!r} cache is a DummyCache: revoked tokens would be accepted.", id="mcpserver.E004"
             )
         ]
     if backend.endswith((".LocMemCache", ".FileBasedCache")):
         return [
             checks.Warning(
-                "The default cache is not shared between processes: a token revoked through one worker would "
+                f"The {alias!r} cache is not shared between processes: a token revoked through one worker would "
                 "still be accepted by the others, and sessions would not move between workers.",
                 hint="Use Redis (REDIS_URL) or the database cache.",
                 id="mcpserver.W001",

@@ -29,7 +29,7 @@ else:
     # An unreachable server fails the request (503) within seconds, not when TCP gives up.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
-# --- shared cache: Redis when REDIS_URL is set, the database cache otherwise ---
+# --- Django's cache (and, without Redis, the shared state's keys): Redis when REDIS_URL is set ---
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {

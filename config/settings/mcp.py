@@ -14,7 +14,7 @@ MCPSERVER = {
     "RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
     "KEY_SOURCE": _MCP_KEY_SOURCE,
     "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,
-    # Who answers "revoked?" when the shared cache is down or was emptied: the in-process issuer's
+    # Who answers "revoked?" when the shared state is down or was emptied: the in-process issuer's
     # database; an external issuer's tokens are not in it (an outage then answers 503).
     "REVOCATION_FALLBACK": None if "://" in _MCP_KEY_SOURCE else "authserver.revoking.revoked_in_database",
     # How far the issuer's clock may be from ours (token exp/iat, and tokens older than the deny-list).

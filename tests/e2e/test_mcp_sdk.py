@@ -155,7 +155,8 @@ def test_revoked_token_is_refused_by_every_worker(http, live_server, service_tok
 
 def test_a_token_revoked_by_another_process_is_refused_on_the_next_request(http, live_server, service_token):
     """A revocation written outside the serving processes (a management command here) reaches every
-    worker at once: on SQLite through the deny-list's change stamp, on Redis through the lookup."""
+    worker at once, through the ``revocations`` change feed (the slots file beside SQLite; Redis's
+    PUBLISH on PostgreSQL + Redis)."""
     import hashlib
 
     body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}

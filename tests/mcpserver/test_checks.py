@@ -28,10 +28,14 @@ def test_unimportable_key_source(settings):
 
 
 def test_unshared_cache(settings):
+    """The embedded shared state keeps its keys in a Django cache, which must be shared; Redis's do not."""
+    settings.SHARED_STATE = {"BACKEND": "sharedstate.embedded.EmbeddedState", "CACHE": "default"}
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     assert ids(checks.check_shared_cache(None)) == ["mcpserver.W001"]
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     assert ids(checks.check_shared_cache(None)) == ["mcpserver.E004"]
+    settings.SHARED_STATE = {"BACKEND": "sharedstate.redis.RedisState", "LOCATION": "redis://127.0.0.1:6379/0"}
+    assert checks.check_shared_cache(None) == []
 
 
 def test_resource_url_elsewhere_than_mcp_warns(settings):
