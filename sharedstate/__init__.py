@@ -44,7 +44,7 @@ from django.utils.module_loading import import_string
 from .base import Backend
 
 __all__ = [
-    "Backend", "add", "backend", "changed", "clear", "delete", "get", "get_many", "incr", "ping", "reset",
+    "Backend", "add", "backend", "changed", "clear", "era", "delete", "get", "get_many", "incr", "ping", "reset",
     "seen_once", "set", "version",
 ]  # fmt: skip
 
@@ -129,6 +129,11 @@ def clear() -> None:
 def ping() -> None:
     """One write and read back: raises when the back end is unreachable or loses what it is given."""
     backend().ping()
+
+
+def era() -> int:
+    """How many times this process's view was reset: what was loaded in another era is never reused."""
+    return _era[0]
 
 
 def reset() -> None:

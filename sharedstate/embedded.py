@@ -15,6 +15,7 @@ process: the slots live in it. Any other database may be shared by many hosts: `
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import mmap
@@ -38,7 +39,8 @@ class Slots:
     def __init__(self, path: str | None) -> None:
         size = SLOT_SIZE * SLOTS
         if path is None:
-            self._memory: Any = bytearray(os.urandom(size))
+            self._memory: Any = mmap.mmap(-1, size)  # private to this process
+            self._memory[:] = os.urandom(size)
             return
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -49,12 +51,13 @@ class Slots:
             os.close(descriptor)
 
     @staticmethod
+    @functools.cache
     def _offset(topic: str) -> int:
         return (zlib.crc32(topic.encode()) % SLOTS) * SLOT_SIZE
 
     def read(self, topic: str) -> bytes:
         at = self._offset(topic)
-        return bytes(self._memory[at : at + SLOT_SIZE])
+        return self._memory[at : at + SLOT_SIZE]  # a slice of an mmap is a copy, as bytes
 
     def change(self, topic: str) -> None:
         at = self._offset(topic)

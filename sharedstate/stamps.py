@@ -28,7 +28,7 @@ class Stamp:
 
     @classmethod
     def take(cls, topic: str) -> Stamp:
-        era = sharedstate._era[0]  # read before the version: a reset in between makes them disagree
+        era = sharedstate.era()  # read before the version: a reset in between makes them disagree
         return cls(sharedstate.version(topic), era, time.monotonic())
 
     @property

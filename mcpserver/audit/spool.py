@@ -2,12 +2,14 @@
 it is answered, so the records of a process killed before it wrote its buffer (SIGKILL, out of memory)
 are written by the next process (``leftovers``, ``writer.replay``).
 
-A record is one line of JSON appended with a single write(2) to a file opened with O_APPEND. Once the
-write returns, the line is in the kernel's page cache, which outlives the process. There is no fsync:
-an operating-system crash or a power cut can lose the lines the kernel had not yet written back (up to
-its writeback interval) and leave a last line cut or zeroed (``parse`` counts those). A line holds what
-the table's row holds (who, what, outcome, the arguments' size and digest), never arguments or token
-values.
+A record is one line of JSON copied into a file that the process maps into its memory (``mmap``,
+shared with the file): no system call per record, and once the copy is done the line is in the
+kernel's page cache, which outlives the process. A file has room for ``CAPACITY`` bytes; the part not
+written yet reads as zero bytes (``parse`` ignores them); a full file is followed by a new one. There
+is no fsync: an operating-system crash or a power cut can lose the lines the kernel had not yet
+written back (up to its writeback interval) and leave a last line cut or zeroed (``parse`` counts
+those). A line holds what the table's row holds (who, what, outcome, the arguments' size and digest),
+never arguments or token values.
 
 A process holds an exclusive ``flock`` on each of its files for as long as it lives, taken before the
 file has the name a replay looks for. A file is deleted once all its records are in the table; the one
@@ -21,11 +23,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import logging
+import mmap
 import os
+import re
 import time
 from collections.abc import Iterable
+
+import orjson
 
 from . import spooldir
 
@@ -34,7 +39,7 @@ logger = logging.getLogger(__name__)
 SUFFIX = ".audit1.jsonl"  # the line format's version is part of the name
 # The fields of a line (``trail.record``'s entries, in order) and the types a replayed one must have.
 FIELD_TYPES: tuple[tuple[type, ...], ...] = (
-    (int,),  # the record's id, the table's uuid as a 128-bit integer
+    (str,),  # the record's id, the table's uuid as 32 hexadecimal digits
     (int, float),  # created, a Unix time
     (str,), (str,), (str,),  # subject, username, client_id
     (str,), (str,), (str,),  # kind, name, outcome
@@ -42,47 +47,69 @@ FIELD_TYPES: tuple[tuple[type, ...], ...] = (
     (int,), (str,),  # argument_bytes, argument_digest
     (str,), (str,),  # protocol_version, detail
 )  # fmt: skip
-RETRY_SECONDS = 1.0  # after a file could not be opened or written, records go to memory only this long
-
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
-
+CAPACITY = 4 << 20  # bytes a file can hold (a sparse file: pages are taken as lines are written)
+RETRY_SECONDS = 1.0
+_HEX_ID = re.compile(r"[0-9a-f]{32}")  # after a file could not be opened or written, records go to memory only this long
 
 def encode(fields: tuple) -> bytes:
-    """One record's line."""
-    return (_encode(fields) + "\n").encode()
+    """One record's line (the id, a 128-bit integer, as hexadecimal: JSON numbers that large are not
+    portable)."""
+    return orjson.dumps((f"{fields[0]:032x}", *fields[1:])) + b"\n"
 
 
 def parse(data: bytes) -> tuple[list[tuple], int]:
     """The records of a file's lines, and how many lines are not one (cut or zeroed by a crash)."""
     entries, torn = [], 0
-    for line in data.split(b"\n"):
+    for line in data.rstrip(b"\0").split(b"\n"):  # the zero bytes after the last line: room not used
         if not line:
             continue
         try:
-            fields = json.loads(line)
-        except ValueError:
+            fields = orjson.loads(line)
+        except orjson.JSONDecodeError:
             torn += 1
             continue
         if (
             isinstance(fields, list)
             and len(fields) == len(FIELD_TYPES)
             and all(isinstance(value, types) for value, types in zip(fields, FIELD_TYPES, strict=True))
-            and 0 <= fields[0] < 1 << 128  # a UUID
+            and _HEX_ID.fullmatch(fields[0])  # a UUID
             and 0 < fields[1] < 1e11  # a datetime
         ):
-            entries.append(tuple(fields))
+            entries.append((int(fields[0], 16), *fields[1:]))
         else:
             torn += 1
     return entries, torn
 
 
 class Segment:
-    """One file of this process: its descriptor (which holds the lock) and how many records wait in it."""
+    """One file of this process: its descriptor (which holds the lock), its mapping, where the next line
+    goes, and how many records wait in it."""
 
-    __slots__ = ("dirty", "fd", "path", "pending")
+    __slots__ = ("dirty", "fd", "memory", "path", "pending", "position")
 
-    def __init__(self, path: str, fd: int) -> None:
-        self.path, self.fd, self.pending, self.dirty = path, fd, 0, False
+    def __init__(self, path: str, fd: int, memory: mmap.mmap) -> None:
+        self.path, self.fd, self.memory = path, fd, memory
+        self.pending, self.position, self.dirty = 0, 0, False
+
+    def room_for(self, size: int) -> bool:
+        return self.position + size <= len(self.memory)
+
+    def put(self, line: bytes) -> None:
+        end = self.position + len(line)
+        self.memory[self.position : end] = line
+        self.position, self.dirty = end, True
+
+    def empty(self) -> None:
+        """Every record in it is in the table: zero it (the file is cut to nothing and grown back, which
+        also gives its pages back) and start from its beginning."""
+        os.ftruncate(self.fd, 0)
+        os.ftruncate(self.fd, len(self.memory))
+        self.position, self.dirty = 0, False
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # BufferError cannot happen: no view of it is kept
+            self.memory.close()
+        os.close(self.fd)
 
 
 class Spool:
@@ -101,21 +128,13 @@ class Spool:
         """Append one record's line; return its file, or None when it could not be written (said once
         per failure: the record is then in memory only)."""
         segment = self.current
-        if segment is None and (time.monotonic() < self.retry_at or (segment := self._start()) is None):
-            return None
-        try:
-            written = os.write(segment.fd, line)
-        except OSError as exc:
-            written, error = 0, exc
-        else:
-            error = None if written == len(line) else OSError(errno.ENOSPC, "short write")
-        segment.dirty = segment.dirty or written > 0
-        if error is not None:
-            # What the file holds stays until written (a cut line only matters if the process dies,
-            # and its record is lost then); later lines go to a new file.
-            self.current = None
-            self._failure(error)
-            return None
+        if segment is None or not segment.room_for(len(line)):
+            if time.monotonic() < self.retry_at or (segment := self._start()) is None:
+                return None
+            if not segment.room_for(len(line)):  # a line longer than a file: never, by construction
+                self._failure(OSError(errno.EFBIG, "a record longer than a spool file"))
+                return None
+        segment.put(line)
         segment.pending += 1
         return segment
 
@@ -136,8 +155,7 @@ class Spool:
                 self._remove(segment)
             elif segment.dirty:
                 try:
-                    os.ftruncate(segment.fd, 0)
-                    segment.dirty = False
+                    segment.empty()
                 except OSError:  # its lines are in the table: a replay would find them there
                     pass
 
@@ -148,7 +166,7 @@ class Spool:
             if segment.pending <= 0:
                 self._remove(segment)
             else:
-                os.close(segment.fd)
+                segment.close()
         self.segments, self.current = [], None
 
     def abandon(self) -> None:
@@ -156,31 +174,33 @@ class Spool:
         parent's (a flock is shared by the copies of a descriptor and held until the last one closes)."""
         for segment in self.segments:
             with contextlib.suppress(OSError):
-                os.close(segment.fd)
+                segment.close()  # this process's mapping and descriptor only
         self.segments, self.current = [], None
 
     def _start(self) -> Segment | None:
         self.number += 1
         path = os.path.join(self.directory, f"{self.name}-{self.number:06d}{SUFFIX}")
         partial = path + ".new"  # locked before it has a name a replay would look at
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW  # mmap needs read too
         try:
             spooldir.prepare(self.directory)
             fd = os.open(partial, flags, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.ftruncate(fd, CAPACITY)
+                memory = mmap.mmap(fd, CAPACITY)  # MAP_SHARED: the lines are the file's pages
                 os.rename(partial, path)
             except BaseException:
                 os.close(fd)
                 unlink(partial)
                 raise
-        except (OSError, spooldir.SpoolUnavailable) as exc:
+        except (OSError, ValueError, spooldir.SpoolUnavailable) as exc:
             self._failure(exc)
             return None
         if self.failing:
             self.failing = False
             logger.warning("The audit spool in %s is written again", self.directory)
-        segment = self.current = Segment(path, fd)
+        segment = self.current = Segment(path, fd, memory)
         self.segments.append(segment)
         return segment
 
@@ -196,7 +216,7 @@ class Spool:
     def _remove(self, segment: Segment) -> None:
         self.segments.remove(segment)
         unlink(segment.path)  # before its lock goes, so that no replay takes records that are written
-        os.close(segment.fd)
+        segment.close()
 
 
 def unlink(path: str) -> None:

@@ -436,7 +436,7 @@ def _spool_dir(mcp_settings) -> Path:
 
 def _spool_lines(mcp_settings) -> list[bytes]:
     paths = sorted(_spool_dir(mcp_settings).iterdir())
-    return [line for path in paths for line in path.read_bytes().splitlines()]
+    return [line for path in paths for line in path.read_bytes().rstrip(b"\0").splitlines()]
 
 
 # A worker process: records, says so, then (optionally once its stdin closes) dies by SIGKILL,
@@ -516,12 +516,12 @@ def test_replay_never_takes_a_live_process_file(mcp_settings, db):
 def test_a_replay_after_a_crash_mid_commit_writes_only_what_is_missing(mcp_settings, db):
     """Killed between a batch's commit and the file's deletion (the live owner, or an earlier replay):
     the records the table already has are not written again."""
-    import json
-
+    from mcpserver.audit import spool
     from mcpserver.models import AuditRecord
 
     _killed_worker(mcp_settings, 5)
-    entries = [tuple(json.loads(line)) for line in _spool_lines(mcp_settings)]
+    entries, torn = spool.parse(b"\n".join(_spool_lines(mcp_settings)))
+    assert len(entries) == 5 and torn == 0
     tables.insert(entries[:2])  # what the dead process had committed
     assert audit.replay() == 3
     assert AuditRecord.objects.count() == 5
