@@ -610,7 +610,7 @@ def test_a_forked_child_spools_into_files_of_its_own(mcp_settings, db):
 
 
 def test_spooling_costs_a_record_a_few_microseconds(mcp_settings, settings):
-    """One line of JSON and one write(2) per record, before the call is answered."""
+    """One line of JSON copied into a mapped file per record (no system call), before the call is answered."""
 
     def per_record(spool: bool) -> float:
         _configure(settings, AUDIT_SPOOL=spool)
@@ -627,6 +627,24 @@ def test_spooling_costs_a_record_a_few_microseconds(mcp_settings, settings):
     without, spooled = per_record(False), per_record(True)
     assert len(_spool_lines(mcp_settings)) == 6000
     assert spooled - without < 50e-6  # ~2-3 us on a developer's machine; generous for shared CI
+
+
+def test_a_full_spool_file_is_followed_by_a_new_one(mcp_settings, settings, monkeypatch, db):
+    """Files have a fixed room; a record that does not fit goes to a new file, and every file goes once
+    its records are in the table."""
+    from mcpserver.audit import spool
+    from mcpserver.models import AuditRecord
+
+    monkeypatch.setattr(spool, "CAPACITY", 1024)
+    _configure(settings)
+    for number in range(12):
+        _record(f"record {number}")
+    files = sorted(_spool_dir(mcp_settings).iterdir())
+    assert len(files) >= 3 and all(path.stat().st_size == 1024 for path in files)
+    assert len(_spool_lines(mcp_settings)) == 12
+    assert audit.flush() == 12
+    assert AuditRecord.objects.count() == 12
+    assert _spool_lines(mcp_settings) == []
 
 
 def test_torn_lines_are_counted_as_lost(mcp_settings, db, caplog):
