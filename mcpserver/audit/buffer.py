@@ -78,12 +78,8 @@ def pending() -> int:
 
 
 def start_flush() -> int:
-    """At the start of a flush: let the spool move on to a new file (``Spool.rotate``); return how many
-    records are buffered now, which is what the flush writes."""
-    with _lock:
-        if _spool[0] is not None:
-            _spool[0].rotate()
-        return len(_buffer)
+    """At the start of a flush: how many records are buffered now, which is what the flush writes."""
+    return len(_buffer)
 
 
 def oldest(count: int) -> list[tuple[tuple, spool.Segment | None]]:

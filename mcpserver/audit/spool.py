@@ -12,9 +12,10 @@ those). A line holds what the table's row holds (who, what, outcome, the argumen
 never arguments or token values.
 
 A process holds an exclusive ``flock`` on each of its files for as long as it lives, taken before the
-file has the name a replay looks for. A file is deleted once all its records are in the table; the one
-being appended to is emptied whenever none of its records waits, and replaced at each flush while
-some do, so a busy process keeps two files at most. When a file cannot be opened or written, records
+file has the name a replay looks for. Every record not yet in the table has its line in a file; a file
+may also hold lines already written (a replay skips records the table has). A full file is deleted
+once all its records are in the table, and the one being appended to is zeroed and reused whenever
+none of its records waits, so a busy process keeps two files at most. When a file cannot be opened or written, records
 are kept in memory only (said once) and a new file is tried ``RETRY_SECONDS`` later.
 """
 
@@ -100,10 +101,9 @@ class Segment:
         self.position, self.dirty = end, True
 
     def empty(self) -> None:
-        """Every record in it is in the table: zero it (the file is cut to nothing and grown back, which
-        also gives its pages back) and start from its beginning."""
-        os.ftruncate(self.fd, 0)
-        os.ftruncate(self.fd, len(self.memory))
+        """Every record in it is in the table: zero what was written and start from its beginning (its
+        pages stay mapped: no system call, no page to fault in again)."""
+        self.memory[: self.position] = bytes(self.position)
         self.position, self.dirty = 0, False
 
     def close(self) -> None:
@@ -137,12 +137,6 @@ class Spool:
         segment.put(line)
         segment.pending += 1
         return segment
-
-    def rotate(self) -> None:
-        """At the start of a flush: when records wait in the file appended to and in no older one, new
-        records go to a new file, which leaves the old one to be emptied by this flush."""
-        if self.current is not None and self.current.pending and len(self.segments) == 1:
-            self._start()
 
     def done(self, segments: Iterable[Segment | None]) -> None:
         """These records (a file per record; None for one not spooled) are in the table: delete the
