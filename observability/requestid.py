@@ -16,7 +16,7 @@ _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Fresh ids come from a generator seeded from the operating system's randomness once per process (and
 # again in a forked child): unique and unpredictable enough for correlating log lines, which is all a
 # request id is for (it grants nothing), without a system call per request.
-_generator = random.Random(os.urandom(32))
+_generator = random.Random(os.urandom(32))  # noqa: S311  (an id for log lines, not a secret)
 os.register_at_fork(after_in_child=lambda: _generator.seed(os.urandom(32)))
 
 
