@@ -44,7 +44,7 @@ from django.utils.module_loading import import_string
 from .base import Backend
 
 __all__ = [
-    "Backend", "add", "backend", "changed", "clear", "era", "delete", "get", "get_many", "incr", "ping", "reset",
+    "Backend", "add", "backend", "build", "changed", "clear", "era", "delete", "get", "get_many", "incr", "ping", "reset",
     "seen_once", "set", "version",
 ]  # fmt: skip
 
@@ -63,12 +63,18 @@ def backend() -> Backend:
         pass
     with _lock:
         if not _backend:
-            from django.conf import settings
-
-            config = {**DEFAULT, **getattr(settings, "SHARED_STATE", {})}
-            options = {key.lower(): value for key, value in config.items() if key != "BACKEND"}
-            _backend.append(import_string(config["BACKEND"])(**options))
+            _backend.append(build())
         return _backend[0]
+
+
+def build() -> Backend:
+    """A new back end from ``settings.SHARED_STATE`` (``backend()`` keeps one per process; another
+    instance of the deployment, as tests stand for it, builds its own)."""
+    from django.conf import settings
+
+    config = {**DEFAULT, **getattr(settings, "SHARED_STATE", {})}
+    options = {key.lower(): value for key, value in config.items() if key != "BACKEND"}
+    return import_string(config["BACKEND"])(**options)
 
 
 def get(key: str, default: Any = None) -> Any:

@@ -117,17 +117,13 @@ def announce_elsewhere(topic: str) -> None:
     """Announce a change to ``topic`` as another process of the deployment does: through a back end of
     its own, and without this process's model signals. (An in-memory SQLite database has one process,
     whose change feed lives in its own back end: that one announces.)"""
-    from django.conf import settings
     from django.db import connection
-    from django.utils.module_loading import import_string
 
     import sharedstate
     from sharedstate.embedded import EmbeddedState
     from sharedstate.redis import RedisState
 
-    config = {**sharedstate.DEFAULT, **getattr(settings, "SHARED_STATE", {})}
-    options = {key.lower(): value for key, value in config.items() if key != "BACKEND"}
-    other = import_string(config["BACKEND"])(**options)
+    other = sharedstate.build()
     if isinstance(other, EmbeddedState) and connection.vendor == "sqlite" and connection.is_in_memory_db():
         other = sharedstate.backend()
     other.announce(topic)

@@ -196,6 +196,28 @@ def test_audit_records_reach_the_database(live_server, service_token):
     assert int(out) >= 1
 
 
+ECHO_KEPT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "echo", "arguments": {"message": "kept"}},
+}
+
+
+def _service_token(server) -> str:
+    return httpx.post(
+        server.url + "/oauth/token/",
+        data={"grant_type": "client_credentials"},
+        auth=("demo-service", "demo-service-secret"),
+    ).json()["access_token"]
+
+
+def _echo_records(server) -> int:
+    """How many ``echo`` audit records the server's database holds."""
+    script = "from mcpserver.models import AuditRecord as A; print(A.objects.filter(name='echo').count())"
+    return int(server.manage("shell", "-v", "0", "-c", script).stdout.strip().splitlines()[-1])
+
+
 def test_no_audit_record_is_lost_on_a_graceful_shutdown(tmp_path):
     """Records still buffered in the workers are written when the server (the serving command's:
     granian by default, gunicorn with ``E2E_WSGI_SERVER``) stops them gracefully."""
@@ -204,33 +226,11 @@ def test_no_audit_record_is_lost_on_a_graceful_shutdown(tmp_path):
     server = LiveServer(env={"MCP_AUDIT_FLUSH_SECONDS": "3600"}, access_log=False)
     server.start()
     try:
-        token = httpx.post(
-            server.url + "/oauth/token/",
-            data={"grant_type": "client_credentials"},
-            auth=("demo-service", "demo-service-secret"),
-        ).json()["access_token"]
-        body = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"message": "kept"}},
-        }
+        headers = {"Authorization": f"Bearer {_service_token(server)}"}
         for _ in range(20):
-            response = httpx.post(server.mcp_url, json=body, headers={"Authorization": f"Bearer {token}"})
-            assert response.status_code == 200
+            assert httpx.post(server.mcp_url, json=ECHO_KEPT, headers=headers).status_code == 200
         server._terminate()  # SIGTERM: the server's graceful shutdown
-        count = (
-            server.manage(
-                "shell",
-                "-v",
-                "0",
-                "-c",
-                "from mcpserver.models import AuditRecord as A; print(A.objects.filter(name='echo').count())",
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        assert int(count) == 20
+        assert _echo_records(server) == 20
     finally:
         server.stop()
 
@@ -246,37 +246,21 @@ def test_no_audit_record_is_lost_when_a_worker_is_killed():
 
     server = LiveServer(env={"MCP_AUDIT_FLUSH_SECONDS": "3600"}, access_log=False, workers=1)
     server.start()
-
-    def count() -> int:
-        script = "from mcpserver.models import AuditRecord as A; print(A.objects.filter(name='echo').count())"
-        return int(server.manage("shell", "-v", "0", "-c", script).stdout.strip().splitlines()[-1])
-
     try:
-        token = httpx.post(
-            server.url + "/oauth/token/",
-            data={"grant_type": "client_credentials"},
-            auth=("demo-service", "demo-service-secret"),
-        ).json()["access_token"]
-        body = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"name": "echo", "arguments": {"message": "kept"}},
-        }
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {_service_token(server)}"}
         for _ in range(20):
-            assert httpx.post(server.mcp_url, json=body, headers=headers).status_code == 200
+            assert httpx.post(server.mcp_url, json=ECHO_KEPT, headers=headers).status_code == 200
         (worker,) = server.worker_pids()
         os.kill(worker, signal.SIGKILL)
         server.restart(MCP_AUDIT_FLUSH_SECONDS="0.2")
-        assert count() == 0  # the killed worker wrote nothing
-        assert httpx.post(server.mcp_url, json=body, headers=headers).status_code == 200  # a new worker
+        assert _echo_records(server) == 0  # the killed worker wrote nothing
+        assert httpx.post(server.mcp_url, json=ECHO_KEPT, headers=headers).status_code == 200  # a new worker
         deadline = time.monotonic() + 30
-        while (written := count()) < 21 and time.monotonic() < deadline:
+        while (written := _echo_records(server)) < 21 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert written == 21
         time.sleep(1)
-        assert count() == 21  # and only once
+        assert _echo_records(server) == 21  # and only once
     finally:
         server.stop()
 
