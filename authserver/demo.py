@@ -1,79 +1,59 @@
-"""The demo data set for local use: fixed names and passwords that the README's examples rely on."""
+"""The demo data set for local use: the fixtures ``demo`` (scopes, roles, users, clients) and ``notes``
+(the example app's notes) in ``fixtures/``, plus the published passwords and secret the README's
+examples rely on, which the fixtures leave out."""
 
 from __future__ import annotations
 
-from django.db import transaction
+import json
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models, transaction
 from oauth2_provider.models import get_application_model
 
-from . import keys
-from .clients import create_client
-from .models import Role, Scope, User
+from . import fixtures, keys
+from .models import User
 
-SCOPES = {
-    "mcp:read": "List and read the MCP server's tools, prompts and resources",
-    "mcp:tools": "Call tools on the MCP server",
-    "mcp:prompts": "Use prompts from the MCP server",
-}
-ROLES = {
-    "admin": ("Everything", list(SCOPES)),
-    "user": ("Read, call tools and use prompts", ["mcp:read", "mcp:tools", "mcp:prompts"]),
-    "guest": ("Read only", ["mcp:read"]),
-}
-USERS = {"alice": "user", "bob": "user", "admin": "admin", "guest": "guest"}
-CLIENTS = [
-    # Also the demo's resource server: it may introspect tokens.
-    dict(
-        client_id="demo-service",
-        name="Demo service",
-        grant="client-credentials",
-        client_secret="demo-service-secret",
-        may_introspect=True,
-    ),
-    dict(client_id="demo-cli", name="Demo CLI", grant="password", public=True),
-    dict(
-        client_id="demo-web",
-        name="Demo web app",
-        grant="authorization-code",
-        public=True,
-        redirect_uris=["http://127.0.0.1:8765/callback"],
-    ),
-]
+# Fixture names in loading order, each with the app it needs (the example app may be uninstalled).
+FIXTURES = {"demo": "authserver", "notes": "notes"}
+CLIENT_SECRETS = {"demo-service": "demo-service-secret"}
 
 
 @transaction.atomic
-def seed() -> None:
-    """Create whatever part of the demo data is missing; never change what exists.
+def seed() -> list[models.Model]:
+    """Create whatever part of the demo data is missing; never change what exists. Returns what it created.
 
-    ``dev.py serve`` runs this on every start, so a password, secret, flag, role or ceiling an
+    ``dev.py serve`` runs this on every start, so a password, secret, flag, role, ceiling or note an
     administrator changed must survive it (``check --deploy`` warns while published ones remain).
+    An object is matched by its natural key (a scope's or role's name, a username, a client id, a
+    note's key): one that was deleted is created again, as the fixture has it.
     """
-    for name, description in SCOPES.items():
-        Scope.objects.get_or_create(name=name, defaults={"description": description})
-    for name, (description, scope_names) in ROLES.items():
-        role, created = Role.objects.get_or_create(name=name, defaults={"description": description})
-        if created:
-            role.scopes.set(Scope.objects.filter(name__in=scope_names))
-    for username, role_name in USERS.items():
-        if not User.objects.filter(username=username).exists():
-            _create_user(username, role_name)
-    Application = get_application_model()
-    for spec in CLIENTS:
-        if not Application.objects.filter(client_id=spec["client_id"]).exists():
-            create_client(scopes=list(SCOPES), **spec)
+    created = []
+    for name, app in FIXTURES.items():
+        if apps.is_installed(app):
+            created += fixtures.load_missing(fixtures.find(name), prepare=_publish_credentials)
     keys.ensure_key()
+    return created
 
 
-def _create_user(username: str, role_name: str) -> None:
-    is_admin = role_name == "admin"
-    user = User.objects.create_user(
-        username, password=password_of(username), is_staff=is_admin, is_superuser=is_admin
-    )
-    user.roles.set(Role.objects.filter(name=role_name))
+def _publish_credentials(instance: models.Model) -> None:
+    if isinstance(instance, User):
+        instance.set_password(password_of(instance.username))
+    elif isinstance(instance, get_application_model()) and instance.client_id in CLIENT_SECRETS:
+        instance.client_secret = CLIENT_SECRETS[instance.client_id]
 
 
 def password_of(username: str) -> str:
     """The published (README) password of a demo user."""
     return f"{username}-password"
+
+
+def usernames() -> list[str]:
+    """The demo users' usernames, as the ``demo`` fixture names them."""
+    with open(fixtures.find("demo"), "rb") as stream:
+        objects = json.load(stream)
+    label = settings.AUTH_USER_MODEL.lower()
+    return [item["fields"]["username"] for item in objects if item["model"] == label]
 
 
 def published_credentials_in_use() -> list[str]:
@@ -82,12 +62,11 @@ def published_credentials_in_use() -> list[str]:
 
     found = [
         f"user {user.username!r}"
-        for user in User.objects.filter(username__in=USERS, is_active=True)
+        for user in User.objects.filter(username__in=usernames(), is_active=True)
         if check_password(password_of(user.username), user.password)  # no rehash-and-save, unlike User's
     ]
-    secrets = {spec["client_id"]: spec["client_secret"] for spec in CLIENTS if "client_secret" in spec}
-    for app in get_application_model().objects.filter(client_id__in=secrets):
-        secret = secrets[app.client_id]
+    for app in get_application_model().objects.filter(client_id__in=CLIENT_SECRETS):
+        secret = CLIENT_SECRETS[app.client_id]
         if check_password(secret, app.client_secret) or app.client_secret == secret:
             found.append(f"client {app.client_id!r}")
     return found

@@ -22,6 +22,9 @@ class ScopeQuerySet(models.QuerySet):
     def defaults(self) -> ScopeQuerySet:
         return self.filter(is_default=True)
 
+    def get_by_natural_key(self, name: str) -> Scope:
+        return self.get(name=name)
+
 
 class Scope(models.Model):
     name = models.CharField(max_length=100, unique=True, validators=[scope_token])
@@ -38,17 +41,30 @@ class Scope(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def natural_key(self) -> tuple[str]:
+        return (self.name,)
+
+
+class RoleQuerySet(models.QuerySet):
+    def get_by_natural_key(self, name: str) -> Role:
+        return self.get(name=name)
+
 
 class Role(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.CharField(max_length=255, blank=True)
     scopes = models.ManyToManyField(Scope, blank=True, related_name="roles")
 
+    objects = RoleQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.name,)
 
 
 class User(AbstractUser):
@@ -57,9 +73,18 @@ class User(AbstractUser):
     def role_names(self) -> list[str]:
         return sorted(self.roles.values_list("name", flat=True))
 
+    def has_role(self, name: str) -> bool:
+        """Whether the user holds the role with this name (what a token's ``roles`` claim lists)."""
+        return self.roles.filter(name=name).exists()
+
     def scope_names(self) -> set[str]:
         """Every scope any of the user's roles grants."""
         return set(Scope.objects.filter(roles__users=self).values_list("name", flat=True))
+
+
+class ClientPolicyQuerySet(models.QuerySet):
+    def get_by_natural_key(self, client_id: str) -> ClientPolicy:
+        return self.get(application__client_id=client_id)
 
 
 class ClientPolicy(models.Model):
@@ -81,12 +106,19 @@ class ClientPolicy(models.Model):
         help_text="A resource server of ours: it may ask the introspection endpoint about any token.",
     )
 
+    objects = ClientPolicyQuerySet.as_manager()
+
     class Meta:
         verbose_name = "client policy"
         verbose_name_plural = "client policies"
 
     def __str__(self) -> str:
         return f"Policy for {self.application}"
+
+    def natural_key(self) -> tuple[str]:
+        return (self.application.client_id,)
+
+    natural_key.dependencies = [oauth2_settings.APPLICATION_MODEL.lower()]
 
 
 class ConsentQuerySet(models.QuerySet):

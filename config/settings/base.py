@@ -1,4 +1,4 @@
-"""The Django project itself: apps, middleware, URLs, templates, accounts, i18n, static files, body size."""
+"""The Django project itself: apps, fixtures, middleware, URLs, templates, accounts, i18n, static files, body size."""
 
 from pathlib import Path
 
@@ -17,7 +17,12 @@ INSTALLED_APPS = [
     "authserver",
     "mcpserver",
     "observability",
+    # The example app: what a project's own app with MCP tools looks like (README, "Example app").
+    "notes",
 ]
+
+# Django fixtures outside any app: the demo and example data (``manage.py seed_demo``, ``loaddata``).
+FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 
 # One list for every request. The browser-page middleware (and django-cors-headers) are config.middleware's
 # subclasses of the usual classes: the same, except that they pass requests to the MCP endpoint (/mcp, a

@@ -4,8 +4,14 @@ from authserver import demo
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the demo users, roles, scopes and clients (idempotent; for local use only)."
+    help = (
+        "Create what is missing of the demo data in fixtures/ (scopes, roles, users, clients, example notes); "
+        "never change what exists. For local use only."
+    )
 
     def handle(self, *args, **options):
-        demo.seed()
-        self.stdout.write("Demo data ready: users alice, bob, admin, guest; clients demo-service, demo-cli, demo-web.")
+        created = demo.seed()
+        self.stdout.write(
+            f"Demo data ready ({len(created)} objects created): users alice, bob, admin, guest; "
+            "clients demo-service, demo-cli, demo-web; example notes."
+        )
