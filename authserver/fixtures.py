@@ -27,9 +27,7 @@ def find(name: str) -> Path:
 
 
 @transaction.atomic
-def load_missing(
-    path: Path, prepare: Callable[[models.Model], None] | None = None
-) -> list[models.Model]:
+def load_missing(path: Path, prepare: Callable[[models.Model], None] | None = None) -> list[models.Model]:
     """Create each object of the fixture at ``path`` that no row matches by natural key; return those created.
 
     Each object is saved with ``Model.save()``, not loaddata's raw save, so it is created as any other
@@ -58,7 +56,7 @@ def load_missing(
 def _exists(instance: models.Model) -> bool:
     manager = instance._meta.default_manager
     if not hasattr(instance, "natural_key") or not hasattr(manager, "get_by_natural_key"):
-        raise ImproperlyConfigured(f"{instance._meta.label} has no natural key; load_missing cannot match it.")
+        raise ImproperlyConfigured(f"{instance._meta.label} has no natural key to match fixture objects by.")
     try:
         manager.get_by_natural_key(*instance.natural_key())
     except ObjectDoesNotExist:

@@ -35,7 +35,8 @@ def matching(notes: models.QuerySet, text: str) -> models.QuerySet:
 def _full_text(notes: models.QuerySet, text: str) -> models.QuerySet:
     from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 
-    vector = SearchVector("title", weight="A", config=CONFIG) + SearchVector("body", weight="B", config=CONFIG)
+    title = SearchVector("title", weight="A", config=CONFIG)
+    vector = title + SearchVector("body", weight="B", config=CONFIG)
     query = SearchQuery(text, search_type="websearch", config=CONFIG)
     return (
         notes.alias(search_document=vector)

@@ -1,4 +1,5 @@
-"""The Django project itself: apps, fixtures, middleware, URLs, templates, accounts, i18n, static files, body size."""
+"""The Django project itself: apps, fixtures, middleware, URLs, templates, accounts, i18n, static files,
+body size."""
 
 from pathlib import Path
 

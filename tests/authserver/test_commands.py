@@ -14,6 +14,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 import sharedstate
 from authserver.models import ClientPolicy, Role, Scope, SigningKey, User
+from notes.models import Note
 
 from .conftest import FORM, basic
 
@@ -266,15 +267,17 @@ def _snapshot():
             for p in ClientPolicy.objects.all()
         ),
         SigningKey.objects.count(),
+        sorted(Note.objects.values_list("key", "owner__username", "title", "body")),
     )
 
 
 def test_seed_demo_twice_is_idempotent(db, post_token, client):
-    run("seed_demo")
+    assert "(22 objects created)" in run("seed_demo")
     first = _snapshot()
-    run("seed_demo")
+    assert "(0 objects created)" in run("seed_demo")
     assert _snapshot() == first
     assert first[5] == 1
+    assert len(first[6]) == 6 and {owner for _, owner, _, _ in first[6]} == {"alice", "bob", "admin"}
     assert ("demo-web", "public", "authorization-code") in first[3]
     assert client.login(username="alice", password="alice-password")
     response = post_token({"grant_type": "client_credentials"}, ("demo-service", "demo-service-secret"))
@@ -314,8 +317,14 @@ def test_seed_demo_keeps_what_an_administrator_changed(demo, post_token, client)
     ceiling = ClientPolicy.objects.get(application__client_id="demo-cli")
     ceiling.scopes.set(Scope.objects.filter(name="mcp:read"))
     Scope.objects.filter(name="mcp:read").update(description="Changed by an admin")
+    note = Note.objects.get(title="Grocery list")
+    note.title, note.body = "Shopping", "Only coffee"
+    note.save()
+    bobs = Note.objects.get(title="Bike maintenance")
+    bobs.owner = alice
+    bobs.save()
 
-    run("seed_demo")
+    assert "(0 objects created)" in run("seed_demo")
 
     assert client.login(username="alice", password="a-new-secret-phrase")
     assert not client.login(username="alice", password="alice-password")
@@ -329,6 +338,10 @@ def test_seed_demo_keeps_what_an_administrator_changed(demo, post_token, client)
     assert refused.status_code == 401
     rotated = post_token({"grant_type": "client_credentials"}, ("demo-service", "a-rotated-service-secret"))
     assert rotated.status_code == 200, rotated.content
+    assert Note.objects.filter(title="Grocery list").count() == 0
+    assert Note.objects.get(key=note.key).body == "Only coffee"
+    assert Note.objects.get(key=bobs.key).owner == alice
+    assert Note.objects.count() == 6
 
 
 def test_seed_demo_recreates_what_is_missing(demo):
@@ -341,6 +354,25 @@ def test_seed_demo_recreates_what_is_missing(demo):
     assert get_application_model().objects.filter(client_id="demo-web").exists()
     assert User.objects.get(username="guest").role_names() == []  # an existing user keeps its roles
     assert sorted(Role.objects.get(name="guest").scopes.values_list("name", flat=True)) == ["mcp:read"]
+    # bob's notes went with him and came back with him
+    assert set(bob.notes.values_list("title", flat=True)) == {"Bike maintenance", "Coffee brewing notes"}
+
+
+def test_seed_demo_recreates_a_deleted_note_as_the_fixture_has_it(demo):
+    """Matched by its key: a deleted demo note comes back on the next seed (delete the owner, or leave
+    ``notes`` out of INSTALLED_APPS, to keep the demo notes away)."""
+    note = Note.objects.get(title="Reading list")
+    note.delete()
+    assert "(1 objects created)" in run("seed_demo")
+    again = Note.objects.get(key=note.key)
+    assert (again.owner.username, again.title, again.created) == ("alice", "Reading list", note.created)
+
+
+def test_seed_demo_without_the_example_app_seeds_the_rest(db, settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "notes"]
+    run("seed_demo")
+    assert User.objects.filter(username="alice").exists()
+    assert not Note.objects.exists()
 
 
 def test_create_client_introspect_makes_a_resource_server(world):

@@ -11,7 +11,7 @@ from django.db import connection
 
 from notes.models import Note
 
-on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search is PostgreSQL's")
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text search")
 on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="the fallback is SQLite's")
 
 
@@ -19,8 +19,8 @@ on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="the fallba
 def notes(people, make_note):
     alice = people["alice"]
     return {
-        "groceries": make_note(alice, "Grocery list", "Oat milk, coffee beans, two lemons and sourdough bread."),
-        "coffee": make_note(alice, "Coffee brewing", "Pour-over, 94 degrees; the Ethiopian beans taste of lemon."),
+        "groceries": make_note(alice, "Grocery list", "Oat milk, coffee beans, two lemons and bread."),
+        "coffee": make_note(alice, "Coffee brewing", "Pour-over; Ethiopian beans taste of lemon."),
         "bike": make_note(alice, "Bike maintenance", "Chain oiled; the rear brake pads are worn."),
         "bobs": make_note(people["bob"], "Coffee for the office", "Order beans on Monday."),
     }
@@ -64,7 +64,8 @@ def test_blank_text_lists_every_visible_note_newest_first(notes, people):
 
 
 @pytest.mark.parametrize(
-    "text", ['"', '"unclosed phrase', "-", "--", "%", "_", "\\", "'", "a & b | !c", "(lemon", "lemon:*", "x" * 2000]
+    "text",
+    ['"', '"unclosed phrase', "-", "--", "%", "_", "\\", "'", "a & b | !c", "(lemon", "lemon:*", "x" * 2000],
 )
 def test_any_text_is_a_query_not_an_error(notes, people, text):
     """Search syntax characters of either back end (LIKE's wildcards, tsquery's operators) are text."""

@@ -5,8 +5,8 @@ from authserver import demo
 
 class Command(BaseCommand):
     help = (
-        "Create what is missing of the demo data in fixtures/ (scopes, roles, users, clients, example notes); "
-        "never change what exists. For local use only."
+        "Create what is missing of the demo data in fixtures/ (scopes, roles, users, clients, example "
+        "notes); never change what exists. For local use only."
     )
 
     def handle(self, *args, **options):
