@@ -13,6 +13,8 @@ MCPSERVER = {
     "RESOURCE_URL": MCP_RESOURCE_URL,
     "RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
     "KEY_SOURCE": _MCP_KEY_SOURCE,
+    # ctx.user / ctx.client: this project's users and clients, unless tokens come from another issuer.
+    "CALLER_LOADER": "mcpserver.callers.ClaimsLoader" if "://" in _MCP_KEY_SOURCE else "authserver.callers.CallerLoader",
     "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,
     # Who answers "revoked?" when the shared state is down or was emptied: the in-process issuer's
     # database; an external issuer's tokens are not in it (an outage then answers 503).
