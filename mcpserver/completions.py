@@ -37,7 +37,9 @@ class Completer:
 
 
 def completers(
-    declared: Mapping[str, Any] | None, names: Iterable[str], inferred: Mapping[str, tuple[str, ...]] | None = None
+    declared: Mapping[str, Any] | None,
+    names: Iterable[str],
+    inferred: Mapping[str, tuple[str, ...]] | None = None,
 ) -> dict[str, Completer]:
     """One completer per argument: the declared ones (each must name an argument), then the inferred
     choices of the others."""
@@ -68,4 +70,7 @@ def _positional(function: Callable[..., Any]) -> int:
         return 2
     if any(parameter.kind is parameter.VAR_POSITIONAL for parameter in parameters):
         return 3
-    return sum(parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD) for parameter in parameters)
+    return sum(
+        parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        for parameter in parameters
+    )

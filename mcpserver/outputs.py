@@ -18,6 +18,7 @@ import typing
 from collections.abc import Callable
 from typing import Annotated, Any, get_args, get_origin
 
+import typing_extensions
 from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
 
 from . import typeschemas
@@ -52,10 +53,14 @@ def infer(func: Callable[..., Any]) -> Output | None:
     try:
         annotation = typing.get_type_hints(func, include_extras=True).get("return")
     except (NameError, TypeError) as exc:
-        raise TypeError(f"The return type of {getattr(func, '__qualname__', func)} cannot be resolved: {exc}") from exc
+        raise TypeError(
+            f"The return type of {getattr(func, '__qualname__', func)} cannot be resolved: {exc}"
+        ) from exc
     if annotation is not None and get_origin(annotation) in _GENERATORS:
         arguments = get_args(annotation)
-        annotation = arguments[2] if get_origin(annotation) is collections.abc.Generator and arguments else None
+        annotation = (
+            arguments[2] if get_origin(annotation) is collections.abc.Generator and arguments else None
+        )
     annotation = typeschemas.readable(annotation)
     if _unstructured(annotation):
         return None
@@ -78,4 +83,6 @@ def _is_object(annotation: Any) -> bool:
         return get_args(bare)[:1] == (str,)
     if not isinstance(bare, type):
         return False
-    return dataclasses.is_dataclass(bare) or typing.is_typeddict(bare) or issubclass(bare, BaseModel)
+    return (
+        dataclasses.is_dataclass(bare) or typing_extensions.is_typeddict(bare) or issubclass(bare, BaseModel)
+    )
