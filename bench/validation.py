@@ -95,7 +95,7 @@ def measure(server: LiveServer, token: str, requests: int, rounds: int) -> str:
     return "\n".join(
         [
             f"tools/call in-process (best of {rounds} rounds of {requests}):",
-            f"- echo (jsonschema): {echo_us:.1f} us per request, {1e6 / echo_us:,.0f} requests/s (one thread)",
+            f"- echo (jsonschema): {echo_us:.1f} us per request, {1e6 / echo_us:,.0f} req/s (one thread)",
             f"- typed_echo (pydantic): {typed_us:.1f} us per request, {1e6 / typed_us:,.0f} requests/s",
             f"- typed_echo's rate: {echo_us / typed_us:.1%} of echo's (the target: at least 85%)",
             *validators(),

@@ -47,6 +47,8 @@ class Parameter:
 
     @property
     def required(self) -> bool:
+        if isinstance(self.default, FieldInfo):
+            return self.default.is_required()
         return self.default is _REQUIRED and not _has_default(self.annotation)
 
     def choices(self) -> tuple[str, ...]:

@@ -125,6 +125,12 @@ def brief(ctx, topic: str, tone: Literal["formal", "casual"] = "casual", words: 
     return f"Write {words + 0} {tone} words about {topic}."
 
 
+@prompt()
+def discuss_note(ctx, id: int) -> str:
+    """Talk about one of your notes."""
+    return f"Let us talk about {_note_for(ctx, id).title}."
+
+
 def _note_ids(ctx, value: str) -> list[str]:
     return [
         str(id)

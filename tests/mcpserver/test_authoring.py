@@ -155,6 +155,9 @@ def test_an_object_the_caller_may_not_see_is_answered_as_missing_and_audited_as_
     assert hidden["error"]["message"] == "Unknown resource: notes://2"
     assert absent["error"]["message"] == "Unknown resource: notes://3"
     assert records("notes://2") == [("denied", "note 2 is bob's")]
+    prompted = send(alice, "modern", "prompts/get", {"name": "discuss_note", "arguments": {"id": "2"}})
+    assert prompted["error"] == {"code": -32602, "message": "Not found: note 2"}
+    assert records("discuss_note") == [("denied", "note 2 is bob's")]
 
 
 def complete(mcp, ref, name, value, context=None, era="modern"):

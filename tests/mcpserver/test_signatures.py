@@ -264,6 +264,34 @@ def test_a_field_as_default_and_untyped_parameters():
     assert validate(defaults, {}) == {"size": 5, "anything": None}
 
 
+def test_prompt_arguments_say_which_are_required():
+    from mcpserver.registry import prompt
+
+    @prompt()
+    def ask(
+        ctx,
+        topic: str,
+        size: int = Field(ge=1),
+        depth: int = Field(2),
+        *,
+        tone: Annotated[str, Field("calm")],
+    ):
+        """Ask.
+
+        Args:
+            topic: The topic.
+        """
+
+    arguments = {argument.name: argument for argument in ask.__mcp__.arguments}
+    assert [(name, a.required) for name, a in arguments.items()] == [
+        ("topic", True),
+        ("size", True),
+        ("depth", False),
+        ("tone", False),
+    ]
+    assert arguments["topic"].description == "The topic."
+
+
 def test_signatures_no_call_could_satisfy_fail_at_decoration():
     def no_context():
         return ""
