@@ -8,6 +8,8 @@ import json
 
 import pytest
 from django.apps import apps
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mcpserver import audit
 from mcpserver.registry import Registry
@@ -269,3 +271,35 @@ def test_the_mcp_path_makes_no_query_for_the_caller(mcp, authored, django_assert
     call(mcp, "modern", "count_words", {"text": "warm"})  # the first request loads what is kept
     with django_assert_max_num_queries(0):
         assert call(mcp, "modern", "count_words", {"text": "a b"})["structuredContent"] == {"result": 2}
+
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+argument_names = st.sampled_from(
+    ["title", "priority", "where", "tags", "mode", "limit", "id", "topic", "tone"]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    name=st.sampled_from(["plan", "count_words", "read_note", "me"]),
+    arguments=st.dictionaries(argument_names, json_values, max_size=4),
+    uri=st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=10).map(
+        lambda tail: f"notes://{tail}"
+    ),
+)
+def test_no_argument_makes_a_typed_capability_answer_500(mcp, authored, name, arguments, uri):
+    called = mcp.modern("tools/call", {"name": name, "arguments": arguments})
+    assert called.status_code == 200, called.content
+    assert "result" in called.json()
+    read = mcp.modern("resources/read", {"uri": uri})
+    assert read.status_code in (200, 400), read.content
+    assert "result" in read.json() or read.json()["error"]["code"] == -32602
+    prompted = mcp.modern(
+        "prompts/get", {"name": "brief", "arguments": {k: str(v) for k, v in arguments.items()}}
+    )
+    assert prompted.status_code in (200, 400), prompted.content
