@@ -273,7 +273,14 @@ def test_the_mcp_path_makes_no_query_for_the_caller(mcp, authored, django_assert
         assert call(mcp, "modern", "count_words", {"text": "a b"})["structuredContent"] == {"result": 2}
 
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+# What JSON (as the server parses it) can carry: no infinities, integers within 64 bits.
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
 json_values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
