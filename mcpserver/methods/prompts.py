@@ -100,7 +100,7 @@ def complete(ctx: Context) -> dict[str, Any]:
     if not isinstance(argument, dict) or not isinstance(argument.get("name"), str):
         raise InvalidParams("completion/complete needs argument.name and argument.value")
     value = argument.get("value") if isinstance(argument.get("value"), str) else ""
-    completer = getattr(target, "completions", {}).get(argument["name"])
+    completer = target.completions.get(argument["name"])
     if completer is None:
         return completions.result([])
     return completions.result(completer.candidates(ctx, value, _context_arguments(ctx)))
