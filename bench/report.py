@@ -12,7 +12,7 @@ import dev
 
 SECTION_TITLES = {
     "serving": "Serving command comparison (SQLite + database cache)",
-    "mcp": "/mcp tools/call echo next to the plain view",
+    "mcp": "/mcp tools/call echo next to the plain view and to typed_echo (type hints)",
     "tokens": "Token endpoint",
     "growth": "Growth: /mcp at 64 clients, empty versus grown database",
 }
@@ -81,17 +81,26 @@ def _find(rows, section: str, setup_start: str, scenario_start: str, clients: in
     )
 
 
+ECHO, TYPED = "/mcp tools/call echo", "/mcp tools/call typed_echo"
+
+
 def overhead(rows) -> list[str]:
     lines = ["", "/mcp relative to the plain view, same server, same run:", ""]
     for setup in dict.fromkeys(row.setup for row in rows):
         for clients in sorted({row.result.clients for row in rows if row.setup == setup}):
             plain = _find(rows, "mcp", setup, "plain", clients)
-            call = _find(rows, "mcp", setup, "/mcp", clients)
+            call = _find(rows, "mcp", setup, ECHO, clients)
+            typed = _find(rows, "mcp", setup, TYPED, clients)
             if plain and call and plain.per_second:
                 lines.append(
                     f"- {setup}, {clients} clients: {call.per_second / plain.per_second:.0%} of the plain "
                     f"view's requests/s ({call.cpu_ms_per_request - plain.cpu_ms_per_request:+.2f} ms "
                     "server CPU per request)"
+                    + (
+                        f"; typed_echo {typed.per_second / call.per_second:.0%} of echo's"
+                        if typed and call.per_second
+                        else ""
+                    )
                 )
     return lines
 
@@ -148,7 +157,7 @@ EXTRAS = {"mcp": overhead, "serving": serving_pivot, "growth": growth_change}
 def verdict(rows) -> list[str]:
     lines = ["| target | measured | verdict |", "| --- | --- | --- |"]
     for setup in dict.fromkeys(row.setup for row in rows if row.section == "mcp"):
-        call, plain = _find(rows, "mcp", setup, "/mcp", 64), _find(rows, "mcp", setup, "plain", 64)
+        call, plain = _find(rows, "mcp", setup, ECHO, 64), _find(rows, "mcp", setup, "plain", 64)
         if call and plain:
             share = call.per_second / plain.per_second if plain.per_second else 0
             ok = call.per_second >= 5000 and call.p99_ms < 25 and share >= 0.70
@@ -156,6 +165,13 @@ def verdict(rows) -> list[str]:
                 f"| /mcp tools/call at 64 clients ({setup}): >= 5,000 req/s, p99 < 25 ms, >= 70% of plain | "
                 f"{call.per_second:,.0f} req/s, p99 {call.p99_ms:.1f} ms, {share:.0%} | "
                 f"{'met' if ok else 'MISSED'} |"
+            )
+        typed = _find(rows, "mcp", setup, TYPED, 64)
+        if call and typed and call.per_second:
+            share = typed.per_second / call.per_second
+            lines.append(
+                f"| type-hinted tool at 64 clients ({setup}): >= 85% of echo's req/s | "
+                f"{typed.per_second:,.0f} req/s, {share:.0%} | {'met' if share >= 0.85 else 'MISSED'} |"
             )
     for setup in dict.fromkeys(row.setup for row in rows if row.section == "tokens"):
         best = max(

@@ -58,6 +58,23 @@ def check_key_source(app_configs, **kwargs):
     return []
 
 
+@checks.register()
+def check_caller_loader(app_configs, **kwargs):
+    path = conf.get("CALLER_LOADER")
+    try:
+        loader = import_string(path)
+    except ImportError:
+        loader = None
+    if loader is None or not all(callable(getattr(loader, name, None)) for name in ("user", "client")):
+        return [
+            checks.Error(
+                f"MCPSERVER CALLER_LOADER {path!r} is not an importable class with user() and client().",
+                id="mcpserver.E006",
+            )
+        ]
+    return []
+
+
 @checks.register(checks.Tags.security, checks.Tags.caches)
 def check_shared_cache(app_configs, **kwargs):
     """The embedded shared state (``sharedstate.embedded``, the back end without ``REDIS_URL``) keeps

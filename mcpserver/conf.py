@@ -53,8 +53,13 @@ DEFAULTS: dict[str, Any] = {
     "SERVER_TITLE": "Django MCP server",
     "SERVER_VERSION": "0.1.0",
     "INSTRUCTIONS": "Tools, prompts and resources of this Django project; call help to see what you may use.",
-    # Capabilities: modules whose @tool/@prompt/@resource definitions are registered at start-up.
+    # Capabilities: modules whose @tool/@prompt/@resource definitions are registered at start-up, and
+    # whether every installed app's ``mcp`` module is too (registry.build_registry).
     "CAPABILITIES": ["mcpserver.tools", "mcpserver.prompts", "mcpserver.resources"],
+    "AUTODISCOVER": True,
+    # Who is calling, as Django objects (ctx.user, ctx.client): a dotted path to a class with
+    # ``user(token)`` and ``client(token)`` (callers.py); the issuer's app provides one.
+    "CALLER_LOADER": "authserver.callers.CallerLoader",
     "FIXTURE_PACK": False,
     # Audit trail: records are buffered in memory and written in batches off the hot path.
     "AUDIT": True,

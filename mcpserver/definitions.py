@@ -1,5 +1,5 @@
-"""What a capability is: the immutable definitions of tools, prompts and resources, and what a tool's
-function may raise (``ToolError``) or yield (``Progress``, ``Log``).
+"""What a capability is: the immutable definitions of tools, prompts and resources, and what a
+capability function may raise (``ToolError``, ``NotFound``, ``Forbidden``) or yield (``Progress``, ``Log``).
 
 A definition's ``kind`` names its registry table and ``key`` its unique name there; ``describe()`` is
 its entry in an MCP list result. Capability modules make them through the decorators of
@@ -13,14 +13,42 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .completions import Completer
+from .outputs import Output
 from .schemas import ArgumentValidator
+from .signatures import ArgumentModel
 
 NO_ARGUMENTS = {"type": "object", "additionalProperties": False}
 _TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+def template_variables(uri: str) -> list[str]:
+    """The ``{variables}`` of a URI template, in order (none for a fixed URI)."""
+    return _TEMPLATE_VARIABLE.findall(uri)
+
+
 class ToolError(Exception):
     """Raised by a tool to report a failure to the caller as a result with ``isError: true``."""
+
+
+class NotFound(ToolError, LookupError):
+    """Raised about an object that does not exist or that the caller may not see: ``what`` names it as
+    the caller named it. A tool answers the tool error ``Not found: <what>``, a resource is an unknown
+    resource, a prompt an invalid-params error."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Not found: {what}")
+        self.what = what
+
+
+class Forbidden(NotFound):
+    """An object the caller may not see (an object-level check failed). The caller is answered exactly
+    as ``NotFound`` (a refusal must not tell that the object exists); the audit record says ``denied``
+    with ``reason``, which the caller never sees."""
+
+    def __init__(self, what: str, reason: str = "") -> None:
+        super().__init__(what)
+        self.reason = reason or f"object-level check refused {what}"
 
 
 @dataclass(frozen=True)
@@ -53,8 +81,10 @@ class Tool:
     title: str | None = None
     annotations: dict[str, Any] | None = None
     client_capabilities: tuple[str, ...] = ()
-    # Compiled from input_schema once; dataclasses.replace (tool policies) hands the same one on.
-    validator: ArgumentValidator = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    # Compiled from input_schema once (or the model input_schema came from, for an inferred schema);
+    # dataclasses.replace (tool policies) hands the same one on.
+    validator: ArgumentValidator | ArgumentModel = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    output: Output | None = field(default=None, compare=False, repr=False)  # from the return annotation
 
     kind = "tool"
 
@@ -102,6 +132,9 @@ class Prompt:
     scopes: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     title: str | None = None
+    completions: dict[str, Completer] = field(default_factory=dict, compare=False, repr=False)
+    # Converts the string arguments to the function's types, when its arguments were inferred.
+    validator: ArgumentModel | None = field(default=None, compare=False, repr=False)
 
     kind = "prompt"
 
@@ -129,6 +162,9 @@ class Resource:
     scopes: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     title: str | None = None
+    completions: dict[str, Completer] = field(default_factory=dict, compare=False, repr=False)
+    # Converts the template's variables to the function's types.
+    validator: ArgumentModel | None = field(default=None, compare=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -141,6 +177,10 @@ class Resource:
     @property
     def is_template(self) -> bool:
         return bool(_TEMPLATE_VARIABLE.search(self.uri))
+
+    @property
+    def variables(self) -> list[str]:
+        return template_variables(self.uri)
 
     def match(self, uri: str) -> dict[str, str] | None:
         """The template's variables filled from ``uri``, or None when it does not match."""

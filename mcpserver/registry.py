@@ -1,32 +1,33 @@
-"""Declaring capabilities and collecting them: the decorators and the registry of their definitions.
+"""Collecting capabilities: the registry of their definitions, filled at start-up.
 
-The decorators only attach a definition to the function, as its ``__mcp__`` attribute (nothing is
-registered at import time); ``AppConfig.ready()`` calls ``build_registry()``, which registers every
-definition made in the modules named in ``MCPSERVER["CAPABILITIES"]``, and a duplicate name or an
+``AppConfig.ready()`` calls ``build_registry()``, which registers every definition made in the modules
+named in ``MCPSERVER["CAPABILITIES"]`` and, unless ``MCPSERVER["AUTODISCOVER"]`` is off, in the
+``mcp`` module of every installed app (as the admin finds ``admin`` modules); a duplicate name or an
 invalid input schema fails at start-up.
 
-This module is the import path for capability modules: with the decorators it exports the names a
-capability function uses (``ToolError``, ``Progress``, ``Log``, ``PromptArgument``).
+This module is the import path for capability modules: with the decorators (``decorators``) it
+exports the names a capability function uses (``ToolError``, ``NotFound``, ``Forbidden``,
+``Progress``, ``Log``, ``PromptArgument``).
 """
 
 from __future__ import annotations
 
-import inspect
-import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from importlib import import_module
-from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import module_has_submodule
 from jsonschema import SchemaError as BrokenSchema
 
+from .decorators import prompt, resource, tool
 from .definitions import (
-    NO_ARGUMENTS,
     Definition,
+    Forbidden,
     Log,
+    NotFound,
     Progress,
-    Prompt,
     PromptArgument,
     Resource,
     Tool,
@@ -34,7 +35,9 @@ from .definitions import (
 )
 
 __all__ = [
+    "Forbidden",
     "Log",
+    "NotFound",
     "Progress",
     "PromptArgument",
     "Registry",
@@ -45,118 +48,7 @@ __all__ = [
     "tool",
 ]
 
-# The intersection of the spec (1-128 of [A-Za-z0-9_.-]) and the conformance suite (1-64 of [A-Za-z0-9_./-]).
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def _refuse_bare(value: Any, decorator: str) -> None:
-    if callable(value):
-        raise TypeError(f"Use @{decorator}(...) with parentheses.")
-
-
-def _attach(func: Callable[..., Any], definition: Definition) -> Callable[..., Any]:
-    func.__mcp__ = definition  # type: ignore[attr-defined]
-    return func
-
-
-def tool(
-    name: str | None = None,
-    *,
-    description: str | None = None,
-    input_schema: dict[str, Any] | None = None,
-    output_schema: dict[str, Any] | None = None,
-    scopes: Iterable[str] = (),
-    roles: Iterable[str] = (),
-    title: str | None = None,
-    annotations: dict[str, Any] | None = None,
-    client_capabilities: Iterable[str] = (),
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a tool; the function gets ``(context, **arguments)`` and its docstring is the description."""
-    _refuse_bare(name, "tool")
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        tool_name = func.__name__ if name is None else name  # an explicit "" is refused, not replaced
-        if not _TOOL_NAME.match(tool_name):
-            raise ValueError(f"Invalid tool name {tool_name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
-        return _attach(
-            func,
-            Tool(
-                name=tool_name,
-                description=description or inspect.getdoc(func) or tool_name,
-                handler=func,
-                input_schema=input_schema or dict(NO_ARGUMENTS),
-                output_schema=output_schema,
-                scopes=tuple(scopes),
-                roles=tuple(roles),
-                title=title,
-                annotations=annotations,
-                client_capabilities=tuple(client_capabilities),
-            ),
-        )
-
-    return decorate
-
-
-def prompt(
-    name: str | None = None,
-    *,
-    description: str | None = None,
-    arguments: Iterable[PromptArgument] = (),
-    scopes: Iterable[str] = (),
-    roles: Iterable[str] = (),
-    title: str | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a prompt; the function gets ``(context, **arguments)`` and returns text or messages."""
-    _refuse_bare(name, "prompt")
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        prompt_name = name or func.__name__
-        return _attach(
-            func,
-            Prompt(
-                name=prompt_name,
-                description=description or inspect.getdoc(func) or prompt_name,
-                handler=func,
-                arguments=tuple(arguments),
-                scopes=tuple(scopes),
-                roles=tuple(roles),
-                title=title,
-            ),
-        )
-
-    return decorate
-
-
-def resource(
-    uri: str,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    mime_type: str = "text/plain",
-    scopes: Iterable[str] = (),
-    roles: Iterable[str] = (),
-    title: str | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a resource (a template when ``uri`` has ``{variables}``); the function returns its content."""
-    if callable(uri) or not isinstance(uri, str):
-        raise TypeError("Use @resource(uri, ...) with the resource's URI.")
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        return _attach(
-            func,
-            Resource(
-                uri=uri,
-                name=name or func.__name__,
-                description=description or inspect.getdoc(func) or uri,
-                handler=func,
-                mime_type=mime_type,
-                scopes=tuple(scopes),
-                roles=tuple(roles),
-                title=title,
-            ),
-        )
-
-    return decorate
+DISCOVERED_MODULE = "mcp"  # the module of an installed app that discovery imports
 
 
 class Registry:
@@ -170,6 +62,7 @@ class Registry:
             "template": {},
         }
         self._sorted: dict[str, tuple[list[str], list[Definition]]] = {}  # kind -> (keys, items)
+        self._completes: bool | None = None
         for definition in definitions:
             self.register(definition)
 
@@ -181,6 +74,7 @@ class Registry:
             _check_input_schema(definition)
         table[definition.key] = definition
         self._sorted.pop(definition.kind, None)
+        self._completes = None
         return definition
 
     def register_module(self, module_path: str) -> None:
@@ -210,6 +104,13 @@ class Registry:
                 return template, variables
         return None
 
+    def completes(self) -> bool:
+        """Whether any prompt or template offers completions (the ``completions`` capability)."""
+        if self._completes is None:
+            kinds = ("prompt", "template")
+            self._completes = any(item.completions for kind in kinds for item in self.tables[kind].values())
+        return self._completes
+
     def __len__(self) -> int:
         return sum(len(table) for table in self.tables.values())
 
@@ -228,12 +129,23 @@ def _check_input_schema(tool: Tool) -> None:
 FIXTURE_PACK = "mcp_conformance_fixtures.capabilities"
 
 
+def discovered() -> Iterator[str]:
+    """The ``mcp`` module of each installed app that has one, in ``INSTALLED_APPS`` order."""
+    for app_config in apps.get_app_configs():
+        if module_has_submodule(app_config.module, DISCOVERED_MODULE):
+            yield f"{app_config.name}.{DISCOVERED_MODULE}"
+
+
 def build_registry() -> Registry:
-    """The registry of every capability module named in the settings (plus the opt-in fixture pack)."""
+    """The registry of the capability modules: those named in the settings, the installed apps' ``mcp``
+    modules (unless ``AUTODISCOVER`` is off; one named in the settings too is read once) and the opt-in
+    fixture pack."""
     from . import conf
 
     registry = Registry()
     modules = list(conf.get("CAPABILITIES"))
+    if conf.get("AUTODISCOVER"):
+        modules.extend(module for module in discovered() if module not in modules)
     if conf.get("FIXTURE_PACK"):
         modules.append(FIXTURE_PACK)
     for module_path in modules:

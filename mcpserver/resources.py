@@ -31,8 +31,16 @@ def server_description(ctx) -> str:
     )
 
 
+def _visible_tool_names(ctx, value: str) -> list[str]:
+    return [item.name for item in ctx.visible("tool") if item.name.startswith(value)]
+
+
 @resource(
-    "mcp://tools/{name}", name="tool-description", title="Tool description", mime_type="application/json"
+    "mcp://tools/{name}",
+    name="tool-description",
+    title="Tool description",
+    mime_type="application/json",
+    complete={"name": _visible_tool_names},
 )
 def tool_description(ctx, name: str) -> str:
     """The definition of one tool you may use, as JSON."""

@@ -13,11 +13,20 @@ def text(value: str) -> dict[str, str]:
     return {"type": "text", "text": value}
 
 
+def structured(value: dict[str, Any]) -> dict[str, Any]:
+    """Structured content, and its JSON as a text block for clients that read only content."""
+    return {"content": [text(json.dumps(value, ensure_ascii=False))], "structuredContent": value}
+
+
 def tool_result(tool: Tool, value: Any) -> dict[str, Any]:
+    """A dict with ``content`` is a whole result; a tool with an inferred output gets its structured
+    content (``outputs.OutputError`` when the value does not fit); else the content rules below."""
     if isinstance(value, dict) and "content" in value:
         return value
+    if tool.output is not None:
+        return structured(tool.output.structured(value))
     if tool.output_schema is not None and isinstance(value, dict):
-        return {"content": [text(json.dumps(value, ensure_ascii=False))], "structuredContent": value}
+        return structured(value)
     if isinstance(value, str):
         return {"content": [text(value)]}
     if isinstance(value, list):

@@ -52,14 +52,15 @@ class ArgumentValidator:
         self._validator = Draft202012Validator(schema, format_checker=FORMATS, registry=Registry())
         self._split = _split(self._validator)
 
-    def validate(self, arguments: Any) -> None:
-        """Raise ``SchemaError`` saying where and why, e.g. ``arguments.count: 11 is greater than …``."""
+    def validate(self, arguments: Any) -> Any:
+        """The arguments, unchanged, when they fit; else raise ``SchemaError`` saying where and why,
+        e.g. ``arguments.count: 11 is greater than …``."""
         try:
             if self._fits(arguments):  # the common case: no error objects built
-                return
+                return arguments
             error = best_match(self._validator.iter_errors(arguments))
             if error is None:  # cannot happen while _split is right; jsonschema's own verdict wins
-                return
+                return arguments
         except Unresolvable:  # a $ref the start-up check could not see (one under a nested $id)
             logger.exception("A tool's input schema has an unresolvable $ref")
             raise SchemaError("arguments: the tool's input schema cannot be resolved") from None

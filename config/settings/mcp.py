@@ -8,15 +8,19 @@ from .data import TOKEN_REVOCATION_PREFIX
 from .env import MCP_RESOURCE_URL, OAUTH_ISSUER, env, env_bool, env_int, env_list
 
 _MCP_KEY_SOURCE = env("MCP_KEY_SOURCE", "authserver.keys.jwks")
+_EXTERNAL_ISSUER = "://" in _MCP_KEY_SOURCE
+_CALLER_LOADER = "mcpserver.callers.ClaimsLoader" if _EXTERNAL_ISSUER else "authserver.callers.CallerLoader"
 MCPSERVER = {
     "ISSUER": OAUTH_ISSUER,
     "RESOURCE_URL": MCP_RESOURCE_URL,
     "RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
     "KEY_SOURCE": _MCP_KEY_SOURCE,
+    # ctx.user / ctx.client: this project's users and clients, unless tokens come from another issuer.
+    "CALLER_LOADER": _CALLER_LOADER,
     "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,
     # Who answers "revoked?" when the shared state is down or was emptied: the in-process issuer's
     # database; an external issuer's tokens are not in it (an outage then answers 503).
-    "REVOCATION_FALLBACK": None if "://" in _MCP_KEY_SOURCE else "authserver.revoking.revoked_in_database",
+    "REVOCATION_FALLBACK": None if _EXTERNAL_ISSUER else "authserver.revoking.revoked_in_database",
     # How far the issuer's clock may be from ours (token exp/iat, and tokens older than the deny-list).
     "LEEWAY_SECONDS": env_int("MCP_LEEWAY_SECONDS", 30),
     "ALLOWED_ORIGINS": env_list("MCP_ALLOWED_ORIGINS"),

@@ -1,6 +1,10 @@
 """One request as a method sees it (``Context``), a result still being produced (``Stream``), and what
 the caller may use.
 
+The caller as a capability function sees it: ``ctx.user`` and ``ctx.client`` (Django objects, loaded
+on first use through ``callers``), ``ctx.roles`` and ``ctx.scopes`` (the token's: the ones every access
+decision of this request used), ``ctx.request_id``; ``ctx.require`` is an object-level check.
+
 Access: an item needs its family's scope (``TOOLS_SCOPE``, ``PROMPTS_SCOPE``, else ``READ_SCOPE``) plus
 its own scopes, one of its roles when it names any, and not to be switched off by a tool policy.
 ``visible`` lists only such items; ``usable`` fetches one for a call and audits a refusal.
@@ -12,11 +16,12 @@ import math
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from .. import audit, conf, policies
+from .. import audit, callers, conf, policies
 from ..auth import AccessToken
-from ..definitions import Definition, Tool
+from ..definitions import Definition, Forbidden, Tool
 from ..exceptions import InsufficientScope, InvalidParams
 from ..registry import Registry
 
@@ -48,6 +53,36 @@ class Context:
     @property
     def expired(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
+
+    @cached_property
+    def user(self) -> Any:
+        """The user a user token was issued to (a ``get_user_model()`` instance); None for a client's own
+        token (client credentials) or a user the loader does not find. Loaded once, when first read."""
+        return callers.loader().user(self.token)
+
+    @cached_property
+    def client(self) -> Any:
+        """The OAuth client (the issuer's application object) the token was issued to, or None."""
+        return callers.loader().client(self.token)
+
+    @property
+    def caller(self) -> Any:
+        """Who acts: the client for its own token (client credentials), else the user."""
+        return self.client if callers.acts_for_itself(self.token) else self.user
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.token.roles
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return self.token.scopes
+
+    def require(self, condition: Any, what: str, reason: str = "") -> None:
+        """An object-level check: unless ``condition`` holds, raise ``Forbidden(what, reason)``, which the
+        caller is told as ``Not found: <what>`` and the audit trail records as denied."""
+        if not condition:
+            raise Forbidden(what, reason)
 
     @property
     def progress_token(self) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import conf, sessions
 from ..exceptions import InvalidParams
+from ..registry import Registry
 from .context import Context
 
 MODERN_VERSIONS = ("2026-07-28",)
@@ -26,13 +27,15 @@ def server_info() -> dict[str, str]:
     }
 
 
-def capabilities(era: str) -> dict[str, Any]:
+def capabilities(era: str, registry: Registry) -> dict[str, Any]:
+    """What this server offers; ``completions`` only when a prompt or template can complete."""
     offered: dict[str, Any] = {
         "tools": {"listChanged": False},
         "prompts": {"listChanged": False},
         "resources": {"subscribe": False, "listChanged": False},
-        "completions": {},
     }
+    if registry.completes():
+        offered["completions"] = {}
     if era == "legacy":
         offered["logging"] = {}
     return offered
@@ -41,7 +44,7 @@ def capabilities(era: str) -> dict[str, Any]:
 def discover(ctx: Context) -> dict[str, Any]:
     return {
         "supportedVersions": list(MODERN_VERSIONS),
-        "capabilities": capabilities("modern"),
+        "capabilities": capabilities("modern", ctx.registry),
         "serverInfo": server_info(),
         "instructions": conf.get("INSTRUCTIONS"),
         "_meta": {SERVER_INFO_KEY: server_info()},
@@ -58,7 +61,7 @@ def initialize(ctx: Context) -> dict[str, Any]:
     ctx.response_headers["Mcp-Session-Id"] = sessions.create(ctx.token, version, client_info)
     return {
         "protocolVersion": version,
-        "capabilities": capabilities("legacy"),
+        "capabilities": capabilities("legacy", ctx.registry),
         "serverInfo": server_info(),
         "instructions": conf.get("INSTRUCTIONS"),
     }

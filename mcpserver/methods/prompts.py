@@ -1,14 +1,18 @@
-"""``prompts/list``, ``prompts/get``, and ``completion/complete``, whose only suggestions are the
-declared choices of prompt arguments (a resource or a template may be named, and gets none).
+"""``prompts/list``, ``prompts/get``, and ``completion/complete`` (the completions of a prompt's
+arguments or a template's variables; a fixed resource may be named, and gets none).
+
+A prompt function's ``NotFound`` (or ``Forbidden``: audited as denied) is an invalid-params error
+naming what was not found.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import audit, conf, pagination, results
-from ..definitions import Definition, Prompt
+from .. import audit, completions, conf, pagination, results
+from ..definitions import Definition, Forbidden, NotFound, Prompt
 from ..exceptions import InvalidParams
+from ..schemas import SchemaError
 from .context import Context, allowed, call_arguments, usable
 
 
@@ -25,7 +29,13 @@ def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:
     missing = [a.name for a in prompt.arguments if a.required and a.name not in arguments]
     if missing:
         raise InvalidParams(f"Missing required argument(s): {', '.join(missing)}")
-    return {key: value for key, value in arguments.items() if key in known}
+    given = {key: value for key, value in arguments.items() if key in known}
+    if prompt.validator is None:
+        return given
+    try:
+        return prompt.validator.validate_strings(given)
+    except SchemaError as exc:
+        raise InvalidParams(f"Invalid arguments: {exc}") from None
 
 
 def prompts_get(ctx: Context) -> dict[str, Any]:
@@ -41,6 +51,12 @@ def prompts_get(ctx: Context) -> dict[str, Any]:
         raise
     try:
         messages = results.messages(prompt.handler(ctx, **arguments))
+    except Forbidden as exc:
+        trail.done("denied", exc.reason)
+        raise InvalidParams(str(exc)) from None
+    except NotFound as exc:
+        trail.done("invalid", str(exc))
+        raise InvalidParams(str(exc)) from None
     except Exception:
         trail.done("error")
         raise
@@ -67,14 +83,24 @@ def _completion_target(ctx: Context, ref: Any) -> Definition:
     return found
 
 
+def _context_arguments(ctx: Context) -> dict[str, str]:
+    context = ctx.params.get("context")
+    arguments = context.get("arguments") if isinstance(context, dict) else None
+    if not isinstance(arguments, dict):
+        return {}
+    return {key: value for key, value in arguments.items() if isinstance(value, str)}
+
+
 def complete(ctx: Context) -> dict[str, Any]:
-    """Argument completion: prompt arguments with declared choices; nothing to suggest otherwise."""
+    """Argument completion for a prompt or template this caller may use (else "unknown target"); an
+    argument without completions gets none."""
     ctx.token.require([conf.get("READ_SCOPE")])
     target = _completion_target(ctx, ctx.params.get("ref"))
     argument = ctx.params.get("argument")
     if not isinstance(argument, dict) or not isinstance(argument.get("name"), str):
         raise InvalidParams("completion/complete needs argument.name and argument.value")
-    prefix = argument.get("value") if isinstance(argument.get("value"), str) else ""
-    choices = next((a.choices for a in getattr(target, "arguments", ()) if a.name == argument["name"]), ())
-    values = [choice for choice in choices if choice.startswith(prefix)][:100]
-    return {"completion": {"values": values, "total": len(values), "hasMore": False}}
+    value = argument.get("value") if isinstance(argument.get("value"), str) else ""
+    completer = target.completions.get(argument["name"])
+    if completer is None:
+        return completions.result([])
+    return completions.result(completer.candidates(ctx, value, _context_arguments(ctx)))

@@ -1,7 +1,9 @@
 """``resources/list``, ``resources/templates/list`` and ``resources/read``.
 
 A URI is read from the resource registered at exactly that URI, else from the first template (in key
-order) that matches it; a resource function's ``LookupError`` means no such resource.
+order) that matches it, its variables converted to the function's parameter types (a value that does
+not convert is an invalid-params error). A resource function's ``LookupError`` (``NotFound`` is one)
+means no such resource; a ``Forbidden`` is answered the same and audited as denied.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import audit, conf, pagination, results
-from ..definitions import Resource
+from ..definitions import Forbidden, Resource
 from ..exceptions import InvalidParams
+from ..schemas import SchemaError
 from .context import Context, usable
 
 
@@ -32,8 +35,16 @@ def _find_resource(ctx: Context, uri: str, trail: audit.Trail) -> tuple[Resource
     found = ctx.registry.find_template(uri)
     if found is None:
         raise unknown
-    trail.arguments = found[1]
-    return usable(ctx, found[0], unknown, trail), found[1]
+    template, variables = found
+    trail.arguments = variables
+    template = usable(ctx, template, unknown, trail)
+    if template.validator is None:
+        return template, variables
+    try:
+        return template, template.validator.validate_strings(variables, "uri")
+    except SchemaError as exc:
+        trail.done("invalid", str(exc))
+        raise InvalidParams(f"Invalid resource URI {uri}: {exc}", data={"uri": uri}) from None
 
 
 def resources_read(ctx: Context) -> dict[str, Any]:
@@ -45,8 +56,11 @@ def resources_read(ctx: Context) -> dict[str, Any]:
     resource, variables = _find_resource(ctx, uri, trail)
     try:
         contents = results.contents(resource, uri, resource.handler(ctx, **variables))
-    except LookupError:
-        trail.done("invalid")
+    except LookupError as exc:  # a Forbidden is told as an unknown resource, too
+        if isinstance(exc, Forbidden):
+            trail.done("denied", exc.reason)
+        else:
+            trail.done("invalid")
         raise InvalidParams(f"Unknown resource: {uri}", data={"uri": uri}) from None
     except Exception:
         trail.done("error")

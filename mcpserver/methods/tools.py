@@ -1,7 +1,8 @@
 """``tools/list`` and ``tools/call``.
 
 A call is audited once with its outcome. Arguments that break the tool's input schema, a
-``ToolError`` and an unexpected exception are results with ``isError: true``, not protocol errors.
+``ToolError`` and an unexpected exception are results with ``isError: true``, not protocol errors; a
+``Forbidden`` (an object-level refusal) is answered as ``NotFound`` and audited as denied.
 Every call has a deadline (``TOOL_TIMEOUT_SECONDS``, or the batch's): a plain tool is timed out when
 it returns late; a generator tool is a ``Stream``, stopped between its steps once the deadline has
 passed, or when the client goes away.
@@ -15,7 +16,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from .. import audit, conf, pagination, results
-from ..definitions import Tool, ToolError
+from ..definitions import Forbidden, Tool, ToolError
 from ..exceptions import InvalidParams, McpError, MissingClientCapability
 from ..headers import check_params
 from ..schemas import SchemaError
@@ -38,13 +39,12 @@ def _check_client_capabilities(ctx: Context, tool: Tool) -> None:
         )
 
 
-def _schema_failure(arguments: dict[str, Any], tool: Tool) -> str | None:
-    """Why ``arguments`` break the tool's input schema, or None when they fit."""
+def _validated(arguments: dict[str, Any], tool: Tool) -> tuple[dict[str, Any], str | None]:
+    """The function's keyword arguments and None, or why ``arguments`` break the tool's input schema."""
     try:
-        tool.validator.validate(arguments)
+        return tool.validator.validate(arguments), None
     except SchemaError as exc:
-        return str(exc)
-    return None
+        return arguments, str(exc)
 
 
 def _timed_out(trail: audit.Trail, tool: Tool) -> dict[str, Any]:
@@ -59,6 +59,9 @@ def _finish_tool(ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[],
         if ctx.expired:  # the work is done but the caller was promised an answer by now
             return _timed_out(trail, tool)
         result = results.tool_result(tool, value)
+    except Forbidden as exc:
+        trail.done("denied", exc.reason)
+        return results.tool_failure(str(exc))
     except ToolError as exc:
         result = results.tool_failure(str(exc))
     except Exception:
@@ -98,6 +101,9 @@ def _streamed_tool(
         raise
     except _DeadlinePassed:
         return _timed_out(trail, tool)
+    except Forbidden as exc:
+        trail.done("denied", exc.reason)
+        return results.tool_failure(str(exc))
     except ToolError as exc:
         trail.done("error")
         return results.tool_failure(str(exc))
@@ -122,7 +128,7 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
     except McpError as exc:
         trail.done("invalid", exc.message)
         raise
-    failure = _schema_failure(arguments, tool)
+    arguments, failure = _validated(arguments, tool)
     if failure is not None:
         # 2025-11-25 (SEP-1303): a tool execution error, so that the model reads why and retries.
         trail.done("invalid", failure)

@@ -1,0 +1,9 @@
+"""Settings for the ``/mcp`` section: the project's settings plus ``typed_echo`` (``bench.typed``)."""
+
+from config.settings import *  # noqa: F403
+from config.settings import MCPSERVER
+
+MCPSERVER = {
+    **MCPSERVER,
+    "CAPABILITIES": ["mcpserver.tools", "mcpserver.prompts", "mcpserver.resources", "bench.typed"],
+}
