@@ -9,10 +9,12 @@ from . import keys
 from .clients import create_client
 from .models import Role, Scope, User
 
+# Shown on the consent page. mcp:read lists only what the other scopes let the caller use: a token with
+# mcp:read alone lists no tools and no prompts (mcpserver.methods.context).
 SCOPES = {
-    "mcp:read": "List and read the MCP server's tools, prompts and resources",
-    "mcp:tools": "Call tools on the MCP server",
-    "mcp:prompts": "Use prompts from the MCP server",
+    "mcp:read": "Read the MCP server's resources, and list the tools and prompts your other permissions allow",
+    "mcp:tools": "Call the MCP server's tools",
+    "mcp:prompts": "Use the MCP server's prompts",
 }
 ROLES = {
     "admin": ("Everything", list(SCOPES)),
