@@ -60,7 +60,8 @@ def prepare_database() -> None:
 # figures; it also streams SSE.
 SERVERS = ("granian", "gthread", "sync")
 DEFAULT_SERVER = "granian"
-DEFAULT_THREADS = 3  # per worker (granian blocking threads, gthread threads): bench/REPORT.md, "Serving command"
+# Per worker (granian blocking threads, gthread threads): bench/REPORT.md, "Serving command".
+DEFAULT_THREADS = 3
 
 
 def default_workers(server: str = DEFAULT_SERVER) -> int:

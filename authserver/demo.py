@@ -12,7 +12,9 @@ from .models import Role, Scope, User
 # Shown on the consent page. mcp:read lists only what the other scopes let the caller use: a token with
 # mcp:read alone lists no tools and no prompts (mcpserver.methods.context).
 SCOPES = {
-    "mcp:read": "Read the MCP server's resources, and list the tools and prompts your other permissions allow",
+    "mcp:read": (
+        "Read the MCP server's resources, and list the tools and prompts your other permissions allow"
+    ),
     "mcp:tools": "Call the MCP server's tools",
     "mcp:prompts": "Use the MCP server's prompts",
 }

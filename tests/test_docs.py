@@ -19,7 +19,8 @@ def test_the_site_builds_strictly(tmp_path):
     """--strict turns every warning into a failure: a broken link or anchor, a missing page, a page
     left out of the navigation (mkdocs.yml's ``validation``)."""
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path)],
+        [sys.executable, "-m", "mkdocs", "build", "--strict"]
+        + ["-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,
