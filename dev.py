@@ -55,11 +55,13 @@ def prepare_database() -> None:
 
 # --- the production serving command (also run by tests/e2e/liveserver.py and bench/) ---
 
-# WSGI servers the serving command can run, compared by bench/suite.py (figures: bench/REPORT.md; README,
-# "Serving command"). granian is the default, chosen from those figures; it also streams SSE.
+# WSGI servers the serving command can run, compared by bench/suite.py (figures and their reading:
+# bench/REPORT.md; docs/design.md, "The serving path"). granian is the default, chosen from those
+# figures; it also streams SSE.
 SERVERS = ("granian", "gthread", "sync")
 DEFAULT_SERVER = "granian"
-DEFAULT_THREADS = 3  # per worker (granian blocking threads, gthread threads): README, "Serving command"
+# Per worker (granian blocking threads, gthread threads): bench/REPORT.md, "Serving command".
+DEFAULT_THREADS = 3
 
 
 def default_workers(server: str = DEFAULT_SERVER) -> int:

@@ -2,7 +2,8 @@
 
 Names, arguments and payloads are the ones the suite's server scenarios call. Scenarios that need
 server-to-client requests (sampling, elicitation, the input-required family) or subscriptions are
-not served: their tools answer with a tool error, and the README lists them as expected failures.
+not served: their tools answer with a tool error, and the conformance test lists them as expected failures
+(``EXPECTED_FAILURES`` in ``tests/e2e/test_mcp_conformance.py``).
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "SERVER_NAME": "django-mcp-server",
     "SERVER_TITLE": "Django MCP server",
     "SERVER_VERSION": "0.1.0",
-    "INSTRUCTIONS": "Tools, prompts and resources of this Django project; call help to see what you may use.",
+    "INSTRUCTIONS": None,  # None: what each scope unlocks, from the scope names above (methods.lifecycle)
     # Capabilities: modules whose @tool/@prompt/@resource definitions are registered at start-up, and
     # whether every installed app's ``mcp`` module is too (registry.build_registry).
     "CAPABILITIES": ["mcpserver.tools", "mcpserver.prompts", "mcpserver.resources"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from . import conf
-from .methods.lifecycle import HANDSHAKE_VERSIONS, MODERN_VERSIONS
+from .methods.lifecycle import HANDSHAKE_VERSIONS, MODERN_VERSIONS, instructions
 from .registry import resource
 
 
@@ -21,7 +21,7 @@ def server_description(ctx) -> str:
         [
             f"# {conf.get('SERVER_TITLE')} {conf.get('SERVER_VERSION')}",
             "",
-            conf.get("INSTRUCTIONS"),
+            instructions(),
             "",
             f"- Endpoint: {conf.get('RESOURCE_URL')}",
             f"- Protocol versions: {', '.join([*MODERN_VERSIONS, *reversed(HANDSHAKE_VERSIONS)])}",

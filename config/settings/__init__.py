@@ -1,7 +1,8 @@
 """Project settings (``DJANGO_SETTINGS_MODULE=config.settings``), one concern per module.
 
 Every value has a safe default for the first local run; production sets the variables listed in
-the README (``SECRET_KEY``, ``ALLOWED_HOSTS``, ``PUBLIC_URL``, ``DATABASE_URL``, ``REDIS_URL``, ...).
+docs/configuration.md (``SECRET_KEY``, ``ALLOWED_HOSTS``, ``PUBLIC_URL``, ``DATABASE_URL``,
+``REDIS_URL``, ...).
 Only ``env`` reads ``os.environ``; the other parts read variables through its helpers.
 
 The parts are imported in this order, and each one imports what it uses from an earlier one by

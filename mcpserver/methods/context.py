@@ -7,7 +7,8 @@ decision of this request used), ``ctx.request_id``; ``ctx.require`` is an object
 
 Access: an item needs its family's scope (``TOOLS_SCOPE``, ``PROMPTS_SCOPE``, else ``READ_SCOPE``) plus
 its own scopes, one of its roles when it names any, and not to be switched off by a tool policy.
-``visible`` lists only such items; ``usable`` fetches one for a call and audits a refusal.
+``visible`` lists only such items; ``usable`` fetches one for a call and audits a refusal;
+``scope_hint`` notes on a list of tools or prompts which scope the token lacks to see any.
 """
 
 from __future__ import annotations
@@ -109,8 +110,24 @@ class Stream:
     abandon: Callable[[], None] = lambda: None  # called when the stream is closed, started or not
 
 
+_FAMILY_SCOPES = {"tool": "TOOLS_SCOPE", "prompt": "PROMPTS_SCOPE"}
+# The _meta key of a list result whose family scope the token lacks (see ``scope_hint``).
+SCOPE_HINT_KEY = "scopeHint"
+_USES = {"tool": "call tools", "prompt": "get prompts"}
+
+
 def _family_scope(item: Definition) -> str:
-    return conf.get({"tool": "TOOLS_SCOPE", "prompt": "PROMPTS_SCOPE"}.get(item.kind, "READ_SCOPE"))
+    return conf.get(_FAMILY_SCOPES.get(item.kind, "READ_SCOPE"))
+
+
+def scope_hint(ctx: Context, kind: str, page: dict[str, Any]) -> dict[str, Any]:
+    """``page``, with ``_meta[SCOPE_HINT_KEY]`` naming the scope every item of ``kind`` needs when the
+    token lacks it: such a list is empty, and without the note nothing says why."""
+    scope = conf.get(_FAMILY_SCOPES[kind])
+    if not ctx.token.missing([scope]):
+        return page
+    hint = f"Only what this token may use is listed, and it lacks {scope}: ask for {scope} to {_USES[kind]}."
+    return {**page, "_meta": {SCOPE_HINT_KEY: hint}}
 
 
 def required_scopes(item: Definition) -> list[str]:

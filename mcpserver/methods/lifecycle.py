@@ -27,6 +27,20 @@ def server_info() -> dict[str, str]:
     }
 
 
+def instructions() -> str:
+    """``MCPSERVER["INSTRUCTIONS"]``, or by default what each of the server's scopes unlocks."""
+    configured = conf.get("INSTRUCTIONS")
+    if configured:
+        return configured
+    read, tools, prompts = (conf.get(name) for name in ("READ_SCOPE", "TOOLS_SCOPE", "PROMPTS_SCOPE"))
+    return (
+        "Tools, prompts and resources of a Django project; every list shows only what your token may use. "
+        f"Scopes: {read} lists and reads resources; {read} with {tools} lists tools, and {tools} calls them; "
+        f"{read} with {prompts} lists prompts, and {prompts} gets them. A request that needs a scope your "
+        "token lacks is refused with 403 insufficient_scope, naming the scopes to ask for."
+    )
+
+
 def capabilities(era: str, registry: Registry) -> dict[str, Any]:
     """What this server offers; ``completions`` only when a prompt or template can complete."""
     offered: dict[str, Any] = {
@@ -46,7 +60,7 @@ def discover(ctx: Context) -> dict[str, Any]:
         "supportedVersions": list(MODERN_VERSIONS),
         "capabilities": capabilities("modern", ctx.registry),
         "serverInfo": server_info(),
-        "instructions": conf.get("INSTRUCTIONS"),
+        "instructions": instructions(),
         "_meta": {SERVER_INFO_KEY: server_info()},
     }
 
@@ -63,7 +77,7 @@ def initialize(ctx: Context) -> dict[str, Any]:
         "protocolVersion": version,
         "capabilities": capabilities("legacy", ctx.registry),
         "serverInfo": server_info(),
-        "instructions": conf.get("INSTRUCTIONS"),
+        "instructions": instructions(),
     }
 
 

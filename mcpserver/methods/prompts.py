@@ -13,12 +13,13 @@ from .. import audit, completions, conf, pagination, results
 from ..definitions import Definition, Forbidden, NotFound, Prompt
 from ..exceptions import InvalidParams
 from ..schemas import SchemaError
-from .context import Context, allowed, call_arguments, usable
+from .context import Context, allowed, call_arguments, scope_hint, usable
 
 
 def prompts_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return pagination.paginate(ctx.params, lambda after: ctx.visible("prompt", after), "prompts")
+    page = pagination.paginate(ctx.params, lambda after: ctx.visible("prompt", after), "prompts")
+    return scope_hint(ctx, "prompt", page)
 
 
 def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:

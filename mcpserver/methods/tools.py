@@ -20,14 +20,15 @@ from ..definitions import Forbidden, Tool, ToolError
 from ..exceptions import InvalidParams, McpError, MissingClientCapability
 from ..headers import check_params
 from ..schemas import SchemaError
-from .context import Context, Stream, call_arguments, usable
+from .context import Context, Stream, call_arguments, scope_hint, usable
 
 logger = logging.getLogger(__name__)
 
 
 def tools_list(ctx: Context) -> dict[str, Any]:
     ctx.token.require([conf.get("READ_SCOPE")])
-    return pagination.paginate(ctx.params, lambda after: ctx.visible("tool", after), "tools")
+    page = pagination.paginate(ctx.params, lambda after: ctx.visible("tool", after), "tools")
+    return scope_hint(ctx, "tool", page)
 
 
 def _check_client_capabilities(ctx: Context, tool: Tool) -> None:

@@ -403,7 +403,7 @@ def test_registration_is_rate_limited_per_address(world, register, settings):
 
 
 def test_registration_rate_limit_counts_the_client_behind_a_trusted_proxy(world, register, settings):
-    """Behind the README's nginx every request comes from the proxy: one bucket for everybody, unless
+    """Behind docs/deployment.md's nginx every request comes from the proxy: one bucket for everybody, unless
     the proxy is trusted to name the client."""
     settings.AUTHSERVER = {**settings.AUTHSERVER, "DCR_RATE_LIMIT": 1}
     settings.OBSERVABILITY = {**settings.OBSERVABILITY, "TRUSTED_PROXIES": ["127.0.0.1"]}

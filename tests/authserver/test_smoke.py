@@ -1,4 +1,4 @@
-"""One smoke test over the demo data: every grant the README shows issues a token, as the README
+"""One smoke test over the demo data: every grant docs/tokens.md shows issues a token, as the page
 shows it (client credentials, password, authorization code + PKCE, refresh)."""
 
 from __future__ import annotations

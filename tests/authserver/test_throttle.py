@@ -172,7 +172,7 @@ def test_the_password_grant_accepts_the_spellings_the_login_page_accepts(world, 
 
 @pytest.fixture
 def behind_proxy(settings):
-    """The test client's requests come from 127.0.0.1: make it the README's nginx."""
+    """The test client's requests come from 127.0.0.1: make it docs/deployment.md's nginx."""
     settings.OBSERVABILITY = {**settings.OBSERVABILITY, "TRUSTED_PROXIES": ["127.0.0.1"]}
 
 

@@ -28,7 +28,7 @@ def test_code_flow_with_pkce(http, live_server):
     assert "Demo web app" in grant.consent_page
     assert "127.0.0.1:8765" in grant.consent_page  # the redirect host is shown
     assert grant.scopes_shown == ["mcp:read", "mcp:tools"]
-    assert "Call tools on the MCP server" in grant.consent_page  # each scope's description
+    assert "list the tools and prompts your other permissions allow" in grant.consent_page  # descriptions
 
     response = flows.exchange(http, grant.code, grant.verifier)
     assert response.status_code == 200, response.text

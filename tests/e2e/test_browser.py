@@ -37,7 +37,8 @@ WEB_CLIENT = "demo-web"
 WEB_REDIRECT = "http://127.0.0.1:8765/callback"
 SERVICE = ("demo-service", "demo-service-secret")
 PASSWORD = "Browser-test-password-42"
-USERS = {"pw-ann": "user", "pw-ben": "user", "pw-cat": "user", "pw-dee": "user", "pw-eve": "user"}
+# Realistic names: the screenshots in docs/ show them.
+USERS = {f"{name}@example.com": "user" for name in ("ann", "ben", "cat", "dee", "eve")}
 
 pytestmark = [
     pytest.mark.skipif(
@@ -190,7 +191,7 @@ def choose(page, field: str, label: str) -> None:
 
 
 def test_code_flow_through_login_and_consent(page, live_server, people):
-    params, verifier = authorize(page, live_server, "pw-ann", shots="browser")
+    params, verifier = authorize(page, live_server, "ann@example.com", shots="browser")
     assert params["code"] and params["iss"] == live_server.url  # RFC 9207, byte-identical
     assert "callback reached" in page.content()  # the browser landed on the client's redirect URI
     response = exchange(live_server, params["code"], verifier)
@@ -202,20 +203,20 @@ def test_code_flow_through_login_and_consent(page, live_server, people):
 
 def test_unticked_scope_is_not_granted(page, live_server, people):
     params, verifier = authorize(
-        page, live_server, "pw-ben", scope="mcp:read mcp:tools mcp:prompts", untick=("mcp:tools",)
+        page, live_server, "ben@example.com", scope="mcp:read mcp:tools mcp:prompts", untick=("mcp:tools",)
     )
     body = exchange(live_server, params["code"], verifier).json()
     assert set(body["scope"].split()) == {"mcp:read", "mcp:prompts"}
 
 
 def test_deny_returns_access_denied(page, live_server, people):
-    params, _ = authorize(page, live_server, "pw-cat", allow=False)
+    params, _ = authorize(page, live_server, "cat@example.com", allow=False)
     assert params["error"] == "access_denied" and "code" not in params
     assert params["iss"] == live_server.url
 
 
 def test_admin_makes_a_role_and_a_user_who_then_gets_that_scope(browser, page, live_server, people):
-    role, username = f"browser-role-{secrets.token_hex(3)}", f"pw-new-{secrets.token_hex(3)}"
+    role, username = "prompt-editors", "frank@example.com"
     page.set_viewport_size({"width": 1280, "height": 860})
     page.goto(live_server.url + "/admin/")
     screenshot(page, "admin-login")
@@ -225,7 +226,7 @@ def test_admin_makes_a_role_and_a_user_who_then_gets_that_scope(browser, page, l
 
     page.goto(live_server.url + "/admin/authserver/role/add/")
     page.get_by_label("Name:").fill(role)
-    page.get_by_label("Description:").fill("Made in a browser test")
+    page.get_by_label("Description:").fill("Write and try out the team's prompts")
     choose(page, "scopes", "mcp:prompts")
     screenshot(page, "admin-role", full_page=False)
     page.get_by_role("button", name="Save", exact=True).click()
@@ -244,12 +245,12 @@ def test_admin_makes_a_role_and_a_user_who_then_gets_that_scope(browser, page, l
     # A self-registered client, as the admin sees it: marked dynamic, with its ceiling, disable action.
     registration = {
         "redirect_uris": ["http://127.0.0.1:33418/callback"],
-        "client_name": "Registered in a test",
+        "client_name": "Cursor",
     }
     registration["token_endpoint_auth_method"] = "none"
     assert httpx.post(live_server.url + "/oauth/register/", json=registration, timeout=30).status_code == 201
     page.goto(live_server.url + "/admin/oauth2_provider/application/?registration_source__exact=dcr")
-    page.get_by_text("Registered in a test").first.wait_for()
+    page.get_by_text("Cursor").first.wait_for()
     page.locator("#toggle-nav-sidebar").click()  # room for the columns
     page.locator("#site-name").scroll_into_view_if_needed()
     screenshot(page, "admin-dynamic-clients", full_page=False)
@@ -268,7 +269,7 @@ def test_admin_makes_a_role_and_a_user_who_then_gets_that_scope(browser, page, l
 
 
 def test_withdrawn_consent_revokes_the_tokens(page, live_server, people):
-    params, verifier = authorize(page, live_server, "pw-dee", remember=True)
+    params, verifier = authorize(page, live_server, "dee@example.com", remember=True)
     tokens = exchange(live_server, params["code"], verifier).json()
     assert introspect(live_server, tokens["access_token"])["active"]
 
@@ -311,11 +312,11 @@ def onboard(mcp_url: str, username: str, password: str, shot: str, metadata_url:
 def test_an_mcp_host_onboards_itself_and_calls_a_tool(live_server, people):
     """From nothing but the /mcp URL: the official SDK finds the metadata, registers itself (RFC 7591),
     sends the person to the browser to sign in and consent, exchanges the code and calls a tool."""
-    seen = onboard(live_server.mcp_url, "pw-eve", PASSWORD, "consent-dynamic-client")
+    seen = onboard(live_server.mcp_url, "eve@example.com", PASSWORD, "consent-dynamic-client")
     assert seen["echo"] == "from a self-registered client"
     assert seen["client"]["client_id"] and seen["client"]["client_id"] != WEB_CLIENT
     assert seen["whoami"]["client_id"] == seen["client"]["client_id"]
-    assert seen["whoami"]["username"] == "pw-eve"
+    assert seen["whoami"]["username"] == "eve@example.com"
     assert seen["warning"]  # the consent page said the client is unverified
 
 
@@ -335,7 +336,7 @@ def test_an_mcp_host_with_a_metadata_document_onboards_itself(tmp_path):
     try:
         with LiveServer(workers=1, env=env) as server:
             client_id = documents.serve(
-                "/mcp-host.json", redirect_uris=[ONBOARD_CALLBACK], client_name="Doc host"
+                "/mcp-host.json", redirect_uris=[ONBOARD_CALLBACK], client_name="Visual Studio Code"
             )
             seen = onboard(server.mcp_url, "alice", "alice-password", "consent-metadata-document", client_id)
     finally:
@@ -392,7 +393,7 @@ async def _onboard(mcp_url: str, username: str, password: str, shot: str, metada
                 grant_types=["authorization_code", "refresh_token"],
                 response_types=["code"],
                 token_endpoint_auth_method="none",
-                client_name="Browser-test MCP host",
+                client_name="Claude Desktop",
             ),
             storage=storage,
             redirect_handler=open_in_browser,

@@ -212,6 +212,23 @@ def test_callers_see_only_what_they_may_use(mcp, issue):
     assert mcp.modern("resources/list", token=reader).json()["result"]["resources"]
 
 
+@pytest.mark.parametrize("era", ["modern", "legacy"])
+def test_a_list_emptied_by_a_missing_scope_says_which_scope_it_needs(mcp, issue, era):
+    """A token with mcp:read alone lists no tools and no prompts; the result's _meta says why."""
+    reader = issue(scopes=["mcp:read"])
+    ask = mcp.modern if era == "modern" else mcp.legacy
+    tools = ask("tools/list", token=reader).json()["result"]
+    assert tools["tools"] == []
+    assert "mcp:tools" in tools["_meta"]["scopeHint"]
+    prompts = ask("prompts/list", token=reader).json()["result"]
+    assert "mcp:prompts" in prompts["_meta"]["scopeHint"]
+    assert "_meta" not in ask("resources/list", token=reader).json()["result"]  # mcp:read covers them
+
+    everything = issue()
+    assert "_meta" not in ask("tools/list", token=everything).json()["result"]
+    assert "_meta" not in ask("prompts/list", token=everything).json()["result"]
+
+
 def _registry_with_admin_tool():
     @tool("admin_only", roles=["admin"], scopes=["mcp:read"])
     def admin_only(ctx):

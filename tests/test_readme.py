@@ -1,0 +1,30 @@
+"""The README, the front door: short, its links resolve, its two commands are dev.py's."""
+
+from __future__ import annotations
+
+from tests import readme
+
+
+def test_every_relative_link_of_the_readme_resolves_to_a_file():
+    links = readme.relative_links()
+    assert links  # the README links into docs/
+    missing = [link for link in links if not (readme.ROOT / link.split("#", 1)[0]).is_file()]
+    assert missing == []
+
+
+def test_the_readme_is_a_front_door_of_at_most_250_lines():
+    assert len(readme.text().splitlines()) <= 250
+
+
+def test_the_two_commands_are_the_ones_dev_py_offers():
+    import dev
+
+    commands = readme.blocks("## Two commands", "sh")[0]
+    assert [line.split()[:3] for line in commands.splitlines()] == [
+        ["python3", "dev.py", name] for name in dev.COMMANDS
+    ]
+
+
+def test_the_tour_sets_the_base_url_the_tests_replace():
+    first = readme.blocks(readme.TOUR, "sh")[0]
+    assert readme.BASE_LINE in first.splitlines()
