@@ -1,4 +1,10 @@
-"""Tool arguments checked against JSON Schema 2020-12 by the jsonschema library, compiled once a tool."""
+"""Tool arguments checked against JSON Schema 2020-12, compiled once a tool.
+
+The jsonschema library is the reference: it checks the schema at start-up and explains every refusal.
+Arguments are first offered to jsonschema-rs (a compiled validator that passes the same official test
+suite, about a hundred times faster), with jsonschema's format checkers put in place of its own:
+what it accepts is accepted at once, and only what it refuses goes to jsonschema, whose verdict wins.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema import SchemaError as BrokenSchema
 from jsonschema.exceptions import ValidationError, best_match
@@ -51,6 +58,7 @@ class ArgumentValidator:
         self.schema = schema
         self._validator = Draft202012Validator(schema, format_checker=FORMATS, registry=Registry())
         self._split = _split(self._validator)
+        self._compiled = _compiled(schema)
 
     def validate(self, arguments: Any) -> Any:
         """The arguments, unchanged, when they fit; else raise ``SchemaError`` saying where and why,
@@ -67,6 +75,8 @@ class ArgumentValidator:
         raise SchemaError(_reason(error))
 
     def _fits(self, arguments: Any) -> bool:
+        if self._compiled is not None and self._compiled.is_valid(arguments):
+            return True  # what the compiled validator refuses, jsonschema looks at again
         if self._split is None or not isinstance(arguments, dict):
             return self._validator.is_valid(arguments)
         rest, properties = self._split
@@ -83,6 +93,25 @@ class ArgumentValidator:
                 resolver.lookup(reference)
             except Unresolvable as exc:
                 raise BrokenSchema(f"$ref {reference!r} does not resolve (no remote references)") from exc
+
+
+def _format_check(name: str) -> Any:
+    return lambda value: FORMATS.conforms(value, name)
+
+
+def _compiled(schema: dict[str, Any]) -> Any:
+    """jsonschema-rs's validator of ``schema``, offline, checking formats exactly as ``FORMATS`` does
+    (the formats jsonschema leaves alone are checked by jsonschema-rs's own rules, which can only make
+    it refuse more); None when it cannot compile the schema (jsonschema alone then decides)."""
+    try:
+        return jsonschema_rs.Draft202012Validator(
+            schema,
+            validate_formats=True,
+            formats={name: _format_check(name) for name in FORMATS.checkers},
+            offline=True,
+        )
+    except Exception:  # noqa: BLE001  (any schema jsonschema-rs cannot take is jsonschema's alone)
+        return None
 
 
 def _split(validator: Draft202012Validator) -> tuple[Any, tuple[tuple[str, Any], ...]] | None:

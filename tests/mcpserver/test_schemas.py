@@ -204,3 +204,23 @@ def test_the_verdict_is_jsonschemas(schema, instance):
     except SchemaError:
         fits = False
     assert fits == plain.is_valid(instance)
+
+
+def test_a_format_jsonschema_leaves_unchecked_is_not_refused_by_the_compiled_path():
+    # jsonschema-rs checks "uri" on its own; jsonschema (without rfc3987) does not, and its verdict wins.
+    assert "uri" not in FORMATS.checkers
+    validate({"link": "not a uri"}, {"properties": {"link": {"type": "string", "format": "uri"}}})
+
+
+@pytest.mark.parametrize("format_", sorted(FORMATS.checkers))
+def test_the_compiled_path_checks_formats_as_jsonschema_does(format_):
+    schema = {"properties": {"v": {"format": format_}}}
+    plain = Draft202012Validator(schema, format_checker=FORMATS)
+    for value in ["", "x", "2026-02-30", "2026-12-04T10:00:60Z", "a@b", "::1", "10.0.0.256", "(", "urn:x"]:
+        ours = ArgumentValidator(schema)
+        try:
+            ours.validate({"v": value})
+            fits = True
+        except SchemaError:
+            fits = False
+        assert fits == plain.is_valid({"v": value}), value
