@@ -70,7 +70,7 @@ async def _session_tour(url: str, token: str, mode: str) -> dict:
 def test_sdk_client_tour(live_server, service_token, mode, version):
     seen = run(_session_tour, live_server.mcp_url, service_token, mode)
     assert seen["version"] == version
-    assert seen["tools"] == ["echo", "get_time", "long_task", "whoami"]
+    assert seen["tools"] == ["echo", "get_time", "long_task", "search_notes", "whoami"]  # no role: no writes
     assert seen["echo"] == "hello\nhello"
     assert seen["clock_error"] is True
     assert seen["whoami"]["subject"] == "demo-service"

@@ -21,13 +21,13 @@ def with_apps(*names):
     return override_settings(INSTALLED_APPS=[*django_settings.INSTALLED_APPS, *names])
 
 
-def test_the_project_s_own_apps_have_no_mcp_module():
-    assert list(discovered()) == []
+def test_of_the_project_s_own_apps_only_the_example_app_has_an_mcp_module():
+    assert list(discovered()) == ["notes.mcp"]
 
 
 def test_an_installed_app_s_mcp_module_is_served_without_any_setting(mcp):
     with with_apps(APP):
-        assert list(discovered()) == [f"{APP}.mcp"]
+        assert list(discovered()) == ["notes.mcp", f"{APP}.mcp"]
         registry = apps.get_app_config("mcpserver").registry  # built by ready(), as at start-up
         assert registry.get("tool", "shout") is not None and registry.get("tool", "echo") is not None
         listed = {t["name"]: t for t in mcp.modern("tools/list").json()["result"]["tools"]}

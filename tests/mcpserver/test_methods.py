@@ -150,7 +150,7 @@ def test_tool_exception_is_an_error_result_without_internals(mcp):
 def test_prompts(mcp, issue):
     token = issue(username="dave")
     prompts = mcp.modern("prompts/list", token=token).json()["result"]["prompts"]
-    assert [p["name"] for p in prompts] == ["greeting", "help"]
+    assert [p["name"] for p in prompts] == ["greeting", "help", "summarise_notes"]  # sorted; the last: notes/
     greeting = mcp.modern("prompts/get", {"name": "greeting", "arguments": {"topic": "tea"}}, token=token)
     text = greeting.json()["result"]["messages"][0]["content"]["text"]
     assert "dave" in text and "tea" in text

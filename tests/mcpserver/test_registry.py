@@ -85,12 +85,14 @@ def test_a_tool_is_compiled_once_and_a_policy_copy_shares_it():
     assert copy.validator is definition.validator
 
 
-def test_default_registry_has_the_built_ins():
+def test_default_registry_has_the_built_ins_and_the_example_app():
     registry = build_registry()
-    assert [t.name for t in registry.all("tool")] == ["echo", "get_time", "long_task", "whoami"]
-    assert [p.name for p in registry.all("prompt")] == ["greeting", "help"]
+    assert [t.name for t in registry.all("tool")] == [
+        "create_note", "echo", "edit_note", "get_time", "long_task", "search_notes", "whoami",
+    ]  # fmt: skip
+    assert [p.name for p in registry.all("prompt")] == ["greeting", "help", "summarise_notes"]
     assert [r.uri for r in registry.all("resource")] == ["mcp://server/description"]
-    assert [r.uri for r in registry.all("template")] == ["mcp://tools/{name}"]
+    assert [r.uri for r in registry.all("template")] == ["mcp://tools/{name}", "notes://{key}"]
 
 
 def test_templates_match_level_one_variables():
