@@ -12,6 +12,8 @@ MCPSERVER = {
     "ISSUER": OAUTH_ISSUER,
     "RESOURCE_URL": MCP_RESOURCE_URL,
     "RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
+    # The token audience the REST API (mcpserver.rest) accepts; unset: the MCP resource URL.
+    "REST_AUDIENCE": env("REST_API_AUDIENCE") or None,
     "KEY_SOURCE": _MCP_KEY_SOURCE,
     "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,
     # Who answers "revoked?" when the shared state is down or was emptied: the in-process issuer's
