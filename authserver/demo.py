@@ -14,8 +14,13 @@ SCOPES = {
     "mcp:tools": "Call tools on the MCP server",
     "mcp:prompts": "Use prompts from the MCP server",
 }
+# The management API's scopes (migration 0007 makes them too): only through a role, never by default.
+ADMIN_SCOPES = {
+    "admin:read": "Read this server's configuration through the management API",
+    "admin:write": "Change this server's configuration through the management API",
+}
 ROLES = {
-    "admin": ("Everything", list(SCOPES)),
+    "admin": ("Everything", [*SCOPES, *ADMIN_SCOPES]),
     "user": ("Read, call tools and use prompts", ["mcp:read", "mcp:tools", "mcp:prompts"]),
     "guest": ("Read only", ["mcp:read"]),
 }
@@ -49,6 +54,9 @@ def seed() -> None:
     """
     for name, description in SCOPES.items():
         Scope.objects.get_or_create(name=name, defaults={"description": description})
+    for name, description in ADMIN_SCOPES.items():
+        defaults = {"description": description, "is_default": False, "role_only": True}
+        Scope.objects.get_or_create(name=name, defaults=defaults)
     for name, (description, scope_names) in ROLES.items():
         role, created = Role.objects.get_or_create(name=name, defaults={"description": description})
         if created:
