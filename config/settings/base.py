@@ -14,9 +14,13 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "corsheaders",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "authserver",
     "mcpserver",
     "observability",
+    "management_api",
 ]
 
 # One list for every request. The browser-page middleware (and django-cors-headers) are config.middleware's
