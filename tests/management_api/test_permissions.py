@@ -115,10 +115,22 @@ def test_admin_write_alone_does_not_read(api, tokens, objects):
 
 
 @pytest.mark.parametrize(("method", "path"), [(m, p) for m, p in OPERATIONS if m not in SAFE])
-def test_admin_write_passes_every_write(api, objects, method, path):
-    """Past the permission check: an empty body may be refused (400), never for want of access."""
+def test_admin_write_passes_every_write_and_every_write_is_audited(api, objects, method, path):
+    """Past the permission check (an empty body may be refused, 400, never for want of access); a
+    write that happened is in the admin's history, under the token's user and client."""
+    from django.contrib.admin.models import LogEntry
+
+    before = LogEntry.objects.count()
     response = call(api, api.token, method, path, objects)
     assert response.status_code in {200, 201, 204, 400}, response.content
+    entries = LogEntry.objects.order_by("-id")[: LogEntry.objects.count() - before]
+    if response.status_code < 300:
+        assert entries, (method, path)
+        for entry in entries:
+            assert entry.user.username == "root"
+            assert "through the management API, client tests-management-api" in entry.change_message
+    else:
+        assert not entries
 
 
 def test_a_client_acting_for_itself_is_refused_even_with_admin_scopes(api, sign_for_client):
