@@ -47,7 +47,7 @@ class ByUserAndClient(filters.FilterSet):
     """``user`` and ``client`` by primary key, ``username`` and ``client_id`` by name."""
 
     username = filters.CharFilter(field_name="user__username")
-    client = filters.NumberFilter(field_name="application_id")
+    client = filters.ModelChoiceFilter(field_name="application", queryset=get_application_model().objects.all())
     client_id = filters.CharFilter(field_name="application__client_id")
 
 

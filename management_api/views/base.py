@@ -26,6 +26,7 @@ class AdminView:
     pagination_class = Pages
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering = ["id"]
+    lookup_value_regex = "[^/]+"  # any key reaches the view, whose 404 is JSON (Django's own is HTML)
 
     def perform_create(self, serializer: Any) -> None:
         with transaction.atomic():
