@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters as filters
+from django import forms
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from authserver.models import Consent, Role, Scope, User
 from mcpserver.models import AuditRecord, ToolPolicy
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment, in UTC: every database takes it, whatever offset it was written with."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        try:
+            return moment.astimezone(UTC) if moment is not None else None
+        except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
+            raise forms.ValidationError("This moment is out of range.", code="invalid") from exc
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class UserFilter(filters.FilterSet):
@@ -79,8 +98,8 @@ class AuditRecordFilter(filters.FilterSet):
     user = filters.CharFilter(field_name="username", help_text="The caller's username.")
     client = filters.CharFilter(field_name="client_id", help_text="The client_id the caller's token was issued to.")
     tool = filters.CharFilter(method="filter_tool", help_text="Calls of the tool of this name.")
-    since = filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    until = filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="created", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="created", lookup_expr="lt")
 
     class Meta:
         model = AuditRecord

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from authserver import clients, grants
 from authserver.models import ClientPolicy, Consent, Scope
 
-from .fields import SpaceSeparated
+from .fields import ByName, SpaceSeparated
 
 Application = get_application_model()
 
@@ -35,7 +35,7 @@ class PolicyFlag(serializers.BooleanField):
 class Ceiling(serializers.ListField):
     """The client's scope ceiling, by scope name."""
 
-    child = serializers.SlugRelatedField(slug_field="name", queryset=Scope.objects.all())
+    child = ByName(queryset=Scope.objects.all())
 
     def get_attribute(self, instance: Any) -> list[Scope]:
         policy = policy_of(instance)
@@ -94,7 +94,7 @@ class ClientCreateSerializer(serializers.Serializer):
     client_id = serializers.CharField(max_length=100, required=False)
     redirect_uris = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
     allowed_origins = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
-    scopes = serializers.ListField(child=serializers.SlugRelatedField(slug_field="name", queryset=Scope.objects.all()))
+    scopes = serializers.ListField(child=ByName(queryset=Scope.objects.all()))
     may_introspect = serializers.BooleanField(default=False)
 
     def validate_grant_type(self, value: str) -> str:

@@ -10,6 +10,19 @@ from rest_framework import serializers
 no_whitespace = RegexValidator(r"^\S+$", "An item may not be empty or contain whitespace.")
 
 
+class ByName(serializers.SlugRelatedField):
+    """An object (role, scope) named by its ``name``. A name no database column can hold (a NUL
+    character) is refused before it is looked up: PostgreSQL would fail the query."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="name", **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class SpaceSeparated(serializers.ListField):
     """A list of strings in JSON, one space-separated string in the model (scopes, roles, URIs)."""
 

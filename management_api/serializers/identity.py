@@ -10,6 +10,8 @@ from rest_framework import serializers
 
 from authserver.models import Role, Scope, User
 
+from .fields import ByName
+
 
 SIMILAR = ("username", "email", "first_name", "last_name")
 
@@ -19,7 +21,7 @@ class UserSerializer(serializers.ModelSerializer):
     hashed; a user created without one cannot sign in with a password). Superuser status stays a
     matter for the Django admin."""
 
-    roles = serializers.SlugRelatedField(many=True, slug_field="name", queryset=Role.objects.all(), required=False)
+    roles = ByName(many=True, queryset=Role.objects.all(), required=False)
     password = serializers.CharField(
         write_only=True, required=False, trim_whitespace=False, max_length=128, style={"input_type": "password"}
     )
@@ -63,7 +65,7 @@ class RoleSerializer(serializers.ModelSerializer):
     """A role and the scopes it grants (by name); taking a scope from a role revokes the tokens that
     carry it (``authserver.entitlements``)."""
 
-    scopes = serializers.SlugRelatedField(many=True, slug_field="name", queryset=Scope.objects.all(), required=False)
+    scopes = ByName(many=True, queryset=Scope.objects.all(), required=False)
 
     class Meta:
         model = Role

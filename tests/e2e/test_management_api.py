@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -30,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from .liveserver import LiveServer
+from .liveserver import LiveServer, with_worker_suffix
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))  # per operation and generation mode
 CHECKS = [
@@ -83,9 +82,19 @@ print(json.dumps({
 """
 
 
+def _database_url() -> str | None:
+    """The e2e PostgreSQL database's URL with a suffix of this module's (None: a temporary SQLite file)."""
+    url = os.environ.get("E2E_DATABASE_URL")
+    if not url:
+        return None
+    parts = urlsplit(with_worker_suffix(url))
+    return urlunsplit(parts._replace(path=parts.path + "_api"))
+
+
 @pytest.fixture(scope="module")
 def server():
-    with LiveServer(workers=2, threads=2) as live:
+    redis_url = os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") or None
+    with LiveServer(database_url=_database_url(), redis_url=redis_url, workers=2, threads=2) as live:
         live.manage("shell", "-v", "0", "-c", SETUP)
         live.issue_token("alice", ["mcp:read"])  # a token that is not the fuzzer's
         yield live

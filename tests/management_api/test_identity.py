@@ -104,3 +104,9 @@ def test_scopes_are_validated_and_role_only_is_writable(api):
     scope = Scope.objects.get(name="notes:read")
     assert api.delete(f"scopes/{scope.pk}/").status_code == 204
     assert LogEntry.objects.filter(object_id=str(scope.pk), action_flag=DELETION).exists()
+
+
+def test_a_name_no_database_can_hold_is_400(api):
+    """A NUL character makes PostgreSQL fail the lookup: it is refused before (400, not 500)."""
+    assert api.post("users/", {"username": "eve", "roles": ["us\x00er"]}).status_code == 400
+    assert api.post("roles/", {"name": "r", "scopes": ["\x00"]}).status_code == 400

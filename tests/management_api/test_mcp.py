@@ -97,3 +97,14 @@ def test_audit_records_come_in_cursor_pages_and_are_read_only(api, records):
     assert [r["name"] for r in second["results"]] == ["echo"]
     assert api.get("audit-records/?cursor=garbage").status_code == 404
     assert api.delete(f"audit-records/{records[0].pk}/").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "moment", ["0038-10-23T18:27:11-16:30", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
+)
+def test_moments_any_database_takes_or_a_400(api, records, moment):
+    """Offsets beyond what PostgreSQL takes, and moments out of range in UTC, never reach the database."""
+    from urllib.parse import quote
+
+    response = api.get(f"audit-records/?since={quote(moment)}")
+    assert response.status_code in {200, 400}, response.content
