@@ -16,10 +16,14 @@ from mcpserver.auth import AccessToken
 __all__ = ["ADDITION", "CHANGE", "DELETION", "record"]
 
 
-def record(request: Any, obj: Any, action_flag: int, message: str, object_repr: str | None = None) -> LogEntry:
+def record(
+    request: Any, obj: Any, action_flag: int, message: str, object_repr: str | None = None
+) -> LogEntry:
     """Log one write by the request's user on ``obj`` (before a deletion, while it still has its key)."""
     token = request.auth
-    via = f"the management API, client {token.client_id}" if isinstance(token, AccessToken) else "the management API"
+    via = "the management API"
+    if isinstance(token, AccessToken):
+        via += f", client {token.client_id}"
     return LogEntry.objects.create(
         user_id=request.user.pk,
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),

@@ -66,12 +66,14 @@ class ByUserAndClient(filters.FilterSet):
     """``user`` and ``client`` by primary key, ``username`` and ``client_id`` by name."""
 
     username = filters.CharFilter(field_name="user__username")
-    client = filters.ModelChoiceFilter(field_name="application", queryset=get_application_model().objects.all())
+    client = filters.ModelChoiceFilter(
+        field_name="application", queryset=get_application_model().objects.all(), help_text="The client's id."
+    )
     client_id = filters.CharFilter(field_name="application__client_id")
 
 
 class TokenFilter(ByUserAndClient):
-    active = filters.BooleanFilter(method="filter_active", help_text="Only tokens not yet expired (or only expired).")
+    active = filters.BooleanFilter(method="filter_active", help_text="Unexpired tokens (false: expired).")
 
     class Meta:
         model = get_access_token_model()
@@ -96,7 +98,7 @@ class ToolPolicyFilter(filters.FilterSet):
 
 class AuditRecordFilter(filters.FilterSet):
     user = filters.CharFilter(field_name="username", help_text="The caller's username.")
-    client = filters.CharFilter(field_name="client_id", help_text="The client_id the caller's token was issued to.")
+    client = filters.CharFilter(field_name="client_id", help_text="The client_id of the caller's token.")
     tool = filters.CharFilter(method="filter_tool", help_text="Calls of the tool of this name.")
     since = UtcDateTimeFilter(field_name="created", lookup_expr="gte")
     until = UtcDateTimeFilter(field_name="created", lookup_expr="lt")

@@ -28,7 +28,7 @@ class AdminScopes(HasScopes):
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
         if getattr(user, "pk", None) is None:  # anonymous (a 401), or a client acting for itself
-            self.message = "The management API needs a user's token; a client acting for itself may not use it."
+            self.message = "The management API needs a user; a client acting for itself may not use it."
             return False
         if isinstance(request.auth, AccessToken):
             return super().has_permission(request, view)

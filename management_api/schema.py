@@ -24,7 +24,7 @@ CHALLENGE = {
 ANSWERS = {
     "400": ("The request is invalid (a message per field, or detail).", "ValidationError", None),
     "401": ("No token, or an invalid, expired or revoked one.", "Error", CHALLENGE),
-    "403": ("The token lacks the scope (insufficient_scope), or the session user may not.", "Error", CHALLENGE),
+    "403": ("The token lacks the scope (insufficient_scope), or the user may not.", "Error", CHALLENGE),
     "404": ("No such object, page or cursor.", "Error", None),
 }
 
@@ -36,7 +36,7 @@ class BearerScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         scheme = build_bearer_security_scheme_object("Authorization", "Bearer", "JWT")
-        scheme["description"] = "An RFC 9068 access token of this server with admin:read (reads) or admin:write."
+        scheme["description"] = "An RFC 9068 access token of this server with admin:read or admin:write."
         return scheme
 
 

@@ -182,6 +182,7 @@ def _access_token(digest: str, claims: dict[str, Any]) -> AccessToken:
         scope = " ".join(_strings(claims["scp"]))
     if not isinstance(scope, str):
         raise InvalidToken("The access token's scope claim is malformed.")
+    audience = claims["aud"]
     return AccessToken(
         digest=digest,
         subject=str(claims["sub"]),
@@ -192,7 +193,7 @@ def _access_token(digest: str, claims: dict[str, Any]) -> AccessToken:
         expires_at=int(claims["exp"]),
         token_id=claims.get("jti") if isinstance(claims.get("jti"), str) else None,
         issued_at=int(claims["iat"]),
-        audiences=frozenset(_strings(claims["aud"]) if isinstance(claims["aud"], list) else [str(claims["aud"])]),
+        audiences=frozenset(_strings(audience) if isinstance(audience, list) else [str(audience)]),
     )
 
 

@@ -44,7 +44,8 @@ class Ceiling(serializers.ListField):
 
 def _refused(exc: Exception) -> serializers.ValidationError:
     if isinstance(exc, DjangoValidationError):
-        return serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else list(exc.messages))
+        detail = exc.message_dict if hasattr(exc, "error_dict") else list(exc.messages)
+        return serializers.ValidationError(detail)
     return serializers.ValidationError({"detail": str(exc)})
 
 
@@ -146,5 +147,7 @@ class ConsentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Consent
-        fields = ["id", "user", "username", "application", "client_id", "resource", "scopes", "created", "updated"]
+        fields = [
+            "id", "user", "username", "application", "client_id", "resource", "scopes", "created", "updated",
+        ]  # fmt: skip
         read_only_fields = fields

@@ -23,7 +23,11 @@ class UserSerializer(serializers.ModelSerializer):
 
     roles = ByName(many=True, queryset=Role.objects.all(), required=False)
     password = serializers.CharField(
-        write_only=True, required=False, trim_whitespace=False, max_length=128, style={"input_type": "password"}
+        write_only=True,
+        required=False,
+        trim_whitespace=False,
+        max_length=128,
+        style={"input_type": "password"},
     )
 
     class Meta:

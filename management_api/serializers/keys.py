@@ -12,7 +12,10 @@ class SigningKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SigningKey
-        fields = ["id", "kid", "algorithm", "public_jwk", "status", "created", "retired_at", "verify_until", "compromised_at"]
+        fields = [
+            "id", "kid", "algorithm", "public_jwk", "status", "created", "retired_at", "verify_until",
+            "compromised_at",
+        ]  # fmt: skip
         read_only_fields = fields
 
     def get_status(self, key: SigningKey) -> str:

@@ -17,7 +17,9 @@ class ToolPolicySerializer(serializers.ModelSerializer):
     """An admin's override of one registered tool. ``scopes`` and ``roles``: null keeps the tool's own,
     a list replaces them (an empty ``scopes`` list: no scope besides ``mcp:tools``)."""
 
-    name = serializers.ChoiceField(choices=[], validators=[UniqueValidator(queryset=ToolPolicy.objects.all())])
+    name = serializers.ChoiceField(  # choices: the registered tools, when the serializer is made
+        choices=[], validators=[UniqueValidator(queryset=ToolPolicy.objects.all())]
+    )
     scopes = SpaceSeparated(allow_null=True, required=False, joined_max_length=500)
     roles = SpaceSeparated(allow_null=True, required=False, joined_max_length=500)
 

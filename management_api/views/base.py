@@ -34,8 +34,9 @@ class AdminView:
             audit.record(self.request, instance, audit.ADDITION, "Added")
 
     def perform_update(self, serializer: Any) -> None:
-        validated = serializer.validated_data  # a client's policy fields come nested under "policy"
-        names = [name for key, value in validated.items() for name in (value if isinstance(value, dict) else [key])]
+        # A client's policy fields come nested under "policy".
+        items = serializer.validated_data.items()
+        names = [name for key, value in items for name in (value if isinstance(value, dict) else [key])]
         changed = ", ".join(sorted(names)) or "nothing"
         with transaction.atomic():
             instance = serializer.save()

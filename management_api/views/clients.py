@@ -70,7 +70,8 @@ class TokenViewSet(AdminView, mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     def perform_destroy(self, instance: Any) -> None:
         with transaction.atomic():
-            audit.record(self.request, instance, audit.DELETION, "Revoked", object_repr=f"access token {instance.pk}")
+            name = f"access token {instance.pk}"  # a token row's own str() is its (empty) value column
+            audit.record(self.request, instance, audit.DELETION, "Revoked", object_repr=name)
             revoking.revoke_access_token(instance)
 
 

@@ -14,7 +14,7 @@ from .base import AdminView
 
 
 class ToolPolicyViewSet(AdminView, viewsets.ModelViewSet):
-    """Admins' overrides of registered tools; every worker and instance applies a change on its next request."""
+    """Admins' overrides of registered tools; every worker and instance applies a change at once."""
 
     queryset = ToolPolicy.objects.all()
     serializer_class = ToolPolicySerializer

@@ -50,7 +50,8 @@ class TokenPermission(OperationHolderMixin, BasePermission):
         names = list(self.names or getattr(view, self.view_attribute, None) or ())
         if not names:
             raise ImproperlyConfigured(
-                f"{type(self).__name__} needs names: pass them, or set {self.view_attribute} on {type(view).__name__}."
+                f"{type(self).__name__} needs names: pass them, "
+                f"or set {self.view_attribute} on {type(view).__name__}."
             )
         return names
 

@@ -53,7 +53,8 @@ def test_scope_names_is_the_union_of_all_roles(world):
 def test_backend_lists_the_database_catalogue(world):
     backend = scopes.DatabaseScopes()
     assert backend.get_all_scopes() == {
-        **dict(Scope.objects.filter(name__startswith="admin:").values_list("name", "description")),  # migration 0007
+        # The management API's, which migration 0007 makes.
+        **dict(Scope.objects.filter(name__startswith="admin:").values_list("name", "description")),
         "mcp:read": "Read things",
         "mcp:tools": "Call tools",
         "mcp:prompts": "Use prompts",
@@ -233,9 +234,8 @@ def test_a_client_acting_for_itself_never_gets_a_role_only_scope(world, post_tok
     service = world.clients["service"]
     service.application.policy.scopes.add(*Scope.objects.filter(name__startswith="admin:"))
     assert cc_token(scope="mcp:read admin:read admin:write")["scope"] == "mcp:read"
-    response = post_token(
-        {"grant_type": "client_credentials", "scope": "admin:read"}, (service.client_id, service.client_secret)
-    )
+    body = {"grant_type": "client_credentials", "scope": "admin:read"}
+    response = post_token(body, (service.client_id, service.client_secret))
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
 

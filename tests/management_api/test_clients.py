@@ -13,8 +13,10 @@ from tests.authserver.conftest import basic
 from tests.mcpserver.conftest import McpClient
 
 pytestmark = pytest.mark.django_db
+MCP = "http://127.0.0.1:8000/mcp"
 Application = get_application_model()
 AccessToken = get_access_token_model()
+EVIL = "http://evil.example/cb"  # plain http off loopback: refused
 SECRET_FIELDS = {"client_secret", "token", "token_checksum", "private_key", "password"}
 
 
@@ -61,7 +63,7 @@ def test_a_public_client_has_no_secret(api):
         {"name": "x", "grant_type": "client-credentials", "public": True, "scopes": []},
         {"name": "x", "grant_type": "client-credentials", "scopes": ["no-such-scope"]},
         {"name": "x", "grant_type": "authorization-code", "scopes": []},  # no redirect URI
-        {"name": "x", "grant_type": "authorization-code", "scopes": [], "redirect_uris": ["http://evil.example/cb"]},
+        {"name": "x", "grant_type": "authorization-code", "scopes": [], "redirect_uris": [EVIL]},
         {"name": "x", "grant_type": "client-credentials", "scopes": [], "allowed_origins": ["ftp://x"]},
         {"name": "x", "grant_type": "client-credentials", "scopes": [], "client_id": "tests-management-api"},
         {"name": "x", "grant_type": "client-credentials"},
@@ -91,18 +93,20 @@ def test_a_client_acting_for_itself_gets_no_admin_scope_even_within_its_ceiling(
 
 
 def test_ceiling_origins_and_switches_are_edited_in_one_patch(api, service, wsgi_client):
-    body = {"scopes": ["mcp:tools"], "allowed_origins": ["https://app.example"], "may_introspect": True, "name": "s2"}
+    body = {"scopes": ["mcp:tools"], "allowed_origins": ["https://app.example"], "may_introspect": True}
     response = api.patch(f"clients/{service['id']}/", body)
     assert response.status_code == 200, response.content
     assert {k: response.json()[k] for k in body} == {**body, "scopes": ["mcp:tools"]}
     assert api.patch(f"clients/{service['id']}/", {"allowed_origins": ["ftp://x"]}).status_code == 400
-    assert api.patch(f"clients/{service['id']}/", {"redirect_uris": ["http://evil.example/cb"]}).status_code == 400
+    assert api.patch(f"clients/{service['id']}/", {"redirect_uris": [EVIL]}).status_code == 400
     assert api.get(f"clients/{service['id']}/").json()["allowed_origins"] == ["https://app.example"]
-    assert "may_introspect" in LogEntry.objects.filter(object_id=str(service["id"])).latest("id").change_message
+    entry = LogEntry.objects.filter(object_id=str(service["id"])).latest("id")
+    assert entry.change_message.startswith("Changed allowed_origins, may_introspect, scopes")
 
 
 def test_disabling_a_client_revokes_its_tokens(api, service, wsgi_client):
-    token = client_credentials(wsgi_client, service["client_id"], service["client_secret"]).json()["access_token"]
+    issued = client_credentials(wsgi_client, service["client_id"], service["client_secret"])
+    token = issued.json()["access_token"]
     mcp = McpClient(wsgi_client, token)
     assert mcp.modern("tools/list").status_code == 200
     response = api.patch(f"clients/{service['id']}/", {"enabled": False})
@@ -135,7 +139,7 @@ def test_withdrawing_a_consent_revokes_the_clients_tokens_for_that_user(api, peo
     from authserver.clients import internal_client
 
     client = internal_client("tests-management-api", "management API tests")
-    consent = Consent.objects.create(user=people["user"], application=client, resource="http://127.0.0.1:8000/mcp")
+    consent = Consent.objects.create(user=people["user"], application=client, resource=MCP)
     listed = api.get("consents/?username=user").json()["results"]
     assert [c["client_id"] for c in listed] == ["tests-management-api"]
     assert api.delete(f"consents/{consent.pk}/").status_code == 204

@@ -66,8 +66,8 @@ def records():
     ]
     return [
         AuditRecord.objects.create(
-            username=user, subject=user, client_id=client, kind=kind, name=name, outcome=outcome, created=created,
-            duration_ms=1.0,
+            username=user, subject=user, client_id=client, kind=kind, name=name, outcome=outcome,
+            created=created, duration_ms=1.0,
         )  # fmt: skip
         for user, client, kind, name, outcome, created in rows
     ]

@@ -33,7 +33,7 @@ def objects(people, tokens, make_client):
     from mcpserver.models import AuditRecord, ToolPolicy
 
     client = make_client("svc", scopes=["mcp:read"]).application
-    consent = Consent.objects.create(user=people["user"], application=client, resource="http://127.0.0.1:8000/mcp")
+    consent = Consent.objects.create(user=people["user"], application=client, resource="urn:tests")
     record = AuditRecord.objects.create(
         created=timezone.now(), subject="3", username="user", client_id=client.client_id, kind="tool",
         name="echo", outcome="ok", duration_ms=1.0,
@@ -63,7 +63,8 @@ def call(api, token, method: str, path: str, objects: dict):
 def test_the_schema_describes_every_area():
     kinds = {path.split("/")[3] for _, path in OPERATIONS}
     assert kinds == {
-        "users", "roles", "scopes", "clients", "tokens", "consents", "signing-keys", "tool-policies", "audit-records",
+        "users", "roles", "scopes", "clients", "tokens", "consents", "signing-keys", "tool-policies",
+        "audit-records",
     }  # fmt: skip
     assert len(OPERATIONS) >= 40
 
@@ -155,12 +156,13 @@ def sign_for_client(tokens):
         kid, private_key = keys.current_signing_key()
         now = int(time.time())
         claims = {
-            "iss": settings.MCPSERVER["ISSUER"], "aud": settings.MCPSERVER["RESOURCE_URL"], "sub": "svc-client",
-            "client_id": "svc-client", "scope": " ".join(scopes), "iat": now, "exp": now + 300,
-            "jti": uuid.uuid4().hex, "roles": [],
+            "iss": settings.MCPSERVER["ISSUER"], "aud": settings.MCPSERVER["RESOURCE_URL"],
+            "sub": "svc-client", "client_id": "svc-client", "scope": " ".join(scopes), "iat": now,
+            "exp": now + 300, "jti": uuid.uuid4().hex, "roles": [],
         }  # fmt: skip
         token = jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt"})
-        get_access_token_model().objects.create(token=token, expires=timezone.now() + timezone.timedelta(minutes=5))
+        expires = timezone.now() + timezone.timedelta(minutes=5)
+        get_access_token_model().objects.create(token=token, expires=expires)
         return token
 
     return make

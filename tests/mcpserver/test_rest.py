@@ -23,9 +23,10 @@ class Notes(APIView):
     permission_classes = [HasScopes("mcp:read", "mcp:tools")]
 
     def get(self, request):
-        return Response(
-            {"user": str(request.user), "client": request.auth.client_id, "scopes": sorted(request.auth.scopes)}
-        )
+        token = request.auth
+        return Response({
+            "user": str(request.user), "client": token.client_id, "scopes": sorted(token.scopes)
+        })
 
 
 class DeclaredScopes(Notes):
