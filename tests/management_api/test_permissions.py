@@ -166,3 +166,15 @@ def sign_for_client(tokens):
         return token
 
     return make
+
+
+def test_an_unreachable_deny_list_is_a_503_not_a_pass(api, settings):
+    """Without the shared state and without a fallback nobody can say whether a token was revoked:
+    the API answers 503 with Retry-After (``authserver.outages``), as /mcp does, and lets nobody in."""
+    from tests.helpers import UNREACHABLE_STATE
+
+    settings.MCPSERVER = {**settings.MCPSERVER, "REVOCATION_FALLBACK": None}
+    settings.SHARED_STATE = UNREACHABLE_STATE
+    response = api.get("users/")
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
