@@ -101,6 +101,11 @@ def rest_audience() -> str:
     return get("REST_AUDIENCE") or get("RESOURCE_URL")
 
 
+def rest_audience_is_mcp() -> bool:
+    """Whether the REST audience is the MCP resource, whose metadata a challenge may then point at."""
+    return rest_audience() == get("RESOURCE_URL")
+
+
 def revocation_prefix() -> str:
     try:
         return _values[" revocation prefix"]

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from .. import auth, conf
 from ..exceptions import InvalidToken
+from .permissions import HasScopes
 
 # Where a failed verification waits on the DRF request for ``authenticate_header`` (DRF asks it for the
 # challenge after the fact, without the exception).
@@ -63,14 +64,9 @@ def required_scopes(request: Request) -> list[str]:
         return []
     needed: set[str] = set()
     for permission in view.get_permissions():
-        if hasattr(permission, "required"):
+        if isinstance(permission, HasScopes):
             needed.update(permission.required(request, view))
     return sorted(needed)
-
-
-def names_mcp_resource() -> bool:
-    """Whether the REST audience is the MCP resource, whose metadata a challenge may then point at."""
-    return conf.rest_audience() == conf.get("RESOURCE_URL")
 
 
 class BearerAuthentication(BaseAuthentication):
@@ -107,4 +103,4 @@ class BearerAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         error = getattr(request, ERROR_ATTRIBUTE, None) or InvalidToken(token_sent=False)
-        return auth.challenge(error, scope=required_scopes(request), metadata=names_mcp_resource())
+        return auth.challenge(error, scope=required_scopes(request), metadata=conf.rest_audience_is_mcp())

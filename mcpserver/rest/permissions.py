@@ -17,9 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission, OperationHolderMixin
 
-from .. import auth
+from .. import auth, conf
 from .. import exceptions as errors
-from .authentication import names_mcp_resource
 
 
 class InsufficientScope(exceptions.PermissionDenied):
@@ -32,7 +31,7 @@ class InsufficientScope(exceptions.PermissionDenied):
         error = errors.InsufficientScope(list(required))
         super().__init__(error.description, self.default_code)
         self.required = error.required
-        self.auth_header = auth.challenge(error, metadata=names_mcp_resource())
+        self.auth_header = auth.challenge(error, metadata=conf.rest_audience_is_mcp())
 
 
 class TokenPermission(OperationHolderMixin, BasePermission):
