@@ -46,21 +46,18 @@ KINDS = [
 ]  # fmt: skip
 TRUE = {True, 1, "1", "true", "True", "TRUE", "yes", "on", "y", "t"}  # what DRF reads as true
 
-# The fuzzer and everything its access hangs on, by the kind of object each path names.
+# The fuzzer (a user whose own role grants the admin scopes), a caller without admin scopes, and one
+# object of each kind the demo data lacks, for the operations on one object.
 SETUP = """
-from authserver.models import Role, Scope, User
-role = Role.objects.create(name="fuzz-admin")
-role.scopes.set(Scope.objects.filter(name__in=["admin:read", "admin:write"]))
-user = User.objects.create_user("fuzzer", is_staff=True)
-user.roles.set([role])
-reader = User.objects.create_user("fuzz-reader", is_staff=True)
-reader.roles.set(Role.objects.filter(name="guest"))
-# One object of each kind the demo data lacks, for the operations on one object.
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 from authserver import keys
-from authserver.models import Consent
+from authserver.models import Consent, Role, Scope, User
 from mcpserver.models import AuditRecord, ToolPolicy
+role = Role.objects.create(name="fuzz-admin")
+role.scopes.set(Scope.objects.filter(name__in=["admin:read", "admin:write"]))
+User.objects.create_user("fuzzer", is_staff=True).roles.set([role])
+User.objects.create_user("fuzz-reader", is_staff=True).roles.set(Role.objects.filter(name="guest"))
 web = get_application_model().objects.get(client_id="demo-web")
 Consent.objects.create(user=User.objects.get(username="alice"), application=web, resource="urn:fuzz")
 ToolPolicy.objects.create(name="echo")
@@ -70,10 +67,10 @@ AuditRecord.objects.create(
     outcome="ok", duration_ms=1.0,
 )
 """
+# Everything the fuzzer's access hangs on, by the kind of object each path names.
 PROTECTED = """
 import json
 from oauth2_provider.models import get_access_token_model, get_application_model
-from authserver import keys
 from authserver.models import Role, Scope, SigningKey, User
 print(json.dumps({
     "users": [User.objects.get(username="fuzzer").pk],
