@@ -50,8 +50,8 @@ class RoleAdmin(admin.ModelAdmin):
 
 @admin.register(Scope)
 class ScopeAdmin(admin.ModelAdmin):
-    list_display = ("name", "description", "is_default")
-    list_editable = ("is_default",)
+    list_display = ("name", "description", "is_default", "role_only")
+    list_editable = ("is_default", "role_only")
     search_fields = ("name", "description")
 
 

@@ -48,10 +48,12 @@ def create_client(
     client_id: str | None = None,
     client_secret: str | None = None,
     may_introspect: bool = False,
+    allowed_origins: list[str] = (),
 ) -> NewClient:
     """Create a client and its scope ceiling; return the secret once (stored only hashed).
 
-    ``may_introspect``: a resource server that may ask the introspection endpoint about any token.
+    ``may_introspect``: a resource server that may ask the introspection endpoint about any token;
+    ``allowed_origins``: the web origins that may call the token and revocation endpoints (CORS).
     """
     if grant not in GRANTS:
         raise ClientError(f"Unknown grant {grant!r}; choose one of {', '.join(GRANTS)}.")
@@ -73,6 +75,7 @@ def create_client(
         redirect_uris=" ".join(redirect_uris),
         client_secret=secret or "",
         hash_client_secret=True,
+        allowed_origins=" ".join(allowed_origins),
     )
     if client_id:
         if Application.objects.filter(client_id=client_id).exists():
@@ -86,6 +89,51 @@ def create_client(
     policy = ClientPolicy.objects.create(application=application, may_introspect=may_introspect)
     policy.scopes.set(ceiling)
     return NewClient(application.client_id, secret, application)
+
+
+@transaction.atomic
+def update_client(
+    application,
+    *,
+    scopes: list[Scope] | None = None,
+    enabled: bool | None = None,
+    may_introspect: bool | None = None,
+    **fields,
+):
+    """Change a client's own fields (``name``, ``redirect_uris``, ``allowed_origins``) and its policy
+    (None: unchanged). Disabling revokes its tokens (``set_enabled``).
+
+    Raises Django's ``ValidationError`` (a message per field) for fields the model refuses, and
+    ``ClientError`` for a redirect URI this server refuses.
+    """
+    for uri in fields.get("redirect_uris", "").split():
+        problem = redirect_uri_problem(uri)
+        if problem:
+            raise ClientError(f"Redirect URI {uri!r} refused: {problem}.")
+    for name, value in fields.items():
+        setattr(application, name, value)
+    application.full_clean(exclude=["client_secret", "user"])
+    application.save()
+    policy, _ = ClientPolicy.objects.get_or_create(application=application)
+    if scopes is not None:
+        policy.scopes.set(scopes)
+    if may_introspect is not None and may_introspect != policy.may_introspect:
+        policy.may_introspect = may_introspect
+        policy.save(update_fields=["may_introspect"])
+    if enabled is not None:
+        set_enabled([application], enabled)
+    return application
+
+
+def rotate_secret(application) -> str:
+    """Give a confidential client a new generated secret and return it, once: it is stored hashed.
+    Tokens issued under the old secret stay valid; the old secret authenticates no more."""
+    if application.client_type != application.CLIENT_CONFIDENTIAL:
+        raise ClientError("A public client has no secret to rotate.")
+    secret = generate_client_secret()
+    application.client_secret, application.hash_client_secret = secret, True
+    application.save(update_fields=["client_secret", "hash_client_secret", "updated"])
+    return secret
 
 
 def internal_client(client_id: str, name: str):

@@ -32,6 +32,12 @@ class Scope(models.Model):
     is_default = models.BooleanField(
         default=True, help_text="Granted when a client asks for no scope (still narrowed by the client and roles)."
     )
+    role_only = models.BooleanField(
+        "only through a role",
+        default=False,
+        help_text="Granted only to a user whose roles grant it: never to a client acting for itself "
+        "(client credentials), whatever its ceiling.",
+    )
 
     objects = ScopeQuerySet.as_manager()
 

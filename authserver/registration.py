@@ -72,8 +72,9 @@ def issue_initial_access_token(description: str, expires_at=None, max_uses=None,
 
 def default_ceiling() -> QuerySet[Scope]:
     """The ceiling a self-registered client starts with: ``DCR_DEFAULT_SCOPES``, or else every scope
-    that some active, ordinary (non-staff) user could consent to through their roles, so that
-    admin-only scopes are never handed to a client nobody has vetted."""
+    that some active, ordinary (non-staff) user could consent to through their roles, except those
+    granted only through a role (``role_only``), so that admin scopes are never handed to a client
+    nobody has vetted."""
     names = conf.get("DCR_DEFAULT_SCOPES")
     if names is not None:
         return Scope.objects.filter(name__in=names)
@@ -82,7 +83,7 @@ def default_ceiling() -> QuerySet[Scope]:
         "roles__users__is_staff": False,
         "roles__users__is_superuser": False,
     }
-    return Scope.objects.filter(**ordinary).distinct()
+    return Scope.objects.filter(**ordinary).exclude(role_only=True).distinct()
 
 
 def ensure_policy(application) -> ClientPolicy:

@@ -84,6 +84,14 @@ def connect() -> None:
     post_delete.connect(_on_access_token_deleted, sender=get_access_token_model(), dispatch_uid="authserver-deny")
 
 
+def revoke_access_token(token) -> None:
+    """Revoke one access token and the refresh token issued with it (DOT's ``revoke_access_token``, as
+    the revocation endpoint and the admin do); deleting its row puts it on the deny-list."""
+    from oauth2_provider.models import revoke_access_token as revoke
+
+    revoke(token)
+
+
 def revoke_tokens(**filters) -> int:
     """Revoke every live refresh and access token (and unused code) matching ``filters``.
 

@@ -9,32 +9,36 @@ from oauth2_provider.scopes import BaseScopes
 from .models import Scope
 
 
-def _ceiling_with_defaults(application) -> dict[str, bool]:
-    """The client's ceiling as {scope: is_default}, read once per loaded application instance."""
+def _ceiling_rows(application) -> dict[str, tuple[bool, bool]]:
+    """The client's ceiling as {scope: (is_default, role_only)}, read once per loaded application instance."""
     if application is None:
         return {}
     cached = getattr(application, "_scope_ceiling", None)
     if cached is None:
         # A disabled client's ceiling is empty: every grant narrows to nothing, at no extra query.
         ceiling = Scope.objects.filter(clients__application=application, clients__enabled=True)
-        cached = dict(ceiling.values_list("name", "is_default"))
+        rows = ceiling.values_list("name", "is_default", "role_only")
+        cached = {name: (is_default, role_only) for name, is_default, role_only in rows}
         application._scope_ceiling = cached
     return cached
 
 
 def ceiling(application) -> set[str]:
     """The scopes a client may ever be granted (empty when it has no policy or is disabled)."""
-    return set(_ceiling_with_defaults(application))
+    return set(_ceiling_rows(application))
 
 
 def effective_scopes(requested: Iterable[str], application, user=None) -> list[str]:
-    """Narrow requested scopes to the client's ceiling and, for user grants, the user's roles.
+    """Narrow requested scopes to the client's ceiling and, for user grants, the user's roles; a
+    client acting for itself (no user) never gets a ``role_only`` scope.
 
     The order of the request is kept so responses read naturally; unknown names fall away.
     """
-    allowed = ceiling(application)
+    rows = _ceiling_rows(application)
     if user is not None:
-        allowed &= user.scope_names()
+        allowed = set(rows) & user.scope_names()
+    else:
+        allowed = {name for name, (_, role_only) in rows.items() if not role_only}
     seen: list[str] = []
     for name in requested:
         if name in allowed and name not in seen:
@@ -56,4 +60,4 @@ class DatabaseScopes(BaseScopes):
     def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
         if application is None:
             return sorted(Scope.objects.defaults().names())
-        return sorted(name for name, is_default in _ceiling_with_defaults(application).items() if is_default)
+        return sorted(name for name, (is_default, _) in _ceiling_rows(application).items() if is_default)

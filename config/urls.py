@@ -1,4 +1,4 @@
-"""Root URLconf: the admin, the authorization server and the MCP server."""
+"""Root URLconf: the admin, the authorization server, the MCP server and the management API."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("mcpserver.urls")),
     path("", include("observability.urls")),
     path("", include("authserver.urls")),
+    path("", include("management_api.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ class AccessToken:
     expires_at: int
     token_id: str | None = None
     issued_at: int | None = None
+    audiences: frozenset[str] = frozenset()
 
     def missing(self, required: list[str] | tuple[str, ...]) -> list[str]:
         return [scope for scope in required if scope not in self.scopes]
@@ -129,9 +131,10 @@ def _reload_keys(withdrawn: int | None) -> tuple[jwks.KeyCache, TokenCache]:
 
 # --- verification ---
 
+_AUDIENCE_ERROR = "The access token was not issued for this resource."
 _DECODE_ERRORS: list[tuple[type[Exception], str]] = [
     (jwt.ExpiredSignatureError, "The access token has expired."),
-    (jwt.InvalidAudienceError, "The access token was not issued for this resource."),
+    (jwt.InvalidAudienceError, _AUDIENCE_ERROR),
     (jwt.InvalidIssuerError, "The access token was not issued by a trusted issuer."),
     (jwt.ImmatureSignatureError, "The access token is not valid yet."),
     (jwt.MissingRequiredClaimError, "The access token lacks a required claim."),
@@ -139,7 +142,7 @@ _DECODE_ERRORS: list[tuple[type[Exception], str]] = [
 ]
 
 
-def _decode(token: str, keys: jwks.KeyCache | None = None) -> dict[str, Any]:
+def _decode(token: str, keys: jwks.KeyCache | None = None, audience: str | None = None) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -157,7 +160,7 @@ def _decode(token: str, keys: jwks.KeyCache | None = None) -> dict[str, Any]:
             token,
             key,
             algorithms=ALGORITHMS,
-            audience=conf.get("RESOURCE_URL"),
+            audience=audience or conf.get("RESOURCE_URL"),
             issuer=conf.get("ISSUER"),
             leeway=conf.get("LEEWAY_SECONDS"),
             options={"require": ["exp", "iat", "iss", "aud", "sub"], "strict_aud": False},
@@ -179,6 +182,7 @@ def _access_token(digest: str, claims: dict[str, Any]) -> AccessToken:
         scope = " ".join(_strings(claims["scp"]))
     if not isinstance(scope, str):
         raise InvalidToken("The access token's scope claim is malformed.")
+    audience = claims["aud"]
     return AccessToken(
         digest=digest,
         subject=str(claims["sub"]),
@@ -189,6 +193,7 @@ def _access_token(digest: str, claims: dict[str, Any]) -> AccessToken:
         expires_at=int(claims["exp"]),
         token_id=claims.get("jti") if isinstance(claims.get("jti"), str) else None,
         issued_at=int(claims["iat"]),
+        audiences=frozenset(_strings(audience) if isinstance(audience, list) else [str(audience)]),
     )
 
 
@@ -203,29 +208,35 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def authenticate(authorization: str | None) -> AccessToken:
-    """Verify the bearer token of one request and return who is calling, or raise ``InvalidToken``."""
+def authenticate(authorization: str | None, audience: str | None = None) -> AccessToken:
+    """Verify the bearer token of one request and return who is calling, or raise ``InvalidToken``.
+
+    ``audience``: the ``aud`` the token must name (RFC 9068 §4); None: ``RESOURCE_URL``, the MCP resource.
+    """
     token = bearer_token(authorization)
     digest = hashlib.sha256(token.encode()).hexdigest()
+    audience = audience or conf.get("RESOURCE_URL")
     keys, tokens = _keys, _tokens  # in this order (see _reload_keys)
-    verified = _verify(token, digest, keys, tokens)
+    verified = _verify(token, digest, keys, tokens, audience)
     withdrawn = denylist.keys_withdrawn()  # as of the deny-list lookup just made (or still current)
     if withdrawn != keys.withdrawn:  # one comparison per request; a reload once per withdrawal
         keys, tokens = _reload_keys(withdrawn)
-        verified = _verify(token, digest, keys, tokens)
+        verified = _verify(token, digest, keys, tokens, audience)
     return verified
 
 
-def _verify(token: str, digest: str, keys: jwks.KeyCache, tokens: TokenCache) -> AccessToken:
+def _verify(token: str, digest: str, keys: jwks.KeyCache, tokens: TokenCache, audience: str) -> AccessToken:
     verified = tokens.get(digest)
     if verified is None:
-        verified = _access_token(digest, _decode(token, keys))
+        verified = _access_token(digest, _decode(token, keys, audience))
         if denylist.is_revoked(digest, verified.issued_at):
             raise InvalidToken("The access token has been revoked.")
         tokens.put(verified)
     elif denylist.is_revoked(digest, verified.issued_at):
         tokens.discard(digest)
         raise InvalidToken("The access token has been revoked.")
+    elif audience not in verified.audiences:  # verified earlier for another audience
+        raise InvalidToken(_AUDIENCE_ERROR)
     return verified
 
 
@@ -239,8 +250,13 @@ def quote(value: str) -> str:
     return '"' + _UNSAFE.sub("", value) + '"'
 
 
-def challenge(exc: HttpError) -> str:
-    """The ``WWW-Authenticate`` value for a 401 or 403 (RFC 6750 §3, RFC 9728 §5.1)."""
+def challenge(exc: HttpError, scope: Iterable[str] | None = None, metadata: bool = True) -> str:
+    """The ``WWW-Authenticate`` value for a 401 or 403 (RFC 6750 §3, RFC 9728 §5.1).
+
+    ``scope``: what a 401 names (None: ``SCOPES_SUPPORTED``; empty: no ``scope`` parameter); a 403
+    names the scopes its ``InsufficientScope`` requires. ``metadata``: point at the protected
+    resource metadata of ``RESOURCE_URL`` (only right where the token's audience is that resource).
+    """
     params: list[tuple[str, str]] = []
     if isinstance(exc, InsufficientScope):
         params += [
@@ -251,6 +267,9 @@ def challenge(exc: HttpError) -> str:
     else:
         if getattr(exc, "token_sent", False):
             params += [("error", exc.error), ("error_description", exc.description)]
-        params.append(("scope", " ".join(conf.get("SCOPES_SUPPORTED"))))
-    params.append(("resource_metadata", conf.metadata_url()))
-    return "Bearer " + ", ".join(f"{name}={quote(value)}" for name, value in params)
+        names = " ".join(conf.get("SCOPES_SUPPORTED") if scope is None else scope)
+        if names:
+            params.append(("scope", names))
+    if metadata:
+        params.append(("resource_metadata", conf.metadata_url()))
+    return " ".join(["Bearer", ", ".join(f"{name}={quote(value)}" for name, value in params)]).rstrip()

@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     "ISSUER": "http://127.0.0.1:8000",
     "RESOURCE_URL": "http://127.0.0.1:8000/mcp",
     "RESOURCE_NAME": "MCP server",
+    # The audience (``aud``) the DRF classes of ``mcpserver.rest`` accept; None: RESOURCE_URL, so that
+    # a token issued for /mcp also works for the project's REST API.
+    "REST_AUDIENCE": None,
     # A dotted path to a callable returning a JWKS dict, or an http(s) URL of a JWKS document.
     "KEY_SOURCE": "authserver.keys.jwks",
     "KEY_CACHE_SECONDS": 300,
@@ -96,6 +99,16 @@ def get(name: str) -> Any:
     except KeyError:
         value = _values[name] = getattr(settings, "MCPSERVER", {}).get(name, DEFAULTS[name])
         return value
+
+
+def rest_audience() -> str:
+    """The audience a token must name for the REST API (``REST_AUDIENCE``, else ``RESOURCE_URL``)."""
+    return get("REST_AUDIENCE") or get("RESOURCE_URL")
+
+
+def rest_audience_is_mcp() -> bool:
+    """Whether the REST audience is the MCP resource, whose metadata a challenge may then point at."""
+    return rest_audience() == get("RESOURCE_URL")
 
 
 def revocation_prefix() -> str:

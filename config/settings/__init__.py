@@ -15,6 +15,7 @@ name, so a part never depends on a setting defined after it:
 - ``data``: the database, Django's cache and the shared state;
 - ``oauth``: the authorization server (django-oauth-toolkit's settings and ``AUTHSERVER``);
 - ``mcp``: the MCP resource server (``MCPSERVER``);
+- ``api``: the management API (Django REST framework, drf-spectacular);
 - ``operations``: logging and ``OBSERVABILITY``.
 """
 
@@ -26,5 +27,6 @@ from .security import *  # noqa: F403
 from .data import *  # noqa: F403
 from .oauth import *  # noqa: F403
 from .mcp import *  # noqa: F403
+from .api import *  # noqa: F403
 from .operations import *  # noqa: F403
 # isort: on

@@ -15,11 +15,15 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "corsheaders",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "authserver",
     "mcpserver",
     "observability",
     # The example app: what a project's own app with MCP tools looks like (README, "Example app").
     "notes",
+    "management_api",
 ]
 
 # Django fixtures outside any app: the demo and example data (``manage.py seed_demo``, ``loaddata``).

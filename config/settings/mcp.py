@@ -14,6 +14,8 @@ MCPSERVER = {
     "ISSUER": OAUTH_ISSUER,
     "RESOURCE_URL": MCP_RESOURCE_URL,
     "RESOURCE_NAME": env("MCP_RESOURCE_NAME", "MCP server"),
+    # The token audience the REST API (mcpserver.rest) accepts; unset: the MCP resource URL.
+    "REST_AUDIENCE": env("REST_API_AUDIENCE") or None,
     "KEY_SOURCE": _MCP_KEY_SOURCE,
     # ctx.user / ctx.client: this project's users and clients, unless tokens come from another issuer.
     "CALLER_LOADER": _CALLER_LOADER,

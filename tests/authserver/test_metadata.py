@@ -72,7 +72,10 @@ def test_jwks_answers_head_like_get(db, client):
 
 
 def test_scopes_supported_come_from_the_database(world, client, make_scope):
-    assert metadata(client)["scopes_supported"] == ["mcp:admin", "mcp:prompts", "mcp:read", "mcp:tools"]
+    # The world's scopes, and the management API's, which a migration makes.
+    assert metadata(client)["scopes_supported"] == [
+        "admin:read", "admin:write", "mcp:admin", "mcp:prompts", "mcp:read", "mcp:tools"
+    ]
     make_scope("mcp:new")
     assert "mcp:new" in metadata(client)["scopes_supported"]
 

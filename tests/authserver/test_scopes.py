@@ -53,6 +53,8 @@ def test_scope_names_is_the_union_of_all_roles(world):
 def test_backend_lists_the_database_catalogue(world):
     backend = scopes.DatabaseScopes()
     assert backend.get_all_scopes() == {
+        # The management API's, which migration 0007 makes.
+        **dict(Scope.objects.filter(name__startswith="admin:").values_list("name", "description")),
         "mcp:read": "Read things",
         "mcp:tools": "Call tools",
         "mcp:prompts": "Use prompts",
@@ -213,3 +215,42 @@ def test_refresh_does_not_widen_when_a_role_gains_a_scope(world, post_token, pas
     response = _refresh(post_token, world, issued["refresh_token"])
     assert response.status_code == 200, response.content
     assert response.json()["scope"] == "mcp:read"
+
+
+# --- scopes granted only through a role (the management API's admin:read and admin:write) ---
+
+
+def test_admin_scopes_exist_granted_only_through_a_role(db):
+    """Migration 0007: both scopes, never default, only through a role; the api-admin role grants both."""
+    admin_scopes = Scope.objects.filter(name__in=["admin:read", "admin:write"])
+    assert {(s.name, s.role_only, s.is_default) for s in admin_scopes} == {
+        ("admin:read", True, False),
+        ("admin:write", True, False),
+    }
+    assert Role.objects.get(name="api-admin").scopes.names() == {"admin:read", "admin:write"}
+
+
+def test_a_client_acting_for_itself_never_gets_a_role_only_scope(world, post_token, cc_token):
+    service = world.clients["service"]
+    service.application.policy.scopes.add(*Scope.objects.filter(name__startswith="admin:"))
+    assert cc_token(scope="mcp:read admin:read admin:write")["scope"] == "mcp:read"
+    body = {"grant_type": "client_credentials", "scope": "admin:read"}
+    response = post_token(body, (service.client_id, service.client_secret))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_a_user_gets_a_role_only_scope_only_through_a_role(world, password_token):
+    cli = world.clients["cli"].application
+    cli.policy.scopes.add(*Scope.objects.filter(name__startswith="admin:"))
+    alice = world.users["alice"]
+    assert password_token("alice", scope="mcp:read admin:read")["scope"] == "mcp:read"
+    alice.roles.add(Role.objects.get(name="api-admin"))
+    assert password_token("alice", scope="mcp:read admin:read")["scope"] == "mcp:read admin:read"
+
+
+def test_a_role_only_scope_is_not_in_a_self_registered_clients_default_ceiling(world, make_user):
+    from authserver import registration
+
+    make_user("ordinary-admin", roles=["api-admin"])  # not staff: an ordinary user by the default's rule
+    assert not registration.default_ceiling().filter(role_only=True).exists()

@@ -1,0 +1,153 @@
+"""Clients (DOT applications) with their policy, their access tokens, and users' consents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from oauth2_provider.models import get_access_token_model, get_application_model
+from rest_framework import serializers
+
+from authserver import clients, grants
+from authserver.models import ClientPolicy, Consent, Scope
+
+from .fields import ByName, SpaceSeparated
+
+Application = get_application_model()
+
+
+def policy_of(application) -> ClientPolicy | None:
+    try:
+        return application.policy
+    except ClientPolicy.DoesNotExist:
+        return None
+
+
+class PolicyFlag(serializers.BooleanField):
+    """A flag of the client's policy, shown flat on the client (without a policy: the model's default)."""
+
+    def get_attribute(self, instance: Any) -> bool:
+        name = self.source_attrs[-1]
+        policy = policy_of(instance)
+        return getattr(policy, name) if policy else ClientPolicy._meta.get_field(name).default
+
+
+class Ceiling(serializers.ListField):
+    """The client's scope ceiling, by scope name."""
+
+    child = ByName(queryset=Scope.objects.all())
+
+    def get_attribute(self, instance: Any) -> list[Scope]:
+        policy = policy_of(instance)
+        return sorted(policy.scopes.all(), key=lambda scope: scope.name) if policy else []
+
+
+def _refused(exc: Exception) -> serializers.ValidationError:
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else list(exc.messages)
+        return serializers.ValidationError(detail)
+    return serializers.ValidationError({"detail": str(exc)})
+
+
+class ClientSerializer(serializers.ModelSerializer):
+    """A client, its ceiling (``scopes``) and switches; the grant and client type are fixed at creation.
+    Disabling a client revokes its tokens; the secret is never shown (see ``rotate-secret``)."""
+
+    grant_type = serializers.CharField(source="authorization_grant_type", read_only=True)
+    redirect_uris = SpaceSeparated(required=False)
+    allowed_origins = SpaceSeparated(required=False)
+    scopes = Ceiling(source="policy.scopes", required=False)
+    enabled = PolicyFlag(source="policy.enabled", required=False)
+    may_introspect = PolicyFlag(source="policy.may_introspect", required=False)
+
+    class Meta:
+        model = Application
+        fields = [
+            "id", "client_id", "name", "client_type", "grant_type", "redirect_uris", "allowed_origins",
+            "registration_source", "scopes", "enabled", "may_introspect", "created", "updated",
+        ]  # fmt: skip
+        read_only_fields = ["client_id", "client_type", "registration_source", "created", "updated"]
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        policy = validated_data.pop("policy", {})
+        try:
+            clients.update_client(instance, **policy, **validated_data)
+        except (DjangoValidationError, clients.ClientError) as exc:
+            raise _refused(exc) from exc
+        return Application.objects.select_related("policy").get(pk=instance.pk)
+
+
+class NewClientSerializer(ClientSerializer):
+    """A client just created: its secret is shown this once (null for a public client)."""
+
+    client_secret = serializers.CharField(source="new_client_secret", read_only=True, allow_null=True)
+
+    class Meta(ClientSerializer.Meta):
+        fields = [*ClientSerializer.Meta.fields, "client_secret"]
+
+
+class ClientCreateSerializer(serializers.Serializer):
+    """What a new client is: ``authserver.clients.create_client``'s arguments."""
+
+    name = serializers.CharField(max_length=255)
+    grant_type = serializers.ChoiceField(choices=grants.APPLICATION_GRANTS)
+    public = serializers.BooleanField(default=False)
+    client_id = serializers.CharField(max_length=100, required=False)
+    redirect_uris = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
+    allowed_origins = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
+    scopes = serializers.ListField(child=ByName(queryset=Scope.objects.all()))
+    may_introspect = serializers.BooleanField(default=False)
+
+    def validate_grant_type(self, value: str) -> str:
+        if value not in grants.application_grants():
+            raise serializers.ValidationError(f"This server does not offer the {value} grant.")
+        return value
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        data = dict(validated_data)
+        grant, scopes = data.pop("grant_type"), [scope.name for scope in data.pop("scopes")]
+        try:
+            made = clients.create_client(grant=grant, scopes=scopes, **data)
+        except (DjangoValidationError, clients.ClientError) as exc:
+            raise _refused(exc) from exc
+        application = Application.objects.select_related("policy").get(pk=made.application.pk)
+        application.new_client_secret = made.client_secret  # the plain value, for this one answer only
+        return application
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return NewClientSerializer(instance, context=self.context).data
+
+
+class SecretSerializer(serializers.Serializer):
+    """A client's new secret, shown this once."""
+
+    client_id = serializers.CharField()
+    client_secret = serializers.CharField()
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    """An access token's record: who, which client, which scopes, until when; never its value."""
+
+    username = serializers.CharField(source="user.username", read_only=True, allow_null=True)
+    client_id = serializers.CharField(source="application.client_id", read_only=True, allow_null=True)
+    scopes = SpaceSeparated(source="scope", read_only=True)
+
+    class Meta:
+        model = get_access_token_model()
+        fields = ["id", "user", "username", "application", "client_id", "scopes", "expires", "created"]
+        read_only_fields = fields
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    """A user's remembered approval of scopes for one client and resource."""
+
+    username = serializers.CharField(source="user.username", read_only=True)
+    client_id = serializers.CharField(source="application.client_id", read_only=True)
+    scopes = serializers.SlugRelatedField(many=True, slug_field="name", read_only=True)
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id", "user", "username", "application", "client_id", "resource", "scopes", "created", "updated",
+        ]  # fmt: skip
+        read_only_fields = fields

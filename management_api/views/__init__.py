@@ -1,0 +1,1 @@
+"""Viewsets of the management API, one module per area; ``base`` holds what they share."""

@@ -1,0 +1,147 @@
+"""Clients, tokens and consents through the API: secrets shown once and stored hashed, revocation that
+/mcp sees at once."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.hashers import check_password
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+from authserver.models import Consent
+from tests.authserver.conftest import basic
+from tests.mcpserver.conftest import McpClient
+
+pytestmark = pytest.mark.django_db
+MCP = "http://127.0.0.1:8000/mcp"
+Application = get_application_model()
+AccessToken = get_access_token_model()
+EVIL = "http://evil.example/cb"  # plain http off loopback: refused
+SECRET_FIELDS = {"client_secret", "token", "token_checksum", "private_key", "password"}
+
+
+def client_credentials(wsgi_client, client_id: str, secret: str):
+    return wsgi_client.post(
+        "/oauth/token/", "grant_type=client_credentials&scope=mcp:read",
+        content_type="application/x-www-form-urlencoded", HTTP_AUTHORIZATION=basic(client_id, secret),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def service(api):
+    body = {"name": "svc", "grant_type": "client-credentials", "scopes": ["mcp:read", "admin:read"]}
+    response = api.post("clients/", body)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_a_new_clients_secret_is_shown_once_and_stored_hashed(api, service, wsgi_client):
+    secret = service["client_secret"]
+    stored = Application.objects.get(pk=service["id"]).client_secret
+    assert stored != secret and check_password(secret, stored)
+    shown = api.get(f"clients/{service['id']}/").json()
+    assert not SECRET_FIELDS & set(shown)
+    assert shown["scopes"] == ["admin:read", "mcp:read"] and shown["enabled"] is True
+    assert client_credentials(wsgi_client, service["client_id"], secret).status_code == 200
+
+
+def test_a_public_client_has_no_secret(api):
+    body = {"name": "spa", "grant_type": "authorization-code", "public": True,
+            "redirect_uris": ["http://127.0.0.1:9000/cb"], "allowed_origins": ["http://127.0.0.1:9000"],
+            "scopes": ["mcp:read"]}  # fmt: skip
+    response = api.post("clients/", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["client_secret"] is None
+    assert response.json()["allowed_origins"] == ["http://127.0.0.1:9000"]
+    assert api.post(f"clients/{response.json()['id']}/rotate-secret/").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "grant_type": "implicit", "scopes": []},
+        {"name": "x", "grant_type": "client-credentials", "public": True, "scopes": []},
+        {"name": "x", "grant_type": "client-credentials", "scopes": ["no-such-scope"]},
+        {"name": "x", "grant_type": "authorization-code", "scopes": []},  # no redirect URI
+        {"name": "x", "grant_type": "authorization-code", "scopes": [], "redirect_uris": [EVIL]},
+        {"name": "x", "grant_type": "client-credentials", "scopes": [], "allowed_origins": ["ftp://x"]},
+        {"name": "x", "grant_type": "client-credentials", "scopes": [], "client_id": "tests-management-api"},
+        {"name": "x", "grant_type": "client-credentials"},
+    ],
+)
+def test_invalid_clients_are_400(api, body):
+    before = Application.objects.count()
+    response = api.post("clients/", body)
+    assert response.status_code == 400, response.content
+    assert Application.objects.count() == before
+
+
+def test_rotating_the_secret_replaces_it(api, service, wsgi_client):
+    response = api.post(f"clients/{service['id']}/rotate-secret/")
+    assert response.status_code == 200
+    new = response.json()
+    assert new["client_id"] == service["client_id"] and new["client_secret"] != service["client_secret"]
+    assert client_credentials(wsgi_client, service["client_id"], service["client_secret"]).status_code == 401
+    assert client_credentials(wsgi_client, service["client_id"], new["client_secret"]).status_code == 200
+    entry = LogEntry.objects.filter(object_id=str(service["id"])).latest("id")
+    assert entry.change_message.startswith("Rotated the client secret")
+
+
+def test_a_client_acting_for_itself_gets_no_admin_scope_even_within_its_ceiling(service, wsgi_client):
+    response = client_credentials(wsgi_client, service["client_id"], service["client_secret"])
+    assert response.json()["scope"] == "mcp:read"
+
+
+def test_ceiling_origins_and_switches_are_edited_in_one_patch(api, service, wsgi_client):
+    body = {"scopes": ["mcp:tools"], "allowed_origins": ["https://app.example"], "may_introspect": True}
+    response = api.patch(f"clients/{service['id']}/", body)
+    assert response.status_code == 200, response.content
+    assert {k: response.json()[k] for k in body} == {**body, "scopes": ["mcp:tools"]}
+    assert api.patch(f"clients/{service['id']}/", {"allowed_origins": ["ftp://x"]}).status_code == 400
+    assert api.patch(f"clients/{service['id']}/", {"redirect_uris": [EVIL]}).status_code == 400
+    assert api.get(f"clients/{service['id']}/").json()["allowed_origins"] == ["https://app.example"]
+    entry = LogEntry.objects.filter(object_id=str(service["id"])).latest("id")
+    assert entry.change_message.startswith("Changed allowed_origins, may_introspect, scopes")
+
+
+def test_disabling_a_client_revokes_its_tokens(api, service, wsgi_client):
+    issued = client_credentials(wsgi_client, service["client_id"], service["client_secret"])
+    token = issued.json()["access_token"]
+    mcp = McpClient(wsgi_client, token)
+    assert mcp.modern("tools/list").status_code == 200
+    response = api.patch(f"clients/{service['id']}/", {"enabled": False})
+    assert response.json()["enabled"] is False
+    assert mcp.modern("tools/list").status_code == 401
+    assert client_credentials(wsgi_client, service["client_id"], service["client_secret"]).status_code != 200
+
+
+def test_tokens_are_listed_by_user_and_client_without_their_values(api, people):
+    tokens = api.get("tokens/?username=user&client_id=tests-management-api&active=true").json()["results"]
+    assert [token["username"] for token in tokens] == ["user"]
+    assert not SECRET_FIELDS & set(tokens[0])
+    assert tokens[0]["scopes"] == ["mcp:read", "mcp:tools", "mcp:prompts"]
+    assert api.get(f"tokens/?user={people['user'].pk}").json()["count"] == 1
+    assert api.get("tokens/?active=false").json()["count"] == 0
+    assert api.get("tokens/?user=not-a-number").status_code == 400
+
+
+def test_revoking_a_token_makes_mcp_refuse_it_at_once(api, tokens, wsgi_client, people):
+    mcp = McpClient(wsgi_client, tokens["user"])
+    assert mcp.modern("tools/list").status_code == 200
+    row = AccessToken.objects.get(user=people["user"])
+    assert api.delete(f"tokens/{row.pk}/").status_code == 204
+    assert mcp.modern("tools/list").status_code == 401
+    assert LogEntry.objects.get(object_repr=f"access token {row.pk}").change_message.startswith("Revoked")
+    assert api.delete(f"tokens/{row.pk}/").status_code == 404
+
+
+def test_withdrawing_a_consent_revokes_the_clients_tokens_for_that_user(api, people, tokens, wsgi_client):
+    from authserver.clients import internal_client
+
+    client = internal_client("tests-management-api", "management API tests")
+    consent = Consent.objects.create(user=people["user"], application=client, resource=MCP)
+    listed = api.get("consents/?username=user").json()["results"]
+    assert [c["client_id"] for c in listed] == ["tests-management-api"]
+    assert api.delete(f"consents/{consent.pk}/").status_code == 204
+    assert not Consent.objects.exists()
+    assert McpClient(wsgi_client, tokens["user"]).modern("tools/list").status_code == 401
