@@ -1,4 +1,5 @@
-"""Root URLconf: the admin, the authorization server, the MCP server and the management API."""
+"""Root URLconf: the admin, the authorization server, the MCP server, the management API and the
+example app's API."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,6 +11,7 @@ urlpatterns = [
     path("", include("observability.urls")),
     path("", include("authserver.urls")),
     path("", include("management_api.urls")),
+    path("", include("notes.urls")),  # the example app's REST API
     path("admin/", admin.site.urls),
 ]
 
