@@ -1,14 +1,16 @@
 """A DRF serializer as a tool's input (``@tool(input=NoteSerializer)``) or output (``output=``).
 
 Input: the published schema is the serializer's request schema (``schemas``); a call's arguments are
-checked by the serializer itself (``is_valid()``, with ``context["request"]`` the caller as a DRF request
-and ``context["ctx"]`` the call's context), and the function gets ``serializer.validated_data`` as its
-one argument after the context. Arguments the serializer does not read are refused, as the published
+checked by the serializer itself (what ``is_valid()`` runs: ``run_validation(initial_data)``, with
+``context["request"]`` the caller as a DRF request and ``context["ctx"]`` the call's context; the
+instance comes from ``instances``), and the function gets the validated data as its one argument after
+the context. Arguments the serializer does not read are refused, as the published
 ``additionalProperties: false`` says. Serializer errors become ``SchemaError``: each field and DRF's
 message, ``arguments.title: This field may not be blank.``.
 
 Output: the returned instance (or, with ``many=True``, the list of them, wrapped as ``{"items": [...]}``)
-is written by the serializer, and ``serializer.data`` is the structured content.
+is written by the serializer (what ``.data`` runs: ``to_representation()``), and that is the structured
+content.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from rest_framework.exceptions import ValidationError
 from rest_framework.serializers import BaseSerializer, ListSerializer
 from rest_framework.settings import api_settings
 from rest_framework.utils.encoders import JSONEncoder
@@ -27,7 +30,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from .. import results
 from ..schemas import MAX_REASON, SchemaError
 from ..signatures import MAX_ERRORS
-from . import requests
+from .instances import Instances
 from .schemas import Inspector
 
 
@@ -39,17 +42,12 @@ def serializer_class(serializer: Any, where: str) -> type[BaseSerializer]:
     return found
 
 
-def context(ctx: Any) -> dict[str, Any]:
-    """A serializer's context for a call: the caller as ``request`` (for ``CurrentUserDefault`` and
-    friends) and the call's context as ``ctx``."""
-    return {} if ctx is None else {"request": requests.caller_request(ctx), "ctx": ctx}
-
-
 class SerializerInput:
     """A tool's arguments checked by a serializer; ``validate`` gives ``{parameter: validated_data}``."""
 
     def __init__(self, serializer: Any, parameter: str) -> None:
         self.serializer_class = serializer_class(serializer, "input")
+        self.instances = Instances(self.serializer_class)
         self.parameter = parameter
         schema = Inspector().serializer(self.serializer_class, "request")
         self.schema = {**schema, "additionalProperties": False}
@@ -59,10 +57,15 @@ class SerializerInput:
         unknown = [name for name in arguments if name not in self.names]
         if unknown:
             raise SchemaError(_joined([f"arguments.{name}: Unknown field." for name in unknown]))
-        serializer = self.serializer_class(data=arguments, context=context(ctx))
-        if not serializer.is_valid():
-            raise SchemaError(reasons(serializer.errors))
-        return {self.parameter: serializer.validated_data}
+        with self.instances(ctx) as serializer:
+            serializer.initial_data = arguments
+            try:
+                validated = serializer.run_validation(arguments)  # what is_valid() runs
+            except ValidationError as exc:
+                raise SchemaError(reasons(exc.detail)) from None
+            finally:
+                del serializer.initial_data
+        return {self.parameter: validated}
 
     def check(self) -> None:
         """Raise ``jsonschema.SchemaError`` if drf-spectacular made a schema that is not 2020-12."""
@@ -75,12 +78,13 @@ class SerializerOutput:
     def __init__(self, serializer: Any) -> None:
         self.many = isinstance(serializer, ListSerializer)
         self.serializer_class = serializer_class(serializer.child if self.many else serializer, "output")
+        self.instances = Instances(self.serializer_class, self.many)
         item = Inspector().serializer(self.serializer_class, "response")
         self.schema = items_schema(item) if self.many else item
 
     def result(self, value: Any, ctx: Any) -> dict[str, Any]:
-        serializer = self.serializer_class(value, many=self.many, context=context(ctx))
-        data = json_ready(serializer.data)
+        with self.instances(ctx) as serializer:
+            data = json_ready(serializer.to_representation(value))  # what .data runs
         return results.structured({"items": data} if self.many else data)
 
     def wrap(self, func: Callable[..., Any]) -> Callable[..., Any]:

@@ -69,6 +69,23 @@ def find_notes(ctx, query):
     return list(Note.objects.visible_to(ctx.user).search(query["text"])[: query["limit"]])
 
 
+class PrivateBodySerializer(NoteSerializer):
+    """Shows the body to its owner only: fields that depend on the request, built for each call."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is None or request.user.username != "alice":
+            fields.pop("body")
+        return fields
+
+
+@tool(output=PrivateBodySerializer(many=True))
+def alice_notes(ctx):
+    """Alice's notes, with their bodies for Alice only."""
+    return Note.objects.filter(owner__username="alice").order_by("title")
+
+
 class TwoPerPage(pagination.PageNumberPagination):
     page_size = 2
 

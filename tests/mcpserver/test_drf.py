@@ -76,6 +76,7 @@ def test_tools_list_publishes_plain_json_schemas_from_the_serializers(mcp, serve
     tools = listed(mcp)
     assert set(tools) == {
         "add_note",
+        "alice_notes",
         "find_notes",
         "notes_list",
         "notes_retrieve",
@@ -184,6 +185,54 @@ def test_serializer_errors_are_a_tool_error_naming_each_field(served, person, er
     )
     assert not user.notes.exists()
     assert records("add_note")[0][0] == "invalid"
+
+
+def test_fields_that_depend_on_the_request_are_built_for_each_call(served, person, make_note):
+    alice, user = person("alice")
+    bob, _ = person("bob")
+    make_note(user, "Plan", "secret")
+    for _ in range(2):  # the same thread, alternating callers
+        assert call(alice, "modern", "alice_notes", {})["structuredContent"]["items"][0]["body"] == "secret"
+        assert "body" not in call(bob, "modern", "alice_notes", {})["structuredContent"]["items"][0]
+
+
+def test_only_serializers_with_static_fields_are_reused():
+    from mcpserver.drf.instances import static
+    from tests.mcpserver import drf_capabilities as made
+
+    assert static(made.NewNoteSerializer()) and static(made.NoteSerializer(many=True))
+    assert not static(made.PrivateBodySerializer())
+
+    class Holder(made.SearchSerializer):
+        notes = made.PrivateBodySerializer(many=True)
+
+    assert not static(Holder())
+
+
+def test_a_static_serializer_is_one_instance_per_thread_that_keeps_no_caller():
+    import threading
+
+    from mcpserver.drf.instances import Instances
+    from tests.mcpserver.drf_capabilities import SearchSerializer
+
+    instances = Instances(SearchSerializer)
+    with instances("a") as first:
+        assert first.context["ctx"] == "a"
+        with instances("b") as inner:  # used again before the first call ends: another one
+            assert inner is not first and inner.context["ctx"] == "b"
+    with instances("c") as again:
+        assert again is first
+    assert dict(first.context) == {} and "request" not in first.context
+    elsewhere = []
+
+    def other_thread():
+        with instances("d") as found:
+            elsewhere.append(found)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not first
 
 
 # --- ViewSets ---
