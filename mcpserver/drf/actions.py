@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
+from jsonschema import Draft202012Validator
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
@@ -131,7 +132,8 @@ class ActionTool:
         return schema if schema.get("type") == "object" else None
 
     def check(self) -> None:
-        """Nothing to check: drf-spectacular made the schema."""
+        """Raise ``jsonschema.SchemaError`` if drf-spectacular made a schema that is not 2020-12."""
+        Draft202012Validator.check_schema(self.schema)
 
     # --- each call ---
 
