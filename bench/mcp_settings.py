@@ -1,9 +1,13 @@
-"""Settings for the ``/mcp`` section: the project's settings plus ``typed_echo`` (``bench.typed``)."""
+"""Settings for the ``/mcp`` section: the project's settings plus ``typed_echo`` (``bench.typed``) and
+``drf_echo`` (``bench.drf_echo``)."""
 
 from config.settings import *  # noqa: F403
 from config.settings import MCPSERVER
 
 MCPSERVER = {
     **MCPSERVER,
-    "CAPABILITIES": ["mcpserver.tools", "mcpserver.prompts", "mcpserver.resources", "bench.typed"],
+    "CAPABILITIES": [
+        *("mcpserver.tools", "mcpserver.prompts", "mcpserver.resources"),
+        *("bench.typed", "bench.drf_echo"),
+    ],
 }

@@ -10,8 +10,9 @@ production serving command of ``dev.py serve`` on a fresh database, with wrk on 
 - ``serving``: gunicorn sync, gunicorn gthread and granian (WSGI) on the plain view (``GET /health``:
   the whole middleware stack, no database), ``/mcp`` tools/call ``echo`` and client_credentials tokens;
 - ``mcp``: ``/mcp`` tools/call ``echo`` (JWT verification, revocation check, scope check, audit)
-  next to the plain view and to ``typed_echo`` (``bench/typed.py``: the same tool in the type-hint
-  style, its arguments validated by pydantic; the server runs ``bench.mcp_settings``), on the
+  next to the plain view, to ``typed_echo`` (``bench/typed.py``: the same tool in the type-hint
+  style, its arguments validated by pydantic) and to ``drf_echo`` (``bench/drf_echo.py``: the same
+  fields in a DRF serializer, which validates them; the server runs ``bench.mcp_settings``), on the
   embedded default (SQLite + database cache) and on PostgreSQL + Redis;
   at the highest client count the pair runs ``--runs`` times (alternating) and the median run is
   reported, every run's figures in the notes;
@@ -198,12 +199,18 @@ def typed_call(token: str) -> Scenario:
     return mcp_call(token, params=params, label="/mcp tools/call typed_echo (type hints)")
 
 
+def drf_call(token: str) -> Scenario:
+    """tools/call ``drf_echo`` (``bench/drf_echo.py``) with the arguments ``echo`` gets."""
+    params = {"name": "drf_echo", "arguments": {"message": "hello"}}
+    return mcp_call(token, params=params, label="/mcp tools/call drf_echo (DRF serializer)")
+
+
 def mcp(suite: Suite) -> None:
     for label, postgres in backends(suite):
         server = start(postgres=postgres, env={"DJANGO_SETTINGS_MODULE": "bench.mcp_settings"})
         try:
             token = server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400)
-            scenarios = [PLAIN, mcp_call(token), typed_call(token)]
+            scenarios = [PLAIN, mcp_call(token), typed_call(token), drf_call(token)]
             warm_up(server, scenarios, suite.args.warmup)
             for clients in suite.args.clients:
                 runs = suite.args.runs if clients == max(suite.args.clients) else 1

@@ -1,9 +1,10 @@
 """Argument validation's cost in-process: ``echo`` (hand-written schema, the jsonschema validator) next to
-``typed_echo`` (the same schema inferred from type hints, the pydantic model), one thread, no server.
+``typed_echo`` (the same schema inferred from type hints, the pydantic model) and ``drf_echo`` (the same
+fields in a DRF serializer, ``bench/drf_echo.py``), one thread, no server.
 
     .venv/bin/python bench/validation.py [--requests 2000] [--rounds 7]
 
-A fresh database is prepared as the live server prepares one (``bench.mcp_settings``), then the two
+A fresh database is prepared as the live server prepares one (``bench.mcp_settings``), then the three
 tools/call requests alternate in rounds through Django's full WSGI handler (token check, audit,
 middleware); the best round of each is reported (a shared machine's quietest round is its truest),
 with the validators' own cost per call measured apart from the request.
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.liveserver import LiveServer  # noqa: E402
 
 ARGUMENTS = {"message": "hello", "repeat_count": 2}
+TOOLS = {"echo": "jsonschema", "typed_echo": "pydantic", "drf_echo": "DRF serializer"}
 
 
 def main(argv=None) -> int:
@@ -80,7 +82,7 @@ def measure(server: LiveServer, token: str, requests: int, rounds: int) -> str:
 
         return call
 
-    calls = {"echo": caller("echo"), "typed_echo": caller("typed_echo")}
+    calls = {name: caller(name) for name in TOOLS}
     for call in calls.values():  # warm-up: keys, connections, first imports
         for _ in range(200):
             call()
@@ -91,16 +93,13 @@ def measure(server: LiveServer, token: str, requests: int, rounds: int) -> str:
             for _ in range(requests):
                 call()
             best[name] = min(best[name], (time.perf_counter() - started) / requests * 1e6)
-    echo_us, typed_us = best["echo"], best["typed_echo"]
-    return "\n".join(
-        [
-            f"tools/call in-process (best of {rounds} rounds of {requests}):",
-            f"- echo (jsonschema): {echo_us:.1f} us per request, {1e6 / echo_us:,.0f} req/s (one thread)",
-            f"- typed_echo (pydantic): {typed_us:.1f} us per request, {1e6 / typed_us:,.0f} requests/s",
-            f"- typed_echo's rate: {echo_us / typed_us:.1%} of echo's (the target: at least 85%)",
-            *validators(),
-        ]
-    )
+    echo_us = best["echo"]
+    lines = [f"tools/call in-process (best of {rounds} rounds of {requests}, one thread):"]
+    for name, validator in TOOLS.items():
+        us = best[name]
+        share = "" if name == "echo" else f"; {echo_us / us:.1%} of echo's rate (the target: at least 85%)"
+        lines.append(f"- {name} ({validator}): {us:.1f} us per request, {1e6 / us:,.0f} requests/s{share}")
+    return "\n".join([*lines, *validators()])
 
 
 def validators() -> list[str]:
@@ -109,7 +108,7 @@ def validators() -> list[str]:
 
     registry = apps.get_app_config("mcpserver").registry
     lines = []
-    for name in ("echo", "typed_echo"):
+    for name in TOOLS:
         validator = registry.get("tool", name).validator
         seconds = (
             min(timeit.repeat(lambda v=validator: v.validate(ARGUMENTS), number=20_000, repeat=5)) / 20_000

@@ -13,6 +13,9 @@ import time (``registry.build_registry`` does that at start-up). What they infer
 - ``@resource``: a URI with ``{variables}`` is a template; each variable must be a parameter, and its
   value is converted to the parameter's type.
 
+``@tool(input=Serializer)`` and ``output=Serializer`` (or ``Serializer(many=True)``) take the schemas from a
+DRF serializer instead, which checks the arguments and writes the result (``drf.serializers``).
+
 The description is the docstring; when parameters are inferred, without its parameter section, whose
 lines describe the parameters in the schema instead. ``complete=`` maps an argument (or template
 variable) to its completions (``completions``).
@@ -28,6 +31,7 @@ from typing import Any
 from . import outputs, signatures
 from .completions import completers
 from .definitions import NO_ARGUMENTS, Definition, Prompt, PromptArgument, Resource, Tool, template_variables
+from .docstrings import parse
 from .signatures import ArgumentModel
 
 # The intersection of the spec (1-128 of [A-Za-z0-9_.-]) and the conformance suite (1-64 of [A-Za-z0-9_./-]).
@@ -57,40 +61,68 @@ def tool(
     title: str | None = None,
     annotations: dict[str, Any] | None = None,
     client_capabilities: Iterable[str] = (),
+    input: Any = None,
+    output: Any = None,
 ) -> Callable[[Function], Function]:
-    """Declare a tool; the function gets ``(context, **arguments)``."""
+    """Declare a tool; the function gets ``(context, **arguments)``, or ``(context, validated_data)`` with
+    ``input=`` a DRF serializer."""
     _refuse_bare(name, "tool")
+    if input is not None and input_schema is not None or output is not None and output_schema is not None:
+        raise TypeError("Give a tool's schema either as a serializer or as a JSON Schema, not both.")
 
     def decorate(func: Function) -> Function:
         tool_name = func.__name__ if name is None else name  # an explicit "" is refused, not replaced
         if not _TOOL_NAME.match(tool_name):
             raise ValueError(f"Invalid tool name {tool_name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
-        validator, text = None, inspect.getdoc(func)
-        if input_schema is None:
-            signature = signatures.read(func)
-            text = signature.docstring.text
-            if signature.parameters or signature.any_keyword:
-                validator = ArgumentModel(signature)
-        output = outputs.infer(func) if output_schema is None else None
+        validator, text = _arguments(func, input, input_schema)
+        handler, published, inferred = _results(func, output, output_schema)
         return _attach(
             func,
             Tool(
                 name=tool_name,
                 description=description or text or tool_name,
-                handler=func,
+                handler=handler,
                 input_schema=input_schema or (validator.schema if validator else dict(NO_ARGUMENTS)),
-                output_schema=output_schema or (output.schema if output else None),
+                output_schema=published,
                 scopes=tuple(scopes),
                 roles=tuple(roles),
                 title=title,
                 annotations=annotations,
                 client_capabilities=tuple(client_capabilities),
                 validator=validator,  # type: ignore[arg-type]  (None: compiled from input_schema)
-                output=output,
+                output=inferred,
             ),
         )
 
     return decorate
+
+
+def _arguments(func: Function, serializer: Any, schema: dict[str, Any] | None) -> tuple[Any, str | None]:
+    """A tool's argument validator (None: compiled from ``schema``) and its description."""
+    if serializer is not None:
+        from .drf.serializers import SerializerInput, input_parameter
+
+        return SerializerInput(serializer, input_parameter(func)), parse(func.__doc__).text
+    if schema is not None:
+        return None, inspect.getdoc(func)
+    signature = signatures.read(func)
+    validator = ArgumentModel(signature) if signature.parameters or signature.any_keyword else None
+    return validator, signature.docstring.text
+
+
+def _results(
+    func: Function, serializer: Any, schema: dict[str, Any] | None
+) -> tuple[Function, dict[str, Any] | None, outputs.Output | None]:
+    """A tool's handler, its published output schema, and the output inferred from its annotation."""
+    if serializer is not None:
+        from .drf.serializers import SerializerOutput
+
+        written = SerializerOutput(serializer)
+        return written.wrap(func), written.schema, None
+    if schema is not None:
+        return func, schema, None
+    inferred = outputs.infer(func)
+    return func, inferred.schema if inferred else None, inferred
 
 
 def prompt(

@@ -81,8 +81,8 @@ class Tool:
     title: str | None = None
     annotations: dict[str, Any] | None = None
     client_capabilities: tuple[str, ...] = ()
-    # Compiled from input_schema once (or the model input_schema came from, for an inferred schema);
-    # dataclasses.replace (tool policies) hands the same one on.
+    # Compiled from input_schema once (or the model or serializer input_schema came from); anything with
+    # ``validate(arguments, ctx)`` and ``check()``. dataclasses.replace (tool policies) hands it on.
     validator: ArgumentValidator | ArgumentModel = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
     output: Output | None = field(default=None, compare=False, repr=False)  # from the return annotation
 

@@ -78,12 +78,14 @@ class Registry:
         return definition
 
     def register_module(self, module_path: str) -> None:
-        """Register every definition made in one module (not those it merely imports)."""
+        """Register every definition made in one module (not those it merely imports). A value's
+        ``__mcp__`` is one definition, or a tuple of them (a declaration that makes several tools)."""
         module = import_module(module_path)
         for value in vars(module).values():
-            definition = getattr(value, "__mcp__", None)
-            if definition is not None and getattr(value, "__module__", None) == module.__name__:
-                self.register(definition)
+            made = getattr(value, "__mcp__", None)
+            if made is not None and getattr(value, "__module__", None) == module.__name__:
+                for definition in made if isinstance(made, tuple) else (made,):
+                    self.register(definition)
 
     def get(self, kind: str, key: str) -> Definition | None:
         return self.tables[kind].get(key)

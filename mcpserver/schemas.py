@@ -60,9 +60,9 @@ class ArgumentValidator:
         self._split = _split(self._validator)
         self._compiled = _compiled(schema)
 
-    def validate(self, arguments: Any) -> Any:
+    def validate(self, arguments: Any, ctx: Any = None) -> Any:
         """The arguments, unchanged, when they fit; else raise ``SchemaError`` saying where and why,
-        e.g. ``arguments.count: 11 is greater than …``."""
+        e.g. ``arguments.count: 11 is greater than …``. (``ctx``, the call's context, is not needed.)"""
         try:
             if self._fits(arguments):  # the common case: no error objects built
                 return arguments

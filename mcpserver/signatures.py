@@ -109,9 +109,10 @@ class ArgumentModel:
         self.adapter = TypeAdapter(self.model)
         self.schema = _published(typeschemas.schema_of(self.adapter))
 
-    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, arguments: dict[str, Any], ctx: Any = None) -> dict[str, Any]:
         """The function's keyword arguments from a call's JSON arguments; ``SchemaError`` saying each
-        field that fails and why, e.g. ``arguments.count: Input should be a valid integer``."""
+        field that fails and why, e.g. ``arguments.count: Input should be a valid integer``. (``ctx``,
+        the call's context, is not needed.)"""
         try:
             found = self.model.model_validate_json(_json(arguments), strict=True)
         except ValidationError as exc:

@@ -40,10 +40,10 @@ def _check_client_capabilities(ctx: Context, tool: Tool) -> None:
         )
 
 
-def _validated(arguments: dict[str, Any], tool: Tool) -> tuple[dict[str, Any], str | None]:
+def _validated(ctx: Context, arguments: dict[str, Any], tool: Tool) -> tuple[dict[str, Any], str | None]:
     """The function's keyword arguments and None, or why ``arguments`` break the tool's input schema."""
     try:
-        return tool.validator.validate(arguments), None
+        return tool.validator.validate(arguments, ctx), None
     except SchemaError as exc:
         return arguments, str(exc)
 
@@ -129,7 +129,7 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
     except McpError as exc:
         trail.done("invalid", exc.message)
         raise
-    arguments, failure = _validated(arguments, tool)
+    arguments, failure = _validated(ctx, arguments, tool)
     if failure is not None:
         # 2025-11-25 (SEP-1303): a tool execution error, so that the model reads why and retries.
         trail.done("invalid", failure)
