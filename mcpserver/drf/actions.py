@@ -82,21 +82,10 @@ class ActionTool:
 
     # --- schemas, once ---
 
-    def _arguments(self, operation: dict[str, Any], inspector: Inspector, pages: frozenset[str] | None):
-        properties: dict[str, Any] = {}
-        required: list[str] = []
-        filters: list[str] = []
-        for parameter in operation.get("parameters", ()):
-            name, where = parameter.get("name"), parameter.get("in")
-            if where == "path" and name == self.lookup:
-                name = self.argument
-            elif where != "query" or (pages is not None and name in pages):
-                continue
-            else:
-                filters.append(name)
-            properties[name] = _described(inspector.plain(parameter.get("schema", {})), parameter)
-            if parameter.get("required"):
-                required.append(name)
+    def _arguments(
+        self, operation: dict[str, Any], inspector: Inspector, pages: frozenset[str] | None
+    ) -> Arguments:
+        properties, required, filters = self._parameters(operation, inspector, pages)
         body = _json_schema(operation.get("requestBody"))
         body = inspector.plain(body) if body else {"type": "object"}
         fields = body.get("properties", {})
@@ -117,6 +106,26 @@ class ActionTool:
         if "$defs" in body:
             schema["$defs"] = body["$defs"]
         return Arguments(schema, frozenset(filters), frozenset(fields))
+
+    def _parameters(
+        self, operation: dict[str, Any], inspector: Inspector, pages: frozenset[str] | None
+    ) -> tuple[dict[str, Any], list[str], list[str]]:
+        """The lookup and the query parameters (the paginator's left out): schemas, required, filters."""
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        filters: list[str] = []
+        for parameter in operation.get("parameters", ()):
+            name, where = parameter.get("name"), parameter.get("in")
+            if where == "path" and name == self.lookup:
+                name = self.argument
+            elif where != "query" or (pages is not None and name in pages):
+                continue
+            else:
+                filters.append(name)
+            properties[name] = _described(inspector.plain(parameter.get("schema", {})), parameter)
+            if parameter.get("required"):
+                required.append(name)
+        return properties, required, filters
 
     def _output(
         self, operation: dict[str, Any], inspector: Inspector
