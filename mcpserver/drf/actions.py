@@ -67,7 +67,7 @@ class ActionTool:
         self.argument = ("id" if self.lookup == "pk" else self.lookup) if action.detail else None
         # Inspected with its own authenticators: drf-spectacular knows them; the schema has no use for them.
         inspected = viewset.as_view({action.method: action.name}, **initkwargs, **INSPECTED)
-        inspector = Inspector(_inspected_view(inspected, action))
+        inspector = Inspector.of_action(inspected, action.method)
         path = f"/{prefix}/{{{self.lookup}}}/" if action.detail else f"/{prefix}/"
         regex = f"^{prefix}/(?P<{self.lookup}>[^/.]+)/$" if action.detail else f"^{prefix}/$"
         operation = inspector.operation(path, regex, action.method)
@@ -77,25 +77,15 @@ class ActionTool:
         self.names = frozenset(self.schema["properties"])
         # What a cursor may carry (None: the action is not paginated).
         self.cursor_names = None if pages is None else self.arguments.filters | pages
-        self.output_schema = self._output(operation, inspector)
+        # The published output, and whether it is a list (True), an object (False) or absent (None).
+        self.output_schema, self.listing = self._output(operation, inspector)
 
     # --- schemas, once ---
 
-    def _arguments(self, operation: dict[str, Any], inspector: Inspector, pages: frozenset[str] | None):
-        properties: dict[str, Any] = {}
-        required: list[str] = []
-        filters: list[str] = []
-        for parameter in operation.get("parameters", ()):
-            name, where = parameter.get("name"), parameter.get("in")
-            if where == "path" and name == self.lookup:
-                name = self.argument
-            elif where != "query" or (pages is not None and name in pages):
-                continue
-            else:
-                filters.append(name)
-            properties[name] = _described(inspector.plain(parameter.get("schema", {})), parameter)
-            if parameter.get("required"):
-                required.append(name)
+    def _arguments(
+        self, operation: dict[str, Any], inspector: Inspector, pages: frozenset[str] | None
+    ) -> Arguments:
+        properties, required, filters = self._parameters(operation, inspector, pages)
         body = _json_schema(operation.get("requestBody"))
         body = inspector.plain(body) if body else {"type": "object"}
         fields = body.get("properties", {})
@@ -117,19 +107,41 @@ class ActionTool:
             schema["$defs"] = body["$defs"]
         return Arguments(schema, frozenset(filters), frozenset(fields))
 
-    def _output(self, operation: dict[str, Any], inspector: Inspector) -> dict[str, Any] | None:
+    def _parameters(
+        self, operation: dict[str, Any], inspector: Inspector, pages: frozenset[str] | None
+    ) -> tuple[dict[str, Any], list[str], list[str]]:
+        """The lookup and the query parameters (the paginator's left out): schemas, required, filters."""
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        filters: list[str] = []
+        for parameter in operation.get("parameters", ()):
+            name, where = parameter.get("name"), parameter.get("in")
+            if where == "path" and name == self.lookup:
+                name = self.argument
+            elif where != "query" or (pages is not None and name in pages):
+                continue
+            else:
+                filters.append(name)
+            properties[name] = _described(inspector.plain(parameter.get("schema", {})), parameter)
+            if parameter.get("required"):
+                required.append(name)
+        return properties, required, filters
+
+    def _output(
+        self, operation: dict[str, Any], inspector: Inspector
+    ) -> tuple[dict[str, Any] | None, bool | None]:
         answers = operation.get("responses", {})
         found = next((_json_schema(answers[code]) for code in sorted(answers) if code.startswith("2")), None)
         if not found:
-            return None
+            return None, None
         schema = inspector.plain(found)
         if schema.get("type") == "array" or self.cursor_names is not None:
             item = schema.get("items") or schema.get("properties", {}).get("results", {}).get("items", {})
             if "$defs" in schema:
                 item = {**item, "$defs": schema["$defs"]}
             more = {"nextCursor": dict(NEXT_CURSOR_SCHEMA)} if self.cursor_names is not None else {}
-            return items_schema(item, **more)
-        return schema if schema.get("type") == "object" else None
+            return items_schema(item, **more), True
+        return (schema, False) if schema.get("type") == "object" else (None, None)
 
     def check(self) -> None:
         """Raise ``jsonschema.SchemaError`` if drf-spectacular made a schema that is not 2020-12."""
@@ -165,17 +177,8 @@ class ActionTool:
         response = self.view(request, **kwargs)
         what = self.prefix if lookup is None else f"{self.prefix}/{lookup}"
         if 200 <= response.status_code < 300:
-            return responses.success(response, self.cursor_names, what)
+            return responses.success(response, self.name, what, self.listing, self.cursor_names)
         raise responses.failure(response, self.name, what, self.action.detail, paged)
-
-
-def _inspected_view(callback: Any, action: Action) -> Any:
-    """The view instance drf-spectacular's generator would inspect for this action."""
-    from drf_spectacular.generators import SchemaGenerator
-
-    view = SchemaGenerator().create_view(callback, action.method.upper())
-    view.swagger_fake_view = True  # the convention views check before touching request.user
-    return view
 
 
 def _paginated(operation: dict[str, Any], view: Any) -> bool:

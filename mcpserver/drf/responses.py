@@ -9,7 +9,8 @@
 - 404: ``Not found: notes/<id>`` (a page a cursor names that is gone: ``Invalid cursor``).
 - Another 4xx: a tool error with DRF's ``detail``.
 - 5xx: none of it reaches the caller. The call fails as any failing tool does (``The tool 'notes_list'
-  failed.``), and the log has the response.
+  failed.``), and the log has the response. So does a 2xx whose data the published output schema
+  denies (a list where drf-spectacular saw an object), which MCP clients would refuse.
 """
 
 from __future__ import annotations
@@ -34,20 +35,31 @@ class Refused(Forbidden):
 
 
 class ActionFailed(Exception):
-    """A ViewSet answered a server error: the tool fails, logged, telling the caller nothing of it."""
+    """A ViewSet answered a server error, or data its published output schema denies: the tool fails,
+    logged, telling the caller nothing of it."""
 
 
-def success(response: Response, paged_names: frozenset[str] | None, what: str) -> dict[str, Any]:
-    """The result of a 2xx response; ``paged_names`` are the query parameters a cursor may carry (None
-    when the action is not paginated)."""
+def success(
+    response: Response, name: str, what: str, listing: bool | None, paged_names: frozenset[str] | None
+) -> dict[str, Any]:
+    """The result of a 2xx response. ``listing``: whether the published output schema is a list
+    (``{"items": ...}``), an object (False) or absent (None); ``paged_names``: the query parameters a
+    cursor may carry (None when the action is not paginated)."""
     data = response.data
     if data is None:
         return {"content": [results.text(f"Done: {what}.")]}
+    paged = paged_names is not None and isinstance(data, dict) and isinstance(data.get("results"), list)
+    if listing is not None and listing != (paged or isinstance(data, list)):
+        # drf-spectacular's schema says otherwise (an @action without @extend_schema(responses=...)).
+        published = "a list" if listing else "an object"
+        raise ActionFailed(
+            f"{name} answered {type(data).__name__} data, but its output schema is {published}"
+        )
     if isinstance(data, list):
         return results.structured({"items": json_ready(data)})
-    if isinstance(data, dict) and paged_names is not None and isinstance(data.get("results"), list):
+    if paged:
         page: dict[str, Any] = {"items": json_ready(data["results"])}
-        following = cursors.encode(data.get("next"), paged_names)
+        following = cursors.encode(data.get("next"), paged_names or ())
         if following:
             page["nextCursor"] = following
         return results.structured(page)

@@ -21,7 +21,7 @@ _DROPPED = {"x-spec-enum-id"}  # drf-spectacular's bookkeeping, no meaning to a 
 class Inspector:
     """drf-spectacular's ``AutoSchema`` pointed at one view, with the components it resolves."""
 
-    def __init__(self, view: Any = None) -> None:
+    def __init__(self, view: Any = None, generator: Any = None) -> None:
         from drf_spectacular.openapi import AutoSchema
         from drf_spectacular.plumbing import ComponentRegistry
         from rest_framework.generics import GenericAPIView
@@ -30,10 +30,22 @@ class Inspector:
             view = GenericAPIView()
             view.request = _mock_request("POST", "/", view)
         self.view = view  # AutoSchema holds a weak reference only
+        self.generator = generator  # holds an @extend_schema action's schema, the view's a weak proxy
         own = getattr(view, "schema", None)
         self.schema = own if isinstance(own, AutoSchema) else AutoSchema()
         self.schema.view = view
         self.schema.registry = self.registry = ComponentRegistry()
+
+    @classmethod
+    def of_action(cls, callback: Any, method: str) -> Inspector:
+        """An inspector of the view ``callback`` (from ``as_view``) makes for ``method``, the instance
+        drf-spectacular's generator would inspect (its ``@extend_schema`` applied)."""
+        from drf_spectacular.generators import SchemaGenerator
+
+        generator = SchemaGenerator()
+        view = generator.create_view(callback, method.upper())
+        view.swagger_fake_view = True  # the convention views check before touching request.user
+        return cls(view, generator)
 
     def serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         """The plain JSON Schema of a serializer (a class or an instance) in ``direction`` (``request``:

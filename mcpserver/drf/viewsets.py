@@ -63,7 +63,10 @@ class ViewSetTools:
         return len(self.__mcp__)
 
     def __getitem__(self, name: str) -> Tool:
-        return next(tool for tool in self.__mcp__ if tool.name == name)
+        for tool in self.__mcp__:
+            if tool.name == name:
+                return tool
+        raise KeyError(name)
 
 
 def expose_viewset(

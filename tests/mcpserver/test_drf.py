@@ -9,6 +9,7 @@ from django.apps import apps
 from django.contrib.auth.models import Permission
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from mcpserver.registry import Registry
 
@@ -63,6 +64,15 @@ def text(result) -> str:
     return result["content"][0]["text"]
 
 
+def conforms(mcp, name: str, result) -> dict:
+    """The structured content, checked against the tool's published output schema (as SDK clients do)."""
+    schema = listed(mcp)[name]["outputSchema"]
+    Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(
+        result["structuredContent"]
+    )
+    return result["structuredContent"]
+
+
 def error(result) -> str:
     """The text of a tool error (and nothing else in its content)."""
     assert result["isError"] is True and len(result["content"]) == 1, result
@@ -85,6 +95,7 @@ def test_tools_list_publishes_plain_json_schemas_from_the_serializers(mcp, serve
         "notes_destroy",
         "notes_mine",
         "notes_crash",
+        "notes_titles",
         "feed_list",
         "feed_retrieve",
     }
@@ -142,11 +153,9 @@ def test_viewset_tools_take_the_lookup_filters_and_a_cursor(mcp, served):
     assert tools["notes_destroy"]["annotations"]["destructiveHint"] is True
     assert "outputSchema" not in tools["notes_destroy"]
     assert tools["notes_mine"]["description"] == "The caller's own notes, every one of them."
-    assert tools["notes_mine"]["inputSchema"] == {
-        "type": "object",
-        "properties": {},
-        "additionalProperties": False,
-    }
+    # A list view to drf-spectacular (its serializer is many=True): the filters are its parameters too.
+    assert set(tools["notes_mine"]["inputSchema"]["properties"]) == {"search", "ordering"}
+    assert tools["notes_mine"]["outputSchema"]["properties"]["items"]["type"] == "array"
     assert set(tools["feed_list"]["inputSchema"]["properties"]) == {"cursor"}
 
 
@@ -158,10 +167,10 @@ def test_a_serializer_tool_gets_validated_data_and_returns_the_serializer_s_data
     alice, user = person("alice")
     result = call(alice, era, "add_note", {"title": "Groceries", "tags": [{"name": "home"}]})
     assert "isError" not in result
-    made = result["structuredContent"]
+    made = conforms(alice, "add_note", result)
     assert made["title"] == "Groceries" and made["body"] == "" and made["owner"] == "alice"
     assert user.notes.get().title == "Groceries"  # the owner came from CurrentUserDefault: the caller
-    found = call(alice, era, "find_notes", {"text": "groc"})["structuredContent"]
+    found = conforms(alice, "find_notes", call(alice, era, "find_notes", {"text": "groc"}))
     assert [note["key"] for note in found["items"]] == [made["key"]]
 
 
@@ -242,13 +251,13 @@ def test_a_static_serializer_is_one_instance_per_thread_that_keeps_no_caller():
 def test_viewset_actions_run_for_real_with_the_caller_as_request_user(served, person, era):
     alice, user = person("alice", perms=["notes.add_note", "notes.change_note", "notes.delete_note"])
     created = call(alice, era, "notes_create", {"title": "Plan", "body": "first", "reason": "new"})
-    note = created["structuredContent"]
+    note = conforms(alice, "notes_create", created)
     assert note["owner"] == "alice" and note["title"] == "Plan"
     key = note["key"]
     assert call(alice, era, "notes_retrieve", {"key": key})["structuredContent"] == note
     changed = call(alice, era, "notes_partial_update", {"key": key, "body": "second"})["structuredContent"]
     assert changed["body"] == "second" and changed["title"] == "Plan"
-    assert call(alice, era, "notes_mine", {})["structuredContent"]["items"] == [changed]
+    assert conforms(alice, "notes_mine", call(alice, era, "notes_mine", {}))["items"] == [changed]
     deleted = call(alice, era, "notes_destroy", {"key": key})
     assert "isError" not in deleted and deleted["content"] == [
         {"type": "text", "text": f"Done: notes/{key}."}
@@ -305,7 +314,7 @@ def test_page_number_pagination_is_a_cursor(served, person, make_note, era):
     seen, cursor, pages = [], None, 0
     while True:
         arguments = {"search": "a"} if cursor is None else {"search": "a", "cursor": cursor}
-        page = call(alice, era, "notes_list", arguments)["structuredContent"]
+        page = conforms(alice, "notes_list", call(alice, era, "notes_list", arguments))
         seen += [note["title"] for note in page["items"]]
         pages += 1
         cursor = page.get("nextCursor")
@@ -365,6 +374,7 @@ def test_cursor_pagination_is_a_cursor(served, person, make_note):
             "Invalid arguments: arguments.title: Ensure this field has no more than 200 characters.",
         ),
         ("notes_crash", {"key": "x"}, "The tool 'notes_crash' failed."),
+        ("notes_titles", {}, "The tool 'notes_titles' failed."),  # a list against an object schema
     ],
 )
 def test_bad_input_gets_a_tool_error_never_a_server_error(served, person, name, arguments, message):
