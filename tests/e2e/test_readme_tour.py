@@ -84,5 +84,5 @@ def test_the_readme_tour_runs_verbatim(tour_server):
     assert whoami["client_id"] == "demo-service"
     revoked_at = lines.index("200")  # 4. revoked by its own client, then refused
     assert lines[revoked_at + 1] == "401"
-    assert texts[-1] == "5"  # the README's own tool
+    assert results[-1]["structuredContent"] == {"result": 5.0}  # the README's own tool, typed
     assert tour_server.errors_since(0) == []
