@@ -129,7 +129,12 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
     except McpError as exc:
         trail.done("invalid", exc.message)
         raise
-    arguments, failure = _validated(ctx, arguments, tool)
+    try:
+        arguments, failure = _validated(ctx, arguments, tool)
+    except Exception:  # the author's own validation code (a serializer's validate(), a validator) crashed
+        logger.exception("Validating the arguments of tool %s failed", tool.name)
+        trail.done("error")
+        return results.tool_failure(f"The tool {tool.name!r} failed.")
     if failure is not None:
         # 2025-11-25 (SEP-1303): a tool execution error, so that the model reads why and retries.
         trail.done("invalid", failure)

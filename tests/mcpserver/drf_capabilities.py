@@ -168,3 +168,18 @@ notes_tools = expose_viewset(
     descriptions={"crash": "Always fails."},
 )
 feed_tools = expose_viewset(FeedViewSet, prefix="feed")
+
+
+class CrashingSerializer(serializers.Serializer):
+    """A serializer whose own validation code has a bug (not a ValidationError)."""
+
+    text = serializers.CharField()
+
+    def validate(self, attrs):
+        raise RuntimeError("a bug in the author's validate()")
+
+
+@tool(input=CrashingSerializer)
+def crashing_validation(ctx, data):
+    """Never reached."""
+    return "unreachable"

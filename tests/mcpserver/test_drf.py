@@ -86,6 +86,7 @@ def test_tools_list_publishes_plain_json_schemas_from_the_serializers(mcp, serve
     tools = listed(mcp)
     assert set(tools) == {
         "add_note",
+        "crashing_validation",
         "alice_notes",
         "find_notes",
         "notes_list",
@@ -441,3 +442,11 @@ def test_scopes_and_roles_apply_to_every_action_or_per_action():
     assert tools["f_list"].roles == tools["f_retrieve"].roles == ("admin",)
     with pytest.raises(Exception, match="has no 'destroy' action"):
         expose_viewset(FeedViewSet, "f", actions=["destroy"])
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_a_crash_in_the_serializers_own_validation_is_a_tool_failure_not_a_server_error(served, mcp, era):
+    result = call(mcp, era, "crashing_validation", {"text": "x"})
+    assert result["isError"] is True
+    assert result["content"] == [{"type": "text", "text": "The tool 'crashing_validation' failed."}]
+    assert records("crashing_validation") == [("error", "")]
