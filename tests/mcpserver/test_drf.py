@@ -171,7 +171,7 @@ def test_a_serializer_tool_gets_validated_data_and_returns_the_serializer_s_data
     made = conforms(alice, "add_note", result)
     assert made["title"] == "Groceries" and made["body"] == "" and made["owner"] == "alice"
     assert user.notes.get().title == "Groceries"  # the owner came from CurrentUserDefault: the caller
-    found = conforms(alice, "find_notes", call(alice, era, "find_notes", {"text": "groc"}))
+    found = conforms(alice, "find_notes", call(alice, era, "find_notes", {"text": "groceries"}))
     assert [note["key"] for note in found["items"]] == [made["key"]]
 
 
