@@ -90,7 +90,9 @@ class Browser:
         return self.result
 
 
-async def _session(server_url: str, browser: Browser, storage: MemoryStorage, mode: str) -> dict:
+def sdk_http(server_url: str, browser: Browser, storage: MemoryStorage) -> httpx2.AsyncClient:
+    """An HTTP client that authorizes itself like an MCP host: the SDK's OAuth provider with a person at
+    ``browser``; the pre-registered demo client when ``storage`` holds it, else dynamic registration."""
     redirect = WEB_REDIRECT if storage.client is not None else LOOPBACK_REDIRECT
     provider = OAuthClientProvider(
         server_url=server_url,
@@ -105,7 +107,11 @@ async def _session(server_url: str, browser: Browser, storage: MemoryStorage, mo
         redirect_handler=browser.redirect,
         callback_handler=browser.callback,
     )
-    http = httpx2.AsyncClient(auth=provider, timeout=30)
+    return httpx2.AsyncClient(auth=provider, timeout=30)
+
+
+async def _session(server_url: str, browser: Browser, storage: MemoryStorage, mode: str) -> dict:
+    http = sdk_http(server_url, browser, storage)
     async with Client(streamable_http_client(server_url, http_client=http), mode=mode) as client:
         tools = await client.list_tools()
         echo = await client.call_tool("echo", {"message": "through OAuth"})

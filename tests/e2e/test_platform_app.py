@@ -20,14 +20,11 @@ pytest.importorskip("mcp")
 httpx2 = pytest.importorskip("httpx2")
 
 from mcp.client import Client  # noqa: E402
-from mcp.client.auth import OAuthClientProvider  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
-from mcp.shared.auth import OAuthClientMetadata  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
 
-from .flows import WEB_REDIRECT  # noqa: E402
 from .liveserver import LiveServer  # noqa: E402
-from .test_mcp_oauth import Browser, MemoryStorage  # noqa: E402
+from .test_mcp_oauth import Browser, MemoryStorage, sdk_http  # noqa: E402
 
 APP_MCP = '''
 from typing import Literal
@@ -81,19 +78,7 @@ def app_server(tmp_path_factory):
 
 
 async def _session(server_url: str, browser: Browser, storage: MemoryStorage) -> dict:
-    provider = OAuthClientProvider(
-        server_url=server_url,
-        client_metadata=OAuthClientMetadata(
-            redirect_uris=[WEB_REDIRECT],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=storage,
-        redirect_handler=browser.redirect,
-        callback_handler=browser.callback,
-    )
-    http = httpx2.AsyncClient(auth=provider, timeout=30)
+    http = sdk_http(server_url, browser, storage)
     async with Client(streamable_http_client(server_url, http_client=http), mode="auto") as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         return {
