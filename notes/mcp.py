@@ -85,7 +85,11 @@ def create_note(ctx, title: Title, body: Body = "") -> NoteOut:
     return _out(note)
 
 
-@tool(roles=["user", "admin"], title="Edit a note", annotations={"idempotentHint": True, "openWorldHint": False})
+@tool(
+    roles=["user", "admin"],
+    title="Edit a note",
+    annotations={"idempotentHint": True, "openWorldHint": False},
+)
 def edit_note(ctx, key: UUID, title: Title | None = None, body: Body | None = None) -> NoteOut:
     """Change the title or the text of one of your notes (what you leave out stays as it is).
 

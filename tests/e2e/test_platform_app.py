@@ -70,7 +70,8 @@ def app_server(tmp_path_factory):
     (where / "teamapp" / "__init__.py").write_text("")
     (where / "teamapp" / "mcp.py").write_text(textwrap.dedent(APP_MCP))
     (where / "teamapp_settings.py").write_text(
-        "from config.settings import *  # noqa: F403\nINSTALLED_APPS = [*INSTALLED_APPS, 'teamapp']  # noqa: F405\n"
+        "from config.settings import *  # noqa: F403\n"
+        "INSTALLED_APPS = [*INSTALLED_APPS, 'teamapp']  # noqa: F405\n"
     )
     env = {"PYTHONPATH": str(where), "DJANGO_SETTINGS_MODULE": "teamapp_settings"}
     with LiveServer(workers=1, env=env) as server:

@@ -37,7 +37,8 @@ def test_the_mcp_token_reads_the_callers_notes(api, notes):  # noqa: F811
 def test_without_a_token_the_challenge_names_the_scope(api):
     response = api(None)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"].startswith("Bearer ") and 'scope="mcp:read"' in response["WWW-Authenticate"]
+    challenge = response["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ") and 'scope="mcp:read"' in challenge
 
 
 def test_a_foreign_note_is_not_found(api, notes):  # noqa: F811

@@ -57,7 +57,8 @@ def test_the_app_is_discovered_with_typed_schemas(as_):
     assert {"search_notes", "create_note", "edit_note"} <= set(listed)
     search = listed["search_notes"]
     assert search["inputSchema"]["properties"]["limit"] == {
-        "type": "integer", "minimum": 1, "maximum": 50, "default": 10, "description": "At most this many notes.",
+        "type": "integer", "minimum": 1, "maximum": 50, "default": 10,
+        "description": "At most this many notes.",
     }  # fmt: skip
     assert search["outputSchema"]["properties"]["notes"]["type"] == "array"
     assert listed["create_note"]["inputSchema"]["required"] == ["title"]
@@ -128,7 +129,10 @@ def test_a_note_is_a_resource_to_its_owner_only(as_, notes):
 
 
 def test_note_keys_complete_from_the_callers_notes(as_, notes):
-    params = {"ref": {"type": "ref/resource", "uri": "notes://{key}"}, "argument": {"name": "key", "value": ""}}
+    params = {
+        "ref": {"type": "ref/resource", "uri": "notes://{key}"},
+        "argument": {"name": "key", "value": ""},
+    }
     values = as_("bob").modern("completion/complete", params).json()["result"]["completion"]["values"]
     assert values == [str(notes["bike"].key)]
 
