@@ -17,6 +17,8 @@ from mcpserver.registry import ClientRequestError, Progress, Registry, tool
 from mcpserver.transport import clientrequests, interactive
 from mcpserver.transport.clientrequests import ask
 
+from .conftest import McpClient
+
 # The call runs in a thread of its own, whose connection must see what the test wrote.
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -277,3 +279,15 @@ def test_the_session_keeps_only_what_the_server_may_ask_of_the_client(mcp):
         session.id, __import__("mcpserver.auth", fromlist=["x"]).authenticate(f"Bearer {mcp.token}")
     )
     assert state["capabilities"] == {"elicitation": {"form": {}}, "sampling": {}}
+
+
+def test_a_call_refused_before_it_starts_is_answered_as_any_call(mcp, issue):
+    """The refusals raised in the call's thread reach the one error mapping of the request's thread."""
+    session = Session(mcp, {"elicitation": {}})
+    unknown = session.call("no_such_tool")
+    assert unknown.status_code == 200 and unknown.json()["error"]["code"] == -32602
+    reader = McpClient(mcp.client, issue(scopes=["mcp:read"]))
+    limited = Session(reader, {"elicitation": {}})
+    refused = limited.call("plain")
+    assert refused.status_code == 403
+    assert 'error="insufficient_scope"' in refused["WWW-Authenticate"]
