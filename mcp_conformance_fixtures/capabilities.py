@@ -1,9 +1,10 @@
 """The conformance suite's fixture tools, prompts and resources (``MCPSERVER["FIXTURE_PACK"] = True``).
 
-Names, arguments and payloads are the ones the suite's server scenarios call. Scenarios that need
-server-to-client requests (sampling, elicitation, the input-required family) or subscriptions are
-not served: their tools answer with a tool error, and the conformance test lists them as expected failures
-(``EXPECTED_FAILURES`` in ``tests/e2e/test_mcp_conformance.py``).
+Names, arguments and payloads are the ones the suite's server scenarios call. The sampling and
+elicitation tools ask the client through ``mcpserver.transport.clientrequests.ask`` (2025 sessions).
+Scenarios of the 2026-07-28 input-required family and subscriptions are not served: their tools answer
+with a tool error, and the conformance test lists them as expected failures (``EXPECTED_FAILURES`` in
+``tests/e2e/test_mcp_conformance.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import time
 
 from mcpserver.registry import Log, Progress, PromptArgument, ToolError, prompt, resource, tool
+from mcpserver.transport.clientrequests import ask
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 WAV = "UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQgAAACAgICAgICAgA=="
@@ -127,20 +129,100 @@ def error_handling(ctx):
 
 @tool(
     "test_sampling",
-    description="Would request sampling from the client (not offered by this server)",
+    description="Requests LLM sampling from the client",
     input_schema={"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]},
 )
 def sampling(ctx, prompt: str):
-    raise ToolError("This server sends no requests to clients; sampling is not available.")
+    params = {"messages": [{"role": "user", "content": _text(prompt)}], "maxTokens": 100}
+    content = ask(ctx, "sampling/createMessage", params, ctx.remaining())["content"]
+    texts = [block.get("text", "") for block in (content if isinstance(content, list) else [content])]
+    return "LLM response: " + "".join(texts)
+
+
+def _elicited(ctx, message: str, properties: dict, required: list[str] = ()) -> dict:
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return ask(ctx, "elicitation/create", {"message": message, "requestedSchema": schema}, ctx.remaining())
+
+
+def _completed(answer: dict) -> str:
+    return (
+        f"Elicitation completed: action={answer.get('action')}, content={json.dumps(answer.get('content'))}"
+    )
 
 
 @tool(
     "test_elicitation",
-    description="Would request user input from the client (not offered by this server)",
+    description="Requests user input from the client",
     input_schema={"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]},
 )
 def elicitation(ctx, message: str):
-    raise ToolError("This server sends no requests to clients; elicitation is not available.")
+    properties = {
+        "username": {"type": "string", "description": "User's response"},
+        "email": {"type": "string", "description": "User's email address"},
+    }
+    answer = _elicited(ctx, message, properties, ["username", "email"])
+    return f"User response: action={answer.get('action')}, content={json.dumps(answer.get('content'))}"
+
+
+@tool(
+    "test_elicitation_sep1034_defaults",
+    description="Requests user input with a default value for every primitive type (SEP-1034)",
+    input_schema=OBJECT,
+)
+def elicitation_defaults(ctx):
+    properties = {
+        "name": {"type": "string", "description": "User name", "default": "John Doe"},
+        "age": {"type": "integer", "description": "User age", "default": 30},
+        "score": {"type": "number", "description": "User score", "default": 95.5},
+        "status": {
+            "type": "string",
+            "description": "User status",
+            "enum": ["active", "inactive", "pending"],
+            "default": "active",
+        },
+        "verified": {"type": "boolean", "description": "Verification status", "default": True},
+    }
+    return _completed(_elicited(ctx, "Please review and update the form fields with defaults", properties))
+
+
+@tool(
+    "test_elicitation_sep1330_enums",
+    description="Requests user input with every enum form (SEP-1330)",
+    input_schema=OBJECT,
+)
+def elicitation_enums(ctx):
+    def titled(*pairs):
+        return [{"const": value, "title": title} for value, title in pairs]
+
+    properties = {
+        "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+        "titledSingle": {
+            "type": "string",
+            "oneOf": titled(
+                ("value1", "First Option"), ("value2", "Second Option"), ("value3", "Third Option")
+            ),
+        },
+        "legacyEnum": {
+            "type": "string",
+            "enum": ["opt1", "opt2", "opt3"],
+            "enumNames": ["Option One", "Option Two", "Option Three"],
+        },
+        "untitledMulti": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
+        },
+        "titledMulti": {
+            "type": "array",
+            "items": {
+                "anyOf": titled(
+                    ("value1", "First Choice"), ("value2", "Second Choice"), ("value3", "Third Choice")
+                )
+            },
+        },
+    }
+    return _completed(_elicited(ctx, "Please select options from the enum fields", properties))
 
 
 @tool(

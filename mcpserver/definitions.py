@@ -1,5 +1,6 @@
 """What a capability is: the immutable definitions of tools, prompts and resources, and what a
-capability function may raise (``ToolError``, ``NotFound``, ``Forbidden``) or yield (``Progress``, ``Log``).
+capability function may raise (``ToolError``, ``NotFound``, ``Forbidden``), meet (the
+``ClientRequestError`` family, from a request to the client) or yield (``Progress``, ``Log``).
 
 A definition's ``kind`` names its registry table and ``key`` its unique name there; ``describe()`` is
 its entry in an MCP list result. Capability modules make them through the decorators of
@@ -49,6 +50,36 @@ class Forbidden(NotFound):
     def __init__(self, what: str, reason: str = "") -> None:
         super().__init__(what)
         self.reason = reason or f"object-level check refused {what}"
+
+
+class ClientRequestError(ToolError):
+    """A request this call sent to the client (``elicitation/create``, ``sampling/createMessage``,
+    ``roots/list``) got no usable answer; unless the tool catches it, the call fails with its message."""
+
+
+class ClientCapabilityMissing(ClientRequestError):
+    """The client did not declare the capability the request needs (at ``initialize``)."""
+
+
+class ClientUnreachable(ClientRequestError):
+    """This call has no stream to send a request on: a 2026-07-28 request, a client that takes no SSE,
+    a request outside a session, a batch member."""
+
+
+class ClientTimeout(ClientRequestError):
+    """No answer within the timeout (or the call's deadline); the client was told to stop waiting."""
+
+
+class ClientRefused(ClientRequestError):
+    """The client answered with a JSON-RPC error (``code``, ``data``): e.g. it does not offer the method."""
+
+    def __init__(self, message: str, code: int | None = None, data: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.data = code, data
+
+
+class CallCancelled(ClientRequestError):
+    """The client went away while the call waited for it; the call is audited as cancelled."""
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,10 @@ def error(request_id: Any, exc: McpError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": exc.as_error()}
 
 
+def request(request_id: Any, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+
+
 def notification(method: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "method": method, "params": params}
 

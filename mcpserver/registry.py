@@ -7,7 +7,7 @@ invalid input schema fails at start-up.
 
 This module is the import path for capability modules: with the decorators (``decorators``) it
 exports the names a capability function uses (``ToolError``, ``NotFound``, ``Forbidden``,
-``Progress``, ``Log``, ``PromptArgument``).
+``Progress``, ``Log``, ``PromptArgument``, and the ``ClientRequestError`` family).
 """
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ from jsonschema import SchemaError as BrokenSchema
 
 from .decorators import prompt, resource, tool
 from .definitions import (
+    CallCancelled,
+    ClientCapabilityMissing,
+    ClientRefused,
+    ClientRequestError,
+    ClientTimeout,
+    ClientUnreachable,
     Definition,
     Forbidden,
     Log,
@@ -35,6 +41,12 @@ from .definitions import (
 )
 
 __all__ = [
+    "CallCancelled",
+    "ClientCapabilityMissing",
+    "ClientRefused",
+    "ClientRequestError",
+    "ClientTimeout",
+    "ClientUnreachable",
     "Forbidden",
     "Log",
     "NotFound",

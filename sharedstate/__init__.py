@@ -14,16 +14,24 @@ project talks to Redis or to Django's cache table directly:
   it reads differs. ``None`` means there is no feed right now (Redis unreachable, a database shared
   by many hosts without Redis): the reader must look up every time, or fall back to a bounded
   recheck interval where the docs say so.
+- **messages to a waiting request**: ``send(channel, payload)`` leaves a JSON-shaped dict for the one
+  receiver of ``channel``, which may be a thread of any process of any instance; ``receive(channel,
+  timeout)`` takes the oldest message left there, waiting up to ``timeout`` seconds. A message waits
+  ``ttl`` seconds for its receiver, so it is delivered whether the receiver started waiting before or
+  after it was sent; each is received once. A channel keeps at most ``MAX_MESSAGES`` undelivered
+  messages (later ones are dropped). One receiver per channel at a time.
 
 Two back ends, chosen by ``settings.SHARED_STATE["BACKEND"]`` (``config/settings/data.py`` picks Redis
 when ``REDIS_URL`` is set):
 
 - ``sharedstate.redis.RedisState``: keys in Redis through redis-py's public client; changes
-  announced with ``PUBLISH`` and followed by one subscribed connection per process.
+  announced with ``PUBLISH`` and followed by one subscribed connection per process; messages in a
+  list per channel (``RPUSH``, ``BLPOP``).
 - ``sharedstate.embedded.EmbeddedState``: keys in Django's cache (the database cache by default);
   changes as eight random bytes per topic in a memory-mapped file beside the SQLite database, shared
   by every process on the host (in-process when the database is in memory; no feed on other
-  databases).
+  databases); messages handed over in-process when the receiver is a thread of the sender's process,
+  else kept in the cache and found by the receiver when the channel's change feed moves.
 
 Errors from an unreachable back end are the driver's own (see ``observability.outages.OUTAGES``);
 callers decide whether to fall back or answer 503.
@@ -41,14 +49,15 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from .base import Backend
+from .base import MAX_MESSAGES, Backend
 
 __all__ = [
-    "Backend", "add", "backend", "build", "changed", "clear", "era", "delete", "get", "get_many", "incr", "ping", "reset",
-    "seen_once", "set", "version",
+    "MAX_MESSAGES", "Backend", "add", "backend", "build", "changed", "clear", "era", "delete", "get",
+    "get_many", "incr", "ping", "receive", "reset", "seen_once", "send", "set", "version",
 ]  # fmt: skip
 
 DEFAULT = {"BACKEND": "sharedstate.embedded.EmbeddedState"}
+MESSAGE_TTL = 300
 
 _lock = threading.Lock()
 _backend: list[Backend] = []  # the configured back end, built on first use
@@ -125,6 +134,17 @@ def changed(topic: str, *, using: str | None = None) -> None:
     current = backend()
     current.announce(topic)
     transaction.on_commit(lambda: current.announce(topic), using=using, robust=True)
+
+
+def send(channel: str, payload: dict[str, Any], ttl: int = MESSAGE_TTL) -> None:
+    """Leave ``payload`` (a JSON-shaped dict) for the receiver of ``channel``, wherever it runs; it waits
+    ``ttl`` seconds to be received."""
+    backend().send(channel, payload, ttl)
+
+
+def receive(channel: str, timeout: float) -> dict[str, Any] | None:
+    """Take the oldest message sent to ``channel`` (waiting up to ``timeout`` seconds); None without one."""
+    return backend().receive(channel, timeout)
 
 
 def clear() -> None:

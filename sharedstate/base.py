@@ -6,6 +6,8 @@ import abc
 from collections.abc import Hashable
 from typing import Any
 
+MAX_MESSAGES = 8  # undelivered messages one channel keeps (later ones are dropped)
+
 
 class Backend(abc.ABC):
     @abc.abstractmethod
@@ -30,6 +32,14 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def announce(self, topic: str) -> None:
         """Make every process's next ``version(topic)`` differ from what it read before."""
+
+    @abc.abstractmethod
+    def send(self, channel: str, payload: dict[str, Any], ttl: int) -> None:
+        """Leave ``payload`` for the receiver of ``channel`` (kept ``ttl`` seconds until received)."""
+
+    @abc.abstractmethod
+    def receive(self, channel: str, timeout: float) -> dict[str, Any] | None:
+        """The oldest message left on ``channel``, taken off it; None after ``timeout`` seconds of none."""
 
     @abc.abstractmethod
     def clear(self) -> None:

@@ -11,6 +11,14 @@ extra reload). Random rather than counted, so that writers need no lock: any val
 differs from every value a reader can have seen (2**-64 aside). An in-memory database has one
 process: the slots live in it. Any other database may be shared by many hosts: ``version`` is None
 (readers look up every time); use Redis there.
+
+Messages: a message sent to a channel whose receiver is a thread of the sending process is handed
+over in memory (``mailboxes``): at once, without the database. Otherwise it is stored in the cache,
+in the first free of ``MAX_MESSAGES`` keys of the channel, and the channel's change feed topic is
+announced; the receiver reads the channel's keys when it starts waiting and again whenever that
+topic's slot moves, which it checks every ``FEED_POLL_SECONDS`` (a read of shared memory): a message
+from another process on the host arrives within that interval plus one cache read. Without a feed
+(a database other than SQLite) the receiver reads the keys every ``POLL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -25,12 +33,15 @@ import time
 import zlib
 from typing import Any
 
-from .base import Backend
+from .base import MAX_MESSAGES, Backend
+from .mailboxes import Mailbox, Mailboxes
 
 logger = logging.getLogger(__name__)
 
 SLOT_SIZE = 8
 SLOTS = 64
+FEED_POLL_SECONDS = 0.01
+POLL_SECONDS = 0.1
 
 
 class Slots:
@@ -72,6 +83,7 @@ class EmbeddedState(Backend):
         # The connection's own settings (the dict a test run renames in place; a changed DATABASES
         # setting builds a new back end).
         self._database_settings: dict[str, Any] | None = None
+        self.mailboxes = Mailboxes()
 
     @property
     def cache(self):
@@ -113,6 +125,61 @@ class EmbeddedState(Backend):
                     cache.set(key, [amount, now + ttl], timeout=ttl)
                 return amount
         return amount
+
+    # --- messages -------------------------------------------------------------------------------------
+
+    def send(self, channel: str, payload: dict[str, Any], ttl: int) -> None:
+        if not self.mailboxes.offer(channel, payload):
+            self._store(channel, payload, ttl)
+
+    def receive(self, channel: str, timeout: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        mailbox = self.mailboxes.enter(channel)
+        found = None
+        try:
+            found = self._wait(channel, mailbox, deadline)
+        finally:
+            left = self.mailboxes.leave(channel, mailbox)
+        if found is None and left:
+            found = left.pop(0)
+        for payload in left:  # offered while this receiver was taking another one: keep them
+            self._store(channel, payload, 60)
+        return found
+
+    def _wait(self, channel: str, mailbox: Mailbox, deadline: float) -> dict[str, Any] | None:
+        topic = "message:" + channel
+        while True:
+            seen = self.version(topic)  # before looking: a message stored after the look moves it
+            found = mailbox.take()
+            if found is None:
+                found = self._take_stored(channel)
+            if found is not None:
+                return found
+            step = FEED_POLL_SECONDS if seen is not None else POLL_SECONDS
+            while seen is None or self.version(topic) == seen:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                if mailbox.arrived.wait(min(step, remaining)) or seen is None:
+                    break
+
+    def _keys(self, channel: str) -> list[str]:
+        return [f"sharedstate:messages:{channel}:{n}" for n in range(MAX_MESSAGES)]
+
+    def _store(self, channel: str, payload: dict[str, Any], ttl: int) -> None:
+        stamped = {"sent": time.time_ns(), "payload": payload}
+        if not any(self.cache.add(key, stamped, timeout=ttl) for key in self._keys(channel)):
+            logger.warning("Dropped a message: channel %s holds %d undelivered ones", channel, MAX_MESSAGES)
+            return
+        self.announce("message:" + channel)
+
+    def _take_stored(self, channel: str) -> dict[str, Any] | None:
+        stored = self.cache.get_many(self._keys(channel))
+        if not stored:
+            return None
+        key = min(stored, key=lambda name: stored[name]["sent"])
+        self.cache.delete(key)
+        return stored[key]["payload"]
 
     # --- change feeds -----------------------------------------------------------------------------
 

@@ -18,6 +18,15 @@ restarted, a network fault), ``version`` answers None and a thread subscribes an
 connection gets a new generation, so nothing read before the break still matches. While there is no
 subscription, readers look every change up. A failed attempt is retried after ``RETRY_SECONDS``,
 and after twice as long at each further failure, up to ``MAX_RETRY_SECONDS``.
+
+Messages: a list per channel under the key prefix. ``send`` appends (``RPUSH``, trimmed to
+``MAX_MESSAGES``, expiring ``ttl`` seconds after the last message); ``receive`` takes the oldest with
+``BLPOP``. A list rather than publish/subscribe: a message waits for its receiver, so it is delivered
+whether the receiver began waiting before or after it was sent, and whether or not the receiver's
+connection broke in between (a published message reaches only the connections subscribed at that
+instant, and would need one subscribed connection per waiting request); ``BLPOP`` hands each
+message to one receiver. A blocking pop is asked for in slices shorter than the client's socket
+timeout (a longer block would read as a dead server).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from redis.backoff import NoBackoff
 from redis.connection import parse_url
 from redis.retry import Retry
 
-from .base import Backend
+from .base import MAX_MESSAGES, Backend
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +138,29 @@ class RedisState(Backend):
     def ping(self) -> None:
         self.client.ping()
         super().ping()
+
+    # --- messages -------------------------------------------------------------------------------------
+
+    def send(self, channel: str, payload: dict[str, Any], ttl: int) -> None:
+        name = self._key("sharedstate:messages:" + channel)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.rpush(name, _dumps(payload))
+        pipe.ltrim(name, 0, MAX_MESSAGES - 1)
+        pipe.expire(name, max(1, int(ttl)))
+        pipe.execute()
+
+    def receive(self, channel: str, timeout: float) -> dict[str, Any] | None:
+        name = self._key("sharedstate:messages:" + channel)
+        socket_timeout = self.options.get("socket_timeout")
+        longest = max(0.1, socket_timeout - 0.5) if socket_timeout else 5.0
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining < 0.01:  # BLPOP would read a zero timeout as "forever"
+                return _loads(self.client.lpop(name))
+            popped = self.client.blpop([name], timeout=min(remaining, longest))
+            if popped is not None:
+                return _loads(popped[1])
 
     # --- change feeds -----------------------------------------------------------------------------
 

@@ -22,17 +22,18 @@ from .tools import tools_call, tools_list
 
 @dataclass(frozen=True)
 class Method:
-    """How a method is answered: its handler, and for a cacheable one the ``cacheScope`` and the setting
-    of the ``ttlMs`` that its 2026-07-28 results carry."""
+    """How a method is answered: its handler, for a cacheable one the ``cacheScope`` and the setting of
+    the ``ttlMs`` that its 2026-07-28 results carry, and whether it may ask the client something."""
 
     handler: Callable[[Context], dict[str, Any] | Stream]
     cache_scope: str | None = None  # 2026-07-28 results of cacheable methods carry ttlMs and cacheScope
     ttl_setting: str = "LIST_TTL_MS"
+    may_ask: bool = False  # whether it may send requests to the client (transport.interactive)
 
 
 _SHARED = {
     "tools/list": Method(tools_list, "private"),
-    "tools/call": Method(tools_call),
+    "tools/call": Method(tools_call, may_ask=True),
     "prompts/list": Method(prompts_list, "private"),
     "prompts/get": Method(prompts_get),
     "resources/list": Method(resources_list, "private"),

@@ -46,6 +46,9 @@ class Context:
     # time.monotonic() by which a tool call must finish (set by tools_call, or shared by a batch);
     # a tool that works for long should stop when ``expired``.
     deadline: float | None = None
+    # Where requests to the client go (transport.clientrequests.Outbox): set for a call that may ask
+    # the client something (transport.interactive), None otherwise.
+    outbox: Any = None
 
     def remaining(self) -> float:
         """Seconds left before this call's deadline (infinite without one; never negative)."""

@@ -71,8 +71,8 @@ def initialize(ctx: Context) -> dict[str, Any]:
     if not isinstance(requested, str):
         raise InvalidParams("initialize needs a protocolVersion string")
     version = requested if requested in HANDSHAKE_VERSIONS else LATEST_HANDSHAKE
-    client_info = ctx.params.get("clientInfo")
-    ctx.response_headers["Mcp-Session-Id"] = sessions.create(ctx.token, version, client_info)
+    client_info, declared = ctx.params.get("clientInfo"), ctx.params.get("capabilities")
+    ctx.response_headers["Mcp-Session-Id"] = sessions.create(ctx.token, version, client_info, declared)
     return {
         "protocolVersion": version,
         "capabilities": capabilities("legacy", ctx.registry),

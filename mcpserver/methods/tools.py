@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from .. import audit, conf, pagination, results
-from ..definitions import Forbidden, Tool, ToolError
+from ..definitions import CallCancelled, Forbidden, Tool, ToolError
 from ..exceptions import InvalidParams, McpError, MissingClientCapability
 from ..headers import check_params
 from ..schemas import SchemaError
@@ -63,6 +63,9 @@ def _finish_tool(ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[],
     except Forbidden as exc:
         trail.done("denied", exc.reason)
         return results.tool_failure(str(exc))
+    except CallCancelled as exc:  # the client left while the tool asked it something
+        trail.done("cancelled")
+        return results.tool_failure(str(exc))
     except ToolError as exc:
         result = results.tool_failure(str(exc))
     except Exception:
@@ -104,6 +107,9 @@ def _streamed_tool(
         return _timed_out(trail, tool)
     except Forbidden as exc:
         trail.done("denied", exc.reason)
+        return results.tool_failure(str(exc))
+    except CallCancelled as exc:
+        trail.done("cancelled")
         return results.tool_failure(str(exc))
     except ToolError as exc:
         trail.done("error")

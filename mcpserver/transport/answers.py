@@ -28,7 +28,7 @@ JSON = "application/json"
 PROBE_SECONDS = 0.25
 
 
-def _decorate(ctx: Context, method: Method, result: dict[str, Any]) -> dict[str, Any]:
+def decorate(ctx: Context, method: Method, result: dict[str, Any]) -> dict[str, Any]:
     if ctx.era == "modern":
         result = {**result, "resultType": "complete"}  # a copy: a tool may return a shared dict
         if method.cache_scope is not None:
@@ -48,7 +48,7 @@ def answer(ctx: Context, method: Method, exchange: Exchange) -> Reply | Streamed
             return Streamed(_JsonStream(ctx, method, outcome), dict(ctx.response_headers), JSON)
         outcome = _drain(outcome)
     return Reply(
-        jsonrpc.result(ctx.request_id, _decorate(ctx, method, outcome)), 200, dict(ctx.response_headers)
+        jsonrpc.result(ctx.request_id, decorate(ctx, method, outcome)), 200, dict(ctx.response_headers)
     )
 
 
@@ -74,7 +74,7 @@ def _wanted(level: str, threshold: str | None) -> bool:
     return threshold is not None and level in levels and levels.index(level) >= levels.index(threshold)
 
 
-def _notification(event: Any, progress_token: Any, threshold: str | None) -> dict[str, Any] | None:
+def event_notification(event: Any, progress_token: Any, threshold: str | None) -> dict[str, Any] | None:
     if isinstance(event, Progress) and progress_token is not None:
         params = {"progressToken": progress_token, "progress": event.progress}
         params.update(
@@ -116,7 +116,7 @@ class _ToolStream:
         raise NotImplementedError
 
     def _result(self, result: dict[str, Any]) -> dict[str, Any]:
-        return jsonrpc.result(self.ctx.request_id, _decorate(self.ctx, self.method, result))
+        return jsonrpc.result(self.ctx.request_id, decorate(self.ctx, self.method, result))
 
 
 class _EventStream(_ToolStream):
@@ -130,7 +130,7 @@ class _EventStream(_ToolStream):
             except StopIteration as stop:
                 result = stop.value
                 break
-            note = _notification(event, self.ctx.progress_token, threshold)
+            note = event_notification(event, self.ctx.progress_token, threshold)
             if note is not None:
                 yield sse(note)
         yield sse(self._result(result))

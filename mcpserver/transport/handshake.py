@@ -1,6 +1,8 @@
 """The 2025 handshake era: ``initialize`` opens a session (``Mcp-Session-Id``) that later requests name;
 the version is the session's, else the ``MCP-Protocol-Version`` header's (2025-03-26 when absent);
-a session id that does not load for this caller is ``SessionNotFound``.
+a session id that does not load for this caller is ``SessionNotFound``. A session keeps the client's
+capabilities: a ``tools/call`` that may ask the client something runs as ``interactive`` says, and the
+client's answers (JSON-RPC responses) go to the call waiting for them (``clientrequests.deliver``).
 JSON-RPC batches exist only in 2025-03-26; their members share one deadline and are answered as JSON.
 """
 
@@ -14,6 +16,7 @@ from ..exceptions import InvalidRequest, McpError, MethodNotFound, SessionNotFou
 from ..methods import LEGACY
 from ..methods.context import Context
 from ..methods.lifecycle import HANDSHAKE_VERSIONS
+from . import clientrequests, interactive
 from .answers import answer
 from .exchange import ACCEPTED, Exchange, Reply, Streamed, error_reply, unsupported_header
 
@@ -48,8 +51,15 @@ def handle(obj: Any, exchange: Exchange) -> Reply | Streamed:
     message = jsonrpc.message(obj)
     session_id, state = _session(exchange, message.method)
     if not message.is_request:
-        return ACCEPTED
+        return _accept(obj, message, exchange, session_id)
     return _legacy_request(message, exchange, (state or {}).get("version", version), session_id, state)
+
+
+def _accept(obj: Any, message: jsonrpc.Message, exchange: Exchange, session_id: str | None) -> Reply:
+    """A notification (not acted on) or the client's answer to a request of ours: 202."""
+    if message.method is None:
+        clientrequests.deliver(obj, session_id, exchange.token)
+    return ACCEPTED
 
 
 def _legacy_request(
@@ -71,8 +81,11 @@ def _legacy_request(
         request_id=message.id,
         session_id=session_id,
         log_level=(state or {}).get("log_level"),
+        client_capabilities=(state or {}).get("capabilities") or {},
         deadline=exchange.deadline,
     )
+    if interactive.applies(ctx, method, exchange):
+        return interactive.answer(ctx, method, exchange)
     return answer(ctx, method, exchange)
 
 
@@ -102,7 +115,7 @@ def _batch_member(item: Any, exchange: Exchange, version: str, session_id: str |
         if message.method == "initialize":
             raise InvalidRequest("initialize must not be part of a batch")
         if not message.is_request:
-            return ACCEPTED
+            return _accept(item, message, exchange, session_id)
         return _legacy_request(message, exchange, version, session_id)  # type: ignore[return-value]
     except McpError as exc:
         return error_reply(exc, jsonrpc.peek_id(item), "legacy")

@@ -7,8 +7,8 @@ a cache folder on first use. Where the suite cannot run (no ``npm``, or the inst
 fails under CI (``CI=true``, as ``.ci/run`` runs, which installs Debian's ``nodejs`` and ``npm`` when
 missing) and is skipped, with the reason, on a developer's machine. Each revision's frozen
 requirement set must pass except the expected failures below, which need what this server does
-not offer: server-to-client requests (sampling, elicitation, the input-required family), resource
-subscriptions, and the optional tasks extension.
+not offer: the 2026-07-28 input-required family, resource subscriptions, and the optional tasks
+extension.
 """
 
 from __future__ import annotations
@@ -34,11 +34,6 @@ CACHE = Path(os.environ.get("MCP_CONFORMANCE_CACHE", Path.home() / ".cache" / "m
 
 EXPECTED_FAILURES = {
     "2025-11-25": [
-        # Server-to-client requests: this server never sends requests to the client.
-        "tools-call-sampling",
-        "tools-call-elicitation",
-        "elicitation-sep1034-defaults",
-        "elicitation-sep1330-enums",
         # Resource subscriptions (and their update notifications) are not offered.
         "resources-subscribe",
         "resources-unsubscribe",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 import uuid
 
@@ -11,7 +13,8 @@ from sharedstate.embedded import EmbeddedState
 from sharedstate.redis import RedisState
 from tests.helpers import redis_available
 
-REDIS = "redis://127.0.0.1:6379/14"
+# The Redis database the back end's tests use (TEST_REDIS_URL picks another).
+REDIS = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
 
 
 def wait_for_feed(state, topic="t", timeout=5.0):
@@ -105,3 +108,69 @@ def test_clear_deletes_every_key_of_this_state_and_no_other(state):
     state.set("b", 2, None)
     state.clear()
     assert state.get_many(["a", "b"]) == {}
+
+
+# --- messages to a waiting request ---
+
+
+def receive_in_thread(state, channel, timeout=5.0):
+    """Start a receiver in another thread; join() returns what it received and how long it waited."""
+    outcome = {}
+
+    def run():
+        started = time.monotonic()
+        outcome["message"] = state.receive(channel, timeout)
+        outcome["waited"] = time.monotonic() - started
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def join():
+        thread.join(timeout + 5)
+        return outcome["message"], outcome["waited"]
+
+    return join
+
+
+def test_a_message_sent_before_anyone_waits_is_received_later(state):
+    state.send("answers:1", {"result": {"action": "accept"}}, 60)
+    assert state.receive("answers:1", 1) == {"result": {"action": "accept"}}
+    assert state.receive("answers:1", 0.2) is None  # received once
+
+
+def test_messages_come_oldest_first_and_channels_are_apart(state):
+    for n in range(3):
+        state.send("a", {"n": n}, 60)
+    state.send("b", {"n": "b"}, 60)
+    assert [state.receive("a", 1) for _ in range(3)] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert state.receive("b", 1) == {"n": "b"}
+
+
+def test_receive_waits_for_its_timeout_then_answers_none(state):
+    started = time.monotonic()
+    assert state.receive("nothing", 0.3) is None
+    assert 0.25 <= time.monotonic() - started < 1.5
+
+
+def test_a_waiting_receiver_gets_a_message_sent_after_it_began_waiting_at_once(state):
+    join = receive_in_thread(state, "waiting")
+    time.sleep(0.2)  # the receiver waits already
+    state.send("waiting", {"result": {"ok": True}}, 60)
+    message, waited = join()
+    assert message == {"result": {"ok": True}}
+    assert waited < 0.2 + 0.5
+
+
+def test_a_channel_keeps_at_most_max_messages(state):
+    from sharedstate import MAX_MESSAGES
+
+    for n in range(MAX_MESSAGES + 3):
+        state.send("full", {"n": n}, 60)
+    received = [state.receive("full", 0.05) for _ in range(MAX_MESSAGES + 3)]
+    assert [m["n"] for m in received if m is not None] == list(range(MAX_MESSAGES))
+
+
+def test_an_undelivered_message_expires(state):
+    state.send("short", {"n": 1}, 1)
+    time.sleep(2.1)
+    assert state.receive("short", 0.05) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,71 @@ def test_a_live_counter_is_incremented_without_trying_to_create_it_again(monkeyp
     assert len(adds) == 1
     assert [state.incr("test-counter", 20, 60) for _ in range(3)] == [40, 60, 80]
     assert len(adds) == 1
+
+
+# --- messages ---
+
+
+@pytest.mark.django_db
+def test_a_message_for_a_receiver_in_this_process_is_handed_over_without_the_database():
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.sharedstate.test_contract import receive_in_thread
+
+    state = EmbeddedState()
+    join = receive_in_thread(state, "here")
+    time.sleep(0.2)  # the receiver waits already
+    with CaptureQueriesContext(connection) as queries:
+        state.send("here", {"result": {"n": 1}}, 60)
+    assert len(queries) == 0
+    message, waited = join()
+    assert message == {"result": {"n": 1}}
+    assert waited < 0.2 + 0.1
+
+
+@pytest.mark.django_db(transaction=True)  # the receiver's thread reads what the test's connection wrote
+def test_without_a_feed_the_receiver_reads_the_cache_every_poll_interval():
+    """A database other than SQLite (no feed): what another process stored arrives within POLL_SECONDS."""
+    from sharedstate.embedded import POLL_SECONDS
+    from tests.sharedstate.test_contract import receive_in_thread
+
+    class WithoutFeed(EmbeddedState):
+        def version(self, topic):
+            return None
+
+    receiver, other_process = WithoutFeed(), WithoutFeed()
+    join = receive_in_thread(receiver, "polled")
+    time.sleep(0.25)
+    sent = time.monotonic()
+    other_process.send("polled", {"n": 2}, 60)
+    message, waited = join()
+    assert message == {"n": 2}
+    assert time.monotonic() - sent < POLL_SECONDS + 0.3
+
+
+def test_a_message_crosses_processes_on_one_sqlite_database(tmp_path):
+    """Two processes of the embedded default: the receiver learns of the stored message from the
+    change feed's slot file, within FEED_POLL_SECONDS and a cache read."""
+    import json
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", DJANGO_SETTINGS_MODULE="config.settings")
+    run = {"cwd": str(ROOT), "env": env, "text": True}
+    subprocess.run([sys.executable, "manage.py", "createcachetable"], check=True, capture_output=True, **run)
+    setup = "import django, json, time; django.setup(); import sharedstate; "
+    receive = (
+        "print('waiting', flush=True); m = sharedstate.receive('x', 20); print(json.dumps([m, time.time()]))"
+    )
+    receiver = subprocess.Popen([sys.executable, "-c", setup + receive], stdout=subprocess.PIPE, **run)
+    try:
+        assert receiver.stdout.readline().strip() == "waiting"
+        time.sleep(0.3)  # the receiver waits already
+        send = "sharedstate.send('x', {'n': 3}); print(time.time())"
+        sender = subprocess.run([sys.executable, "-c", setup + send], check=True, capture_output=True, **run)
+        message, received_at = json.loads(receiver.stdout.readline())
+    finally:
+        receiver.kill()
+        receiver.wait()
+    assert message == {"n": 3}
+    assert received_at - float(sender.stdout) < 0.2

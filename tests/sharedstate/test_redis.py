@@ -115,7 +115,9 @@ def test_keys_live_under_the_prefix_as_json(state):
 def test_announcements_stay_within_their_database():
     """PUBLISH ignores database numbers: two deployments on one server, same prefix, other databases."""
     ours = RedisState(REDIS, key_prefix="same", options={"socket_timeout": 1})
-    theirs = RedisState(REDIS.rsplit("/", 1)[0] + "/11", key_prefix="same", options={"socket_timeout": 1})
+    base, database = REDIS.rsplit("/", 1)
+    elsewhere = f"{base}/{(int(database) + 1) % 16}"  # another database on the same server
+    theirs = RedisState(elsewhere, key_prefix="same", options={"socket_timeout": 1})
     try:
         first = wait_for_feed(ours, "t")
         theirs.announce("t")
@@ -140,3 +142,38 @@ def test_one_client_serves_every_key_operation_and_reconnects_after_a_drop(state
     assert killed == 1
     assert state.get_many(["k", "a"]) == {"k": "v", "a": 1}
     assert state.client is client
+
+
+# --- messages ---
+
+
+def test_a_message_from_another_instance_reaches_a_receiver_waiting_already(state):
+    from tests.sharedstate.test_contract import receive_in_thread
+
+    other = RedisState(REDIS, key_prefix=state.prefix.rstrip(":"), options={"socket_timeout": 1})
+    try:
+        join = receive_in_thread(state, "answer")
+        time.sleep(0.2)
+        other.send("answer", {"result": {}}, 60)
+        message, waited = join()
+    finally:
+        other.close()
+    assert message == {"result": {}}
+    assert waited < 0.2 + 0.3
+
+
+def test_waiting_longer_than_the_socket_timeout_is_not_a_dead_server(state):
+    """BLPOP is asked for in slices shorter than the client's socket timeout (1 s here)."""
+    started = time.monotonic()
+    assert state.receive("quiet", 2.5) is None
+    assert 2.4 <= time.monotonic() - started < 3.5
+
+
+def test_messages_live_in_a_list_under_the_prefix_that_expires(state):
+    state.send("c", {"n": 1}, 60)
+    admin = redis.Redis.from_url(REDIS)
+    name = state.prefix + "sharedstate:messages:c"
+    assert admin.lrange(name, 0, -1) == [b'{"n":1}']
+    assert 0 < admin.ttl(name) <= 60
+    state.clear()
+    assert admin.exists(name) == 0
