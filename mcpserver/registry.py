@@ -7,7 +7,8 @@ invalid input schema fails at start-up.
 
 This module is the import path for capability modules: with the decorators (``decorators``) it
 exports the names a capability function uses (``ToolError``, ``NotFound``, ``Forbidden``,
-``Progress``, ``Log``, ``PromptArgument``).
+``Progress``, ``Log``, ``PromptArgument``; ``Elicited``, ``ClientCannot`` and ``Question``, the
+questions ``ctx.ask`` asks together).
 """
 
 from __future__ import annotations
@@ -33,13 +34,17 @@ from .definitions import (
     Tool,
     ToolError,
 )
+from .interaction import ClientCannot, Elicited, Question
 
 __all__ = [
+    "ClientCannot",
+    "Elicited",
     "Forbidden",
     "Log",
     "NotFound",
     "Progress",
     "PromptArgument",
+    "Question",
     "Registry",
     "ToolError",
     "build_registry",
