@@ -15,7 +15,8 @@ sent: the function gets ``ClientCannot``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,13 +49,13 @@ class Rounds:
 
     def __init__(
         self,
-        binding: state.Binding,
+        bind: Callable[[], state.Binding],
         capabilities: dict[str, Any],
         responses: dict[str, Any],
         sealed: dict[str, Any] | None = None,
     ) -> None:
         sealed = sealed or {}
-        self.binding, self.capabilities, self.responses = binding, capabilities, responses
+        self.bind, self.capabilities, self.responses = bind, capabilities, responses
         self.round: int = sealed.get("r", 1)
         self.earlier: dict[str, list[Any]] = sealed.get("a", {})  # key -> [fingerprint, answer]
         self.pending: dict[str, str] = sealed.get("p", {})  # key -> fingerprint: asked in the last round
@@ -102,7 +103,7 @@ class Rounds:
     def _incomplete(self, missing: dict[str, Any], fingerprints: dict[str, str]) -> dict[str, Any]:
         answers = {**self.earlier, **self.taken}
         content = {"r": self.round + 1, "a": answers, "p": fingerprints, "s": self.state}
-        return {"inputRequests": missing, "requestState": state.seal(self.binding, content)}
+        return {"inputRequests": missing, "requestState": state.seal(self.bind(), content)}
 
     def _detail(self, missing: dict[str, Any]) -> str:
         asked = ", ".join(f"{key} ({request['method']})" for key, request in missing.items())
@@ -119,8 +120,11 @@ def resume(ctx: Any, method: str, target: str, arguments: Any) -> Rounds:
     for key, response in responses.items():
         if not isinstance(response, dict):
             raise InvalidParams(f"inputResponses[{key!r}] must be an object (the client's result)")
-    binding = state.Binding(
-        ctx.token.subject, ctx.token.client_id, method, target, audit.digest(arguments or {})[1]
-    )
-    sealed = state.unseal(params["requestState"], binding) if "requestState" in params else None
-    return Rounds(binding, ctx.client_capabilities or {}, responses, sealed)
+    bind = functools.partial(_binding, ctx.token, method, target, arguments)
+    sealed = state.unseal(params["requestState"], bind()) if "requestState" in params else None
+    return Rounds(bind, ctx.client_capabilities or {}, responses, sealed)
+
+
+def _binding(token: Any, method: str, target: str, arguments: Any) -> state.Binding:
+    """Made when a state is sealed or opened: a call that asks nothing never digests its arguments."""
+    return state.Binding(token.subject, token.client_id, method, target, audit.digest(arguments or {})[1])

@@ -20,7 +20,8 @@ _CAPABILITIES = {
 
 def ask(ctx: Any, method: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Send ``method`` with ``params`` to the client of ``ctx``'s call and return its result, waiting at
-    most ``timeout`` seconds; ``ClientCannot`` when the client cannot be asked (here: always)."""
+    most ``timeout`` seconds (``math.inf``: no deadline); ``ClientCannot`` when the client cannot be asked
+    (here: always)."""
     raise ClientCannot(
         _CAPABILITIES.get(method, method),
         f"This server cannot send {method} to 2025-era clients yet; a 2026-07-28 client can be asked",
