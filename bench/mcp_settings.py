@@ -1,5 +1,5 @@
-"""Settings for the ``/mcp`` section: the project's settings plus ``typed_echo`` (``bench.typed``) and
-``drf_echo`` (``bench.drf_echo``)."""
+"""Settings for the ``/mcp`` section: the project's settings plus ``typed_echo`` (``bench.typed``),
+``drf_echo`` (``bench.drf_echo``) and ``confirm_echo`` (``bench.asking``)."""
 
 from config.settings import *  # noqa: F403
 from config.settings import MCPSERVER
@@ -8,6 +8,6 @@ MCPSERVER = {
     **MCPSERVER,
     "CAPABILITIES": [
         *("mcpserver.tools", "mcpserver.prompts", "mcpserver.resources"),
-        *("bench.typed", "bench.drf_echo"),
+        *("bench.typed", "bench.drf_echo", "bench.asking"),
     ],
 }

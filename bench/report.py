@@ -12,7 +12,8 @@ import dev
 
 SECTION_TITLES = {
     "serving": "Serving command comparison (SQLite + database cache)",
-    "mcp": "/mcp tools/call echo next to the plain view, typed_echo (type hints), drf_echo (DRF)",
+    "mcp": "/mcp tools/call echo next to the plain view, typed_echo (type hints), drf_echo (DRF), and the two "
+    "rounds of an input-required call",
     "tokens": "Token endpoint",
     "growth": "Growth: /mcp at 64 clients, empty versus grown database",
 }

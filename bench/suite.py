@@ -11,9 +11,12 @@ production serving command of ``dev.py serve`` on a fresh database, with wrk on 
   the whole middleware stack, no database), ``/mcp`` tools/call ``echo`` and client_credentials tokens;
 - ``mcp``: ``/mcp`` tools/call ``echo`` (JWT verification, revocation check, scope check, audit)
   next to the plain view, to ``typed_echo`` (``bench/typed.py``: the same tool in the type-hint
-  style, its arguments validated by pydantic) and to ``drf_echo`` (``bench/drf_echo.py``: the same
-  fields in a DRF serializer, which validates them; the server runs ``bench.mcp_settings``), on the
-  embedded default (SQLite + database cache) and on PostgreSQL + Redis;
+  style, its arguments validated by pydantic), to ``drf_echo`` (``bench/drf_echo.py``: the same
+  fields in a DRF serializer, which validates them) and to the two rounds of a 2026-07-28
+  input-required call of ``confirm_echo`` (``bench/asking.py``: round 1 asks, with a sealed
+  requestState; round 2 brings the answer and that state, one state for the whole run), the server
+  running ``bench.mcp_settings``, on the embedded default (SQLite + database cache) and on
+  PostgreSQL + Redis;
   at the highest client count the pair runs ``--runs`` times (alternating) and the median run is
   reported, every run's figures in the notes;
 - ``tokens``: client_credentials and refresh-token rotation (each request spends a fresh refresh
@@ -205,12 +208,57 @@ def drf_call(token: str) -> Scenario:
     return mcp_call(token, params=params, label="/mcp tools/call drf_echo (DRF serializer)")
 
 
+MODERN = "2026-07-28"
+
+
+def input_required_calls(server: LiveServer, token: str) -> list[Scenario]:
+    """The two rounds of tools/call ``confirm_echo`` (2026-07-28): the first asks; the second answers with
+    the requestState of one first round made here (a state serves any number of identical retries)."""
+    import httpx
+
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+    }
+    first = {"name": "confirm_echo", "arguments": {"message": "hello"}, "_meta": meta}
+    headers = (
+        ("Accept", "application/json, text/event-stream"),
+        ("MCP-Protocol-Version", MODERN),
+        ("Mcp-Method", "tools/call"),
+        ("Mcp-Name", "confirm_echo"),
+    )
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": first}
+    asked = httpx.post(
+        server.url + "/mcp",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", **dict(headers)},
+        timeout=30,
+    ).json()["result"]
+    answered = {**first, "inputResponses": {"confirm": {"action": "accept", "content": {"ok": True}}}}
+    answered["requestState"] = asked["requestState"]
+    return [
+        Scenario(
+            f"/mcp input required, round {number}: {what}",
+            "POST",
+            "/mcp",
+            json.dumps({"jsonrpc": "2.0", "id": number, "method": "tools/call", "params": params}),
+            f"Bearer {token}",
+            content_type="application/json",
+            headers=headers,
+        )
+        for number, what, params in ((1, "asks", first), (2, "answer + requestState", answered))
+    ]
+
+
 def mcp(suite: Suite) -> None:
     for label, postgres in backends(suite):
-        server = start(postgres=postgres, env={"DJANGO_SETTINGS_MODULE": "bench.mcp_settings"})
+        # One sealed requestState serves the whole section: it must outlive it.
+        env = {"DJANGO_SETTINGS_MODULE": "bench.mcp_settings", "MCP_INPUT_STATE_SECONDS": str(86400)}
+        server = start(postgres=postgres, env=env)
         try:
             token = server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400)
             scenarios = [PLAIN, mcp_call(token), typed_call(token), drf_call(token)]
+            scenarios += input_required_calls(server, token)
             warm_up(server, scenarios, suite.args.warmup)
             for clients in suite.args.clients:
                 runs = suite.args.runs if clients == max(suite.args.clients) else 1

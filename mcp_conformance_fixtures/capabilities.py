@@ -1,9 +1,11 @@
 """The conformance suite's fixture tools, prompts and resources (``MCPSERVER["FIXTURE_PACK"] = True``).
 
-Names, arguments and payloads are the ones the suite's server scenarios call. The sampling and
-elicitation tools ask the client through ``mcpserver.transport.clientrequests.ask`` (2025 sessions).
-Scenarios of the 2026-07-28 input-required family and subscriptions are not served: their tools answer
-with a tool error, and the conformance test lists them as expected failures (``EXPECTED_FAILURES`` in
+Names, arguments and payloads are the ones the suite's server scenarios call. The input-required
+family (2026-07-28) asks through the author API (``ctx.elicit``, ``ctx.sample``, ``ctx.list_roots``,
+``ctx.ask``); the keys the suite looks for are given as ``key=``. The 2025-era sampling and elicitation
+tools ask the client through ``mcpserver.transport.clientrequests.ask`` (2025 sessions). Scenarios of
+subscriptions are not served: their tools answer with a tool error, and the conformance test lists them
+as expected failures (``EXPECTED_FAILURES`` in
 ``tests/e2e/test_mcp_conformance.py``).
 """
 
@@ -13,7 +15,17 @@ import base64
 import json
 import time
 
-from mcpserver.registry import Log, Progress, PromptArgument, ToolError, prompt, resource, tool
+from mcpserver.registry import (
+    ClientCannot,
+    Log,
+    Progress,
+    PromptArgument,
+    Question,
+    ToolError,
+    prompt,
+    resource,
+    tool,
+)
 from mcpserver.transport.clientrequests import ask
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
@@ -283,6 +295,91 @@ def json_schema_2020_12(ctx, **arguments):
 )
 def x_mcp_header(ctx, region: str = "", level: int = 0):
     return f"region={region} level={level}"
+
+
+NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+CONFIRM = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+
+
+def _said(sampled: dict) -> str:
+    content = sampled["content"]
+    return content.get("text", "") if isinstance(content, dict) else ""
+
+
+@tool("test_input_required_result_elicitation", description="Asks the user's name", input_schema=OBJECT)
+def input_required_elicitation(ctx):
+    answer = ctx.elicit("What is your name?", NAME, key="user_name")
+    return f"Hello, {answer.content['name']}!" if answer.accepted else f"No name given ({answer.action})."
+
+
+@tool("test_input_required_result_sampling", description="Asks the client's model", input_schema=OBJECT)
+def input_required_sampling(ctx):
+    sampled = ctx.sample("What is the capital of France?", max_tokens=100, key="capital_question")
+    return f"The model said: {_said(sampled)}"
+
+
+@tool("test_input_required_result_list_roots", description="Asks for the client's roots", input_schema=OBJECT)
+def input_required_list_roots(ctx):
+    found = ctx.list_roots(key="client_roots")
+    return "Roots: " + ", ".join(root["uri"] for root in found)
+
+
+@tool(
+    "test_input_required_result_request_state", description="Keeps state between rounds", input_schema=OBJECT
+)
+def input_required_request_state(ctx):
+    first_request = ctx.state.setdefault("first_request", ctx.request_id)
+    answer = ctx.elicit("Please confirm", CONFIRM, key="confirm")
+    confirmed = answer.accepted and answer.content["ok"]
+    return f"state-ok: confirmed={confirmed}, first request {first_request}"
+
+
+@tool("test_input_required_result_tampered_state", description="Asks for a confirmation", input_schema=OBJECT)
+def input_required_tampered_state(ctx):
+    answer = ctx.elicit("Please confirm", CONFIRM, key="confirm")
+    return f"Confirmed: {answer.accepted}"
+
+
+@tool(
+    "test_input_required_result_multiple_inputs", description="Asks three things at once", input_schema=OBJECT
+)
+def input_required_multiple_inputs(ctx):
+    named, greeting, found = ctx.ask(
+        Question.elicitation("What is your name?", NAME, key="user_name"),
+        Question.sampling("Generate a greeting", max_tokens=50, key="greeting"),
+        Question.roots(key="client_roots"),
+    )
+    name = named.content["name"] if named.accepted else "stranger"
+    return f"{_said(greeting)} {name} ({len(found)} roots)"
+
+
+@tool("test_input_required_result_multi_round", description="Asks two things in turn", input_schema=OBJECT)
+def input_required_multi_round(ctx):
+    name = ctx.elicit("Step 1: What is your name?", NAME, key="step1")
+    color_schema = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
+    color = ctx.elicit("Step 2: What is your favorite color?", color_schema, key="step2")
+    return f"{name.content['name']} likes {color.content['color']}."
+
+
+@tool(
+    "test_input_required_result_capabilities",
+    description="Asks the user, or the model when the client cannot ask the user",
+    input_schema=OBJECT,
+)
+def input_required_capabilities(ctx):
+    try:
+        answer = ctx.elicit("What is your name?", NAME, key="user_name")
+        return f"The user said: {answer.content['name'] if answer.accepted else answer.action}"
+    except ClientCannot:
+        return f"The model said: {_said(ctx.sample('Suggest a name', max_tokens=20, key='name_suggestion'))}"
+
+
+@prompt("test_input_required_result_prompt", description="A prompt that asks the user for its context")
+def input_required_prompt(ctx):
+    schema = {"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]}
+    answer = ctx.elicit("What context should the prompt use?", schema, key="user_context")
+    context = answer.content["context"] if answer.accepted else "none"
+    return f"Answer with this context in mind: {context}"
 
 
 @prompt("test_simple_prompt", description="A simple prompt without arguments")

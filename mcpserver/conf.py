@@ -86,6 +86,8 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_SPOOL_DIR": None,
     "AUDIT_RETENTION_DAYS": 90,  # manage.py prune_audit deletes records older than this
     "POLICY_CACHE_SECONDS": 5,  # without a change feed: how often tool policies are re-read (policies.py)
+    # 2026-07-28 input-required rounds: how long a sealed requestState may be echoed back.
+    "INPUT_STATE_SECONDS": 600,
 }
 
 

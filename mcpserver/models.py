@@ -70,7 +70,8 @@ class AuditRecordQuerySet(models.QuerySet):
         return self.filter(subject=subject)
 
     def failures(self) -> AuditRecordQuerySet:
-        return self.exclude(outcome=AuditRecord.Outcome.OK)
+        """Uses that did not succeed (an input-required round is a step of one that goes on)."""
+        return self.exclude(outcome__in=[AuditRecord.Outcome.OK, AuditRecord.Outcome.INPUT_REQUIRED])
 
     def older_than(self, cutoff) -> AuditRecordQuerySet:
         return self.filter(created__lt=cutoff)
@@ -94,6 +95,7 @@ class AuditRecord(models.Model):
         CANCELLED = "cancelled"
         TIMEOUT = "timeout"
         DENIED = "denied"  # refused for a missing scope or role, or switched off by a policy
+        INPUT_REQUIRED = "input_required"  # a 2026-07-28 round that asked the client; a retry goes on
 
     # No B-tree on the columns: every index is work on every insert, and the trail takes a row per
     # audited call (see InsertionOrderIndex); subject lookups are rare and the admin's search is a

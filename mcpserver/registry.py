@@ -7,7 +7,8 @@ invalid input schema fails at start-up.
 
 This module is the import path for capability modules: with the decorators (``decorators``) it
 exports the names a capability function uses (``ToolError``, ``NotFound``, ``Forbidden``,
-``Progress``, ``Log``, ``PromptArgument``, and the ``ClientRequestError`` family).
+``Progress``, ``Log``, ``PromptArgument``, the ``ClientRequestError`` family; ``Elicited``,
+``ClientCannot`` and ``Question``, the questions ``ctx.ask`` asks together).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .definitions import (
     Tool,
     ToolError,
 )
+from .interaction import ClientCannot, Elicited, Question
 
 __all__ = [
     "CallCancelled",
@@ -46,12 +48,15 @@ __all__ = [
     "ClientRefused",
     "ClientRequestError",
     "ClientTimeout",
+    "ClientCannot",
     "ClientUnreachable",
+    "Elicited",
     "Forbidden",
     "Log",
     "NotFound",
     "Progress",
     "PromptArgument",
+    "Question",
     "Registry",
     "ToolError",
     "build_registry",

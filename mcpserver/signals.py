@@ -2,8 +2,9 @@
 
 from django.dispatch import Signal
 
-# Sent by audit.Trail once per capability use: kind ("tool", "prompt", "resource"), name, outcome
-# (an AuditRecord.Outcome value: ok, error, invalid, cancelled or denied) and duration_ms.
+# Sent by audit.Trail once per capability use: kind ("tool", "prompt", "resource"), name, outcome (an
+# AuditRecord.Outcome value: ok, error, invalid, cancelled, timeout, denied or input_required) and
+# duration_ms.
 capability_used = Signal(use_caching=True)  # sent on every call: receivers cached per sender
 # Sent when /mcp refuses a request's credentials: error, an InvalidToken or InsufficientScope
 # (sender: its class). Nothing of the token itself is passed.

@@ -46,6 +46,8 @@ def _development_secret_key() -> str:
 
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = env("SECRET_KEY") or _development_secret_key()
+# Former secrets, still accepted (Django's signing, and sealed MCP requestState) after a rotation.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 # --- public URLs: one issuer string and one canonical MCP resource, byte-identical everywhere ---
 PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

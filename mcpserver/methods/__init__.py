@@ -2,9 +2,11 @@
 
 One small function per method, grouped by area: ``lifecycle`` (versions, ``server/discover``,
 ``initialize``, ``ping``, ``logging/setLevel``), ``tools``, ``prompts`` (with ``completion/complete``),
-``resources``. Each takes the request's ``context.Context`` and returns a result dict, or a
-``context.Stream`` that the transport writes as it is produced. ``MODERN`` (2026-07-28) and ``LEGACY``
-(the 2025 handshake era) map a method name to its ``Method``; a name in neither is unknown.
+``resources``. Each takes the request's ``context.Context`` and returns a result dict, a
+``context.Stream`` that the transport writes as it is produced, or (``tools/call``, ``prompts/get`` and
+``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete`` input-required answer.
+``MODERN`` (2026-07-28) and ``LEGACY`` (the 2025 handshake era) map a method name to its ``Method``;
+a name in neither is unknown.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..interaction.rounds import Incomplete
 from .context import Context, Stream
 from .lifecycle import discover, initialize, ping, set_level
 from .prompts import complete, prompts_get, prompts_list
@@ -25,7 +28,7 @@ class Method:
     """How a method is answered: its handler, for a cacheable one the ``cacheScope`` and the setting of
     the ``ttlMs`` that its 2026-07-28 results carry, and whether it may ask the client something."""
 
-    handler: Callable[[Context], dict[str, Any] | Stream]
+    handler: Callable[[Context], dict[str, Any] | Incomplete | Stream]
     cache_scope: str | None = None  # 2026-07-28 results of cacheable methods carry ttlMs and cacheScope
     ttl_setting: str = "LIST_TTL_MS"
     may_ask: bool = False  # whether it may send requests to the client (transport.interactive)

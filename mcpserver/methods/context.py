@@ -3,7 +3,8 @@ the caller may use.
 
 The caller as a capability function sees it: ``ctx.user`` and ``ctx.client`` (Django objects, loaded
 on first use through ``callers``), ``ctx.roles`` and ``ctx.scopes`` (the token's: the ones every access
-decision of this request used), ``ctx.request_id``; ``ctx.require`` is an object-level check.
+decision of this request used), ``ctx.request_id``; ``ctx.require`` is an object-level check;
+``ctx.elicit``, ``ctx.sample``, ``ctx.list_roots`` and ``ctx.ask`` ask the client (``interaction``).
 
 Access: an item needs its family's scope (``TOOLS_SCOPE``, ``PROMPTS_SCOPE``, else ``READ_SCOPE``) plus
 its own scopes, one of its roles when it names any, and not to be switched off by a tool policy.
@@ -24,11 +25,12 @@ from .. import audit, callers, conf, policies
 from ..auth import AccessToken
 from ..definitions import Definition, Forbidden, Tool
 from ..exceptions import InsufficientScope, InvalidParams
+from ..interaction.asking import Asking, Unreachable
 from ..registry import Registry
 
 
 @dataclass
-class Context:
+class Context(Asking):
     """One request as a method (and a tool, prompt or resource function) sees it."""
 
     token: AccessToken
@@ -49,6 +51,8 @@ class Context:
     # Where requests to the client go (transport.clientrequests.Outbox): set for a call that may ask
     # the client something (transport.interactive), None otherwise.
     outbox: Any = None
+    # What this request may ask the client: set by interaction.asking.begin for the methods that may ask.
+    interaction: Any = field(default_factory=Unreachable)
 
     def remaining(self) -> float:
         """Seconds left before this call's deadline (infinite without one; never negative)."""

@@ -2,7 +2,8 @@
 arguments or a template's variables; a fixed resource may be named, and gets none).
 
 A prompt function's ``NotFound`` (or ``Forbidden``: audited as denied) is an invalid-params error
-naming what was not found.
+naming what was not found. It may ask the client (``ctx.elicit``, ...): in the 2026-07-28 era a
+question without an answer yet is an ``input_required`` answer; an uncaught ``ClientCannot`` is -32021.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 from .. import audit, completions, conf, pagination, results
 from ..definitions import Definition, Forbidden, NotFound, Prompt
 from ..exceptions import InvalidParams
+from ..interaction.asking import begin, refusal
+from ..interaction.questions import ClientCannot
+from ..interaction.rounds import Incomplete, InputRequired
 from ..schemas import SchemaError
 from .context import Context, allowed, call_arguments, scope_hint, usable
 
@@ -39,7 +43,7 @@ def _prompt_arguments(ctx: Context, prompt: Prompt) -> dict[str, str]:
         raise InvalidParams(f"Invalid arguments: {exc}") from None
 
 
-def prompts_get(ctx: Context) -> dict[str, Any]:
+def prompts_get(ctx: Context) -> dict[str, Any] | Incomplete:
     name = ctx.params.get("name")
     if not isinstance(name, str):
         raise InvalidParams("prompts/get needs a prompt name")
@@ -50,8 +54,15 @@ def prompts_get(ctx: Context) -> dict[str, Any]:
     except InvalidParams as exc:
         trail.done("invalid", exc.message)
         raise
+    begin(ctx, trail, "prompts/get", name, ctx.params.get("arguments"))
     try:
         messages = results.messages(prompt.handler(ctx, **arguments))
+    except InputRequired as exc:
+        trail.done("input_required", exc.detail)
+        return Incomplete(exc.result)
+    except ClientCannot as exc:
+        trail.done("invalid", str(exc))
+        raise refusal(exc) from None
     except Forbidden as exc:
         trail.done("denied", exc.reason)
         raise InvalidParams(str(exc)) from None

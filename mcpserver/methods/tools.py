@@ -5,7 +5,9 @@ A call is audited once with its outcome. Arguments that break the tool's input s
 ``Forbidden`` (an object-level refusal) is answered as ``NotFound`` and audited as denied.
 Every call has a deadline (``TOOL_TIMEOUT_SECONDS``, or the batch's): a plain tool is timed out when
 it returns late; a generator tool is a ``Stream``, stopped between its steps once the deadline has
-passed, or when the client goes away.
+passed, or when the client goes away. A tool may ask the client (``ctx.elicit``, ...): in the 2026-07-28
+era a question without an answer yet ends the call with an ``input_required`` result (audited as
+such), and a question the client cannot be asked that the tool leaves uncaught is a tool error.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from .. import audit, conf, pagination, results
 from ..definitions import CallCancelled, Forbidden, Tool, ToolError
 from ..exceptions import InvalidParams, McpError, MissingClientCapability
 from ..headers import check_params
+from ..interaction.asking import begin
+from ..interaction.questions import ClientCannot
+from ..interaction.rounds import Incomplete, InputRequired
 from ..schemas import SchemaError
 from .context import Context, Stream, call_arguments, scope_hint, usable
 
@@ -54,12 +59,18 @@ def _timed_out(trail: audit.Trail, tool: Tool) -> dict[str, Any]:
     return results.tool_failure(f"The tool {tool.name!r} timed out (a call may take at most {seconds} s).")
 
 
-def _finish_tool(ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict[str, Any]:
+def _finish_tool(ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict | Incomplete:
     try:
         value = run()
         if ctx.expired:  # the work is done but the caller was promised an answer by now
             return _timed_out(trail, tool)
         result = results.tool_result(tool, value)
+    except InputRequired as exc:
+        trail.done("input_required", exc.detail)
+        return Incomplete(exc.result)
+    except ClientCannot as exc:
+        trail.done("error", str(exc))
+        return results.tool_failure(str(exc))
     except Forbidden as exc:
         trail.done("denied", exc.reason)
         return results.tool_failure(str(exc))
@@ -105,6 +116,12 @@ def _streamed_tool(
         raise
     except _DeadlinePassed:
         return _timed_out(trail, tool)
+    except InputRequired as exc:
+        trail.done("input_required", exc.detail)
+        return Incomplete(exc.result)
+    except ClientCannot as exc:
+        trail.done("error", str(exc))
+        return results.tool_failure(str(exc))
     except Forbidden as exc:
         trail.done("denied", exc.reason)
         return results.tool_failure(str(exc))
@@ -121,7 +138,7 @@ def _streamed_tool(
     return _finish_tool(ctx, trail, tool, lambda: value)
 
 
-def tools_call(ctx: Context) -> dict[str, Any] | Stream:
+def tools_call(ctx: Context) -> dict[str, Any] | Incomplete | Stream:
     name = ctx.params.get("name")
     if not isinstance(name, str):
         raise InvalidParams("tools/call needs a tool name")
@@ -135,6 +152,7 @@ def tools_call(ctx: Context) -> dict[str, Any] | Stream:
     except McpError as exc:
         trail.done("invalid", exc.message)
         raise
+    begin(ctx, trail, "tools/call", name, arguments)
     try:
         arguments, failure = _validated(ctx, arguments, tool)
     except Exception:  # the author's own validation code (a serializer's validate(), a validator) crashed

@@ -5,7 +5,7 @@ A stream is SSE (request-related notifications, then the response) when the clie
 something may be sent before the result; otherwise a JSON document, still streamed so that a client
 who leaves stops the work; a batch member is drained and answered as plain JSON. Closing a stream
 cancels the tool. 2026-07-28 results carry ``resultType`` and, for cacheable methods, ``ttlMs`` and
-``cacheScope``.
+``cacheScope``; an input-required answer (``Incomplete``, 2026-07-28 only) carries neither hint.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import conf, jsonrpc
 from ..definitions import Log, Progress
+from ..interaction.rounds import Incomplete
 from ..methods import Method
 from ..methods.context import Context, Stream
 from ..methods.lifecycle import LOG_LEVELS
@@ -28,7 +29,9 @@ JSON = "application/json"
 PROBE_SECONDS = 0.25
 
 
-def decorate(ctx: Context, method: Method, result: dict[str, Any]) -> dict[str, Any]:
+def decorate(ctx: Context, method: Method, result: dict[str, Any] | Incomplete) -> dict[str, Any]:
+    if isinstance(result, Incomplete):
+        return {**result.result, "resultType": "input_required"}
     if ctx.era == "modern":
         result = {**result, "resultType": "complete"}  # a copy: a tool may return a shared dict
         if method.cache_scope is not None:

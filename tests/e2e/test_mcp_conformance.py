@@ -7,8 +7,7 @@ a cache folder on first use. Where the suite cannot run (no ``npm``, or the inst
 fails under CI (``CI=true``, as ``.ci/run`` runs, which installs Debian's ``nodejs`` and ``npm`` when
 missing) and is skipped, with the reason, on a developer's machine. Each revision's frozen
 requirement set must pass except the expected failures below, which need what this server does
-not offer: the 2026-07-28 input-required family, resource subscriptions, and the optional tasks
-extension.
+not offer: resource subscriptions, and the optional tasks extension.
 """
 
 from __future__ import annotations
@@ -39,19 +38,6 @@ EXPECTED_FAILURES = {
         "resources-unsubscribe",
     ],
     "2026-07-28": [
-        # Multi-round input_required results (the 2026 form of sampling/elicitation/roots).
-        "input-required-result-basic-elicitation",
-        "input-required-result-basic-sampling",
-        "input-required-result-basic-list-roots",
-        "input-required-result-request-state",
-        "input-required-result-multiple-input-requests",
-        "input-required-result-multi-round",
-        "input-required-result-missing-input-response",  # a WARNING: no input_required re-request
-        "input-required-result-ignore-extra-params",  # a WARNING: its fixture tool does not exist here
-        "input-required-result-non-tool-request",
-        "input-required-result-result-type",
-        "input-required-result-tampered-state",
-        "input-required-result-capability-check",
         # The tasks extension (optional, not scored) is not offered.
         "tasks-lifecycle",
         "tasks-capability-negotiation",

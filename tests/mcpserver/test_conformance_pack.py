@@ -185,3 +185,55 @@ def test_mcp_param_headers(pack, mcp, arguments, headers, ok):
     else:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == -32020
+
+
+ALL_CAPS = {
+    "meta": {"io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "sampling": {}, "roots": {}}}
+}
+ACCEPT = {"action": "accept", "content": {"name": "Alice", "ok": True, "color": "blue", "context": "c"}}
+SAMPLED = {"role": "assistant", "content": {"type": "text", "text": "Paris"}, "model": "m"}
+ANSWERS = {"elicitation/create": ACCEPT, "sampling/createMessage": SAMPLED, "roots/list": {"roots": []}}
+
+
+@pytest.mark.parametrize(
+    ("name", "asked"),
+    [
+        ("test_input_required_result_elicitation", [["user_name"]]),
+        ("test_input_required_result_sampling", [["capital_question"]]),
+        ("test_input_required_result_list_roots", [["client_roots"]]),
+        ("test_input_required_result_request_state", [["confirm"]]),
+        ("test_input_required_result_tampered_state", [["confirm"]]),
+        ("test_input_required_result_multiple_inputs", [["user_name", "greeting", "client_roots"]]),
+        ("test_input_required_result_multi_round", [["step1"], ["step2"]]),
+        ("test_input_required_result_capabilities", [["user_name"]]),
+    ],
+)
+def test_input_required_fixtures_ask_with_the_keys_the_suite_expects(pack, mcp, name, asked):
+    params = {"name": name, "arguments": {}}
+    for keys in asked:
+        found = mcp.modern("tools/call", params, **ALL_CAPS).json()["result"]
+        assert found["resultType"] == "input_required" and list(found["inputRequests"]) == keys
+        responses = {key: ANSWERS[request["method"]] for key, request in found["inputRequests"].items()}
+        params = {**params, "inputResponses": responses, "requestState": found["requestState"]}
+    done = mcp.modern("tools/call", params, **ALL_CAPS).json()["result"]
+    assert done["resultType"] == "complete" and "isError" not in done, done
+    if name.endswith("request_state"):
+        assert "state-ok" in done["content"][0]["text"]
+
+
+def test_the_capability_fixture_asks_only_what_the_client_declared(pack, mcp):
+    meta = {"io.modelcontextprotocol/clientCapabilities": {"sampling": {}}}
+    found = mcp.modern("tools/call", {"name": "test_input_required_result_capabilities"}, meta=meta)
+    requests = found.json()["result"]["inputRequests"]
+    assert [request["method"] for request in requests.values()] == ["sampling/createMessage"]
+
+
+def test_the_input_required_prompt_fixture(pack, mcp):
+    first = mcp.modern("prompts/get", {"name": "test_input_required_result_prompt"}, **ALL_CAPS).json()[
+        "result"
+    ]
+    assert list(first["inputRequests"]) == ["user_context"]
+    retry = {"name": "test_input_required_result_prompt", "requestState": first["requestState"]}
+    retry["inputResponses"] = {"user_context": ACCEPT}
+    done = mcp.modern("prompts/get", retry, **ALL_CAPS).json()["result"]
+    assert done["messages"][0]["content"]["text"] == "Answer with this context in mind: c"
