@@ -9,6 +9,8 @@ from django.utils.module_loading import import_string
 
 from . import conf, issuers
 
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
 
 def _absolute(url: str) -> bool:
     parts = urlsplit(url)
@@ -73,10 +75,23 @@ def check_trusted_issuers(app_configs, **kwargs):
             import_string(parsed.caller_loader)
         except ImportError:
             message = f"caller_loader {parsed.caller_loader!r} cannot be imported"
-            errors.append(checks.Error(f"MCPSERVER TRUSTED_ISSUERS[{number}]: {message}.", id="mcpserver.E007"))
+            errors.append(
+                checks.Error(f"MCPSERVER TRUSTED_ISSUERS[{number}]: {message}.", id="mcpserver.E007")
+            )
         except ValueError as exc:
             errors.append(checks.Error(f"MCPSERVER TRUSTED_ISSUERS[{number}]: {exc}.", id="mcpserver.E007"))
             continue
+        if (
+            urlsplit(parsed.key_source).scheme == "http"
+            and urlsplit(parsed.key_source).hostname not in LOOPBACK
+        ):
+            errors.append(
+                checks.Warning(
+                    f"MCPSERVER TRUSTED_ISSUERS[{number}]: jwks_url {parsed.key_source!r} is plain http: "
+                    "anyone on the path could substitute the keys that verify its tokens.",
+                    id="mcpserver.W003",
+                )
+            )
         if issuer in seen:
             errors.append(
                 checks.Error(

@@ -149,7 +149,8 @@ def trusted() -> dict[str, Issuer]:
     left out)."""
     if not _memo:
         found = {conf.get("ISSUER"): own()} if conf.get("TRUST_OWN_ISSUER") else {}
-        for entry in conf.get("TRUSTED_ISSUERS") or []:
+        entries = conf.get("TRUSTED_ISSUERS") or []
+        for entry in entries if isinstance(entries, list | tuple) else []:
             try:
                 parsed = parse(entry)
             except ValueError:

@@ -294,3 +294,12 @@ def test_an_issuer_trusted_twice_or_none_at_all_fails_the_checks(settings):
     assert [error.id for error in checks.check_trusted_issuers(None)] == ["mcpserver.E009"]
     settings.MCPSERVER = {**settings.MCPSERVER, "TRUSTED_ISSUERS": "https://sso.example.com"}
     assert [error.id for error in checks.check_trusted_issuers(None)] == ["mcpserver.E007"]
+
+
+def test_a_plain_http_jwks_url_off_loopback_warns(settings):
+    entry = {"issuer": "http://sso.example.com/realms/acme", "preset": "keycloak"}
+    settings.MCPSERVER = {**settings.MCPSERVER, "TRUSTED_ISSUERS": [entry]}
+    assert [error.id for error in checks.check_trusted_issuers(None)] == ["mcpserver.W003"]
+    settings.MCPSERVER = {**settings.MCPSERVER, "TRUSTED_ISSUERS": {"issuer": "not a list"}}
+    assert [error.id for error in checks.check_trusted_issuers(None)] == ["mcpserver.E007"]
+    assert list(issuers.trusted()) == [settings.MCPSERVER["ISSUER"]]
