@@ -18,8 +18,6 @@ import hashlib
 import logging
 import re
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +26,7 @@ import jwt
 
 from . import conf, denylist, issuers, jwks
 from .exceptions import HttpError, InsufficientScope, InvalidToken
+from .tokencache import TokenCache
 
 logger = logging.getLogger(__name__)
 
@@ -66,42 +65,6 @@ class AccessToken:
 
 
 # --- what this process holds: verified tokens, verifying keys ---
-
-
-class TokenCache:
-    """A bounded LRU of verified tokens by SHA-256; an entry never outlives its token."""
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[str, tuple[float, AccessToken]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> AccessToken | None:
-        with self._lock:
-            entry = self._entries.get(digest)
-            if entry is None:
-                return None
-            if entry[0] <= time.time():
-                del self._entries[digest]
-                return None
-            self._entries.move_to_end(digest)
-            return entry[1]
-
-    def put(self, token: AccessToken) -> None:
-        until = min(float(token.expires_at), time.time() + conf.get("TOKEN_CACHE_SECONDS"))
-        with self._lock:
-            self._entries[token.digest] = (until, token)
-            self._entries.move_to_end(token.digest)
-            while len(self._entries) > conf.get("TOKEN_CACHE_SIZE"):
-                self._entries.popitem(last=False)
-
-    def discard(self, digest: str) -> None:
-        with self._lock:
-            self._entries.pop(digest, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 _keys = jwks.KeyRing()
 _tokens = TokenCache()
@@ -202,22 +165,14 @@ def _strings(value: Any) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
-def _first(claims: dict[str, Any], paths: Iterable[str]) -> Any:
-    return next((value for path in paths if (value := issuers.claim(claims, path)) is not None), None)
-
-
-def _roles(claims: dict[str, Any], issuer: issuers.Issuer) -> list[str]:
-    return [role for path in issuer.paths("roles") for role in _strings(issuers.claim(claims, path))]
-
-
 def _access_token(digest: str, claims: dict[str, Any], issuer: issuers.Issuer) -> AccessToken:
-    scope = _first(claims, issuer.paths("scope"))
+    scope = issuer.read(claims, "scope")
     if scope is None and isinstance(claims.get("scp"), list):  # issuers that send a list (scp)
         scope = " ".join(_strings(claims["scp"]))
     if not isinstance(scope, str | None):
         raise InvalidToken("The access token's scope claim is malformed.")
-    username = _first(claims, issuer.paths("username"))
-    client_id = _first(claims, issuer.paths("client_id")) or claims.get("client_id") or claims.get("azp")
+    username = issuer.read(claims, "username")
+    client_id = issuer.read(claims, "client_id") or claims.get("client_id") or claims.get("azp")
     audience = claims["aud"]
     return AccessToken(
         digest=digest,
@@ -225,7 +180,7 @@ def _access_token(digest: str, claims: dict[str, Any], issuer: issuers.Issuer) -
         client_id=str(client_id or ""),
         username=username if isinstance(username, str) else None,
         scopes=frozenset((scope or "").split()),
-        roles=frozenset(_roles(claims, issuer)),
+        roles=frozenset(issuer.roles(claims)),
         expires_at=int(claims["exp"]),
         token_id=claims.get("jti") if isinstance(claims.get("jti"), str) else None,
         issued_at=int(claims["iat"]),

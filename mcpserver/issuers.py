@@ -75,6 +75,15 @@ class Issuer:
     def paths(self, name: str) -> tuple[str, ...]:
         return self.claims.get(name) or (OWN_CLAIMS[name],)
 
+    def read(self, claims: dict[str, Any], name: str) -> Any:
+        """The value at the first of this issuer's paths for ``name`` that the claims hold, or None."""
+        return next((value for path in self.paths(name) if (value := claim(claims, path)) is not None), None)
+
+    def roles(self, claims: dict[str, Any]) -> list[str]:
+        """Every role name at this issuer's role paths."""
+        found = (claim(claims, path) for path in self.paths("roles"))
+        return [role for value in found if isinstance(value, list) for role in value if isinstance(role, str)]
+
 
 def _absolute(url: Any) -> bool:
     if not isinstance(url, str):
