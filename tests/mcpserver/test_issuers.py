@@ -303,3 +303,24 @@ def test_a_plain_http_jwks_url_off_loopback_warns(settings):
     settings.MCPSERVER = {**settings.MCPSERVER, "TRUSTED_ISSUERS": {"issuer": "not a list"}}
     assert [error.id for error in checks.check_trusted_issuers(None)] == ["mcpserver.E007"]
     assert list(issuers.trusted()) == [settings.MCPSERVER["ISSUER"]]
+
+
+def _settings_with(**env: str):
+    import subprocess
+    import sys
+
+    code = "from config.settings import MCPSERVER as m; print(m['TRUSTED_ISSUERS'], m['TRUST_OWN_ISSUER'])"
+    env = {**env, "DJANGO_SETTINGS_MODULE": "config.settings", "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+
+
+def test_the_environment_names_trusted_issuers_as_json():
+    one = '{"issuer": "https://sso.example.com/realms/acme", "preset": "keycloak"}'
+    assert _settings_with(MCP_TRUSTED_ISSUERS=one).stdout.strip() == (
+        "[{'issuer': 'https://sso.example.com/realms/acme', 'preset': 'keycloak'}] True"
+    )
+    assert _settings_with(MCP_TRUSTED_ISSUERS=f"[{one}, {one}]").stdout.count("acme") == 2
+    assert _settings_with(MCP_TRUST_OWN_ISSUER="false").stdout.strip() == "[] False"
+    broken = _settings_with(MCP_TRUSTED_ISSUERS="{issuer: nope}")
+    assert broken.returncode != 0
+    assert "MCP_TRUSTED_ISSUERS is not valid JSON" in broken.stderr
