@@ -110,7 +110,7 @@ def parse(entry: Any) -> Issuer:
     if not _absolute(issuer) or issuer.endswith("/") or urlsplit(issuer).query:
         raise ValueError(f"issuer {issuer!r} must be an absolute URL without a trailing slash")
     preset = entry.get("preset")
-    if preset is not None and preset not in PRESETS:
+    if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
         raise ValueError(f"preset {preset!r} is not one of {sorted(PRESETS)}")
     base = PRESETS.get(preset, {})
     jwks_url = entry.get("jwks_url") or base.get("jwks_url", "").format(issuer=issuer)

@@ -263,6 +263,7 @@ def test_the_keycloak_preset():
         {"issuer": "sso.example.com", "jwks_url": "https://sso.example.com/certs"},
         {"issuer": "https://sso.example.com"},  # no jwks_url, no preset
         {"issuer": "https://sso.example.com", "preset": "okta"},
+        {"issuer": "https://sso.example.com", "preset": ["keycloak"]},
         {"issuer": "https://sso.example.com", "preset": "keycloak", "accepted_typ": []},
         {"issuer": "https://sso.example.com", "preset": "keycloak", "audience": 5},
         {"issuer": "https://sso.example.com", "preset": "keycloak", "claims": {"email": "email"}},
