@@ -1,9 +1,13 @@
 """The only code that DECODES access tokens, and the one builder of ``WWW-Authenticate`` challenges.
 
-Tokens are RFC 9068 JWTs signed with RS256 by a key named in the JWKS of the key source
-(``jwks``). A successful verification is cached per token (keyed by its SHA-256, never beyond its
-``exp``) so a client reusing its token does not pay RS256 on every request; the revocation
-deny-list (``denylist``) is consulted on every request, cached or not. When that lookup shows the
+Tokens are JWTs signed with RS256 by a trusted issuer (``issuers``): this server's own (RFC 9068
+tokens, keys from ``KEY_SOURCE``) and any in ``TRUSTED_ISSUERS``. The unverified ``iss`` picks the
+issuer; the token is then verified with that issuer's keys (one ``jwks.KeyCache`` each), accepted
+``typ`` values, audience and required claims only, and read through its claim paths.
+
+A successful verification is cached per token (keyed by its SHA-256, never beyond its ``exp``) so a
+client reusing its token does not pay RS256 on every request; the revocation deny-list
+(``denylist``) is consulted on every request, cached or not. When that lookup shows this server's
 issuer withdrew a key (``denylist.keys_withdrawn()`` moved), the keys and verifications held here
 are dropped and the request is verified again against keys loaded afresh.
 """
@@ -14,21 +18,19 @@ import hashlib
 import logging
 import re
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-from . import conf, denylist, jwks
+from . import conf, denylist, issuers, jwks
 from .exceptions import HttpError, InsufficientScope, InvalidToken
+from .tokencache import TokenCache
 
 logger = logging.getLogger(__name__)
 
 ALGORITHMS = jwks.ALGORITHMS
-TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
 MAX_TOKEN_LENGTH = 8192
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")  # RFC 6750 §2.1 b64token
 
@@ -47,6 +49,7 @@ class AccessToken:
     token_id: str | None = None
     issued_at: int | None = None
     audiences: frozenset[str] = frozenset()
+    issuer: str = ""
 
     def missing(self, required: list[str] | tuple[str, ...]) -> list[str]:
         return [scope for scope in required if scope not in self.scopes]
@@ -63,50 +66,14 @@ class AccessToken:
 
 # --- what this process holds: verified tokens, verifying keys ---
 
-
-class TokenCache:
-    """A bounded LRU of verified tokens by SHA-256; an entry never outlives its token."""
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[str, tuple[float, AccessToken]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> AccessToken | None:
-        with self._lock:
-            entry = self._entries.get(digest)
-            if entry is None:
-                return None
-            if entry[0] <= time.time():
-                del self._entries[digest]
-                return None
-            self._entries.move_to_end(digest)
-            return entry[1]
-
-    def put(self, token: AccessToken) -> None:
-        until = min(float(token.expires_at), time.time() + conf.get("TOKEN_CACHE_SECONDS"))
-        with self._lock:
-            self._entries[token.digest] = (until, token)
-            self._entries.move_to_end(token.digest)
-            while len(self._entries) > conf.get("TOKEN_CACHE_SIZE"):
-                self._entries.popitem(last=False)
-
-    def discard(self, digest: str) -> None:
-        with self._lock:
-            self._entries.pop(digest, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_keys = jwks.KeyCache()
+_keys = jwks.KeyRing()
 _tokens = TokenCache()
 
 
 def reset() -> None:
     """Forget every cached key and verification (key rotation drills and tests)."""
     global _keys
-    _keys = jwks.KeyCache()
+    _keys = jwks.KeyRing()
     _tokens.clear()
     denylist.forget()
 
@@ -114,7 +81,7 @@ def reset() -> None:
 _reload_lock = threading.Lock()
 
 
-def _reload_keys(withdrawn: int | None) -> tuple[jwks.KeyCache, TokenCache]:
+def _reload_keys(withdrawn: int | None) -> tuple[jwks.KeyRing, TokenCache]:
     """The issuer withdrew a key: trust nothing verified with the keys we had.
 
     Verifications are replaced before keys, and requests read keys before verifications: one that
@@ -125,43 +92,62 @@ def _reload_keys(withdrawn: int | None) -> tuple[jwks.KeyCache, TokenCache]:
     with _reload_lock:
         if _keys.withdrawn != withdrawn:
             _tokens = TokenCache()
-            _keys = jwks.KeyCache(withdrawn)
+            _keys = jwks.KeyRing(withdrawn)
         return _keys, _tokens
 
 
 # --- verification ---
 
 _AUDIENCE_ERROR = "The access token was not issued for this resource."
+_ISSUER_ERROR = "The access token was not issued by a trusted issuer."
 _DECODE_ERRORS: list[tuple[type[Exception], str]] = [
     (jwt.ExpiredSignatureError, "The access token has expired."),
     (jwt.InvalidAudienceError, _AUDIENCE_ERROR),
-    (jwt.InvalidIssuerError, "The access token was not issued by a trusted issuer."),
+    (jwt.InvalidIssuerError, _ISSUER_ERROR),
     (jwt.ImmatureSignatureError, "The access token is not valid yet."),
     (jwt.MissingRequiredClaimError, "The access token lacks a required claim."),
     (jwt.InvalidSignatureError, "The access token's signature is invalid."),
 ]
 
 
-def _decode(token: str, keys: jwks.KeyCache | None = None, audience: str | None = None) -> dict[str, Any]:
+def _issuer(token: str) -> issuers.Issuer:
+    """The trusted issuer the token claims to come from (its ``iss``, read before any verification)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("The access token is malformed.") from exc
+    found = issuers.find(claims.get("iss"))
+    if found is None:
+        raise InvalidToken(_ISSUER_ERROR)
+    return found
+
+
+def _decode(
+    token: str, keys: jwks.KeyRing | None = None, audience: str | None = None
+) -> tuple[issuers.Issuer, dict[str, Any]]:
+    """Verify the token with its issuer's keys and rules; ``audience`` as ``authenticate`` takes it."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise InvalidToken("The access token is malformed.") from exc
     if header.get("alg") not in ALGORITHMS:
         raise InvalidToken("The access token's algorithm is not allowed.")
-    if str(header.get("typ", "")).lower() not in TOKEN_TYPES:
-        raise InvalidToken("The access token is not an RFC 9068 access token (typ at+jwt).")
+    issuer = _issuer(token)
+    if str(header.get("typ", "")).lower() not in issuer.accepted_typ:
+        if issuer.accepted_typ == frozenset(issuers.RFC9068_TYPES):
+            raise InvalidToken("The access token is not an RFC 9068 access token (typ at+jwt).")
+        raise InvalidToken("The access token's type (typ) is not accepted.")
     kid = header.get("kid")
-    key = (keys or _keys).get(kid) if isinstance(kid, str) else None
+    key = (keys or _keys).for_source(issuer.key_source).get(kid) if isinstance(kid, str) else None
     if key is None:
         raise InvalidToken("The access token was signed by an unknown key.")
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             key,
             algorithms=ALGORITHMS,
-            audience=audience or conf.get("RESOURCE_URL"),
-            issuer=conf.get("ISSUER"),
+            audience=issuer.audiences(audience),
+            issuer=issuer.issuer,
             leeway=conf.get("LEEWAY_SECONDS"),
             options={"require": ["exp", "iat", "iss", "aud", "sub"], "strict_aud": False},
         )
@@ -170,30 +156,36 @@ def _decode(token: str, keys: jwks.KeyCache | None = None, audience: str | None 
             (text for kind, text in _DECODE_ERRORS if isinstance(exc, kind)), "The access token is invalid."
         )
         raise InvalidToken(message) from exc
+    if any(claims.get(name) != value for name, value in issuer.require.items()):
+        raise InvalidToken("The access token is not an access token of its issuer.")
+    return issuer, claims
 
 
 def _strings(value: Any) -> list[str]:
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
-def _access_token(digest: str, claims: dict[str, Any]) -> AccessToken:
-    scope = claims.get("scope", "")
-    if "scope" not in claims and isinstance(claims.get("scp"), list):  # issuers that send a list (scp)
+def _access_token(digest: str, claims: dict[str, Any], issuer: issuers.Issuer) -> AccessToken:
+    scope = issuer.read(claims, "scope")
+    if scope is None and isinstance(claims.get("scp"), list):  # issuers that send a list (scp)
         scope = " ".join(_strings(claims["scp"]))
-    if not isinstance(scope, str):
+    if not isinstance(scope, str | None):
         raise InvalidToken("The access token's scope claim is malformed.")
+    username = issuer.read(claims, "username")
+    client_id = issuer.read(claims, "client_id") or claims.get("client_id") or claims.get("azp")
     audience = claims["aud"]
     return AccessToken(
         digest=digest,
         subject=str(claims["sub"]),
-        client_id=str(claims.get("client_id") or claims.get("azp") or ""),
-        username=claims.get("username") if isinstance(claims.get("username"), str) else None,
-        scopes=frozenset(scope.split()),
-        roles=frozenset(_strings(claims.get("roles"))),
+        client_id=str(client_id or ""),
+        username=username if isinstance(username, str) else None,
+        scopes=frozenset((scope or "").split()),
+        roles=frozenset(issuer.roles(claims)),
         expires_at=int(claims["exp"]),
         token_id=claims.get("jti") if isinstance(claims.get("jti"), str) else None,
         issued_at=int(claims["iat"]),
         audiences=frozenset(_strings(audience) if isinstance(audience, list) else [str(audience)]),
+        issuer=issuer.issuer,
     )
 
 
@@ -211,11 +203,11 @@ def bearer_token(authorization: str | None) -> str:
 def authenticate(authorization: str | None, audience: str | None = None) -> AccessToken:
     """Verify the bearer token of one request and return who is calling, or raise ``InvalidToken``.
 
-    ``audience``: the ``aud`` the token must name (RFC 9068 §4); None: ``RESOURCE_URL``, the MCP resource.
+    ``audience``: the ``aud`` the token must name (RFC 9068 §4); None or ``RESOURCE_URL``: the MCP
+    resource, as the token's issuer configures it (``issuers.Issuer.audiences``).
     """
     token = bearer_token(authorization)
     digest = hashlib.sha256(token.encode()).hexdigest()
-    audience = audience or conf.get("RESOURCE_URL")
     keys, tokens = _keys, _tokens  # in this order (see _reload_keys)
     verified = _verify(token, digest, keys, tokens, audience)
     withdrawn = denylist.keys_withdrawn()  # as of the deny-list lookup just made (or still current)
@@ -225,19 +217,33 @@ def authenticate(authorization: str | None, audience: str | None = None) -> Acce
     return verified
 
 
-def _verify(token: str, digest: str, keys: jwks.KeyCache, tokens: TokenCache, audience: str) -> AccessToken:
+def _verify(
+    token: str, digest: str, keys: jwks.KeyRing, tokens: TokenCache, audience: str | None
+) -> AccessToken:
     verified = tokens.get(digest)
     if verified is None:
-        verified = _access_token(digest, _decode(token, keys, audience))
-        if denylist.is_revoked(digest, verified.issued_at):
+        issuer, claims = _decode(token, keys, audience)
+        verified = _access_token(digest, claims, issuer)
+        if _revoked(verified, issuer):
             raise InvalidToken("The access token has been revoked.")
         tokens.put(verified)
-    elif denylist.is_revoked(digest, verified.issued_at):
+        return verified
+    issuer = issuers.find(verified.issuer)
+    if issuer is None:  # no longer trusted
+        tokens.discard(digest)
+        raise InvalidToken(_ISSUER_ERROR)
+    if _revoked(verified, issuer):
         tokens.discard(digest)
         raise InvalidToken("The access token has been revoked.")
-    elif audience not in verified.audiences:  # verified earlier for another audience
+    if verified.audiences.isdisjoint(issuer.audiences(audience)):  # verified earlier for another audience
         raise InvalidToken(_AUDIENCE_ERROR)
     return verified
+
+
+def _revoked(token: AccessToken, issuer: issuers.Issuer) -> bool:
+    """The deny-list answers for every token; ``REVOCATION_FALLBACK`` (this issuer's own records) only
+    for this server's issuer's."""
+    return denylist.is_revoked(token.digest, token.issued_at, fallback=issuer.own)
 
 
 # --- challenges ---

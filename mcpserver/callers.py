@@ -4,8 +4,9 @@ itself makes no query for them).
 
 A loader is any class with ``user(token)`` and ``client(token)``, each returning an object or None;
 ``token`` is the verified ``auth.AccessToken``. The issuer's app provides the default
-(``authserver.callers.CallerLoader``); ``ClaimsLoader`` serves a resource server whose tokens come
-from an issuer of its own, where only the username claim can name a local user.
+(``authserver.callers.CallerLoader``); ``ClaimsLoader`` serves tokens of another issuer (an entry of
+``TRUSTED_ISSUERS``, or ``KEY_SOURCE`` naming an external JWKS), where only the username claim (the
+path that issuer's ``claims.username`` names, ``preferred_username`` for Keycloak) names a local user.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.utils.module_loading import import_string
 
-from . import conf
+from . import conf, issuers
 
 
 def acts_for_itself(token: Any) -> bool:
@@ -47,6 +48,9 @@ def _instance(path: str) -> Any:
     return import_string(path)()
 
 
-def loader() -> Any:
-    """The configured loader (one instance per dotted path and process)."""
-    return _instance(conf.get("CALLER_LOADER"))
+def loader(token: Any = None) -> Any:
+    """The loader for ``token``'s issuer: a trusted issuer's ``caller_loader`` (``ClaimsLoader`` unless
+    configured), else ``CALLER_LOADER`` (this server's issuer). One instance per dotted path and process."""
+    issuer = issuers.find(getattr(token, "issuer", None))
+    path = issuer.caller_loader if issuer is not None and issuer.caller_loader else None
+    return _instance(path or conf.get("CALLER_LOADER"))

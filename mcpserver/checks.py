@@ -7,7 +7,9 @@ from urllib.parse import urlsplit
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from . import conf
+from . import conf, issuers
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 def _absolute(url: str) -> bool:
@@ -56,6 +58,58 @@ def check_key_source(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(checks.Tags.security)
+def check_trusted_issuers(app_configs, **kwargs):
+    """Each ``TRUSTED_ISSUERS`` entry parses, names an issuer once, and some issuer is trusted."""
+    entries = conf.get("TRUSTED_ISSUERS") or []
+    if not isinstance(entries, list | tuple):
+        return [checks.Error("MCPSERVER TRUSTED_ISSUERS must be a list of dicts.", id="mcpserver.E007")]
+    errors = []
+    seen = {conf.get("ISSUER")} if conf.get("TRUST_OWN_ISSUER") else set()
+    for number, entry in enumerate(entries):
+        try:
+            parsed = issuers.parse(entry)
+            issuer = parsed.issuer
+            import_string(parsed.caller_loader)
+        except ImportError:
+            message = f"caller_loader {parsed.caller_loader!r} cannot be imported"
+            errors.append(
+                checks.Error(f"MCPSERVER TRUSTED_ISSUERS[{number}]: {message}.", id="mcpserver.E007")
+            )
+        except ValueError as exc:
+            errors.append(checks.Error(f"MCPSERVER TRUSTED_ISSUERS[{number}]: {exc}.", id="mcpserver.E007"))
+            continue
+        if (
+            urlsplit(parsed.key_source).scheme == "http"
+            and urlsplit(parsed.key_source).hostname not in LOOPBACK
+        ):
+            errors.append(
+                checks.Warning(
+                    f"MCPSERVER TRUSTED_ISSUERS[{number}]: jwks_url {parsed.key_source!r} is plain http: "
+                    "anyone on the path could substitute the keys that verify its tokens.",
+                    id="mcpserver.W003",
+                )
+            )
+        if issuer in seen:
+            errors.append(
+                checks.Error(
+                    f"MCPSERVER TRUSTED_ISSUERS[{number}]: issuer {issuer!r} is already trusted "
+                    "(this server's ISSUER or an earlier entry).",
+                    id="mcpserver.E008",
+                )
+            )
+        seen.add(issuer)
+    if not seen:
+        errors.append(
+            checks.Error(
+                "MCPSERVER trusts no issuer (TRUST_OWN_ISSUER is false and TRUSTED_ISSUERS is empty): "
+                "every token would be refused.",
+                id="mcpserver.E009",
+            )
+        )
+    return errors
 
 
 @checks.register()

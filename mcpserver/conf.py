@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     "REST_AUDIENCE": None,
     # A dotted path to a callable returning a JWKS dict, or an http(s) URL of a JWKS document.
     "KEY_SOURCE": "authserver.keys.jwks",
+    # Whether tokens of ISSUER (keys from KEY_SOURCE) are accepted, and which other issuers' are: a
+    # list of dicts (issuers.py: issuer, jwks_url, accepted_typ, audience, claims, require, preset).
+    "TRUST_OWN_ISSUER": True,
+    "TRUSTED_ISSUERS": [],
     "KEY_CACHE_SECONDS": 300,
     "KEY_REFRESH_INTERVAL": 5,
     "JWKS_TIMEOUT": 5,

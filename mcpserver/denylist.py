@@ -131,18 +131,20 @@ def keys_withdrawn() -> int | None:
     return _withdrawn["seen"]
 
 
-def is_revoked(digest: str, issued_at: int | None = None) -> bool:
+def is_revoked(digest: str, issued_at: int | None = None, fallback: bool = True) -> bool:
     """Whether this token has been revoked. ``issued_at`` (the ``iat`` claim) lets a token that is older
-    than the deny-list be checked against the fallback; without it the deny-list alone answers."""
+    than the deny-list be checked against the fallback; without it the deny-list alone answers.
+    ``fallback=False``: a token the fallback knows nothing of (another issuer's), answered as if there
+    were no fallback."""
     # Read before the lookup: a write that the lookup misses is announced afterwards. None: no feed
     # (a database other hosts may share, Redis's subscription down): every lookup is made.
     seen = sharedstate.version(TOPIC)
     if seen is None:
-        return _is_revoked(digest, issued_at)
+        return _is_revoked(digest, issued_at, fallback)
     clean = _clean.get(digest)
     if clean is not None and clean[0] == seen and time.monotonic() < clean[1]:
         return False
-    if _is_revoked(digest, issued_at):
+    if _is_revoked(digest, issued_at, fallback):
         _clean.pop(digest, None)
         return True
     if len(_clean) >= conf.get("TOKEN_CACHE_SIZE"):
@@ -151,7 +153,7 @@ def is_revoked(digest: str, issued_at: int | None = None) -> bool:
     return False
 
 
-def _is_revoked(digest: str, issued_at: int | None) -> bool:
+def _is_revoked(digest: str, issued_at: int | None, use_fallback: bool) -> bool:
     prefix = conf.revocation_prefix()
     marker = prefix + MARKER
     try:
@@ -162,11 +164,11 @@ def _is_revoked(digest: str, issued_at: int | None) -> bool:
         if since is None:
             since = _restarted(marker)
     except OUTAGES as exc:
-        fallback = _fallback()
+        fallback = _fallback() if use_fallback else None
         if fallback is None:
             raise
         _warn(f"The shared state is unreachable ({type(exc).__name__}): the fallback answers for it")
         return bool(fallback(digest))
-    if issued_at is None or issued_at >= since + conf.get("LEEWAY_SECONDS") or _fallback() is None:
+    if not use_fallback or issued_at is None or issued_at >= since + conf.get("LEEWAY_SECONDS"):
         return False
-    return _ask_fallback(digest, since)
+    return _fallback() is not None and _ask_fallback(digest, since)

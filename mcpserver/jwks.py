@@ -1,4 +1,6 @@
-"""Verifying keys from the key source: a dotted path to a callable returning a JWKS, or a JWKS URL.
+"""Verifying keys from a key source: a dotted path to a callable returning a JWKS, or a JWKS URL.
+
+``KeyRing`` holds one ``KeyCache`` per source (each trusted issuer has its own).
 
 Parsed keys are cached per process by ``kid``; the set is re-read when stale and, at most every
 ``KEY_REFRESH_INTERVAL`` seconds, when a token names a ``kid`` we do not know (key rotation). While
@@ -54,8 +56,9 @@ class KeyCache:
     Concurrent callers wait for a refresh in progress instead of seeing a half-loaded cache.
     """
 
-    def __init__(self, withdrawn: int | None = None) -> None:
+    def __init__(self, withdrawn: int | None = None, source: str | None = None) -> None:
         self.withdrawn = withdrawn  # the issuer's KEYS_WITHDRAWN value when this cache was made
+        self.source = source  # None: KEY_SOURCE
         self._keys: dict[str, Any] = {}
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
@@ -77,9 +80,25 @@ class KeyCache:
 
     def _refresh(self) -> None:
         try:
-            self._keys = parse(fetch(conf.get("KEY_SOURCE")))
+            self._keys = parse(fetch(self.source or conf.get("KEY_SOURCE")))
             self._failed = False
         except Exception:  # keep the keys we had: an outage of the source must not refuse live tokens
-            logger.exception("Could not load verifying keys from the key source")
+            logger.exception("Could not load verifying keys from %s", self.source or "the key source")
             self._failed = True
         self._loaded_at = time.monotonic()
+
+
+class KeyRing:
+    """One ``KeyCache`` per key source (one per trusted issuer), made on first use."""
+
+    def __init__(self, withdrawn: int | None = None) -> None:
+        self.withdrawn = withdrawn  # this server's KEYS_WITHDRAWN value when this ring was made
+        self._caches: dict[str, KeyCache] = {}
+        self._lock = threading.Lock()
+
+    def for_source(self, source: str) -> KeyCache:
+        cache = self._caches.get(source)
+        if cache is None:
+            with self._lock:
+                cache = self._caches.setdefault(source, KeyCache(self.withdrawn, source))
+        return cache

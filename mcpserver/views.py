@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from observability.outages import OUTAGES
 
-from . import auth, conf, jsonrpc, limits, sessions, signals, transport
+from . import auth, conf, issuers, jsonrpc, limits, sessions, signals, transport
 from .exceptions import (
     BodyTooLarge,
     ForbiddenOrigin,
@@ -218,7 +218,7 @@ def protected_resource_metadata() -> dict[str, Any]:
     """RFC 9728 §2: what clients need to find the authorization server and the scopes."""
     return {
         "resource": conf.get("RESOURCE_URL"),
-        "authorization_servers": [conf.get("ISSUER")],
+        "authorization_servers": issuers.authorization_servers(),
         "scopes_supported": list(conf.get("SCOPES_SUPPORTED")),
         "bearer_methods_supported": ["header"],
         "resource_name": conf.get("RESOURCE_NAME"),

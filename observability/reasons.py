@@ -32,6 +32,7 @@ _JWT_REASONS: list[tuple[type[Exception], str]] = [
 _DESCRIPTION_REASONS = [
     ("revoked", "revoked"),
     ("unknown key", "unknown_key"),
+    ("trusted issuer", "wrong_issuer"),  # an ``iss`` that names no trusted issuer
     ("algorithm", "bad_algorithm"),
 ]
 

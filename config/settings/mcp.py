@@ -4,8 +4,23 @@ Everything the MCP server needs is here; it never imports authserver. KEY_SOURCE
 a callable returning a JWKS dict (in-process, the default) or the JWKS URL of an external issuer.
 """
 
+import json
+
+from django.core.exceptions import ImproperlyConfigured
+
 from .data import TOKEN_REVOCATION_PREFIX
 from .env import MCP_RESOURCE_URL, OAUTH_ISSUER, env, env_bool, env_int, env_list
+
+
+def _json_list(name: str) -> list:
+    """A variable holding JSON: one object or a list of them (empty: an empty list)."""
+    value = env(name)
+    try:
+        parsed = json.loads(value) if value else []
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
+    return [parsed] if isinstance(parsed, dict) else parsed
+
 
 _MCP_KEY_SOURCE = env("MCP_KEY_SOURCE", "authserver.keys.jwks")
 _EXTERNAL_ISSUER = "://" in _MCP_KEY_SOURCE
@@ -17,6 +32,10 @@ MCPSERVER = {
     # The token audience the REST API (mcpserver.rest) accepts; unset: the MCP resource URL.
     "REST_AUDIENCE": env("REST_API_AUDIENCE") or None,
     "KEY_SOURCE": _MCP_KEY_SOURCE,
+    # Other issuers whose tokens /mcp accepts (mcpserver.issuers), e.g. a Keycloak realm:
+    # MCP_TRUSTED_ISSUERS='{"issuer": "https://sso.example.com/realms/acme", "preset": "keycloak"}'
+    "TRUST_OWN_ISSUER": env_bool("MCP_TRUST_OWN_ISSUER", True),
+    "TRUSTED_ISSUERS": _json_list("MCP_TRUSTED_ISSUERS"),
     # ctx.user / ctx.client: this project's users and clients, unless tokens come from another issuer.
     "CALLER_LOADER": _CALLER_LOADER,
     "REVOCATION_PREFIX": TOKEN_REVOCATION_PREFIX,

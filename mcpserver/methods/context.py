@@ -66,12 +66,12 @@ class Context(Asking):
     def user(self) -> Any:
         """The user a user token was issued to (a ``get_user_model()`` instance); None for a client's own
         token (client credentials) or a user the loader does not find. Loaded once, when first read."""
-        return callers.loader().user(self.token)
+        return callers.loader(self.token).user(self.token)
 
     @cached_property
     def client(self) -> Any:
         """The OAuth client (the issuer's application object) the token was issued to, or None."""
-        return callers.loader().client(self.token)
+        return callers.loader(self.token).client(self.token)
 
     @property
     def caller(self) -> Any:

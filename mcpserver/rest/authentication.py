@@ -10,7 +10,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from .. import auth, conf
+from .. import auth, callers, conf, issuers
 from ..exceptions import InvalidToken
 from .permissions import HasScopes
 
@@ -90,9 +90,16 @@ class BearerAuthentication(BaseAuthentication):
     def get_user(self, token: auth.AccessToken) -> Any:
         """The caller: the active user whose primary key is the token's ``sub`` (this issuer's user
         tokens name one, with a ``username`` claim), or a ``ServicePrincipal`` when the subject is
-        the client itself. Override for an issuer with other subjects."""
+        the client itself. Another trusted issuer's token: the user its caller loader finds (by
+        username, ``ClaimsLoader``). Override for an issuer with other subjects."""
         if token.username is None and token.subject == token.client_id:
             return ServicePrincipal(token.client_id)
+        issuer = issuers.find(token.issuer)
+        if issuer is not None and not issuer.own:
+            user = callers.loader(token).user(token)
+            if user is None:
+                raise InvalidToken("The access token's user is unknown or deactivated.")
+            return user
         try:
             user = get_user_model().objects.filter(pk=token.subject, is_active=True).first()
         except (ValueError, TypeError, ValidationError):  # a subject that is no primary key

@@ -215,7 +215,7 @@ def test_concurrent_first_requests_wait_for_the_key_refresh(sign, monkeypatch):
 
     monkeypatch.setattr(jwks, "fetch", slow_fetch)
     # No database from these threads.
-    monkeypatch.setattr(denylist, "is_revoked", lambda digest, issued_at=None: False)
+    monkeypatch.setattr(denylist, "is_revoked", lambda digest, issued_at=None, fallback=True: False)
     auth.reset()
     outcomes = []
 

@@ -185,3 +185,22 @@ def test_mcp_refuses_a_token_verified_for_another_audience(settings, sign, mcp, 
     token = sign({**user_claims, "aud": OTHER_API})
     assert call(Notes, token).status_code == 200  # cached, for OTHER_API only
     assert mcp.modern("tools/list", token=token).status_code == 401
+
+
+def test_a_trusted_issuers_token_names_its_user_by_username(settings, make_user):
+    """A Keycloak token: the local user is the one its ``preferred_username`` names."""
+    from tests.mcpserver.keycloak import Realm
+
+    realm = Realm().serve()
+    try:
+        issuer = {"issuer": realm.issuer, "preset": "keycloak"}
+        settings.MCPSERVER = {**settings.MCPSERVER, "TRUSTED_ISSUERS": [issuer]}
+        token = realm.token(["http://127.0.0.1:8000/mcp", "account"])
+        assert call(Notes, token).status_code == 401  # no local user kim
+        make_user("kim")
+        response = call(Notes, token)
+        assert response.status_code == 200, response.data
+        assert response.data["user"] == "kim"
+        assert response.data["client"] == "mcp-inspector"
+    finally:
+        realm.stop()

@@ -152,7 +152,19 @@ def test_reasons_from_the_real_verifier(settings, demo):
     unknown = jwt.encode(
         {**claims, "exp": now + 60}, private_key, "RS256", headers={"kid": "nope", "typ": "at+jwt"}
     )
-    for token, reason in [(expired, "expired"), (other, "wrong_audience"), (unknown, "unknown_key")]:
+    stranger = jwt.encode(
+        {**claims, "exp": now + 60, "iss": "https://elsewhere.example"},
+        private_key,
+        "RS256",
+        headers={"kid": kid, "typ": "at+jwt"},
+    )
+    cases = [
+        (expired, "expired"),
+        (other, "wrong_audience"),
+        (unknown, "unknown_key"),
+        (stranger, "wrong_issuer"),
+    ]
+    for token, reason in cases:
         with pytest.raises(InvalidToken) as caught:
             auth.authenticate(f"Bearer {token}")
         assert reasons.refusal_reason(caught.value) == reason
