@@ -89,7 +89,9 @@ def create_client(
         raise ClientError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
     application.save()
     policy = ClientPolicy.objects.create(
-        application=application, may_introspect=may_introspect, dpop_bound_access_tokens=dpop_bound_access_tokens
+        application=application,
+        may_introspect=may_introspect,
+        dpop_bound_access_tokens=dpop_bound_access_tokens,
     )
     policy.scopes.set(ceiling)
     return NewClient(application.client_id, secret, application)

@@ -65,8 +65,8 @@ class ClientSerializer(serializers.ModelSerializer):
         model = Application
         fields = [
             "id", "client_id", "name", "client_type", "grant_type", "redirect_uris", "allowed_origins",
-            "registration_source", "scopes", "enabled", "may_introspect", "dpop_bound_access_tokens", "created",
-            "updated",
+            "registration_source", "scopes", "enabled", "may_introspect", "dpop_bound_access_tokens",
+            "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "client_type", "registration_source", "created", "updated"]
 

@@ -26,8 +26,8 @@ def proof_header(key, **claims) -> dict[str, str]:
 
 def cc(world, post_token, headers=None, **data):
     service = world.clients["service"]
-    return post_token({"grant_type": "client_credentials", **data}, (service.client_id, service.client_secret),
-                      **(headers or {}))  # fmt: skip
+    auth = (service.client_id, service.client_secret)
+    return post_token({"grant_type": "client_credentials", **data}, auth, **(headers or {}))
 
 
 def password(world, post_token, client="cli", headers=None):
@@ -38,7 +38,8 @@ def password(world, post_token, client="cli", headers=None):
 
 
 def refresh(world, post_token, refresh_token, client="cli", headers=None):
-    body = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": world.clients[client].client_id}
+    body = {"grant_type": "refresh_token", "refresh_token": refresh_token,
+            "client_id": world.clients[client].client_id}  # fmt: skip
     auth = None if client == "cli" else (world.clients[client].client_id, world.clients[client].client_secret)
     return post_token(body, auth, **(headers or {}))
 
@@ -107,7 +108,8 @@ def test_a_public_clients_refresh_token_is_bound_to_the_key(world, post_token, k
     assert decode(second.json()["access_token"])["cnf"] == {"jkt": key.thumbprint}
     # the rotated refresh token is bound as well
     assert refresh(world, post_token, second.json()["refresh_token"]).json()["error"] == "invalid_grant"
-    assert refresh(world, post_token, second.json()["refresh_token"], headers=proof_header(key)).status_code == 200
+    again = refresh(world, post_token, second.json()["refresh_token"], headers=proof_header(key))
+    assert again.status_code == 200
 
 
 def test_a_confidential_clients_refresh_token_is_not_bound(world, post_token, key):
