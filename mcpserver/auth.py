@@ -52,13 +52,18 @@ class AccessToken:
     audiences: frozenset[str] = frozenset()
     jkt: str | None = None  # RFC 9449 §6.1: the thumbprint of the key the token is bound to
 
+    @property
+    def scheme(self) -> str:
+        """The authorization scheme this token is used with: ``DPoP`` when bound to a key."""
+        return "Bearer" if self.jkt is None else "DPoP"
+
     def missing(self, required: list[str] | tuple[str, ...]) -> list[str]:
         return [scope for scope in required if scope not in self.scopes]
 
     def require(self, required: list[str] | tuple[str, ...]) -> None:
         """Raise ``InsufficientScope`` naming every scope the operation needs when any is missing."""
         if self.missing(required):
-            raise InsufficientScope(list(required))
+            raise InsufficientScope(list(required), scheme=self.scheme)
 
     def has_roles(self, roles: list[str] | tuple[str, ...]) -> bool:
         """A definition that names roles needs any one of them; one that names none needs none."""

@@ -142,9 +142,10 @@ class InsufficientScope(HttpError):
         "The access token lacks a scope this operation needs.",
     )
 
-    def __init__(self, required: list[str], description: str | None = None):
+    def __init__(self, required: list[str], description: str | None = None, scheme: str = "Bearer"):
         super().__init__(description)
         self.required = sorted(set(required))
+        self.scheme = scheme  # the challenge's: the scheme the token is used with
 
 
 class ForbiddenOrigin(HttpError):

@@ -145,3 +145,13 @@ def test_authenticate_takes_the_request_uri_for_other_resources(sign, key):
     proof = key.proof("GET", uri + "?page=2", token)
     verified = auth.authenticate(f"DPoP {token}", proof=proof, method="GET", uri=uri)
     assert verified.jkt == key.thumbprint == dpop.thumbprint(key.jwk)
+
+
+def test_a_bound_token_short_of_a_scope_gets_a_dpop_insufficient_scope_challenge(mcp, sign, key):
+    token = sign({"cnf": {"jkt": key.thumbprint}, "scope": "mcp:read"})
+    params = {"name": "echo", "arguments": {"message": "hi"}}
+    headers = {"Authorization": f"DPoP {token}", "DPoP": key.proof("POST", URL, token)}
+    response = mcp.modern("tools/call", params, headers=headers, token="")
+    assert response.status_code == 403
+    scheme, params = challenge(response)
+    assert (scheme, params["error"], params["scope"]) == ("DPoP", "insufficient_scope", "mcp:tools")
