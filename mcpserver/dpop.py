@@ -25,6 +25,10 @@ from django.utils.crypto import salted_hmac
 import sharedstate
 
 ALGORITHMS = ("ES256", "RS256", "PS256")
+# Whatever a setting lists, only these can verify a proof: asymmetric, so the header's jwk is public.
+ASYMMETRIC = frozenset(
+    {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
+)
 PROOF_TYPE = "dpop+jwt"
 MAX_PROOF_LENGTH = 4096
 _PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
@@ -109,7 +113,7 @@ def _header(proof: str, algorithms: tuple[str, ...]) -> dict[str, Any]:
         raise InvalidProof("The DPoP proof is not a JWT.") from exc
     if header.get("typ") != PROOF_TYPE:
         raise InvalidProof("The DPoP proof's typ is not dpop+jwt.")
-    if header.get("alg") not in algorithms:
+    if header.get("alg") not in algorithms or header.get("alg") not in ASYMMETRIC:
         raise InvalidProof("The DPoP proof's algorithm is not allowed.")
     jwk = header.get("jwk")
     if not isinstance(jwk, dict):

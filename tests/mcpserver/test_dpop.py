@@ -190,3 +190,10 @@ def test_nonces_depend_on_the_secret(settings):
 
 def test_b64url_has_no_padding():
     assert b64url(b"\xff") == "_w"
+
+
+def test_symmetric_or_none_algorithms_are_refused_even_when_configured(key):
+    claims = {"jti": "x", "htm": "POST", "htu": URL, "iat": int(time.time())}
+    unsigned = jwt.encode(claims, None, "none", headers={"typ": "dpop+jwt", "jwk": key.jwk})
+    with pytest.raises(dpop.InvalidProof, match="algorithm"):
+        check(unsigned, algorithms=("none", "HS256", "ES256"))
