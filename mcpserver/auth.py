@@ -224,7 +224,8 @@ def credentials(authorization: str | None) -> tuple[str, str]:
     scheme, _, token = (authorization or "").strip().partition(" ")
     scheme = SCHEMES.get(scheme.lower(), "")
     if not scheme:
-        raise InvalidToken("An access token is required.", token_sent=False)
+        missing = InvalidToken("An access token is required.", token_sent=False)
+        raise _in_scheme(missing, "DPoP" if conf.get("DPOP_REQUIRED") else "Bearer")
     token = token.strip()
     if not token or len(token) > MAX_TOKEN_LENGTH or not _TOKEN_CHARS.match(token):
         raise _in_scheme(InvalidToken("The access token is malformed."), scheme)

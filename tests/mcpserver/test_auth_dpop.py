@@ -102,6 +102,7 @@ def test_an_unbound_token_under_the_dpop_scheme_is_refused(mcp, sign, key):
 
 def test_dpop_required_refuses_bearer_tokens(mcp, sign, bound, key, settings):
     settings.MCPSERVER = {**settings.MCPSERVER, "DPOP_REQUIRED": True}
+    assert challenge(mcp.modern("tools/list", token=""))[0] == "DPoP"  # no token at all
     response = call(mcp, sign(), scheme="Bearer")
     assert response.status_code == 401
     assert challenge(response)[0] == "DPoP"
