@@ -22,7 +22,7 @@ from oauth2_provider.models import get_application_model
 import sharedstate
 from sharedstate.stamps import Stamp
 
-from . import conf, outages, scopes
+from . import conf, dpop, outages, scopes
 from .models import ClientPolicy, Scope
 
 TOPIC = "clients"
@@ -64,6 +64,7 @@ class ClientMemo:
         if application.registration_source == application.RegistrationSource.CIMD:
             return  # DOT re-fetches their metadata documents when stale: they always take its path
         scopes.ceiling(application)  # loaded now, kept on the instance
+        dpop.required(application)  # likewise
         with self._lock:
             if len(self._entries) >= MEMO_SIZE:
                 self._entries.clear()

@@ -49,11 +49,13 @@ def create_client(
     client_secret: str | None = None,
     may_introspect: bool = False,
     allowed_origins: list[str] = (),
+    dpop_bound_access_tokens: bool = False,
 ) -> NewClient:
     """Create a client and its scope ceiling; return the secret once (stored only hashed).
 
     ``may_introspect``: a resource server that may ask the introspection endpoint about any token;
-    ``allowed_origins``: the web origins that may call the token and revocation endpoints (CORS).
+    ``allowed_origins``: the web origins that may call the token and revocation endpoints (CORS);
+    ``dpop_bound_access_tokens``: every token request must carry a DPoP proof (RFC 9449 §5.2).
     """
     if grant not in GRANTS:
         raise ClientError(f"Unknown grant {grant!r}; choose one of {', '.join(GRANTS)}.")
@@ -86,7 +88,11 @@ def create_client(
     except Exception as exc:  # ValidationError: report its messages, not a traceback
         raise ClientError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
     application.save()
-    policy = ClientPolicy.objects.create(application=application, may_introspect=may_introspect)
+    policy = ClientPolicy.objects.create(
+        application=application,
+        may_introspect=may_introspect,
+        dpop_bound_access_tokens=dpop_bound_access_tokens,
+    )
     policy.scopes.set(ceiling)
     return NewClient(application.client_id, secret, application)
 
@@ -98,6 +104,7 @@ def update_client(
     scopes: list[Scope] | None = None,
     enabled: bool | None = None,
     may_introspect: bool | None = None,
+    dpop_bound_access_tokens: bool | None = None,
     **fields,
 ):
     """Change a client's own fields (``name``, ``redirect_uris``, ``allowed_origins``) and its policy
@@ -120,6 +127,9 @@ def update_client(
     if may_introspect is not None and may_introspect != policy.may_introspect:
         policy.may_introspect = may_introspect
         policy.save(update_fields=["may_introspect"])
+    if dpop_bound_access_tokens is not None and dpop_bound_access_tokens != policy.dpop_bound_access_tokens:
+        policy.dpop_bound_access_tokens = dpop_bound_access_tokens
+        policy.save(update_fields=["dpop_bound_access_tokens"])
     if enabled is not None:
         set_enabled([application], enabled)
     return application

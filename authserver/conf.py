@@ -17,6 +17,12 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURE_LIMIT": 5,
     "LOGIN_IP_FAILURE_LIMIT": 50,
     "LOGIN_LOCKOUT_SECONDS": 300,
+    # DPoP at the token endpoint (RFC 9449 §5): proof algorithms (advertised as
+    # dpop_signing_alg_values_supported), how old a proof's iat may be, and server nonces.
+    "DPOP_ALGORITHMS": ["ES256", "RS256", "PS256"],
+    "DPOP_PROOF_LIFETIME": 60,
+    "DPOP_NONCE_REQUIRED": False,
+    "DPOP_NONCE_SECONDS": 300,
     "TOKEN_RATE_LIMIT": 6000,
     "TOKEN_RATE_WINDOW": 60,
     # Dynamic client registration and client ID metadata documents

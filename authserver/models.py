@@ -111,6 +111,11 @@ class ClientPolicy(models.Model):
         default=False,
         help_text="A resource server of ours: it may ask the introspection endpoint about any token.",
     )
+    dpop_bound_access_tokens = models.BooleanField(
+        "DPoP-bound access tokens only",
+        default=False,
+        help_text="RFC 9449 §5.2: every token request carries a DPoP proof; tokens are bound to its key.",
+    )
 
     objects = ClientPolicyQuerySet.as_manager()
 
@@ -125,6 +130,18 @@ class ClientPolicy(models.Model):
         return (self.application.client_id,)
 
     natural_key.dependencies = [oauth2_settings.APPLICATION_MODEL.lower()]
+
+
+class RefreshTokenBinding(models.Model):
+    """RFC 9449 §5.0: a public client's refresh token works only with a proof of the key it was issued to."""
+
+    refresh_token = models.OneToOneField(
+        "oauth2_provider.RefreshToken", on_delete=models.CASCADE, related_name="dpop_binding"
+    )
+    jkt = models.CharField("key thumbprint (RFC 7638)", max_length=64)
+
+    def __str__(self) -> str:
+        return f"DPoP binding of refresh token {self.refresh_token_id}"
 
 
 class ConsentQuerySet(models.QuerySet):

@@ -21,6 +21,8 @@ from oauth2_provider.utils import parse_bearer_token
 from . import conf, grants, metadata, redirects, scopes
 from .models import ClientPolicy, InitialAccessToken, Scope, token_checksum
 
+DPOP_FIELD = "dpop_bound_access_tokens"  # RFC 9449 §5.2 client metadata
+
 RESPONSE_TYPES = ["code"]
 
 
@@ -131,6 +133,8 @@ def refusal(body: bytes) -> tuple[str, str] | None:
     for field in ("client_name", "scope"):
         if field in data and not isinstance(data[field], str):
             return "invalid_client_metadata", f"{field} must be a string."
+    if not isinstance(data.get(DPOP_FIELD, False), bool):
+        return "invalid_client_metadata", f"{DPOP_FIELD} must be a boolean."
     return None
 
 
@@ -147,24 +151,32 @@ def sync_origins(application) -> None:
     type(application).objects.filter(pk=application.pk).update(allowed_origins=application.allowed_origins)
 
 
-def describe(data: dict[str, Any], stored: bool = False) -> dict[str, Any]:
+def describe(data: dict[str, Any], stored: bool = False, requested: bytes = b"") -> dict[str, Any]:
     """Complete DOT's registration answer (RFC 7591 §3.2.1) for the client it names; a client just
     ``stored`` (registered or updated) first gets its policy with the default ceiling and its origins.
 
     ``scope`` is the ceiling actually registered (the server may substitute requested values,
     §3.2.1): clients then know what they may ask for. A requested ``scope`` does not narrow the
     ceiling, so that an MCP client can step up later without registering again.
+    ``requested``: the registration body, whose ``dpop_bound_access_tokens`` (RFC 9449 §5.2) a stored
+    client's policy takes; the answer names it when true.
     """
     application = get_application_model().objects.get(client_id=data["client_id"])
     if stored:
-        ensure_policy(application)
+        policy = ensure_policy(application)
         sync_origins(application)
+        bound = (_metadata(requested) or {}).get(DPOP_FIELD, False) is True
+        if bound != policy.dpop_bound_access_tokens:
+            policy.dpop_bound_access_tokens = bound
+            policy.save(update_fields=[DPOP_FIELD])
     data = {
         **data,
         "client_id_issued_at": int(application.created.timestamp()),
         "response_types": RESPONSE_TYPES,
     }
     data["scope"] = " ".join(sorted(scopes.ceiling(application)))
+    if ClientPolicy.objects.filter(application=application, dpop_bound_access_tokens=True).exists():
+        data[DPOP_FIELD] = True
     if "client_secret" in data:
         data["client_secret_expires_at"] = 0  # §3.2.1: required with a secret; 0 means it never expires
     return data

@@ -1,10 +1,10 @@
 """DOT's OAUTH2_SERVER_CLASS: oauthlib's server serving the grants of ``authserver.grants``, with this
-project's PKCE and RFC 8707 validators attached."""
+project's PKCE, RFC 8707 and DPoP (RFC 9449) validators attached, and DPoP's token type."""
 
 from oauthlib.oauth2 import Server as OAuthlibServer
 from oauthlib.oauth2.rfc6749.errors import UnsupportedCodeChallengeMethodError
 
-from . import grants, resource_indicators
+from . import dpop, grants, resource_indicators
 
 
 def require_s256(request) -> dict:
@@ -32,6 +32,16 @@ class Server(OAuthlibServer):
         }
         for handler in self._grant_types.values():
             handler.custom_validators.post_token.append(resource_indicators.settle_token_audience)
+            handler.custom_validators.post_token.append(dpop.check_token_request)
+        bearer = self.bearer
+        self.bound_token_type = dpop.BoundTokenType(
+            request_validator, bearer.token_generator, bearer.expires_in, bearer.refresh_token_generator
+        )
+
+    @property
+    def default_token_type(self):
+        """oauthlib's Bearer token type, answering ``DPoP`` for tokens bound to a key."""
+        return self.bound_token_type
 
     @property
     def grant_types(self) -> dict:

@@ -36,6 +36,9 @@ def claims_for(request) -> dict[str, Any]:
         claims["roles"] = user.role_names()
     else:
         claims["roles"] = []
+    jkt = getattr(request, "dpop_jkt", None)
+    if jkt is not None:  # RFC 9449 §6.1: bound to the key of the token request's DPoP proof
+        claims["cnf"] = {"jkt": jkt}
     return claims
 
 

@@ -15,7 +15,7 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from observability import clientaddress
 
-from . import clientmemo, grants, redirects, registration, scopes, throttle
+from . import clientmemo, dpop, grants, redirects, registration, scopes, throttle
 from .exceptions import TooManyRequests
 from .forms import clean_username
 from .models import ClientPolicy
@@ -162,6 +162,14 @@ class OAuth2Validator(DOTValidator):
             if not live.exists():
                 raise InvalidGrantError(description="The refresh token has already been used.", request=request)
         return super()._save_bearer_token(token, request, *args, **kwargs)
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        """DOT's one place that stores a refresh token: a public client's is bound to its DPoP key."""
+        refresh_token = super()._create_refresh_token(
+            request, refresh_token_code, access_token, previous_refresh_token
+        )
+        dpop.bind_refresh_token(refresh_token, request)
+        return refresh_token
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> list[str]:
         """Refresh never widens: the original grant, narrowed again to what is allowed today."""

@@ -15,6 +15,7 @@ SECTION_TITLES = {
     "mcp": "/mcp tools/call echo next to the plain view, typed_echo (type hints), drf_echo (DRF), and the two "
     "rounds of an input-required call",
     "tokens": "Token endpoint",
+    "dpop": "DPoP: /mcp tools/call echo with a Bearer token and with a DPoP-bound one (Python load generator)",
     "growth": "Growth: /mcp at 64 clients, empty versus grown database",
 }
 
@@ -152,7 +153,25 @@ def growth_change(rows) -> list[str]:
     return lines
 
 
-EXTRAS = {"mcp": overhead, "serving": serving_pivot, "growth": growth_change}
+def dpop_cost(rows) -> list[str]:
+    """What a DPoP proof costs the server per request: server CPU per request, Bearer versus DPoP."""
+    lines = ["", "What a proof costs per request (server CPU per request, same load generator):", ""]
+    for setup in dict.fromkeys(row.setup for row in rows if row.section == "dpop"):
+        for clients in sorted({row.result.clients for row in rows if row.section == "dpop"}):
+            bearer = _find(rows, "dpop", setup, "/mcp tools/call echo, Bearer", clients)
+            bound = _find(rows, "dpop", setup, "/mcp tools/call echo, DPoP", clients)
+            if not (bearer and bound and bearer.requests and bound.requests):
+                continue
+            before, after = bearer.cpu_ms_per_request, bound.cpu_ms_per_request
+            lines.append(
+                f"- {setup}, {clients} clients: {before:.2f} -> {after:.2f} ms of server CPU per request "
+                f"({after - before:+.2f} ms); "
+                f"{bearer.per_second:,.0f} -> {bound.per_second:,.0f} requests/s; p99 {bearer.p99_ms:.1f} -> {bound.p99_ms:.1f} ms"
+            )
+    return lines
+
+
+EXTRAS = {"mcp": overhead, "serving": serving_pivot, "dpop": dpop_cost, "growth": growth_change}
 
 
 def verdict(rows) -> list[str]:

@@ -219,8 +219,13 @@ def wrk_figures(data: dict) -> dict:
     }
 
 
-def run_python(server: LiveServer, scenario: Scenario, clients: int, seconds: float) -> dict:
-    """A closed-loop thread-pool load generator, for machines without wrk (it competes for the GIL)."""
+def run_python(
+    server: LiveServer, scenario: Scenario, clients: int, seconds: float, per_request=None
+) -> dict:
+    """A closed-loop thread-pool load generator, for machines without wrk (it competes for the GIL).
+
+    ``per_request``: a callable returning headers made afresh for each request (a DPoP proof).
+    """
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     headers = {"Authorization": scenario.authorization} if scenario.authorization else {}
@@ -235,8 +240,9 @@ def run_python(server: LiveServer, scenario: Scenario, clients: int, seconds: fl
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
                 try:
+                    fresh = headers if per_request is None else {**headers, **per_request()}
                     response = http.request(
-                        scenario.method, scenario.path, content=scenario.body or None, headers=headers
+                        scenario.method, scenario.path, content=scenario.body or None, headers=fresh
                     )
                     ok = response.status_code < 400
                 except httpx.HTTPError:
@@ -297,7 +303,7 @@ def measure(
     elapsed = time.monotonic() - started
     cores = cpu_by_label(processes_before, process_cpu(server), elapsed, server.worker_pids())
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if generator is not run_python:  # wrk has exited by now: its CPU shows in our children's usage
+    if getattr(generator, "func", generator) is not run_python:  # wrk has exited by now: its CPU shows in our children's usage
         cores["wrk"] = (
             children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
         ) / elapsed

@@ -21,6 +21,9 @@ production serving command of ``dev.py serve`` on a fresh database, with wrk on 
   reported, every run's figures in the notes;
 - ``tokens``: client_credentials and refresh-token rotation (each request spends a fresh refresh
   token, as a client does) on both back ends;
+- ``dpop``: ``/mcp`` tools/call ``echo`` with a Bearer token and with a DPoP-bound one (a fresh proof
+  signed by the load generator for every request, verified by the server on every request: signature,
+  claims, and the ``jti`` spent in the shared state), both driven by the Python load generator;
 - ``growth``: ``/mcp`` before and after 100,000 users, 1,000,000 issued tokens, 100,000 revoked
   tokens and 1,000 registered tools (the server restarted with ``bench.settings``), with the first
   page of ``tools/list``.
@@ -39,7 +42,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -359,13 +362,47 @@ def growth(suite: Suite) -> None:
         server.stop()
 
 
+def dpop(suite: Suite) -> None:
+    """Bearer and DPoP-bound ``echo`` calls, both from ``run_python`` (wrk cannot sign a proof per request)."""
+    from functools import partial
+
+    import httpx
+
+    from tests.dpopclient import DpopKey
+
+    for label, postgres in backends(suite):
+        server = start(postgres=postgres)
+        try:
+            key, token_url, mcp_url = DpopKey("ES256"), server.url + "/oauth/token/", server.mcp_url
+            issued = httpx.post(
+                token_url,
+                data={"grant_type": "client_credentials", "scope": "mcp:read mcp:tools"},
+                auth=("demo-service", "demo-service-secret"),
+                headers={"DPoP": key.proof("POST", token_url)},
+                timeout=30,
+            ).json()
+            bound = issued["access_token"]
+            bearer = mcp_call(
+                server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400),
+                label="/mcp tools/call echo, Bearer",
+            )
+            label_ = "/mcp tools/call echo, DPoP-bound (a proof per request)"
+            dpop_call = replace(mcp_call(bound, label=label_), authorization=f"DPoP {bound}")
+            proofs = partial(run.run_python, per_request=lambda: {"DPoP": key.proof("POST", mcp_url, bound)})
+            for clients in suite.args.clients:
+                suite.run("dpop", label, server, bearer, clients, generator=run.run_python)
+                suite.run("dpop", label, server, dpop_call, clients, generator=proofs)
+        finally:
+            server.stop()
+
+
 def audit_count(server: LiveServer) -> str:
     code = "from mcpserver.models import AuditRecord as A; print(A.objects.count())"
     lines = server.manage("shell", "-c", code, check=False).stdout.strip().splitlines()
     return lines[-1] if lines else "unknown"
 
 
-SECTIONS = {"serving": serving, "mcp": mcp, "tokens": tokens, "growth": growth}
+SECTIONS = {"serving": serving, "mcp": mcp, "tokens": tokens, "dpop": dpop, "growth": growth}
 
 
 # --- the command ---

@@ -10,6 +10,9 @@ client reusing its token does not pay RS256 on every request; the revocation den
 (``denylist``) is consulted on every request, cached or not. When that lookup shows this server's
 issuer withdrew a key (``denylist.keys_withdrawn()`` moved), the keys and verifications held here
 are dropped and the request is verified again against keys loaded afresh.
+
+A token whose ``cnf.jkt`` binds it to a key (RFC 9449 §6) is accepted only under the ``DPoP`` scheme
+with a proof of that key for this very request, checked on every request, cached token or not.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from typing import Any
 
 import jwt
 
-from . import conf, denylist, issuers, jwks
-from .exceptions import HttpError, InsufficientScope, InvalidToken
+from . import conf, denylist, dpop, issuers, jwks
+from .exceptions import HttpError, InsufficientScope, InvalidDpopProof, InvalidToken, UseDpopNonce
 from .tokencache import TokenCache
 
 logger = logging.getLogger(__name__)
@@ -50,6 +53,12 @@ class AccessToken:
     issued_at: int | None = None
     audiences: frozenset[str] = frozenset()
     issuer: str = ""
+    jkt: str | None = None  # RFC 9449 §6.1: the thumbprint of the key the token is bound to
+
+    @property
+    def scheme(self) -> str:
+        """The authorization scheme this token is used with: ``DPoP`` when bound to a key."""
+        return "Bearer" if self.jkt is None else "DPoP"
 
     def missing(self, required: list[str] | tuple[str, ...]) -> list[str]:
         return [scope for scope in required if scope not in self.scopes]
@@ -57,7 +66,7 @@ class AccessToken:
     def require(self, required: list[str] | tuple[str, ...]) -> None:
         """Raise ``InsufficientScope`` naming every scope the operation needs when any is missing."""
         if self.missing(required):
-            raise InsufficientScope(list(required))
+            raise InsufficientScope(list(required), scheme=self.scheme)
 
     def has_roles(self, roles: list[str] | tuple[str, ...]) -> bool:
         """A definition that names roles needs any one of them; one that names none needs none."""
@@ -186,27 +195,73 @@ def _access_token(digest: str, claims: dict[str, Any], issuer: issuers.Issuer) -
         issued_at=int(claims["iat"]),
         audiences=frozenset(_strings(audience) if isinstance(audience, list) else [str(audience)]),
         issuer=issuer.issuer,
+        jkt=_bound_key(claims.get("cnf")),
     )
 
 
-def bearer_token(authorization: str | None) -> str:
-    """Extract the RFC 6750 §2.1 bearer token; a request without one raises a challenge without error."""
+def _bound_key(cnf: Any) -> str | None:
+    if cnf is None:
+        return None
+    if not isinstance(cnf, dict) or not isinstance(cnf.get("jkt"), str):
+        raise InvalidToken("The access token's cnf claim is malformed.")
+    return cnf["jkt"]
+
+
+SCHEMES = {"bearer": "Bearer", "dpop": "DPoP"}
+
+
+def credentials(authorization: str | None) -> tuple[str, str]:
+    """The scheme (``Bearer`` or ``DPoP``) and the token of an ``Authorization`` header (RFC 6750 §2.1,
+    RFC 9449 §7.1); a request without one raises a challenge without error."""
     scheme, _, token = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer":
-        raise InvalidToken("An access token is required.", token_sent=False)
+    scheme = SCHEMES.get(scheme.lower(), "")
+    if not scheme:
+        missing = InvalidToken("An access token is required.", token_sent=False)
+        raise _in_scheme(missing, "DPoP" if conf.get("DPOP_REQUIRED") else "Bearer")
     token = token.strip()
     if not token or len(token) > MAX_TOKEN_LENGTH or not _TOKEN_CHARS.match(token):
-        raise InvalidToken("The access token is malformed.")
-    return token
+        raise _in_scheme(InvalidToken("The access token is malformed."), scheme)
+    return scheme, token
 
 
-def authenticate(authorization: str | None, audience: str | None = None) -> AccessToken:
-    """Verify the bearer token of one request and return who is calling, or raise ``InvalidToken``.
+def bearer_token(authorization: str | None) -> str:
+    """Extract the token of an RFC 6750 §2.1 (or RFC 9449 §7.1) header; none raises a bare challenge."""
+    return credentials(authorization)[1]
+
+
+def authenticate(
+    authorization: str | None,
+    audience: str | None = None,
+    *,
+    proof: str | None = None,
+    method: str = "POST",
+    uri: str | None = None,
+) -> AccessToken:
+    """Verify the access token of one request and return who is calling, or raise ``InvalidToken``.
 
     ``audience``: the ``aud`` the token must name (RFC 9068 §4); None or ``RESOURCE_URL``: the MCP
     resource, as the token's issuer configures it (``issuers.Issuer.audiences``).
+    ``proof``, ``method``, ``uri``: the request's ``DPoP`` header, method and target URI (None:
+    ``RESOURCE_URL``), checked against a DPoP-bound token (RFC 9449 §7.1).
     """
-    token = bearer_token(authorization)
+    scheme, token = credentials(authorization)
+    try:
+        verified = _verified(token, audience)
+        if verified.jkt is not None or scheme == "DPoP" or conf.get("DPOP_REQUIRED"):
+            _check_proof(scheme, token, verified, proof, method, uri or conf.get("RESOURCE_URL"))
+    except InvalidToken as exc:
+        _in_scheme(exc, "DPoP" if scheme == "DPoP" else exc.scheme)
+        raise
+    return verified
+
+
+def _in_scheme(exc: InvalidToken, scheme: str) -> InvalidToken:
+    if scheme != exc.scheme:
+        exc.scheme = scheme
+    return exc
+
+
+def _verified(token: str, audience: str | None) -> AccessToken:
     digest = hashlib.sha256(token.encode()).hexdigest()
     keys, tokens = _keys, _tokens  # in this order (see _reload_keys)
     verified = _verify(token, digest, keys, tokens, audience)
@@ -215,6 +270,38 @@ def authenticate(authorization: str | None, audience: str | None = None) -> Acce
         keys, tokens = _reload_keys(withdrawn)
         verified = _verify(token, digest, keys, tokens, audience)
     return verified
+
+
+def _check_proof(
+    scheme: str, token: str, verified: AccessToken, proof: str | None, method: str, uri: str
+) -> None:
+    """RFC 9449 §7.1/§7.2: a bound token only with the DPoP scheme and a proof of its key for this request;
+    an unbound one never with the DPoP scheme, nor at all where ``DPOP_REQUIRED``."""
+    if scheme != "DPoP" and verified.jkt is not None:
+        refused = InvalidToken("This access token is DPoP-bound: send it with the DPoP scheme.")
+        raise _in_scheme(refused, "DPoP")
+    if verified.jkt is None:
+        if conf.get("DPOP_REQUIRED"):
+            raise _in_scheme(InvalidToken("This resource accepts only DPoP-bound access tokens."), "DPoP")
+        raise InvalidToken("This access token is not DPoP-bound: send it with the Bearer scheme.")
+    window = conf.get("DPOP_NONCE_SECONDS") if conf.get("DPOP_NONCE_REQUIRED") else None
+    try:
+        checked = dpop.verify(
+            proof,
+            method=method,
+            uri=uri,
+            lifetime=conf.get("DPOP_PROOF_LIFETIME"),
+            leeway=conf.get("LEEWAY_SECONDS"),
+            access_token=token,
+            nonce_window=window,
+            algorithms=tuple(conf.get("DPOP_ALGORITHMS")),
+        )
+    except dpop.UseNonce as exc:
+        raise UseDpopNonce(str(exc), nonce=dpop.nonce(window)) from exc
+    except dpop.InvalidProof as exc:
+        raise InvalidDpopProof(str(exc)) from exc
+    if checked.jkt != verified.jkt:
+        raise InvalidDpopProof("The DPoP proof's key is not the key this access token is bound to.")
 
 
 def _verify(
@@ -278,4 +365,7 @@ def challenge(exc: HttpError, scope: Iterable[str] | None = None, metadata: bool
             params.append(("scope", names))
     if metadata:
         params.append(("resource_metadata", conf.metadata_url()))
-    return " ".join(["Bearer", ", ".join(f"{name}={quote(value)}" for name, value in params)]).rstrip()
+    scheme = getattr(exc, "scheme", "Bearer")
+    if scheme == "DPoP":  # RFC 9449 §7.1: the algorithms a proof may use
+        params.append(("algs", " ".join(conf.get("DPOP_ALGORITHMS"))))
+    return " ".join([scheme, ", ".join(f"{name}={quote(value)}" for name, value in params)]).rstrip()

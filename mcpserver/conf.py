@@ -31,6 +31,14 @@ DEFAULTS: dict[str, Any] = {
     "LEEWAY_SECONDS": 30,
     "TOKEN_CACHE_SIZE": 10_000,
     "TOKEN_CACHE_SECONDS": 300,
+    # DPoP (RFC 9449): accepted proof algorithms; how old a proof's iat may be (it may be LEEWAY_SECONDS
+    # ahead); whether every proof must carry a server nonce, and how long each nonce window lasts
+    # (a nonce is accepted in its window and the next).
+    "DPOP_ALGORITHMS": ["ES256", "RS256", "PS256"],
+    "DPOP_REQUIRED": False,  # True: only DPoP-bound tokens are accepted (PRM: bound tokens required)
+    "DPOP_PROOF_LIFETIME": 60,
+    "DPOP_NONCE_REQUIRED": False,
+    "DPOP_NONCE_SECONDS": 300,
     "REVOCATION_PREFIX": None,  # None: the project-wide TOKEN_REVOCATION_PREFIX
     # A dotted path to a callable(checksum) -> revoked?, asked when the shared state is unreachable or
     # was emptied (the issuer's own records); None: an unreachable shared state refuses requests (503).

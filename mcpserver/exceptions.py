@@ -88,8 +88,6 @@ class TooManyRequests(McpError):
     retry_after = 1
 
 
-
-
 class HttpError(Exception):
     """An error answered at the HTTP layer, before or instead of JSON-RPC."""
 
@@ -111,9 +109,28 @@ class InvalidToken(HttpError):
         "The access token is missing, malformed, expired or revoked.",
     )
 
+    scheme = "Bearer"  # the challenge's scheme: "DPoP" once the request or the token involves DPoP
+
     def __init__(self, description: str | None = None, token_sent: bool = True):
         super().__init__(description)
         self.token_sent = token_sent
+
+
+class InvalidDpopProof(InvalidToken):
+    """RFC 9449 §7.1 ``invalid_dpop_proof``: the DPoP proof is missing, malformed, replayed or mismatched."""
+
+    error, scheme = "invalid_dpop_proof", "DPoP"
+    description = "The DPoP proof is missing or invalid."
+
+
+class UseDpopNonce(InvalidDpopProof):
+    """RFC 9449 §9 ``use_dpop_nonce``: retry with a proof carrying ``nonce`` (sent as ``DPoP-Nonce``)."""
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, description: str | None = None, nonce: str = ""):
+        super().__init__(description)
+        self.nonce = nonce
 
 
 class InsufficientScope(HttpError):
@@ -125,9 +142,10 @@ class InsufficientScope(HttpError):
         "The access token lacks a scope this operation needs.",
     )
 
-    def __init__(self, required: list[str], description: str | None = None):
+    def __init__(self, required: list[str], description: str | None = None, scheme: str = "Bearer"):
         super().__init__(description)
         self.required = sorted(set(required))
+        self.scheme = scheme  # the challenge's: the scheme the token is used with
 
 
 class ForbiddenOrigin(HttpError):

@@ -27,15 +27,16 @@ from .exceptions import (
     SessionNotFound,
     TooManyRequests,
     UnsupportedMediaType,
+    UseDpopNonce,
 )
 
 logger = logging.getLogger(__name__)
 
 ALLOW_HEADERS = (
     "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, "
-    "Last-Event-ID"
+    "Last-Event-ID, DPoP"
 )
-EXPOSE_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version"
+EXPOSE_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version, DPoP-Nonce"
 ALLOW_METHODS = "POST, DELETE, OPTIONS"
 JSON = "application/json"
 
@@ -56,7 +57,10 @@ def http_error(exc: HttpError) -> HttpResponse:
     if isinstance(exc, InvalidToken | InsufficientScope):
         signals.access_refused.send(type(exc), error=exc)
         body = {"error": exc.error, "error_description": exc.description}
-        return json_response(body, exc.status, {"WWW-Authenticate": auth.challenge(exc)})
+        headers = {"WWW-Authenticate": auth.challenge(exc)}
+        if isinstance(exc, UseDpopNonce):
+            headers["DPoP-Nonce"] = exc.nonce  # RFC 9449 §9
+        return json_response(body, exc.status, headers)
     body = jsonrpc.error(None, InvalidRequest(exc.description))
     headers = {"Allow": ALLOW_METHODS} if isinstance(exc, MethodNotAllowed) else {}
     return json_response(body, exc.status, headers)
@@ -166,7 +170,7 @@ class McpView(View):
     head = get
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))
+        token = _authenticate(request)
         # Counted from before the body is read (a slow body holds a thread too) until the response is
         # finished: at once for JSON, when the server closes a streamed body otherwise.
         release = limits.admit(token.subject, conf.get("MAX_INFLIGHT_PER_CALLER"))
@@ -194,7 +198,7 @@ class McpView(View):
             return unexpected_error(exc, jsonrpc.peek_id(body))
 
     def delete(self, request: HttpRequest) -> HttpResponse:
-        token = auth.authenticate(request.META.get("HTTP_AUTHORIZATION"))
+        token = _authenticate(request)
         session_id = request.META.get("HTTP_MCP_SESSION_ID")
         if not session_id:
             raise InvalidRequest("DELETE needs the Mcp-Session-Id header of the session to end")
@@ -202,6 +206,14 @@ class McpView(View):
             raise SessionNotFound()
         sessions.end(session_id)
         return HttpResponse(status=204)
+
+
+def _authenticate(request: HttpRequest) -> auth.AccessToken:
+    """The caller of an /mcp request; a DPoP proof's ``htu`` is compared with ``RESOURCE_URL``."""
+    meta = request.META
+    return auth.authenticate(
+        meta.get("HTTP_AUTHORIZATION"), proof=meta.get("HTTP_DPOP"), method=request.method
+    )
 
 
 def _mcp_headers(request: HttpRequest) -> dict[str, str]:
@@ -222,6 +234,8 @@ def protected_resource_metadata() -> dict[str, Any]:
         "scopes_supported": list(conf.get("SCOPES_SUPPORTED")),
         "bearer_methods_supported": ["header"],
         "resource_name": conf.get("RESOURCE_NAME"),
+        "dpop_signing_alg_values_supported": list(conf.get("DPOP_ALGORITHMS")),  # RFC 9728 §2
+        "dpop_bound_access_tokens_required": bool(conf.get("DPOP_REQUIRED")),
     }
 
 

@@ -58,7 +58,7 @@ def _registration_answer(handler, request: HttpRequest, success: int) -> HttpRes
         if response.status_code != success:
             transaction.set_rollback(True)
         else:
-            described = registration.describe(json.loads(response.content), stored=True)
+            described = registration.describe(json.loads(response.content), stored=True, requested=request.body)
             response = JsonResponse(described, status=success)
     return _no_store(response)
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import View
 from oauth2_provider import views as dot_views
 
-from .. import conf, grants, keys, registration
+from .. import conf, dpop, grants, keys, registration
 
 
 class ServerMetadataView(dot_views.OAuthServerMetadataView):
@@ -29,6 +29,7 @@ class ServerMetadataView(dot_views.OAuthServerMetadataView):
         data["introspection_endpoint_auth_methods_supported"] = secret_methods
         data["authorization_response_iss_parameter_supported"] = True
         data["resource_indicators_supported"] = True
+        data["dpop_signing_alg_values_supported"] = dpop.algorithms()  # RFC 9449 §5.1
         return _public_json(data, max_age=300)
 
 

@@ -44,6 +44,9 @@ MCPSERVER = {
     "REVOCATION_FALLBACK": None if _EXTERNAL_ISSUER else "authserver.revoking.revoked_in_database",
     # How far the issuer's clock may be from ours (token exp/iat, and tokens older than the deny-list).
     "LEEWAY_SECONDS": env_int("MCP_LEEWAY_SECONDS", 30),
+    # DPoP (RFC 9449): refuse unbound tokens; require server nonces in proofs.
+    "DPOP_REQUIRED": env_bool("MCP_DPOP_REQUIRED", False),
+    "DPOP_NONCE_REQUIRED": env_bool("MCP_DPOP_NONCE_REQUIRED", False),
     "ALLOWED_ORIGINS": env_list("MCP_ALLOWED_ORIGINS"),
     "MAX_BODY_BYTES": env_int("MCP_MAX_BODY_BYTES", 1024 * 1024),
     "MAX_BATCH_SIZE": env_int("MCP_MAX_BATCH_SIZE", 32),

@@ -43,8 +43,9 @@ CORS_ALLOW_HEADERS = [
     "Mcp-Name",
     "Mcp-Session-Id",
     "Last-Event-ID",
+    "DPoP",  # RFC 9449: a browser client's proof on token requests
 ]
-CORS_EXPOSE_HEADERS = ["Mcp-Session-Id", "WWW-Authenticate", "MCP-Protocol-Version"]
+CORS_EXPOSE_HEADERS = ["Mcp-Session-Id", "WWW-Authenticate", "MCP-Protocol-Version", "DPoP-Nonce"]
 CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
 CORS_ALLOW_CREDENTIALS = False
 CORS_PREFLIGHT_MAX_AGE = 86400

@@ -59,12 +59,14 @@ class ClientSerializer(serializers.ModelSerializer):
     scopes = Ceiling(source="policy.scopes", required=False)
     enabled = PolicyFlag(source="policy.enabled", required=False)
     may_introspect = PolicyFlag(source="policy.may_introspect", required=False)
+    dpop_bound_access_tokens = PolicyFlag(source="policy.dpop_bound_access_tokens", required=False)
 
     class Meta:
         model = Application
         fields = [
             "id", "client_id", "name", "client_type", "grant_type", "redirect_uris", "allowed_origins",
-            "registration_source", "scopes", "enabled", "may_introspect", "created", "updated",
+            "registration_source", "scopes", "enabled", "may_introspect", "dpop_bound_access_tokens",
+            "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "client_type", "registration_source", "created", "updated"]
 
@@ -97,6 +99,7 @@ class ClientCreateSerializer(serializers.Serializer):
     allowed_origins = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
     scopes = serializers.ListField(child=ByName(queryset=Scope.objects.all()))
     may_introspect = serializers.BooleanField(default=False)
+    dpop_bound_access_tokens = serializers.BooleanField(default=False)
 
     def validate_grant_type(self, value: str) -> str:
         if value not in grants.application_grants():

@@ -167,7 +167,7 @@ def usable(ctx: Context, item: Definition | None, unknown: InvalidParams, trail:
     missing = ctx.token.missing(required)
     if missing:
         trail.done("denied", f"missing scope{'s' if len(missing) > 1 else ''}: {' '.join(missing)}")
-        raise InsufficientScope(required)
+        raise InsufficientScope(required, scheme=ctx.token.scheme)
     return found
 
 

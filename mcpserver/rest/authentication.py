@@ -70,7 +70,8 @@ def required_scopes(request: Request) -> list[str]:
 
 
 class BearerAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <RFC 9068 JWT>`` of this server's issuer, for ``REST_AUDIENCE``.
+    """``Authorization: Bearer <RFC 9068 JWT>`` of this server's issuer, for ``REST_AUDIENCE`` (or
+    ``Authorization: DPoP`` with a ``DPoP`` proof of the request's own URI, RFC 9449 §7.1).
 
     A request without a bearer token is left to the view's other authentication classes; a bad token
     is a 401 whose ``WWW-Authenticate`` challenge says ``invalid_token`` (RFC 6750 §3.1).
@@ -78,10 +79,16 @@ class BearerAuthentication(BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, auth.AccessToken] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
-        if header.strip().partition(" ")[0].lower() != "bearer":
+        if header.strip().partition(" ")[0].lower() not in auth.SCHEMES:
             return None
         try:
-            token = auth.authenticate(header, conf.rest_audience())
+            token = auth.authenticate(
+                header,
+                conf.rest_audience(),
+                proof=request.META.get("HTTP_DPOP"),
+                method=request.method,
+                uri=request.build_absolute_uri(request.path),
+            )
             return self.get_user(token), token
         except InvalidToken as exc:
             setattr(request, ERROR_ATTRIBUTE, exc)

@@ -27,8 +27,8 @@ class InsufficientScope(exceptions.PermissionDenied):
 
     default_code = "insufficient_scope"
 
-    def __init__(self, required: list[str]) -> None:
-        error = errors.InsufficientScope(list(required))
+    def __init__(self, required: list[str], scheme: str = "Bearer") -> None:
+        error = errors.InsufficientScope(list(required), scheme=scheme)
         super().__init__(error.description, self.default_code)
         self.required = error.required
         self.auth_header = auth.challenge(error, metadata=conf.rest_audience_is_mcp())
@@ -70,7 +70,7 @@ class HasScopes(TokenPermission):
             return False
         needed = self.required(request, view)
         if token.missing(needed):
-            raise InsufficientScope(needed)
+            raise InsufficientScope(needed, token.scheme)
         return True
 
 

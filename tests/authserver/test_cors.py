@@ -24,8 +24,9 @@ REQUIRED_ALLOW = {
     "mcp-name",
     "mcp-session-id",
     "last-event-id",
+    "dpop",
 }
-REQUIRED_EXPOSE = {"mcp-session-id", "www-authenticate", "mcp-protocol-version"}
+REQUIRED_EXPOSE = {"mcp-session-id", "www-authenticate", "mcp-protocol-version", "dpop-nonce"}
 
 
 def header_set(response, name: str) -> set[str]:

@@ -644,3 +644,15 @@ def test_initial_access_token_command(world, register, settings):
     assert register(SDK_BODY, token=raw).status_code == 401
     with pytest.raises(CommandError):
         call_command("create_initial_access_token", "--description", "bad", "--max-uses", "0")
+
+
+def test_dpop_bound_access_tokens_is_registered_and_enforced(registered, register, client):
+    from authserver.models import ClientPolicy
+
+    body = registered(dpop_bound_access_tokens=True)
+    assert body["dpop_bound_access_tokens"] is True
+    assert ClientPolicy.objects.get(application__client_id=body["client_id"]).dpop_bound_access_tokens
+    assert "dpop_bound_access_tokens" not in registered()
+    response = register({**SDK_BODY, "dpop_bound_access_tokens": "yes"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"

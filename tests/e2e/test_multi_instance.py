@@ -38,6 +38,9 @@ SETTINGS = {
     "LOGIN_FAILURE_LIMIT": str(LOGIN_FAILURE_LIMIT),
     "SIGNING_KEY_RECHECK_SECONDS": str(KEY_RECHECK_SECONDS),
     "LOG_FORMAT": "text",
+    # DPoP proofs must carry server nonces, on both sides (only the DPoP tests send proofs).
+    "DPOP_NONCE_REQUIRED": "true",
+    "MCP_DPOP_NONCE_REQUIRED": "true",
 }
 LEGACY_VERSION = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
@@ -370,3 +373,35 @@ def test_a_key_rotated_on_a_signs_on_a_within_the_recheck_interval_and_verifies_
     # Within the recheck interval every worker of A has moved to the new key.
     time.sleep(KEY_RECHECK_SECONDS + 0.5)
     assert {key_id(service_token(a)) for _ in range(8)} == {new_kid}
+
+
+# --- DPoP (RFC 9449): nonces from either instance, proofs spent on both ---
+
+
+def test_a_dpop_nonce_from_a_works_on_b_and_a_proof_spent_on_a_is_refused_by_b(a, b):
+    from tests.dpopclient import DpopKey
+
+    key, token_url = DpopKey(), a.url + flows.TOKEN  # the public URLs are A's
+    asked = httpx.post(b.url + flows.TOKEN, data={"grant_type": "client_credentials"}, auth=flows.SERVICE,
+                       headers={"DPoP": key.proof("POST", token_url)}, timeout=10)  # fmt: skip
+    assert (asked.status_code, asked.json()["error"]) == (400, "use_dpop_nonce")
+    nonce = asked.headers["DPoP-Nonce"]
+    issued = httpx.post(a.url + flows.TOKEN, data={"grant_type": "client_credentials"}, auth=flows.SERVICE,
+                        headers={"DPoP": key.proof("POST", token_url, nonce=nonce)}, timeout=10)  # fmt: skip
+    assert issued.status_code == 200, issued.text
+    token = issued.json()["access_token"]
+
+    def call(server: LiveServer, proof: str) -> httpx.Response:
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof, "Accept": ACCEPT}
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"message": "bound"}}}  # fmt: skip
+        return httpx.post(server.mcp_url, json=body, headers=headers, timeout=10)
+
+    refused = call(a, key.proof("POST", a.mcp_url, token))
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith('DPoP error="use_dpop_nonce"')
+    proof = key.proof("POST", a.mcp_url, token, nonce=refused.headers["DPoP-Nonce"])
+    assert echoed(call(b, proof)) == "bound"
+    replayed = call(a, proof)
+    assert replayed.status_code == 401
+    assert replayed.headers["WWW-Authenticate"].startswith('DPoP error="invalid_dpop_proof"')

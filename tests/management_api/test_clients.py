@@ -145,3 +145,12 @@ def test_withdrawing_a_consent_revokes_the_clients_tokens_for_that_user(api, peo
     assert api.delete(f"consents/{consent.pk}/").status_code == 204
     assert not Consent.objects.exists()
     assert McpClient(wsgi_client, tokens["user"]).modern("tools/list").status_code == 401
+
+
+def test_dpop_bound_access_tokens_is_a_client_switch(api, service, wsgi_client):
+    response = api.patch(f"clients/{service['id']}/", {"dpop_bound_access_tokens": True})
+    assert response.status_code == 200, response.content
+    assert response.json()["dpop_bound_access_tokens"] is True
+    refused = client_credentials(wsgi_client, service["client_id"], service["client_secret"])
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_dpop_proof"

@@ -204,3 +204,22 @@ def test_a_trusted_issuers_token_names_its_user_by_username(settings, make_user)
         assert response.data["client"] == "mcp-inspector"
     finally:
         realm.stop()
+
+
+def test_a_dpop_bound_token_works_with_a_proof_of_the_request_uri(sign, user_claims):
+    from tests.dpopclient import DpopKey
+
+    key = DpopKey()
+    token = sign({**user_claims, "cnf": {"jkt": key.thumbprint}})
+
+    def dpop_call(proof, scheme="DPoP"):
+        headers = {"HTTP_AUTHORIZATION": f"{scheme} {token}", "HTTP_DPOP": proof}
+        response = Notes.as_view()(APIRequestFactory().get("/notes/?page=2", **headers))
+        response.render()
+        return response
+
+    assert dpop_call(key.proof("GET", "http://testserver/notes/", token)).status_code == 200
+    refused = dpop_call(key.proof("GET", "http://testserver/other/", token))
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"].startswith('DPoP error="invalid_dpop_proof"')
+    assert dpop_call(key.proof("GET", "http://testserver/notes/", token), scheme="Bearer").status_code == 401
