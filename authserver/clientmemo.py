@@ -64,6 +64,10 @@ class ClientMemo:
         if application.registration_source == application.RegistrationSource.CIMD:
             return  # DOT re-fetches their metadata documents when stale: they always take its path
         scopes.ceiling(application)  # loaded now, kept on the instance
+        try:
+            application.policy  # noqa: B018  (how it authenticates: cached on the instance, copied with it)
+        except ClientPolicy.DoesNotExist:
+            pass
         with self._lock:
             if len(self._entries) >= MEMO_SIZE:
                 self._entries.clear()

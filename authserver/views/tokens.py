@@ -22,6 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.signals import app_authorized
 from oauthlib.common import Request as OauthlibRequest
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from observability import clientaddress
 
@@ -122,7 +123,12 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
         """RFC 6749 §2.3 client authentication, remembering which client it was (DOT keeps a bool)."""
         core = self.get_oauthlib_core()
         oauthlib_request = OauthlibRequest(*core._extract_params(request))  # as DOT's own authenticate_client
-        if not core.server.request_validator.authenticate_client(oauthlib_request):
+        try:
+            authenticated = core.server.request_validator.authenticate_client(oauthlib_request)
+        except OAuth2Error as exc:  # a refused signed assertion says why
+            request.client_authentication_error = exc
+            return False
+        if not authenticated:
             return False
         request.introspecting_client = oauthlib_request.client
         return True
@@ -143,7 +149,10 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
 
     def unauthenticated_response(self, request, oauthlib_request=None):
         """RFC 7662 §2.3: failed client authentication is a 401 as in RFC 6749 §5.2 (DOT: a bare 403)."""
-        response = oauth_error("invalid_client", "Client authentication failed.", 401)
+        error = getattr(request, "client_authentication_error", None)
+        if error is not None and error.status_code != 401:
+            return oauth_error(error.error, error.description, error.status_code)
+        response = oauth_error("invalid_client", error.description if error else "Client authentication failed.", 401)
         response["WWW-Authenticate"] = 'Basic realm="introspection"'
         return response
 
