@@ -157,6 +157,8 @@ def rotate_secret(application) -> str:
     Tokens issued under the old secret stay valid; the old secret authenticates no more."""
     if application.client_type != application.CLIENT_CONFIDENTIAL:
         raise ClientError("A public client has no secret to rotate.")
+    if ClientPolicy.objects.filter(application=application, token_endpoint_auth_method=ClientPolicy.PRIVATE_KEY_JWT).exists():
+        raise ClientError("A private_key_jwt client authenticates with its keys, not a secret.")
     secret = generate_client_secret()
     application.client_secret, application.hash_client_secret = secret, True
     application.save(update_fields=["client_secret", "hash_client_secret", "updated"])
