@@ -87,7 +87,9 @@ def _decode(assertion: str, keys: list[dict], algorithm: str, client_id: str, au
         except jwt.ImmatureSignatureError as exc:
             raise InvalidClientAssertion("The client assertion is not valid yet (iat or nbf).") from exc
         except jwt.InvalidAudienceError as exc:
-            raise InvalidClientAssertion("The client assertion's aud must be the issuer or this endpoint.") from exc
+            raise InvalidClientAssertion(
+                "The client assertion's aud must be the issuer or this endpoint."
+            ) from exc
         except jwt.InvalidIssuerError as exc:
             raise InvalidClientAssertion("The client assertion's iss must be the client_id.") from exc
         except jwt.MissingRequiredClaimError as exc:

@@ -68,7 +68,9 @@ def registration_problem(method: str, jwks: Any, jwks_uri: str) -> str | None:
     client has neither.
     """
     if method != "private_key_jwt":
-        return "Only a private_key_jwt client registers keys (jwks or jwks_uri)." if jwks or jwks_uri else None
+        return (
+            "Only a private_key_jwt client registers keys (jwks or jwks_uri)." if jwks or jwks_uri else None
+        )
     if bool(jwks) == bool(jwks_uri):
         return "A private_key_jwt client registers exactly one of jwks and jwks_uri."
     return jwks_problem(jwks) if jwks else jwks_uri_problem(jwks_uri)

@@ -78,7 +78,8 @@ def create_client(
     ceiling = _scopes(scopes)
     Application = get_application_model()
     secret = None if public else (client_secret or generate_client_secret())
-    shown = None if method == ClientPolicy.PRIVATE_KEY_JWT else secret  # a signing client's secret opens nothing
+    # A signing client's secret opens nothing: it is never shown.
+    shown = None if method == ClientPolicy.PRIVATE_KEY_JWT else secret
     application = Application(
         name=name,
         client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
@@ -157,7 +158,8 @@ def rotate_secret(application) -> str:
     Tokens issued under the old secret stay valid; the old secret authenticates no more."""
     if application.client_type != application.CLIENT_CONFIDENTIAL:
         raise ClientError("A public client has no secret to rotate.")
-    if ClientPolicy.objects.filter(application=application, token_endpoint_auth_method=ClientPolicy.PRIVATE_KEY_JWT).exists():
+    signing = ClientPolicy.objects.filter(application=application, token_endpoint_auth_method=ClientPolicy.PRIVATE_KEY_JWT)
+    if signing.exists():
         raise ClientError("A private_key_jwt client authenticates with its keys, not a secret.")
     secret = generate_client_secret()
     application.client_secret, application.hash_client_secret = secret, True

@@ -1,5 +1,5 @@
-"""Forms for the sign-in page and the admin's client and client-policy pages, and the one rule for what username a
-sign-in names."""
+"""Forms for the sign-in page and the admin's client and client-policy pages, and the one rule for what
+username a sign-in names."""
 
 from django import forms
 from django.contrib.auth import get_user_model

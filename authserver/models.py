@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator

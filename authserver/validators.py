@@ -49,14 +49,14 @@ class OAuth2Validator(DOTValidator):
         here, not oauthlib's ``server_error`` later. A client registered for ``private_key_jwt``
         authenticates only with a signed assertion, and only such a client may send one.
         """
-        if _param(request, "client_assertion") is not None or _param(request, "client_assertion_type") is not None:
+        if any(_param(request, name) is not None for name in ("client_assertion", "client_assertion_type")):
             return self._authenticate_assertion(request)
         if not super().authenticate_client(request, *args, **kwargs):
             return False
         client = request.client
         named = getattr(request, "client_id", None)
         if _signs_assertions(client):
-            raise InvalidClientAssertion("This client authenticates with a signed assertion (private_key_jwt).")
+            raise InvalidClientAssertion("This client authenticates with signed assertions (private_key_jwt).")
         return client.client_type == client.CLIENT_CONFIDENTIAL and named in (None, "", client.client_id)
 
     def _authenticate_assertion(self, request) -> bool:
@@ -64,7 +64,7 @@ class OAuth2Validator(DOTValidator):
         if _param(request, "client_assertion_type") != assertions.ASSERTION_TYPE:
             raise InvalidClientAssertion(f"client_assertion_type must be {assertions.ASSERTION_TYPE}.")
         if (request.headers or {}).get("HTTP_AUTHORIZATION") or _param(request, "client_secret") is not None:
-            raise InvalidClientAssertion("Send one kind of client credentials, not an assertion and a secret.")
+            raise InvalidClientAssertion("Send one kind of client credentials: an assertion or a secret.")
         assertion = _param(request, "client_assertion")
         client_id = assertions.issuer(assertion)
         if getattr(request, "client_id", None) not in (None, "", client_id):

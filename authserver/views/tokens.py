@@ -152,7 +152,8 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
         error = getattr(request, "client_authentication_error", None)
         if error is not None and error.status_code != 401:
             return oauth_error(error.error, error.description, error.status_code)
-        response = oauth_error("invalid_client", error.description if error else "Client authentication failed.", 401)
+        description = error.description if error is not None else "Client authentication failed."
+        response = oauth_error("invalid_client", description, 401)
         response["WWW-Authenticate"] = 'Basic realm="introspection"'
         return response
 

@@ -81,7 +81,8 @@ class ClientSerializer(serializers.ModelSerializer):
     enabled = PolicyFlag(source="policy.enabled", required=False)
     may_introspect = PolicyFlag(source="policy.may_introspect", required=False)
     token_endpoint_auth_method = PolicyAuthMethod(
-        choices=[ClientPolicy.SECRET, ClientPolicy.PRIVATE_KEY_JWT], source="policy.token_endpoint_auth_method",
+        choices=[ClientPolicy.SECRET, ClientPolicy.PRIVATE_KEY_JWT],
+        source="policy.token_endpoint_auth_method",
         read_only=True,
     )  # fmt: skip
     jwks = PolicyJWKS(source="policy.jwks", required=False, allow_null=True)
@@ -129,7 +130,7 @@ class ClientCreateSerializer(serializers.Serializer):
         required=False, help_text="private_key_jwt: the client's JWK Set of public keys (then no secret)."
     )
     jwks_uri = serializers.URLField(
-        required=False, max_length=500, help_text="private_key_jwt: the https URL of its JWK Set (then no secret)."
+        required=False, max_length=500, help_text="private_key_jwt: the https URL of its JWK Set (no secret)."
     )
 
     def validate_grant_type(self, value: str) -> str:

@@ -10,45 +10,19 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 
 from authserver import assertions, clientkeys
 from authserver.clients import ClientError, create_client, update_client
 from authserver.models import ClientPolicy
+from tests.assertion_signer import ASSERTION_TYPE, PRIVATE_KEYS, Signer, token_request
 
 from .cimd_server import HOST, Document, DocumentServer
 from .conftest import FORM, TOKEN_URL, basic
 
 INTROSPECT_URL = "/oauth/introspect/"
 REVOKE_URL = "/oauth/revoke/"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-PRIVATE_KEYS = {
-    "RS256": lambda: rsa.generate_private_key(65537, 2048),
-    "PS256": lambda: rsa.generate_private_key(65537, 2048),
-    "ES256": lambda: ec.generate_private_key(ec.SECP256R1()),
-    "EdDSA": ed25519.Ed25519PrivateKey.generate,
-}
-
-
-class Signer:
-    """A client's key pair: its public JWK Set and assertions signed with the private key."""
-
-    def __init__(self, algorithm: str = "ES256", kid: str | None = None):
-        self.algorithm, self.kid = algorithm, kid or uuid.uuid4().hex[:8]
-        self.key = PRIVATE_KEYS[algorithm]()
-        public = json.loads(jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(self.key.public_key()))
-        self.jwks = {"keys": [{**public, "kid": self.kid, "use": "sig"}]}
-
-    def sign(self, client_id: str, aud=None, lifetime: int = 60, headers=None, drop=(), **claims) -> str:
-        now = int(time.time())
-        body = {
-            "iss": client_id, "sub": client_id, "aud": aud or settings.OAUTH_ISSUER,
-            "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex, **claims,
-        }  # fmt: skip
-        body = {name: value for name, value in body.items() if name not in drop}
-        return jwt.encode(body, self.key, algorithm=self.algorithm, headers={"kid": self.kid, **(headers or {})})
 
 
 @pytest.fixture
@@ -59,7 +33,9 @@ def signer():
 @pytest.fixture
 def machine(world, signer):
     """A client_credentials client registered with the signer's JWK Set."""
-    return create_client("machine", "client-credentials", ["mcp:read", "mcp:tools"], jwks=signer.jwks, may_introspect=True)
+    return create_client(
+        "machine", "client-credentials", ["mcp:read", "mcp:tools"], jwks=signer.jwks, may_introspect=True
+    )
 
 
 @pytest.fixture
@@ -68,13 +44,6 @@ def post(client):
         return client.post(url, urlencode(data), content_type=FORM, **extra)
 
     return run
-
-
-def token_request(assertion: str, **data) -> dict:
-    return {
-        "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-        "client_assertion": assertion, **data,
-    }  # fmt: skip
 
 
 def refused(response, fragment: str = "") -> dict:
@@ -148,7 +117,9 @@ def test_alg_none_and_hmac_are_refused(machine, signer, post):
               "exp": now + 60, "jti": uuid.uuid4().hex}  # fmt: skip
     unsigned = jwt.encode(claims, None, algorithm="none")
     refused(post(TOKEN_URL, token_request(unsigned)), "alg")
-    hmac = jwt.encode(claims, b"a shared secret of thirty-two bytes", algorithm="HS256", headers={"kid": signer.kid})
+    hmac = jwt.encode(
+        claims, b"a shared secret of thirty-two bytes", algorithm="HS256", headers={"kid": signer.kid}
+    )
     refused(post(TOKEN_URL, token_request(hmac)), "alg")
 
 
@@ -190,7 +161,9 @@ def test_a_signing_client_cannot_use_a_secret(world, post):
 def test_an_assertion_and_a_secret_together_are_refused(machine, signer, world, post):
     service = world.clients["service"]
     auth = basic(service.client_id, service.client_secret)
-    refused(post(TOKEN_URL, token_request(signer.sign(machine.client_id)), HTTP_AUTHORIZATION=auth), "one kind")
+    refused(
+        post(TOKEN_URL, token_request(signer.sign(machine.client_id)), HTTP_AUTHORIZATION=auth), "one kind"
+    )
 
 
 def test_introspection_and_revocation_with_an_assertion(machine, signer, post):
@@ -254,7 +227,9 @@ def test_rotating_a_clients_keys(machine, post):
     update_client(machine.application, jwks=new.jwks)
     assert post(TOKEN_URL, token_request(new.sign(machine.client_id))).status_code == 200
     with pytest.raises(ClientError, match="Only a private_key_jwt"):
-        update_client(ClientPolicy.objects.exclude(pk=machine.application.policy.pk).first().application, jwks=new.jwks)
+        update_client(
+            ClientPolicy.objects.exclude(pk=machine.application.policy.pk).first().application, jwks=new.jwks
+        )
 
 
 # --- keys from a jwks_uri ---
@@ -319,7 +294,9 @@ def test_a_jwks_uri_on_a_private_address_is_refused_by_default(remote, post, set
 def test_a_jwks_uri_serving_private_keys_is_refused(remote, key_server, post):
     made, signer = remote
     private = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(signer.key))
-    key_server.documents["/jwks.json"] = Document(json.dumps({"keys": [{**private, "kid": signer.kid}]}).encode())
+    key_server.documents["/jwks.json"] = Document(
+        json.dumps({"keys": [{**private, "kid": signer.kid}]}).encode()
+    )
     refused(post(TOKEN_URL, token_request(signer.sign(made.client_id))), "private key material")
 
 

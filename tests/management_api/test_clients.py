@@ -148,7 +148,7 @@ def test_withdrawing_a_consent_revokes_the_clients_tokens_for_that_user(api, peo
 
 
 def test_a_client_registered_with_public_keys_authenticates_with_assertions(api, wsgi_client):
-    from tests.authserver.test_assertions import Signer, token_request
+    from tests.assertion_signer import Signer, token_request
 
     signer = Signer("RS256")
     body = {"name": "ci", "grant_type": "client-credentials", "scopes": ["mcp:read"], "jwks": signer.jwks}
