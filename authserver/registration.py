@@ -18,10 +18,11 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
-from . import conf, grants, metadata, redirects, scopes
+from . import clientkeys, conf, grants, metadata, redirects, scopes
 from .models import ClientPolicy, InitialAccessToken, Scope, token_checksum
 
 RESPONSE_TYPES = ["code"]
+SIGNING = ClientPolicy.PRIVATE_KEY_JWT
 
 
 class InitialAccessTokenPermission:
@@ -114,6 +115,10 @@ def refusal(body: bytes) -> tuple[str, str] | None:
     problem = metadata.problem(data)
     if problem is not None:
         return problem
+    method = data.get("token_endpoint_auth_method")
+    problem = clientkeys.registration_problem(method, data.get("jwks"), data.get("jwks_uri") or "")
+    if problem is not None:
+        return "invalid_client_metadata", problem
     uris = data.get("redirect_uris", [])
     for uri in uris if isinstance(uris, list) else []:
         problem = redirects.redirect_uri_problem(uri) if isinstance(uri, str) else "it is not a string"
@@ -132,6 +137,36 @@ def refusal(body: bytes) -> tuple[str, str] | None:
         if field in data and not isinstance(data[field], str):
             return "invalid_client_metadata", f"{field} must be a string."
     return None
+
+
+def signing_keys(body: bytes) -> dict[str, Any] | None:
+    """The key source (``jwks``, ``jwks_uri``) of metadata registering a ``private_key_jwt`` client, or None.
+
+    DOT registers secret and public clients only: such metadata reaches it as a ``client_secret_basic``
+    (confidential) client without keys (``as_secret_client``), and ``keep_keys`` then stores the keys.
+    """
+    data = _metadata(body)
+    if data is None or data.get("token_endpoint_auth_method") != SIGNING:
+        return None
+    return {"jwks": data.get("jwks") or None, "jwks_uri": data.get("jwks_uri") or ""}
+
+
+def as_secret_client(body: bytes) -> bytes:
+    """Metadata of a ``private_key_jwt`` client as DOT registers it: confidential, keys left out."""
+    data = {key: value for key, value in json.loads(body).items() if key not in ("jwks", "jwks_uri")}
+    return json.dumps({**data, "token_endpoint_auth_method": "client_secret_basic"}).encode()
+
+
+def keep_keys(client_id: str, keys: dict[str, Any] | None) -> None:
+    """Make the client just registered (or updated) a ``private_key_jwt`` client with these keys, or
+    (None) a client without keys, as DOT registered it."""
+    application = get_application_model().objects.get(client_id=client_id)
+    policy = ensure_policy(application)
+    if keys is None and not policy.signs_assertions:
+        return
+    policy.token_endpoint_auth_method = ClientPolicy.SECRET if keys is None else SIGNING
+    policy.jwks, policy.jwks_uri = (None, "") if keys is None else (keys["jwks"], keys["jwks_uri"])
+    policy.save(update_fields=["token_endpoint_auth_method", "jwks", "jwks_uri"])
 
 
 def sync_origins(application) -> None:
@@ -165,6 +200,12 @@ def describe(data: dict[str, Any], stored: bool = False) -> dict[str, Any]:
         "response_types": RESPONSE_TYPES,
     }
     data["scope"] = " ".join(sorted(scopes.ceiling(application)))
+    policy = ClientPolicy.objects.filter(application=application).first()
+    if policy is not None and policy.signs_assertions:
+        # Its secret (DOT made one) authenticates nothing: the client signs assertions.
+        data.pop("client_secret", None)
+        data["token_endpoint_auth_method"] = SIGNING
+        data.update({"jwks": policy.jwks} if policy.jwks else {"jwks_uri": policy.jwks_uri})
     if "client_secret" in data:
         data["client_secret_expires_at"] = 0  # §3.2.1: required with a secret; 0 means it never expires
     return data
