@@ -59,6 +59,18 @@ class OAuth2Validator(DOTValidator):
             raise InvalidClientAssertion("This client authenticates with signed assertions (private_key_jwt).")
         return client.client_type == client.CLIENT_CONFIDENTIAL and named in (None, "", client.client_id)
 
+    def client_authentication_required(self, request, *args, **kwargs) -> bool:
+        """A request carrying a client assertion authenticates with it, whatever the client's type."""
+        if any(_param(request, name) is not None for name in ("client_assertion", "client_assertion_type")):
+            return True
+        return super().client_authentication_required(request, *args, **kwargs)
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        """A client that signs assertions is never taken on its client_id alone (even if public)."""
+        if not super().authenticate_client_id(client_id, request, *args, **kwargs):
+            return False
+        return not _signs_assertions(request.client)
+
     def _authenticate_assertion(self, request) -> bool:
         """RFC 7523 §2.2: the client named by a signed ``client_assertion``, as its only credentials."""
         if _param(request, "client_assertion_type") != assertions.ASSERTION_TYPE:

@@ -302,3 +302,23 @@ def test_a_jwks_uri_serving_private_keys_is_refused(remote, key_server, post):
 
 def test_the_verifier_names_its_algorithms():
     assert "none" not in assertions.ALGORITHMS and not any(a.startswith("HS") for a in assertions.ALGORITHMS)
+
+
+def test_a_public_client_marked_as_signing_needs_its_assertion(world, post):
+    """A policy an administrator set on a public client: its client_id alone no longer gets tokens."""
+    cli = world.clients["cli"]
+    signer = Signer()
+    ClientPolicy.objects.filter(application=cli.application).update(
+        token_endpoint_auth_method=ClientPolicy.PRIVATE_KEY_JWT, jwks=signer.jwks
+    )
+    grant = {"grant_type": "password", "username": "alice", "password": "alice-password"}
+    refused(post(TOKEN_URL, {**grant, "client_id": cli.client_id}))
+    data = {**grant, "client_assertion_type": ASSERTION_TYPE, "client_assertion": signer.sign(cli.client_id)}
+    assert post(TOKEN_URL, data).status_code == 200
+
+
+def test_a_public_client_cannot_send_an_assertion(world, signer, post):
+    cli = world.clients["cli"]
+    grant = {"grant_type": "password", "username": "alice", "password": "alice-password"}
+    data = {**grant, "client_assertion_type": ASSERTION_TYPE, "client_assertion": signer.sign(cli.client_id)}
+    refused(post(TOKEN_URL, data), "does not authenticate")
