@@ -116,7 +116,7 @@ def _fetch(uri: str) -> dict:
     from .cimd import MetadataFetcher  # the CIMD fetcher's SSRF rules and deadline
 
     try:
-        jwks, _ = MetadataFetcher().fetch(uri)
+        jwks, _ = MetadataFetcher().fetch_json(uri)
     except dot_cimd.CIMDError as exc:
         log.warning("Could not fetch the client JWK Set at %s: %s", uri, exc)
         raise InvalidClientAssertion("The client's jwks_uri could not be fetched.") from exc

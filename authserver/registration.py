@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -167,6 +168,39 @@ def keep_keys(client_id: str, keys: dict[str, Any] | None) -> None:
     policy.token_endpoint_auth_method = ClientPolicy.SECRET if keys is None else SIGNING
     policy.jwks, policy.jwks_uri = (None, "") if keys is None else (keys["jwks"], keys["jwks_uri"])
     policy.save(update_fields=["token_endpoint_auth_method", "jwks", "jwks_uri"])
+
+
+# The key source of each metadata document this thread fetched, until its client is loaded
+# (``settle_document_keys``): DOT fetches a document and creates or updates its client in one call.
+_documents = threading.local()
+
+
+def document_for_dot(client_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A fetched Client ID Metadata Document as DOT builds its (public) client from it.
+
+    DOT builds clients only from documents with ``token_endpoint_auth_method`` ``none``; one declaring
+    ``private_key_jwt`` with ``jwks`` or ``jwks_uri`` is handed to DOT as such, and its keys are
+    remembered for ``settle_document_keys``. Raises ``ValueError`` for keys this server refuses.
+    """
+    method = data.get("token_endpoint_auth_method")
+    problem = clientkeys.registration_problem(method, data.get("jwks"), data.get("jwks_uri") or "")
+    if problem is not None:
+        raise ValueError(problem)
+    pending = getattr(_documents, "keys", None)
+    if pending is None:
+        pending = _documents.keys = {}
+    if method != SIGNING:
+        pending[client_id] = None
+        return data
+    pending[client_id] = {"jwks": data.get("jwks") or None, "jwks_uri": data.get("jwks_uri") or ""}
+    return {**data, "token_endpoint_auth_method": "none"}
+
+
+def settle_document_keys(application) -> None:
+    """Store the keys of the metadata document just fetched for this client (if this thread fetched one)."""
+    pending = getattr(_documents, "keys", None) or {}
+    if application.client_id in pending:
+        keep_keys(application.client_id, pending.pop(application.client_id))
 
 
 def sync_origins(application) -> None:

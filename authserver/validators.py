@@ -133,6 +133,7 @@ class OAuth2Validator(DOTValidator):
         client = super()._load_application(client_id, request)
         if client is not None and client.registration_source == client.RegistrationSource.CIMD:
             registration.ensure_policy(client)
+            registration.settle_document_keys(client)
         clientmemo.memo.store(ticket, client)
         return client
 
