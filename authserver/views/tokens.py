@@ -26,18 +26,24 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from observability import clientaddress
 
-from .. import conf, grants, throttle
-from ..exceptions import oauth_error, oauthlib_response
+from .. import assertions, conf, grants, throttle
+from ..exceptions import InvalidClientAssertion, oauth_error, oauthlib_response
 from ..models import ClientPolicy, access_tokens
 
 
 def _client_id_of(request: HttpRequest) -> str:
-    """The client a token request names, from HTTP Basic or the form body (no authentication)."""
+    """The client a token request names, from HTTP Basic, the form body or a client assertion's
+    ``iss`` (no authentication)."""
     auth = request.META.get("HTTP_AUTHORIZATION", "")
     if auth.startswith("Basic "):
         try:
             return unquote_plus(base64.b64decode(auth[6:], validate=True).decode().split(":", 1)[0])
         except (binascii.Error, UnicodeDecodeError, ValueError):
+            return ""
+    if not request.POST.get("client_id") and request.POST.get("client_assertion"):
+        try:
+            return assertions.issuer(request.POST["client_assertion"])
+        except InvalidClientAssertion:
             return ""
     return request.POST.get("client_id", "")
 

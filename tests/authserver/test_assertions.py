@@ -322,3 +322,14 @@ def test_a_public_client_cannot_send_an_assertion(world, signer, post):
     grant = {"grant_type": "password", "username": "alice", "password": "alice-password"}
     data = {**grant, "client_assertion_type": ASSERTION_TYPE, "client_assertion": signer.sign(cli.client_id)}
     refused(post(TOKEN_URL, data), "does not authenticate")
+
+
+def test_the_token_flood_limit_counts_each_signing_client_apart(world, post, settings):
+    settings.AUTHSERVER = {**settings.AUTHSERVER, "TOKEN_RATE_LIMIT": 2, "TOKEN_RATE_WINDOW": 60}
+    first, second = Signer(), Signer()
+    one = create_client("one", "client-credentials", ["mcp:read"], jwks=first.jwks)
+    two = create_client("two", "client-credentials", ["mcp:read"], jwks=second.jwks)
+    for _ in range(2):
+        assert post(TOKEN_URL, token_request(first.sign(one.client_id))).status_code == 200
+    assert post(TOKEN_URL, token_request(first.sign(one.client_id))).status_code == 429
+    assert post(TOKEN_URL, token_request(second.sign(two.client_id))).status_code == 200
