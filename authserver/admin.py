@@ -14,7 +14,7 @@ from oauth2_provider.admin import ApplicationAdmin as DOTApplicationAdmin
 from oauth2_provider.models import revoke_access_token
 
 from . import clients, consents, keys, registration
-from .forms import ClientForm
+from .forms import ClientForm, ClientPolicyForm
 from .models import ClientPolicy, Consent, InitialAccessToken, Role, Scope, SigningKey, User, access_tokens
 
 
@@ -57,10 +57,11 @@ class ScopeAdmin(admin.ModelAdmin):
 
 class ClientPolicyInline(admin.StackedInline):
     model = ClientPolicy
+    form = ClientPolicyForm
     can_delete = False
     filter_horizontal = ("scopes",)
-    verbose_name = "scope ceiling"
-    verbose_name_plural = "scope ceiling"
+    verbose_name = "scope ceiling and client authentication"
+    verbose_name_plural = "scope ceiling and client authentication"
 
 
 class ApplicationAdmin(DOTApplicationAdmin):

@@ -26,7 +26,7 @@ from django.http.request import validate_host
 from oauth2_provider import cimd
 from oauth2_provider.settings import oauth2_settings
 
-from . import conf, metadata, outages, throttle
+from . import conf, metadata, outages, registration, throttle
 from .validators import client_ip
 
 log = logging.getLogger(__name__)
@@ -128,8 +128,17 @@ def _refuse_private(addresses: list[str]) -> None:
 
 class MetadataFetcher(cimd.SafeMetadataFetcher):
     def fetch(self, client_id):
+        """A client's metadata document, as DOT builds its client from it (``registration.document_for_dot``)."""
+        data, max_age = self.fetch_json(client_id)
+        try:
+            return registration.document_for_dot(client_id, data), max_age
+        except ValueError as exc:
+            raise cimd.CIMDError(f"invalid client metadata: {exc}") from exc
+
+    def fetch_json(self, url: str):
+        """(the JSON object at ``url``, its max-age) under the rules above; the client's JWK Set too."""
         # DOT's URL rules (https, host, path, no userinfo, fragment or dot segments) apply first.
-        parsed = cimd._validate_client_id_url(client_id)
+        parsed = cimd._validate_client_id_url(url)
         deadline = time.monotonic() + oauth2_settings.CIMD_FETCH_TIMEOUT_SECONDS
         addresses = _addresses(parsed.hostname, parsed.port or 443, deadline)
         if not private_host_allowed(parsed.hostname):

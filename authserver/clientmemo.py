@@ -65,6 +65,10 @@ class ClientMemo:
             return  # DOT re-fetches their metadata documents when stale: they always take its path
         scopes.ceiling(application)  # loaded now, kept on the instance
         dpop.required(application)  # likewise
+        try:
+            application.policy  # noqa: B018  (how it authenticates: cached on the instance, copied with it)
+        except ClientPolicy.DoesNotExist:
+            pass
         with self._lock:
             if len(self._entries) >= MEMO_SIZE:
                 self._entries.clear()

@@ -12,7 +12,7 @@ from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from . import grants, revoking
+from . import clientkeys, grants, revoking
 from .models import ClientPolicy, Scope
 from .redirects import redirect_uri_problem
 
@@ -50,13 +50,23 @@ def create_client(
     may_introspect: bool = False,
     allowed_origins: list[str] = (),
     dpop_bound_access_tokens: bool = False,
+    jwks: dict | None = None,
+    jwks_uri: str = "",
 ) -> NewClient:
     """Create a client and its scope ceiling; return the secret once (stored only hashed).
 
     ``may_introspect``: a resource server that may ask the introspection endpoint about any token;
     ``allowed_origins``: the web origins that may call the token and revocation endpoints (CORS);
     ``dpop_bound_access_tokens``: every token request must carry a DPoP proof (RFC 9449 §5.2).
+    ``jwks`` or ``jwks_uri``: the client's public keys; it then authenticates with signed assertions
+    (``private_key_jwt``) and has no secret.
     """
+    method = ClientPolicy.PRIVATE_KEY_JWT if (jwks or jwks_uri) else ClientPolicy.SECRET
+    problem = clientkeys.registration_problem(method, jwks, jwks_uri)
+    if problem:
+        raise ClientError(problem)
+    if method == ClientPolicy.PRIVATE_KEY_JWT and (public or client_secret):
+        raise ClientError("A private_key_jwt client is confidential and has no secret.")
     if grant not in GRANTS:
         raise ClientError(f"Unknown grant {grant!r}; choose one of {', '.join(GRANTS)}.")
     if grant == "authorization-code" and not redirect_uris:
@@ -70,6 +80,8 @@ def create_client(
     ceiling = _scopes(scopes)
     Application = get_application_model()
     secret = None if public else (client_secret or generate_client_secret())
+    # A signing client's secret opens nothing: it is never shown.
+    shown = None if method == ClientPolicy.PRIVATE_KEY_JWT else secret
     application = Application(
         name=name,
         client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
@@ -89,12 +101,11 @@ def create_client(
         raise ClientError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
     application.save()
     policy = ClientPolicy.objects.create(
-        application=application,
-        may_introspect=may_introspect,
-        dpop_bound_access_tokens=dpop_bound_access_tokens,
-    )
+        application=application, may_introspect=may_introspect, token_endpoint_auth_method=method,
+        jwks=jwks or None, jwks_uri=jwks_uri, dpop_bound_access_tokens=dpop_bound_access_tokens,
+    )  # fmt: skip
     policy.scopes.set(ceiling)
-    return NewClient(application.client_id, secret, application)
+    return NewClient(application.client_id, shown, application)
 
 
 @transaction.atomic
@@ -105,10 +116,13 @@ def update_client(
     enabled: bool | None = None,
     may_introspect: bool | None = None,
     dpop_bound_access_tokens: bool | None = None,
+    jwks: dict | None = None,
+    jwks_uri: str | None = None,
     **fields,
 ):
     """Change a client's own fields (``name``, ``redirect_uris``, ``allowed_origins``) and its policy
-    (None: unchanged). Disabling revokes its tokens (``set_enabled``).
+    (None: unchanged). Disabling revokes its tokens (``set_enabled``). A ``private_key_jwt`` client may
+    get a new key source (``jwks`` or ``jwks_uri``, replacing the other).
 
     Raises Django's ``ValidationError`` (a message per field) for fields the model refuses, and
     ``ClientError`` for a redirect URI this server refuses.
@@ -122,6 +136,8 @@ def update_client(
     application.full_clean(exclude=["client_secret", "user"])
     application.save()
     policy, _ = ClientPolicy.objects.get_or_create(application=application)
+    if jwks is not None or jwks_uri is not None:
+        _replace_keys(policy, jwks, jwks_uri or "")
     if scopes is not None:
         policy.scopes.set(scopes)
     if may_introspect is not None and may_introspect != policy.may_introspect:
@@ -135,11 +151,22 @@ def update_client(
     return application
 
 
+def _replace_keys(policy: ClientPolicy, jwks: dict | None, jwks_uri: str) -> None:
+    problem = clientkeys.registration_problem(policy.token_endpoint_auth_method, jwks, jwks_uri)
+    if problem:
+        raise ClientError(problem)
+    policy.jwks, policy.jwks_uri = jwks or None, jwks_uri
+    policy.save(update_fields=["jwks", "jwks_uri"])
+
+
 def rotate_secret(application) -> str:
     """Give a confidential client a new generated secret and return it, once: it is stored hashed.
     Tokens issued under the old secret stay valid; the old secret authenticates no more."""
     if application.client_type != application.CLIENT_CONFIDENTIAL:
         raise ClientError("A public client has no secret to rotate.")
+    signing = ClientPolicy.objects.filter(application=application, token_endpoint_auth_method=ClientPolicy.PRIVATE_KEY_JWT)
+    if signing.exists():
+        raise ClientError("A private_key_jwt client authenticates with its keys, not a secret.")
     secret = generate_client_secret()
     application.client_secret, application.hash_client_secret = secret, True
     application.save(update_fields=["client_secret", "hash_client_secret", "updated"])

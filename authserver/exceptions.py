@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from django.http import HttpResponse, JsonResponse
-from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+from oauthlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error
 
 
 class TooManyRequests(OAuth2Error):
@@ -22,6 +22,20 @@ class TooManyRequests(OAuth2Error):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after), "Cache-Control": "no-store"}
+
+
+class InvalidClientAssertion(InvalidClientError):
+    """A signed client assertion (RFC 7523 §3) that does not authenticate its client: 401 ``invalid_client``."""
+
+    def __init__(self, description: str, **kwargs):
+        super().__init__(description=description, **kwargs)
+
+
+class Unavailable(OAuth2Error):
+    """Something the answer depends on (the shared replay cache) is unreachable: 503, try again."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
 
 
 # RFC 6749 §5.2 error_description for errors oauthlib raises without one (the validator's hooks give

@@ -1,11 +1,13 @@
-"""Forms for the sign-in page and the admin's client page, and the one rule for what username a
-sign-in names."""
+"""Forms for the sign-in page and the admin's client and client-policy pages, and the one rule for what
+username a sign-in names."""
 
+from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from oauth2_provider.forms import ApplicationForm
 
-from . import grants
+from . import clientkeys, grants
+from .models import ClientPolicy
 
 
 class LoginForm(AuthenticationForm):
@@ -44,3 +46,33 @@ class ClientForm(ApplicationForm):
             field.error_messages["invalid_choice"] = (
                 f"The %(value)s grant is not supported by this server; choose one of {', '.join(supported)}."
             )
+
+
+class ClientPolicyForm(forms.ModelForm):
+    """A client's policy in the admin: a ``private_key_jwt`` client registers exactly one source of
+    public keys (a JWK Set without private key material, or an https ``jwks_uri``); any other, none."""
+
+    jwks_uri = forms.URLField(
+        label="JWK Set URL", max_length=500, required=False, assume_scheme="https",
+        help_text=ClientPolicy._meta.get_field("jwks_uri").help_text,
+    )  # fmt: skip
+
+    class Meta:
+        model = ClientPolicy
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without it (a script, an older page) keeps the default: a secret.
+        self.fields["token_endpoint_auth_method"].required = False
+
+    def clean_token_endpoint_auth_method(self) -> str:
+        return self.cleaned_data.get("token_endpoint_auth_method") or ClientPolicy.SECRET
+
+    def clean(self):
+        data = super().clean()
+        method = data.get("token_endpoint_auth_method") or ClientPolicy.SECRET
+        problem = clientkeys.registration_problem(method, data.get("jwks"), data.get("jwks_uri") or "")
+        if problem:
+            raise forms.ValidationError(problem)
+        return data

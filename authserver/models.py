@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
@@ -94,7 +93,10 @@ class ClientPolicyQuerySet(models.QuerySet):
 
 
 class ClientPolicy(models.Model):
-    """What one OAuth client may ever be granted: its scope ceiling."""
+    """What one OAuth client may ever be granted (its scope ceiling), and how it authenticates."""
+
+    SECRET = "client_secret_basic"
+    PRIVATE_KEY_JWT = "private_key_jwt"
 
     application = models.OneToOneField(
         oauth2_settings.APPLICATION_MODEL, on_delete=models.CASCADE, related_name="policy"
@@ -116,6 +118,29 @@ class ClientPolicy(models.Model):
         default=False,
         help_text="RFC 9449 §5.2: every token request carries a DPoP proof; tokens are bound to its key.",
     )
+    token_endpoint_auth_method = models.CharField(
+        "client authentication",
+        max_length=20,
+        choices=[
+            (SECRET, "client secret (HTTP Basic or form body; none for a public client)"),
+            (PRIVATE_KEY_JWT, "signed assertion (private_key_jwt, RFC 7523)"),
+        ],
+        default=SECRET,
+        help_text="How the client authenticates at the token, introspection and revocation endpoints: "
+        "a client signing assertions cannot use a secret, and a client with a secret cannot sign.",
+    )
+    jwks = models.JSONField(
+        "JWK Set",
+        null=True,
+        blank=True,
+        help_text='private_key_jwt: the public keys the client signs with ({"keys": [...]}); or a jwks_uri.',
+    )
+    jwks_uri = models.URLField(
+        "JWK Set URL",
+        max_length=500,
+        blank=True,
+        help_text="private_key_jwt: an https URL publishing the client's public keys (instead of a JWK Set).",
+    )
 
     objects = ClientPolicyQuerySet.as_manager()
 
@@ -128,6 +153,10 @@ class ClientPolicy(models.Model):
 
     def natural_key(self) -> tuple[str]:
         return (self.application.client_id,)
+
+    @property
+    def signs_assertions(self) -> bool:
+        return self.token_endpoint_auth_method == self.PRIVATE_KEY_JWT
 
     natural_key.dependencies = [oauth2_settings.APPLICATION_MODEL.lower()]
 

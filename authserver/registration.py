@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,12 +19,13 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import parse_bearer_token
 
-from . import conf, grants, metadata, redirects, scopes
+from . import clientkeys, conf, grants, metadata, redirects, scopes
 from .models import ClientPolicy, InitialAccessToken, Scope, token_checksum
 
 DPOP_FIELD = "dpop_bound_access_tokens"  # RFC 9449 §5.2 client metadata
 
 RESPONSE_TYPES = ["code"]
+SIGNING = ClientPolicy.PRIVATE_KEY_JWT
 
 
 class InitialAccessTokenPermission:
@@ -116,6 +118,10 @@ def refusal(body: bytes) -> tuple[str, str] | None:
     problem = metadata.problem(data)
     if problem is not None:
         return problem
+    method = data.get("token_endpoint_auth_method")
+    problem = clientkeys.registration_problem(method, data.get("jwks"), data.get("jwks_uri") or "")
+    if problem is not None:
+        return "invalid_client_metadata", problem
     uris = data.get("redirect_uris", [])
     for uri in uris if isinstance(uris, list) else []:
         problem = redirects.redirect_uri_problem(uri) if isinstance(uri, str) else "it is not a string"
@@ -136,6 +142,69 @@ def refusal(body: bytes) -> tuple[str, str] | None:
     if not isinstance(data.get(DPOP_FIELD, False), bool):
         return "invalid_client_metadata", f"{DPOP_FIELD} must be a boolean."
     return None
+
+
+def signing_keys(body: bytes) -> dict[str, Any] | None:
+    """The key source (``jwks``, ``jwks_uri``) of metadata registering a ``private_key_jwt`` client, or None.
+
+    DOT registers secret and public clients only: such metadata reaches it as a ``client_secret_basic``
+    (confidential) client without keys (``as_secret_client``), and ``keep_keys`` then stores the keys.
+    """
+    data = _metadata(body)
+    if data is None or data.get("token_endpoint_auth_method") != SIGNING:
+        return None
+    return {"jwks": data.get("jwks") or None, "jwks_uri": data.get("jwks_uri") or ""}
+
+
+def as_secret_client(body: bytes) -> bytes:
+    """Metadata of a ``private_key_jwt`` client as DOT registers it: confidential, keys left out."""
+    data = {key: value for key, value in json.loads(body).items() if key not in ("jwks", "jwks_uri")}
+    return json.dumps({**data, "token_endpoint_auth_method": "client_secret_basic"}).encode()
+
+
+def keep_keys(client_id: str, keys: dict[str, Any] | None) -> None:
+    """Make the client just registered (or updated) a ``private_key_jwt`` client with these keys, or
+    (None) a client without keys, as DOT registered it."""
+    application = get_application_model().objects.get(client_id=client_id)
+    policy = ensure_policy(application)
+    if keys is None and not policy.signs_assertions:
+        return
+    policy.token_endpoint_auth_method = ClientPolicy.SECRET if keys is None else SIGNING
+    policy.jwks, policy.jwks_uri = (None, "") if keys is None else (keys["jwks"], keys["jwks_uri"])
+    policy.save(update_fields=["token_endpoint_auth_method", "jwks", "jwks_uri"])
+
+
+# The key source of each metadata document this thread fetched, until its client is loaded
+# (``settle_document_keys``): DOT fetches a document and creates or updates its client in one call.
+_documents = threading.local()
+
+
+def document_for_dot(client_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A fetched Client ID Metadata Document as DOT builds its (public) client from it.
+
+    DOT builds clients only from documents with ``token_endpoint_auth_method`` ``none``; one declaring
+    ``private_key_jwt`` with ``jwks`` or ``jwks_uri`` is handed to DOT as such, and its keys are
+    remembered for ``settle_document_keys``. Raises ``ValueError`` for keys this server refuses.
+    """
+    method = data.get("token_endpoint_auth_method")
+    problem = clientkeys.registration_problem(method, data.get("jwks"), data.get("jwks_uri") or "")
+    if problem is not None:
+        raise ValueError(problem)
+    pending = getattr(_documents, "keys", None)
+    if pending is None:
+        pending = _documents.keys = {}
+    if method != SIGNING:
+        pending[client_id] = None
+        return data
+    pending[client_id] = {"jwks": data.get("jwks") or None, "jwks_uri": data.get("jwks_uri") or ""}
+    return {**data, "token_endpoint_auth_method": "none"}
+
+
+def settle_document_keys(application) -> None:
+    """Store the keys of the metadata document just fetched for this client (if this thread fetched one)."""
+    pending = getattr(_documents, "keys", None) or {}
+    if application.client_id in pending:
+        keep_keys(application.client_id, pending.pop(application.client_id))
 
 
 def sync_origins(application) -> None:
@@ -177,6 +246,12 @@ def describe(data: dict[str, Any], stored: bool = False, requested: bytes = b"")
     data["scope"] = " ".join(sorted(scopes.ceiling(application)))
     if ClientPolicy.objects.filter(application=application, dpop_bound_access_tokens=True).exists():
         data[DPOP_FIELD] = True
+    policy = ClientPolicy.objects.filter(application=application).first()
+    if policy is not None and policy.signs_assertions:
+        # Its secret (DOT made one) authenticates nothing: the client signs assertions.
+        data.pop("client_secret", None)
+        data["token_endpoint_auth_method"] = SIGNING
+        data.update({"jwks": policy.jwks} if policy.jwks else {"jwks_uri": policy.jwks_uri})
     if "client_secret" in data:
         data["client_secret_expires_at"] = 0  # §3.2.1: required with a secret; 0 means it never expires
     return data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.db import IntegrityError
 from oauth2_provider.models import get_device_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
@@ -15,8 +17,8 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from observability import clientaddress
 
-from . import clientmemo, dpop, grants, redirects, registration, scopes, throttle
-from .exceptions import TooManyRequests
+from . import assertions, clientmemo, conf, dpop, grants, redirects, registration, scopes, throttle
+from .exceptions import InvalidClientAssertion, TooManyRequests
 from .forms import clean_username
 from .models import ClientPolicy
 
@@ -44,13 +46,47 @@ class OAuth2Validator(DOTValidator):
         A public client's stored secret is the hash of an empty string, so DOT would accept it with
         no secret at all, and introspection (which only asks ``authenticate_client``) would answer it.
         A body ``client_id`` naming another client than the Basic credentials is ``invalid_client``
-        here, not oauthlib's ``server_error`` later.
+        here, not oauthlib's ``server_error`` later. A client registered for ``private_key_jwt``
+        authenticates only with a signed assertion, and only such a client may send one.
         """
+        if any(_param(request, name) is not None for name in ("client_assertion", "client_assertion_type")):
+            return self._authenticate_assertion(request)
         if not super().authenticate_client(request, *args, **kwargs):
             return False
         client = request.client
         named = getattr(request, "client_id", None)
+        if _signs_assertions(client):
+            raise InvalidClientAssertion("This client authenticates with signed assertions (private_key_jwt).")
         return client.client_type == client.CLIENT_CONFIDENTIAL and named in (None, "", client.client_id)
+
+    def client_authentication_required(self, request, *args, **kwargs) -> bool:
+        """A request carrying a client assertion authenticates with it, whatever the client's type."""
+        if any(_param(request, name) is not None for name in ("client_assertion", "client_assertion_type")):
+            return True
+        return super().client_authentication_required(request, *args, **kwargs)
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        """A client that signs assertions is never taken on its client_id alone (even if public)."""
+        if not super().authenticate_client_id(client_id, request, *args, **kwargs):
+            return False
+        return not _signs_assertions(request.client)
+
+    def _authenticate_assertion(self, request) -> bool:
+        """RFC 7523 §2.2: the client named by a signed ``client_assertion``, as its only credentials."""
+        if _param(request, "client_assertion_type") != assertions.ASSERTION_TYPE:
+            raise InvalidClientAssertion(f"client_assertion_type must be {assertions.ASSERTION_TYPE}.")
+        if (request.headers or {}).get("HTTP_AUTHORIZATION") or _param(request, "client_secret") is not None:
+            raise InvalidClientAssertion("Send one kind of client credentials: an assertion or a secret.")
+        assertion = _param(request, "client_assertion")
+        client_id = assertions.issuer(assertion)
+        if getattr(request, "client_id", None) not in (None, "", client_id):
+            raise InvalidClientAssertion("client_id names another client than the assertion's iss.")
+        client = self._load_application(client_id, request)
+        if client is None or not _signs_assertions(client):
+            raise InvalidClientAssertion("This client does not authenticate with signed assertions.")
+        assertions.verify(assertion, client_id, client.policy, _audiences(request))
+        request.client_id = client_id
+        return True
 
     def validate_scopes(self, client_id, requested, client, request, *args, **kwargs) -> bool:
         """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3)."""
@@ -97,6 +133,7 @@ class OAuth2Validator(DOTValidator):
         client = super()._load_application(client_id, request)
         if client is not None and client.registration_source == client.RegistrationSource.CIMD:
             registration.ensure_policy(client)
+            registration.settle_document_keys(client)
         clientmemo.memo.store(ticket, client)
         return client
 
@@ -213,6 +250,25 @@ class OAuth2Validator(DOTValidator):
         throttle.record_login_failure(username, ip)
         # One answer for a wrong password, an unknown or an inactive user: nothing about who exists.
         raise InvalidGrantError(description="Invalid username or password.", request=request)
+
+
+def _param(request, name: str):
+    """A parameter of an oauthlib request, None when absent."""
+    return getattr(request, name, None)
+
+
+def _signs_assertions(client) -> bool:
+    try:
+        return client.policy.signs_assertions
+    except ClientPolicy.DoesNotExist:
+        return False
+
+
+def _audiences(request) -> list[str]:
+    """What an assertion's ``aud`` may name: the issuer, or the endpoint called under the issuer's origin."""
+    issuer = conf.get("ISSUER")
+    parts = urlsplit(issuer)
+    return [issuer, f"{parts.scheme}://{parts.netloc}{urlsplit(request.uri or '').path}"]
 
 
 def _refuse_disabled(client, request) -> None:

@@ -75,6 +75,9 @@ TOKENS = Scenario(
     "Basic " + base64.b64encode(b"demo-service:demo-service-secret").decode(),
 )
 REFRESH = Scenario("tokens: refresh_token rotation", "POST", "/oauth/token/")
+ASSERTIONS = Scenario("tokens: client_credentials, private_key_jwt (ES256)", "POST", "/oauth/token/")
+ASSERTIONS_SCRIPT = ROOT / "bench" / "assertions.lua"
+ASSERTIONS_PER_SECOND = 3000  # signed ahead of each run: more than the endpoint answers
 
 
 def mcp_call(token: str, method: str = "tools/call", params: dict | None = None, label: str = "") -> Scenario:
@@ -300,6 +303,53 @@ class RefreshChains:
         return run.wrk_figures(data)
 
 
+class SignedAssertions:
+    """A load generator (``measure`` signature) for client_credentials with signed client assertions:
+    every request spends a fresh one (a new ``jti``), signed before the measured window (the signing
+    is the client's cost, not the server's) and sent by wrk (``assertions.lua``)."""
+
+    CLIENT_ID = "bench-private-key-jwt"
+
+    def __init__(self, workdir: Path) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        self.workdir, self.key = workdir, ec.generate_private_key(ec.SECP256R1())
+
+    def register(self, server: LiveServer) -> None:
+        import jwt
+
+        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key()))
+        path = self.workdir / "bench-jwks.json"
+        path.write_text(json.dumps({"keys": [{**public, "kid": "bench", "use": "sig"}]}))
+        server.manage(
+            "create_client", "--client-id", self.CLIENT_ID, "--name", "bench private_key_jwt",
+            "--grant", "client-credentials", "--scopes", "mcp:read,mcp:tools", "--jwks", str(path),
+        )  # fmt: skip
+
+    def sign(self, audience: str, count: int) -> Path:
+        import uuid
+
+        import jwt
+
+        now, path = int(time.time()), self.workdir / "bench-assertions.txt"
+        claims = {"iss": self.CLIENT_ID, "sub": self.CLIENT_ID, "aud": audience, "iat": now, "exp": now + 240}
+        lines = (
+            jwt.encode({**claims, "jti": uuid.uuid4().hex}, self.key, algorithm="ES256", headers={"kid": "bench"})
+            for _ in range(count)
+        )
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def __call__(self, server: LiveServer, scenario: Scenario, clients: int, seconds: float) -> dict:
+        path = self.sign(server.url, int(seconds * ASSERTIONS_PER_SECOND) + clients)
+        env = {**os.environ, "BENCH_ASSERTIONS_FILE": str(path), "BENCH_THREADS": str(clients)}
+        command = ["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s"]
+        command += ["--timeout", "10s", "-s", str(ASSERTIONS_SCRIPT), server.url + scenario.path]
+        output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
+        lines = dict(line.split(" ", 1) for line in output.splitlines() if line.startswith("BENCH_"))
+        return run.wrk_figures(json.loads(lines["BENCH_JSON"]))
+
+
 def password_grant(server: LiveServer) -> str:
     import httpx
 
@@ -323,11 +373,14 @@ def tokens(suite: Suite) -> None:
         server = start(postgres=postgres)
         try:
             chains = RefreshChains()
+            signed = SignedAssertions(server.workdir)
+            signed.register(server)
             warm_up(server, [TOKENS], suite.args.warmup)
             for clients in suite.args.clients:
                 suite.run("tokens", label, server, TOKENS, clients)
                 chains.prepare(server, clients)
                 suite.run("tokens", label, server, REFRESH, clients, generator=chains)
+                suite.run("tokens", label, server, ASSERTIONS, clients, generator=signed)
         finally:
             server.stop()
 

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 from django.core.exceptions import RequestDataTooBig
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -47,20 +49,33 @@ def _registration_answer(handler, request: HttpRequest, success: int) -> HttpRes
 
     DOT checks the permission, parses and stores; metadata it accepted (or refused with a vaguer
     code) that this server refuses becomes our RFC 7591 error, and any failure undoes everything,
-    including the use of an initial access token.
+    including the use of an initial access token. A ``private_key_jwt`` client reaches DOT as a
+    secret client (``registration.as_secret_client``) and gets its keys afterwards.
     """
+    problem = registration.refusal(request.body)
+    keys = registration.signing_keys(request.body) if problem is None else None
     with transaction.atomic():
-        response = handler()
-        if response.status_code in (success, 400):
-            problem = registration.refusal(request.body)
-            if problem is not None:
-                response = oauth_error(*problem, 400)
+        response = handler(_as_secret_client(request) if keys is not None else request)
+        if response.status_code in (success, 400) and problem is not None:
+            response = oauth_error(*problem, 400)
         if response.status_code != success:
             transaction.set_rollback(True)
         else:
-            described = registration.describe(json.loads(response.content), stored=True, requested=request.body)
+            data = json.loads(response.content)
+            registration.keep_keys(data["client_id"], keys)
+            described = registration.describe(data, stored=True, requested=request.body)
             response = JsonResponse(described, status=success)
     return _no_store(response)
+
+
+def _as_secret_client(request: HttpRequest) -> HttpRequest:
+    """The same request with the metadata DOT can register (Django builds a request from a WSGI
+    environ; the body is the one thing that differs)."""
+    body = registration.as_secret_client(request.body)
+    environ = {**request.META, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+    copy = WSGIRequest(environ)
+    copy.user = request.user
+    return copy
 
 
 class RegistrationView(RegistrationBodyMixin, dot_views.DynamicClientRegistrationView):
@@ -76,7 +91,7 @@ class RegistrationView(RegistrationBodyMixin, dot_views.DynamicClientRegistratio
             description = "Registration is closed here; ask an administrator for a client."
             return oauth_error("access_denied", description, 403)
         handler = super().post
-        return _registration_answer(lambda: handler(request, *args, **kwargs), request, 201)
+        return _registration_answer(lambda asked: handler(asked, *args, **kwargs), request, 201)
 
 
 class RegistrationManagementView(RegistrationBodyMixin, dot_views.DynamicClientRegistrationManagementView):
@@ -90,7 +105,7 @@ class RegistrationManagementView(RegistrationBodyMixin, dot_views.DynamicClientR
 
     def put(self, request, *args, **kwargs):
         handler = super().put
-        return _registration_answer(lambda: handler(request, *args, **kwargs), request, 200)
+        return _registration_answer(lambda asked: handler(asked, *args, **kwargs), request, 200)
 
     def delete(self, request, *args, **kwargs):
         return _no_store(super().delete(request, *args, **kwargs))

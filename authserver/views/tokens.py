@@ -22,21 +22,28 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.signals import app_authorized
 from oauthlib.common import Request as OauthlibRequest
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 from observability import clientaddress
 
-from .. import conf, grants, throttle
-from ..exceptions import oauth_error, oauthlib_response
+from .. import assertions, conf, grants, throttle
+from ..exceptions import InvalidClientAssertion, oauth_error, oauthlib_response
 from ..models import ClientPolicy, access_tokens
 
 
 def _client_id_of(request: HttpRequest) -> str:
-    """The client a token request names, from HTTP Basic or the form body (no authentication)."""
+    """The client a token request names, from HTTP Basic, the form body or a client assertion's
+    ``iss`` (no authentication)."""
     auth = request.META.get("HTTP_AUTHORIZATION", "")
     if auth.startswith("Basic "):
         try:
             return unquote_plus(base64.b64decode(auth[6:], validate=True).decode().split(":", 1)[0])
         except (binascii.Error, UnicodeDecodeError, ValueError):
+            return ""
+    if not request.POST.get("client_id") and request.POST.get("client_assertion"):
+        try:
+            return assertions.issuer(request.POST["client_assertion"])
+        except InvalidClientAssertion:
             return ""
     return request.POST.get("client_id", "")
 
@@ -122,7 +129,12 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
         """RFC 6749 §2.3 client authentication, remembering which client it was (DOT keeps a bool)."""
         core = self.get_oauthlib_core()
         oauthlib_request = OauthlibRequest(*core._extract_params(request))  # as DOT's own authenticate_client
-        if not core.server.request_validator.authenticate_client(oauthlib_request):
+        try:
+            authenticated = core.server.request_validator.authenticate_client(oauthlib_request)
+        except OAuth2Error as exc:  # a refused signed assertion says why
+            request.client_authentication_error = exc
+            return False
+        if not authenticated:
             return False
         request.introspecting_client = oauthlib_request.client
         return True
@@ -143,7 +155,11 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
 
     def unauthenticated_response(self, request, oauthlib_request=None):
         """RFC 7662 §2.3: failed client authentication is a 401 as in RFC 6749 §5.2 (DOT: a bare 403)."""
-        response = oauth_error("invalid_client", "Client authentication failed.", 401)
+        error = getattr(request, "client_authentication_error", None)
+        if error is not None and error.status_code != 401:
+            return oauth_error(error.error, error.description, error.status_code)
+        description = error.description if error is not None else "Client authentication failed."
+        response = oauth_error("invalid_client", description, 401)
         response["WWW-Authenticate"] = 'Basic realm="introspection"'
         return response
 

@@ -11,11 +11,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import View
 from oauth2_provider import views as dot_views
 
-from .. import conf, dpop, grants, keys, registration
+from .. import assertions, conf, dpop, grants, keys, registration
 
 
 class ServerMetadataView(dot_views.OAuthServerMetadataView):
-    """RFC 8414 metadata: DOT's document plus ``jwks_uri`` and the auth methods each endpoint takes."""
+    """RFC 8414 metadata: DOT's document plus ``jwks_uri`` and the auth methods (and assertion
+    algorithms) each endpoint takes."""
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
@@ -24,9 +25,14 @@ class ServerMetadataView(dot_views.OAuthServerMetadataView):
             data.pop("registration_endpoint", None)  # nothing a client could do there
         data["grant_types_supported"] = [grant.grant_type for grant in grants.offered()]
         data["jwks_uri"] = conf.get("ISSUER") + "/.well-known/jwks.json"
-        secret_methods = ["client_secret_basic", "client_secret_post"]
-        data["revocation_endpoint_auth_methods_supported"] = [*secret_methods, "none"]
-        data["introspection_endpoint_auth_methods_supported"] = secret_methods
+        # RFC 8414 §2: each endpoint's client authentication methods, and the assertion algorithms
+        # (RFC 7523 §2.2, OIDC Core §9) of private_key_jwt.
+        methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+        data["token_endpoint_auth_methods_supported"] = [*methods, "none"]
+        data["revocation_endpoint_auth_methods_supported"] = [*methods, "none"]
+        data["introspection_endpoint_auth_methods_supported"] = methods
+        for endpoint in ("token", "revocation", "introspection"):
+            data[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = assertions.ALGORITHMS
         data["authorization_response_iss_parameter_supported"] = True
         data["resource_indicators_supported"] = True
         data["dpop_signing_alg_values_supported"] = dpop.algorithms()  # RFC 9449 §5.1

@@ -124,4 +124,9 @@ AUTHSERVER = {
     "CIMD_RATE_WINDOW": env_int("CIMD_RATE_WINDOW", 3600),
     # Hosts whose metadata documents may live on private or loopback addresses (default: none).
     "CIMD_PRIVATE_HOSTS": env_list("CIMD_PRIVATE_HOSTS"),
+    # Signed client assertions (private_key_jwt): their longest lifetime, clock leeway, jwks_uri caching.
+    "CLIENT_ASSERTION_MAX_LIFETIME": env_int("CLIENT_ASSERTION_MAX_LIFETIME", 300),
+    "CLIENT_ASSERTION_LEEWAY": env_int("CLIENT_ASSERTION_LEEWAY", 30),
+    "CLIENT_JWKS_CACHE_SECONDS": env_int("CLIENT_JWKS_CACHE_SECONDS", 300),
+    "CLIENT_JWKS_REFRESH_SECONDS": env_int("CLIENT_JWKS_REFRESH_SECONDS", 60),
 }

@@ -32,6 +32,27 @@ class PolicyFlag(serializers.BooleanField):
         return getattr(policy, name) if policy else ClientPolicy._meta.get_field(name).default
 
 
+class PolicyValue(serializers.Field):
+    """A value of the client's policy, shown flat on the client (without a policy: the model's default)."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        name = self.source_attrs[-1]
+        policy = policy_of(instance)
+        return getattr(policy, name) if policy else ClientPolicy._meta.get_field(name).get_default()
+
+
+class PolicyAuthMethod(PolicyValue, serializers.ChoiceField):
+    """How the client authenticates at the token, introspection and revocation endpoints."""
+
+
+class PolicyJWKS(PolicyValue, serializers.JSONField):
+    """private_key_jwt: the client's JWK Set of public keys."""
+
+
+class PolicyJWKSURI(PolicyValue, serializers.URLField):
+    """private_key_jwt: the https URL of the client's JWK Set."""
+
+
 class Ceiling(serializers.ListField):
     """The client's scope ceiling, by scope name."""
 
@@ -60,13 +81,20 @@ class ClientSerializer(serializers.ModelSerializer):
     enabled = PolicyFlag(source="policy.enabled", required=False)
     may_introspect = PolicyFlag(source="policy.may_introspect", required=False)
     dpop_bound_access_tokens = PolicyFlag(source="policy.dpop_bound_access_tokens", required=False)
+    token_endpoint_auth_method = PolicyAuthMethod(
+        choices=[ClientPolicy.SECRET, ClientPolicy.PRIVATE_KEY_JWT],
+        source="policy.token_endpoint_auth_method",
+        read_only=True,
+    )  # fmt: skip
+    jwks = PolicyJWKS(source="policy.jwks", required=False, allow_null=True)
+    jwks_uri = PolicyJWKSURI(source="policy.jwks_uri", required=False, allow_blank=True, max_length=500)
 
     class Meta:
         model = Application
         fields = [
             "id", "client_id", "name", "client_type", "grant_type", "redirect_uris", "allowed_origins",
             "registration_source", "scopes", "enabled", "may_introspect", "dpop_bound_access_tokens",
-            "created", "updated",
+            "token_endpoint_auth_method", "jwks", "jwks_uri", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "client_type", "registration_source", "created", "updated"]
 
@@ -100,6 +128,12 @@ class ClientCreateSerializer(serializers.Serializer):
     scopes = serializers.ListField(child=ByName(queryset=Scope.objects.all()))
     may_introspect = serializers.BooleanField(default=False)
     dpop_bound_access_tokens = serializers.BooleanField(default=False)
+    jwks = serializers.JSONField(
+        required=False, help_text="private_key_jwt: the client's JWK Set of public keys (then no secret)."
+    )
+    jwks_uri = serializers.URLField(
+        required=False, max_length=500, help_text="private_key_jwt: the https URL of its JWK Set (no secret)."
+    )
 
     def validate_grant_type(self, value: str) -> str:
         if value not in grants.application_grants():

@@ -407,3 +407,37 @@ def test_an_administrator_sees_and_filters_the_introspection_flag(admin_client, 
     listed = _ok(admin_client.get("/admin/oauth2_provider/application/?policy__may_introspect__exact=1"))
     assert world.clients["service"].client_id in listed
     assert world.clients["backend"].client_id not in listed
+
+
+def _client_with_keys(world, **policy) -> dict:
+    return {
+        "client_id": "signer", "client_secret": "unused-secret-of-a-signing-client", "hash_client_secret": "on",
+        "client_type": "confidential", "authorization_grant_type": "client-credentials", "name": "Signer",
+        "redirect_uris": "", "post_logout_redirect_uris": "", "allowed_origins": "", "algorithm": "",
+        "policy-TOTAL_FORMS": "1", "policy-INITIAL_FORMS": "0", "policy-MIN_NUM_FORMS": "0",
+        "policy-MAX_NUM_FORMS": "1", "policy-0-scopes": [world.scopes["mcp:read"].pk],
+        **{f"policy-0-{name}": value for name, value in policy.items()},
+    }  # fmt: skip
+
+
+def test_a_signing_client_is_registered_with_public_keys_only(admin_client, world):
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = json.loads(ECAlgorithm.to_jwk(key))
+    public = json.loads(ECAlgorithm.to_jwk(key.public_key()))
+    url = "/admin/oauth2_provider/application/add/"
+    method = {"token_endpoint_auth_method": "private_key_jwt"}
+    html = _ok(admin_client.post(url, _client_with_keys(world, **method, jwks=json.dumps({"keys": [private]}))))
+    assert "private key material" in html
+    html = _ok(admin_client.post(url, _client_with_keys(world, **method)))
+    assert "exactly one of jwks and jwks_uri" in html
+    html = _ok(admin_client.post(url, _client_with_keys(world, jwks=json.dumps({"keys": [public]}))))
+    assert "Only a private_key_jwt client registers keys" in html
+    response = admin_client.post(url, _client_with_keys(world, **method, jwks=json.dumps({"keys": [public]})))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    policy = get_application_model().objects.get(client_id="signer").policy
+    assert policy.signs_assertions and policy.jwks == {"keys": [public]}

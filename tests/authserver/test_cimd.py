@@ -341,3 +341,40 @@ def test_a_slow_name_lookup_is_cut_off_at_the_deadline(world, client, cimd_on, m
     response = consent_page(client, world, client_id)
     assert time.monotonic() - started < 1 + 1  # the 1 s deadline and a margin
     assert_refused(response, client_id, reasons, "could not resolve client_id host in time")
+
+
+# --- private_key_jwt (RFC 7523 §2.2) in a metadata document ---
+
+
+def test_a_document_client_signing_assertions_gets_a_token_with_one(
+    world, client, cimd_on, authorize, post_token, decode
+):
+    from tests.assertion_signer import Signer, credentials
+
+    signer = Signer("ES256")
+    client_id = cimd_on.serve("/signing.json", token_endpoint_auth_method="private_key_jwt", jwks=signer.jwks)
+    verifier, challenge = pkce_pair()
+    code = redirect_params(authorize(world.users["alice"], client_id, "mcp:read", challenge))["code"]
+    policy = ClientPolicy.objects.get(application__client_id=client_id)
+    assert policy.signs_assertions and policy.jwks == signer.jwks
+    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier}  # fmt: skip
+    unauthenticated = post_token({**exchange, "client_id": client_id})
+    assert unauthenticated.status_code == 401, unauthenticated.content
+    token = post_token({**exchange, **credentials(signer.sign(client_id))})
+    assert token.status_code == 200, token.content
+    assert decode(token.json()["access_token"])["client_id"] == client_id
+
+
+@pytest.mark.parametrize(
+    "document, reason",
+    [
+        ({"token_endpoint_auth_method": "private_key_jwt"}, "exactly one of jwks and jwks_uri"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "eA"}]}},
+         "symmetric"),  # fmt: skip
+        ({"jwks_uri": "https://localhost/jwks.json"}, "Only a private_key_jwt client registers keys"),
+    ],
+)
+def test_bad_signing_documents_are_refused(world, client, cimd_on, document, reason, reasons):
+    client_id = cimd_on.serve("/bad-signing.json", **document)
+    assert_refused(consent_page(client, world, client_id), client_id, reasons, reason)

@@ -100,3 +100,12 @@ def test_metadata_follows_the_issuer_setting(world, client, settings):
     assert data["issuer"] == issuer
     assert data["jwks_uri"] == issuer + "/.well-known/jwks.json"
     assert data["token_endpoint"] == issuer + "/oauth/token/"
+
+
+def test_private_key_jwt_is_advertised_with_its_algorithms(db, client):
+    data = metadata(client)
+    for endpoint in ("token", "introspection", "revocation"):
+        assert "private_key_jwt" in data[f"{endpoint}_endpoint_auth_methods_supported"]
+        algorithms = data[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
+        assert "RS256" in algorithms and "ES256" in algorithms
+        assert "none" not in algorithms and not any(a.startswith("HS") for a in algorithms)

@@ -656,3 +656,84 @@ def test_dpop_bound_access_tokens_is_registered_and_enforced(registered, registe
     response = register({**SDK_BODY, "dpop_bound_access_tokens": "yes"})
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_client_metadata"
+
+
+# --- private_key_jwt (RFC 7523 §2.2) ---
+
+
+def test_a_client_registers_its_public_keys_and_signs_assertions(registered, client):
+    from tests.assertion_signer import Signer, credentials
+    from urllib.parse import urlencode
+
+    from tests.authserver.conftest import TOKEN_URL, pkce_pair
+
+    signer = Signer("ES256")
+    body = registered(token_endpoint_auth_method="private_key_jwt", jwks=signer.jwks)
+    assert "client_secret" not in body and "client_secret_expires_at" not in body
+    assert body["token_endpoint_auth_method"] == "private_key_jwt" and body["jwks"] == signer.jwks
+    policy = ClientPolicy.objects.get(application__client_id=body["client_id"])
+    assert policy.signs_assertions and policy.jwks == signer.jwks
+    # The registration reads back the same (RFC 7592).
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {body['registration_access_token']}"}
+    read = client.get(f"{REGISTER_URL}{body['client_id']}/", **headers).json()
+    assert read["token_endpoint_auth_method"] == "private_key_jwt" and "client_secret" not in read
+    # At the token endpoint it authenticates with an assertion, never without one.
+    verifier, _ = pkce_pair()
+    code_request = {"grant_type": "authorization_code", "code": "unknown", "code_verifier": verifier,
+                    "redirect_uri": SDK_BODY["redirect_uris"][0]}  # fmt: skip
+    form = "application/x-www-form-urlencoded"
+    authenticated = client.post(
+        TOKEN_URL, urlencode({**code_request, **credentials(signer.sign(body["client_id"]))}), content_type=form
+    )
+    assert authenticated.status_code == 400 and authenticated.json()["error"] == "invalid_grant"
+    anonymous = client.post(TOKEN_URL, urlencode({**code_request, "client_id": body["client_id"]}), content_type=form)
+    assert anonymous.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "fields, fragment",
+    [
+        ({"token_endpoint_auth_method": "private_key_jwt"}, "exactly one"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://keys.example/jwks.json",
+          "jwks": {"keys": []}}, "exactly one"),  # fmt: skip
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
+         "symmetric"),  # fmt: skip
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://keys.example/jwks.json"}, "https"),
+        ({"token_endpoint_auth_method": "none", "jwks_uri": "https://keys.example/jwks.json"}, "Only"),
+    ],
+)
+def test_unusable_signing_metadata_is_refused(world, register, fields, fragment):
+    before = applications()
+    response = register({**SDK_BODY, **fields})
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert fragment in response.json()["error_description"]
+    assert applications() == before
+
+
+def test_private_key_material_is_refused_at_registration(world, register):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    private = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1())))
+    response = register({**SDK_BODY, "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [private]}})
+    assert response.status_code == 400 and "private key material" in response.json()["error_description"]
+
+
+def test_a_jwks_uri_client_can_be_registered(registered):
+    body = registered(token_endpoint_auth_method="private_key_jwt", jwks_uri="https://keys.example/ci/jwks.json")
+    assert body["jwks_uri"] == "https://keys.example/ci/jwks.json" and "client_secret" not in body
+
+
+def test_rfc7592_update_replaces_the_keys(registered, client):
+    from tests.assertion_signer import Signer
+
+    first, second = Signer(), Signer()
+    body = registered(token_endpoint_auth_method="private_key_jwt", jwks=first.jwks)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {body['registration_access_token']}"}
+    update = {**SDK_BODY, "client_id": body["client_id"], "token_endpoint_auth_method": "private_key_jwt",
+              "jwks": second.jwks}  # fmt: skip
+    response = client.put(f"{REGISTER_URL}{body['client_id']}/", json.dumps(update), content_type="application/json", **headers)
+    assert response.status_code == 200, response.content
+    assert response.json()["jwks"] == second.jwks
+    assert ClientPolicy.objects.get(application__client_id=body["client_id"]).jwks == second.jwks

@@ -154,3 +154,44 @@ def test_dpop_bound_access_tokens_is_a_client_switch(api, service, wsgi_client):
     refused = client_credentials(wsgi_client, service["client_id"], service["client_secret"])
     assert refused.status_code == 400
     assert refused.json()["error"] == "invalid_dpop_proof"
+
+
+def test_a_client_registered_with_public_keys_authenticates_with_assertions(api, wsgi_client):
+    from tests.assertion_signer import Signer, token_request
+
+    signer = Signer("RS256")
+    body = {"name": "ci", "grant_type": "client-credentials", "scopes": ["mcp:read"], "jwks": signer.jwks}
+    response = api.post("clients/", body)
+    assert response.status_code == 201, response.content
+    made = response.json()
+    assert made["client_secret"] is None and made["token_endpoint_auth_method"] == "private_key_jwt"
+    assert made["jwks"] == signer.jwks and made["jwks_uri"] == ""
+    assert api.post(f"clients/{made['id']}/rotate-secret/").status_code == 400
+    form = "application/x-www-form-urlencoded"
+    from urllib.parse import urlencode
+
+    def token(assertion):
+        return wsgi_client.post("/oauth/token/", urlencode(token_request(assertion)), content_type=form)
+
+    assert token(signer.sign(made["client_id"])).status_code == 200
+    rotated = Signer("ES256")
+    assert api.patch(f"clients/{made['id']}/", {"jwks": rotated.jwks}).status_code == 200
+    assert token(signer.sign(made["client_id"])).status_code == 401
+    assert token(rotated.sign(made["client_id"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
+        {"jwks_uri": "http://keys.example/jwks.json"},
+        {"jwks": {"keys": []}},
+    ],
+)
+def test_unusable_client_keys_are_400(api, keys):
+    response = api.post("clients/", {"name": "x", "grant_type": "client-credentials", "scopes": [], **keys})
+    assert response.status_code == 400, response.content
+
+
+def test_a_secret_client_cannot_be_given_keys(api, service):
+    assert api.patch(f"clients/{service['id']}/", {"jwks": {"keys": []}}).status_code == 400

@@ -18,11 +18,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--introspect", action="store_true", help="a resource server: may call the introspection endpoint"
         )
+        parser.add_argument(
+            "--jwks", help="a file with the client's JWK Set of public keys: it signs assertions (private_key_jwt)"
+        )
+        parser.add_argument("--jwks-uri", default="", help="the https URL of the client's JWK Set (private_key_jwt)")
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, name, grant, scopes, redirect_uris, public, client_id, introspect, json: bool, **options):
         names = [s.strip() for s in scopes.split(",") if s.strip()]
         try:
+            jwks = _load_json(options["jwks"]) if options["jwks"] else None
             client = create_client(
                 name,
                 grant,
@@ -31,6 +36,8 @@ class Command(BaseCommand):
                 public=public,
                 client_id=client_id,
                 may_introspect=introspect,
+                jwks=jwks,
+                jwks_uri=options["jwks_uri"],
             )
         except ClientError as exc:
             raise CommandError(str(exc)) from exc
@@ -43,3 +50,11 @@ class Command(BaseCommand):
 
 
 _dumps = json.dumps
+
+
+def _load_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, ValueError) as exc:
+        raise ClientError(f"Cannot read a JWK Set from {path}: {exc}") from exc
