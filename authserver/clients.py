@@ -19,6 +19,9 @@ from .redirects import redirect_uri_problem
 GRANTS = grants.APPLICATION_GRANTS  # the CLI's names are DOT's application grant values
 
 
+UNCHANGED = object()  # update_client: a policy value the caller did not give (None has a meaning there)
+
+
 class ClientError(ValueError):
     """A client definition that cannot be created as asked."""
 
@@ -49,11 +52,13 @@ def create_client(
     client_secret: str | None = None,
     may_introspect: bool = False,
     allowed_origins: list[str] = (),
+    refresh_grace_seconds: int | None = None,
 ) -> NewClient:
     """Create a client and its scope ceiling; return the secret once (stored only hashed).
 
     ``may_introspect``: a resource server that may ask the introspection endpoint about any token;
-    ``allowed_origins``: the web origins that may call the token and revocation endpoints (CORS).
+    ``allowed_origins``: the web origins that may call the token and revocation endpoints (CORS);
+    ``refresh_grace_seconds``: its own refresh grace window (None: the server's; at most the server's).
     """
     if grant not in GRANTS:
         raise ClientError(f"Unknown grant {grant!r}; choose one of {', '.join(GRANTS)}.")
@@ -86,7 +91,11 @@ def create_client(
     except Exception as exc:  # ValidationError: report its messages, not a traceback
         raise ClientError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
     application.save()
-    policy = ClientPolicy.objects.create(application=application, may_introspect=may_introspect)
+    policy = ClientPolicy(
+        application=application, may_introspect=may_introspect, refresh_grace_seconds=refresh_grace_seconds
+    )
+    _check_policy(policy)
+    policy.save()
     policy.scopes.set(ceiling)
     return NewClient(application.client_id, secret, application)
 
@@ -98,10 +107,12 @@ def update_client(
     scopes: list[Scope] | None = None,
     enabled: bool | None = None,
     may_introspect: bool | None = None,
+    refresh_grace_seconds: int | None | object = UNCHANGED,
     **fields,
 ):
     """Change a client's own fields (``name``, ``redirect_uris``, ``allowed_origins``) and its policy
-    (None: unchanged). Disabling revokes its tokens (``set_enabled``).
+    (None: unchanged; for ``refresh_grace_seconds``, None is the server's window and leaving it out
+    keeps it). Disabling revokes its tokens (``set_enabled``).
 
     Raises Django's ``ValidationError`` (a message per field) for fields the model refuses, and
     ``ClientError`` for a redirect URI this server refuses.
@@ -117,12 +128,26 @@ def update_client(
     policy, _ = ClientPolicy.objects.get_or_create(application=application)
     if scopes is not None:
         policy.scopes.set(scopes)
+    changed = []
     if may_introspect is not None and may_introspect != policy.may_introspect:
         policy.may_introspect = may_introspect
-        policy.save(update_fields=["may_introspect"])
+        changed.append("may_introspect")
+    if refresh_grace_seconds is not UNCHANGED and refresh_grace_seconds != policy.refresh_grace_seconds:
+        policy.refresh_grace_seconds = refresh_grace_seconds
+        changed.append("refresh_grace_seconds")
+    if changed:
+        policy.full_clean(exclude=["application"], validate_unique=False)
+        policy.save(update_fields=changed)
     if enabled is not None:
         set_enabled([application], enabled)
     return application
+
+
+def _check_policy(policy: ClientPolicy) -> None:
+    try:
+        policy.full_clean(exclude=["application"], validate_unique=False)
+    except Exception as exc:  # ValidationError: report its messages, not a traceback
+        raise ClientError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
 
 
 def rotate_secret(application) -> str:

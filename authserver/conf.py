@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "CIMD_RATE_LIMIT": 10,  # unknown or stale metadata documents fetched per address per window
     "CIMD_RATE_WINDOW": 3600,
     "CIMD_PRIVATE_HOSTS": [],  # hosts (ALLOWED_HOSTS syntax) whose metadata may live on private addresses
+    # RFC 8628 device authorization
+    "DEVICE_CODE_LIFETIME": 600,  # seconds a device code and its user code live
+    "DEVICE_USER_CODE_ATTEMPTS": 10,  # wrong user codes per address (IPv6: per /64) per window
+    "DEVICE_USER_CODE_WINDOW": 900,
 }
 
 

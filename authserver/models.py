@@ -6,6 +6,7 @@ import hashlib
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -111,6 +112,14 @@ class ClientPolicy(models.Model):
         default=False,
         help_text="A resource server of ours: it may ask the introspection endpoint about any token.",
     )
+    refresh_grace_seconds = models.PositiveIntegerField(
+        "refresh grace (seconds)",
+        null=True,
+        blank=True,
+        help_text="How long a rotated refresh token presented again gets the same new pair instead of "
+        "revoking its family. Empty: the server's window (OAUTH_REFRESH_GRACE_SECONDS); 0: never; "
+        "never longer than the server's window.",
+    )
 
     objects = ClientPolicyQuerySet.as_manager()
 
@@ -124,7 +133,30 @@ class ClientPolicy(models.Model):
     def natural_key(self) -> tuple[str]:
         return (self.application.client_id,)
 
+    def clean(self) -> None:
+        server = oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
+        own = self.refresh_grace_seconds
+        if own is not None and own > server:
+            message = f"At most the server's window, OAUTH_REFRESH_GRACE_SECONDS ({server} s)."
+            raise ValidationError({"refresh_grace_seconds": message})
+
     natural_key.dependencies = [oauth2_settings.APPLICATION_MODEL.lower()]
+
+
+class DeviceAudience(models.Model):
+    """The RFC 8707 resources a device authorization (RFC 8628) asked for: DOT's device grant has no
+    field for them. Its tokens are for these resources; consent is asked and remembered for them."""
+
+    device_grant = models.OneToOneField(
+        oauth2_settings.DEVICE_GRANT_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="audience",
+    )
+    resource = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return " ".join(self.resource)
 
 
 class ConsentQuerySet(models.QuerySet):

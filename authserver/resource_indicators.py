@@ -49,6 +49,11 @@ def _requested(pairs) -> list[str]:
     return [value for key, value in pairs or [] if key == "resource"]
 
 
+def requested(request) -> list[str]:
+    """The ``resource`` values of an oauthlib request's form body, in order, repeats dropped."""
+    return list(dict.fromkeys(_requested(request.decoded_body)))
+
+
 def check_authorization_request(request) -> dict:
     """post_auth validator: every ``resource`` on /authorize must be one we serve.
 
@@ -90,9 +95,9 @@ def settle_token_audience(request) -> None:
     Requested resources must be allowed and, for code and refresh grants, within what was bound
     to the code or refresh token. No request falls back to the bound resources, then the default.
     """
-    requested = list(dict.fromkeys(_requested(request.decoded_body)))
+    asked = requested(request)
     bound = _bound(request)
-    for resource in requested:
+    for resource in asked:
         if bound and resource not in bound:
             raise _invalid_target(request, resource)
-    request.resource = check(request, requested or bound or [default()])
+    request.resource = check(request, asked or bound or [default()])

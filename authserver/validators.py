@@ -15,7 +15,7 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from observability import clientaddress
 
-from . import clientmemo, grants, redirects, registration, scopes, throttle
+from . import clientmemo, grants, redirects, registration, rotations, scopes, throttle
 from .exceptions import TooManyRequests
 from .forms import clean_username
 from .models import ClientPolicy
@@ -108,8 +108,18 @@ class OAuth2Validator(DOTValidator):
         raise InvalidGrantError(description=description, request=request)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        """A deactivated user's refresh tokens stop working at once (DOT does not check)."""
+        """A deactivated user's refresh tokens stop working at once (DOT does not check).
+
+        A rotated refresh token passes only for its own client within that client's grace window
+        (``rotations``; DOT knows only the server's window); any other use is reuse, and revokes its
+        family (RFC 9700 §4.14.2), another client's included.
+        """
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        used = getattr(request, "refresh_token_instance", None)
+        rotated = used is not None and used.revoked is not None
+        if rotated and not (valid and rotations.within_window(used, client)):
+            RefreshToken.revoke_family(used.token_family)
+            valid = False
         if valid and request.user is not None and request.user.is_active:
             return True
         description = "The refresh token is invalid, expired, revoked or issued to another client; sign in again."
@@ -140,7 +150,12 @@ class OAuth2Validator(DOTValidator):
         """DOT wraps every save in a transaction; a token without a refresh token is one INSERT,
         atomic by itself, so it goes without BEGIN and COMMIT (two statements fewer)."""
         if "refresh_token" in token or getattr(request, "refresh_token_instance", None) is not None:
-            return super().save_bearer_token(token, request, *args, **kwargs)
+            try:
+                return super().save_bearer_token(token, request, *args, **kwargs)
+            except rotations.Replayed as replay:  # raised inside the transaction: revoke once it is undone
+                RefreshToken.revoke_family(replay.family)
+                description = "The refresh token has already been used."
+                raise InvalidGrantError(description=description, request=request) from None
         try:
             return self._save_bearer_token(token, request, *args, **kwargs)
         except IntegrityError:
@@ -152,16 +167,24 @@ class OAuth2Validator(DOTValidator):
     def _save_bearer_token(self, token, request, *args, **kwargs):
         """Rotate a refresh token at most once, even when copies of it race each other.
 
-        DOT checks the refresh token before its save transaction, so parallel uses all pass and then
-        fork the token family (and the losers crash on the hashed, empty token column). Inside the
-        transaction the row is locked and must still be unrevoked; the losers get ``invalid_grant``.
+        DOT checks the refresh token before its save transaction, so parallel uses all pass and would
+        fork the token family (the losers crashing on the hashed, empty token column). Inside the
+        transaction the row is locked: the first use rotates it and keeps the new pair for the grace
+        window (``rotations``); a use that finds it rotated already gets that same pair when the
+        window allows, and is reuse (``rotations.Replayed``) when it does not.
         """
         used = getattr(request, "refresh_token_instance", None)
         if used is not None:
             live = RefreshToken.objects.select_for_update().filter(pk=used.pk, revoked__isnull=True)
             if not live.exists():
-                raise InvalidGrantError(description="The refresh token has already been used.", request=request)
-        return super()._save_bearer_token(token, request, *args, **kwargs)
+                pair = rotations.recall(request)
+                if pair is None:
+                    raise rotations.Replayed(used.token_family)
+                token.update(pair)
+                return
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        if used is not None:
+            rotations.remember(request, token)
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> list[str]:
         """Refresh never widens: the original grant, narrowed again to what is allowed today."""

@@ -23,13 +23,24 @@ def policy_of(application) -> ClientPolicy | None:
         return None
 
 
-class PolicyFlag(serializers.BooleanField):
-    """A flag of the client's policy, shown flat on the client (without a policy: the model's default)."""
+class FromPolicy:
+    """A value of the client's policy, shown flat on the client (without a policy: the model's default)."""
 
-    def get_attribute(self, instance: Any) -> bool:
+    def get_attribute(self, instance: Any) -> Any:
         name = self.source_attrs[-1]
         policy = policy_of(instance)
-        return getattr(policy, name) if policy else ClientPolicy._meta.get_field(name).default
+        if policy:
+            return getattr(policy, name)
+        field = ClientPolicy._meta.get_field(name)
+        return field.default if field.has_default() else None
+
+
+class PolicyFlag(FromPolicy, serializers.BooleanField):
+    pass
+
+
+class PolicySeconds(FromPolicy, serializers.IntegerField):
+    pass
 
 
 class Ceiling(serializers.ListField):
@@ -59,12 +70,18 @@ class ClientSerializer(serializers.ModelSerializer):
     scopes = Ceiling(source="policy.scopes", required=False)
     enabled = PolicyFlag(source="policy.enabled", required=False)
     may_introspect = PolicyFlag(source="policy.may_introspect", required=False)
+    refresh_grace_seconds = PolicySeconds(
+        source="policy.refresh_grace_seconds", required=False, allow_null=True, min_value=0,
+        help_text="This client's refresh grace window in seconds: null is the server's "
+        "(OAUTH_REFRESH_GRACE_SECONDS), 0 none; at most the server's.",
+    )  # fmt: skip
 
     class Meta:
         model = Application
         fields = [
             "id", "client_id", "name", "client_type", "grant_type", "redirect_uris", "allowed_origins",
-            "registration_source", "scopes", "enabled", "may_introspect", "created", "updated",
+            "registration_source", "scopes", "enabled", "may_introspect", "refresh_grace_seconds", "created",
+            "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "client_type", "registration_source", "created", "updated"]
 
@@ -97,6 +114,7 @@ class ClientCreateSerializer(serializers.Serializer):
     allowed_origins = serializers.ListField(child=serializers.CharField(max_length=500), default=list)
     scopes = serializers.ListField(child=ByName(queryset=Scope.objects.all()))
     may_introspect = serializers.BooleanField(default=False)
+    refresh_grace_seconds = serializers.IntegerField(min_value=0, allow_null=True, default=None)
 
     def validate_grant_type(self, value: str) -> str:
         if value not in grants.application_grants():

@@ -18,6 +18,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--introspect", action="store_true", help="a resource server: may call the introspection endpoint"
         )
+        parser.add_argument(
+            "--refresh-grace",
+            type=int,
+            dest="refresh_grace",
+            help="its refresh grace window in seconds (0: none; default and most: the server's)",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, name, grant, scopes, redirect_uris, public, client_id, introspect, json: bool, **options):
@@ -31,6 +37,7 @@ class Command(BaseCommand):
                 public=public,
                 client_id=client_id,
                 may_introspect=introspect,
+                refresh_grace_seconds=options["refresh_grace"],
             )
         except ClientError as exc:
             raise CommandError(str(exc)) from exc
