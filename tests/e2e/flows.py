@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -61,6 +63,22 @@ def password_grant(
 def refresh(http: httpx.Client, refresh_token: str, client_id: str = WEB_CLIENT, **extra) -> httpx.Response:
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id, **extra}
     return http.post(TOKEN, data=data)
+
+
+def refresh_race(base_url: str | list[str], refresh_token: str, client_id: str, copies: int = 12) -> list:
+    """Send ``copies`` refreshes of one token at once (each from its own connection, released together
+    by a barrier); ``base_url`` may list several instances, used in turn."""
+    urls = [base_url] if isinstance(base_url, str) else base_url
+    start = threading.Barrier(copies)
+
+    def one(i: int) -> httpx.Response:
+        with httpx.Client(base_url=urls[i % len(urls)], timeout=60) as client:
+            client.get("/.well-known/oauth-authorization-server")  # connected before the start
+            start.wait()
+            return refresh(client, refresh_token, client_id=client_id)
+
+    with ThreadPoolExecutor(copies) as pool:
+        return list(pool.map(one, range(copies)))
 
 
 class FormParser(HTMLParser):

@@ -282,6 +282,23 @@ def test_the_per_client_token_rate_limit_is_counted_across_instances(a, b):
         assert int(limited.headers["retry-after"]) > 0
 
 
+def test_parallel_refreshes_of_one_token_on_a_and_b_all_get_the_same_pair(a, b):
+    args = ["--name", "two tabs", "--grant", "password", "--public", "--scopes", "mcp:read,mcp:tools", "--json"]
+    created = a.manage("create_client", *args)
+    client_id = json.loads(created.stdout)["client_id"]
+    with httpx.Client(base_url=a.url, timeout=10) as to_a:
+        issued = flows.password_grant(to_a, "alice", scope="mcp:read mcp:tools", client_id=client_id).json()
+    # Half the copies on each instance: the rotation on one, the sealed pair read back on the other.
+    responses = flows.refresh_race([a.url, b.url], issued["refresh_token"], client_id)
+    assert [r.status_code for r in responses] == [200] * len(responses), [r.text for r in responses]
+    assert len({(r.json()["access_token"], r.json()["refresh_token"]) for r in responses}) == 1
+    successor = responses[0].json()
+    assert echoed(tools_call(None, b, successor["access_token"], "refreshed")) == "refreshed"
+    with httpx.Client(base_url=b.url, timeout=10) as to_b:
+        following = flows.refresh(to_b, successor["refresh_token"], client_id=client_id)
+    assert following.status_code == 200, following.text
+
+
 # --- consent ---
 
 
