@@ -283,8 +283,8 @@ def test_the_per_client_token_rate_limit_is_counted_across_instances(a, b):
 
 
 def test_parallel_refreshes_of_one_token_on_a_and_b_all_get_the_same_pair(a, b):
-    args = ["--name", "two tabs", "--grant", "password", "--public", "--scopes", "mcp:read,mcp:tools", "--json"]
-    created = a.manage("create_client", *args)
+    args = ["--name", "two tabs", "--grant", "password", "--public", "--scopes", "mcp:read,mcp:tools"]
+    created = a.manage("create_client", *args, "--json")
     client_id = json.loads(created.stdout)["client_id"]
     with httpx.Client(base_url=a.url, timeout=10) as to_a:
         issued = flows.password_grant(to_a, "alice", scope="mcp:read mcp:tools", client_id=client_id).json()
