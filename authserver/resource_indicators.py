@@ -79,8 +79,17 @@ def _bound_to_refresh_token(request) -> list[str] | None:
     return instance.resource if instance is not None else None
 
 
+def _bound_to_device_code(request) -> list[str] | None:
+    from .models import DeviceAudience
+
+    audiences = DeviceAudience.objects.filter(
+        device_grant__device_code=request.device_code, device_grant__client_id=request.client_id
+    )
+    return audiences.values_list("resource", flat=True).first()
+
+
 # A grant's ``resource_binding`` (authserver.grants): where the resources bound earlier are kept.
-BINDINGS = {"code": _bound_to_code, "refresh": _bound_to_refresh_token}
+BINDINGS = {"code": _bound_to_code, "refresh": _bound_to_refresh_token, "device": _bound_to_device_code}
 
 
 def _bound(request) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError
+from django.db.models import F
 from oauth2_provider.models import get_device_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauthlib.oauth2.rfc6749.errors import (
@@ -53,11 +54,19 @@ class OAuth2Validator(DOTValidator):
         return client.client_type == client.CLIENT_CONFIDENTIAL and named in (None, "", client.client_id)
 
     def validate_scopes(self, client_id, requested, client, request, *args, **kwargs) -> bool:
-        """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3)."""
-        user = request.user if grants.is_user_delegated(request.grant_type) else None
+        """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3).
+
+        At the authorization and device authorization endpoints the user decides later: the request
+        narrows to the ceiling now (``role_only`` scopes included) and to the user's roles then.
+        """
+        delegated = grants.is_user_delegated(request.grant_type) or request.response_type == "code"
+        user = request.user if delegated else None
         # An empty ``scope=`` asks for nothing in particular, exactly like an absent one.
         requested = [name for name in requested if name] or self.get_default_scopes(client_id, request)
-        granted = scopes.effective_scopes(requested, client, user)
+        if delegated and user is None:
+            granted = scopes.within_ceiling(requested, client)
+        else:
+            granted = scopes.effective_scopes(requested, client, user)
         if not granted:
             _refuse_disabled(client, request)
             whose = "this client's allowed scopes" if user is None else "this client and the user's roles"
@@ -128,14 +137,21 @@ class OAuth2Validator(DOTValidator):
     def validate_device_code(self, client_id, code, request, *args, **kwargs) -> str | None:
         """RFC 8628 §3.5: where this client's device code stands; None for an unknown one.
 
-        DOT 3.4 leaves this oauthlib 4 hook unimplemented. An approved code is spent here, once (a
-        second poll finds it expired), and hands its user and scopes to the token.
+        DOT 3.4 leaves this oauthlib 4 hook unimplemented. A pending code polled again sooner than its
+        interval answers ``slow_down``, and its interval grows by five seconds (``throttle``). An
+        approved code is spent here, once (a second poll finds it expired), and hands its user and
+        scopes to the token.
         """
         device = DeviceGrant.objects.filter(device_code=code, client_id=request.client.client_id).first()
         if device is None:
             return None
         if device.is_expired():
             return DeviceCodeGrant.DEVICE_CODE_EXPIRED
+        pending = device.status == device.AUTHORIZATION_PENDING
+        if pending and throttle.device_polled_too_soon(code, device.interval):
+            slower = F("interval") + throttle.SLOW_DOWN_SECONDS
+            DeviceGrant.objects.filter(pk=device.pk).update(interval=slower)
+            return DeviceCodeGrant.DEVICE_CODE_SLOW_DOWN
         if device.status != device.AUTHORIZED:
             return DEVICE_STATUSES.get(device.status)
         if device.user is None or not device.user.is_active:
