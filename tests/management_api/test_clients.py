@@ -113,8 +113,8 @@ def test_a_clients_refresh_grace_is_set_changed_and_bounded_by_the_servers(api, 
         response = api.patch(url, {"refresh_grace_seconds": refused})
         assert response.status_code == 400 and "refresh_grace_seconds" in response.json(), response.content
     assert api.patch(url, {"refresh_grace_seconds": None}).json()["refresh_grace_seconds"] is None
-    body = {"name": "cli", "grant_type": "password", "public": True, "scopes": ["mcp:read"],
-            "refresh_grace_seconds": 0}  # fmt: skip
+    body = {"name": "tv", "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "public": True,
+            "scopes": ["mcp:read"], "refresh_grace_seconds": 0}  # fmt: skip
     created = api.post("clients/", body)
     assert created.status_code == 201, created.content
     assert created.json()["refresh_grace_seconds"] == 0 and created.json()["grant_type"] == body["grant_type"]
