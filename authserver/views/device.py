@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.functional import cached_property
 from django.views.decorators.cache import never_cache
 from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_application_model
@@ -106,7 +108,7 @@ class DeviceUserCodeView(DeviceOffered, PageSecurityMixin, dot_views.DeviceUserC
         that covers the request approves it here instead, through the same decision."""
         response = super().form_valid(form)
         device, user = self.device_grant, self.request.user
-        application = get_application_model().objects.get(client_id=device.client_id)
+        application = get_object_or_404(get_application_model(), client_id=device.client_id)
         if devices.remembered(device, application, user):
             devices.decide(device, user, devices.offered(device, application, user))
             return HttpResponseRedirect(_status_url(device))
@@ -126,28 +128,28 @@ class DeviceConfirmView(DeviceOffered, PageSecurityMixin, dot_views.DeviceConfir
             raise Http404("This code has expired.")
         return device
 
+    @cached_property
+    def application(self):
+        return get_object_or_404(get_application_model(), client_id=self.kwargs["client_id"])
+
     def offered(self) -> list[str]:
-        application = get_application_model().objects.get(client_id=self.kwargs["client_id"])
-        return devices.offered(self.get_object(), application, self.request.user)
+        return devices.offered(self.get_object(), self.application, self.request.user)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         offered = self.offered()
-        context.update(approvals.page_context(context["application"], offered), device=self.get_object())
+        context.update(approvals.page_context(self.application, offered), device=self.get_object())
         if not offered:
             description = "You may not grant any of the requested scopes to this client."
             context["error"] = {"error": "invalid_scope", "description": description}
         return context
 
     def form_valid(self, form):
-        device, application = (
-            self.get_object(),
-            get_application_model().objects.get(client_id=self.kwargs["client_id"]),
-        )
+        device = self.get_object()
         allowed = form.cleaned_data["action"] == "accept"
         granted = approvals.kept(self.request, self.offered()) if allowed else []
         if devices.decide(device, self.request.user, granted) and granted:
-            approvals.remember_if_asked(self.request, application, granted, devices.audience(device))
+            approvals.remember_if_asked(self.request, self.application, granted, devices.audience(device))
         return HttpResponseRedirect(self.get_success_url())
 
     def form_invalid(self, form):
