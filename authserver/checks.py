@@ -108,3 +108,38 @@ def check_grant_types(app_configs, **kwargs):
             id="authserver.W020",
         )
     ]
+
+
+LONGEST_SENSIBLE_GRACE = 60  # seconds: parallel refreshes arrive within moments of each other
+
+
+@checks.register(checks.Tags.security)
+def check_refresh_grace(app_configs, **kwargs):
+    """The refresh grace window is answered by this project's validator (``authserver.rotations``),
+    which is why DOT's own check against it (oauth2_provider.E001) is silenced; and it stays short."""
+    from oauth2_provider.settings import oauth2_settings
+
+    from .validators import OAuth2Validator
+
+    seconds = oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
+    if seconds <= 0:
+        return []
+    if not issubclass(oauth2_settings.OAUTH2_VALIDATOR_CLASS, OAuth2Validator):
+        return [
+            checks.Error(
+                "A refresh grace window needs authserver.validators.OAuth2Validator: DOT's own answers a "
+                "repeat with the stored token columns, which hashed token storage leaves empty.",
+                hint="Set OAUTH2_VALIDATOR_CLASS to it (or a subclass), or OAUTH_REFRESH_GRACE_SECONDS=0.",
+                id="authserver.E021",
+            )
+        ]
+    if seconds > LONGEST_SENSIBLE_GRACE:
+        return [
+            checks.Warning(
+                f"OAUTH_REFRESH_GRACE_SECONDS is {seconds}: a rotated refresh token gets the current pair "
+                "for that long, stolen or not.",
+                hint=f"A few seconds (at most {LONGEST_SENSIBLE_GRACE}) are enough for parallel refreshes.",
+                id="authserver.W021",
+            )
+        ]
+    return []

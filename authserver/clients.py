@@ -19,6 +19,9 @@ from .redirects import redirect_uri_problem
 GRANTS = grants.APPLICATION_GRANTS  # the CLI's names are DOT's application grant values
 
 
+UNCHANGED = object()  # update_client: a policy value the caller did not give (None has a meaning there)
+
+
 class ClientError(ValueError):
     """A client definition that cannot be created as asked."""
 
@@ -52,6 +55,7 @@ def create_client(
     dpop_bound_access_tokens: bool = False,
     jwks: dict | None = None,
     jwks_uri: str = "",
+    refresh_grace_seconds: int | None = None,
 ) -> NewClient:
     """Create a client and its scope ceiling; return the secret once (stored only hashed).
 
@@ -60,6 +64,7 @@ def create_client(
     ``dpop_bound_access_tokens``: every token request must carry a DPoP proof (RFC 9449 §5.2).
     ``jwks`` or ``jwks_uri``: the client's public keys; it then authenticates with signed assertions
     (``private_key_jwt``) and has no secret.
+    ``refresh_grace_seconds``: its own refresh grace window (None: the server's; at most the server's).
     """
     method = ClientPolicy.PRIVATE_KEY_JWT if (jwks or jwks_uri) else ClientPolicy.SECRET
     problem = clientkeys.registration_problem(method, jwks, jwks_uri)
@@ -100,10 +105,13 @@ def create_client(
     except Exception as exc:  # ValidationError: report its messages, not a traceback
         raise ClientError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
     application.save()
-    policy = ClientPolicy.objects.create(
+    policy = ClientPolicy(
         application=application, may_introspect=may_introspect, token_endpoint_auth_method=method,
         jwks=jwks or None, jwks_uri=jwks_uri, dpop_bound_access_tokens=dpop_bound_access_tokens,
+        refresh_grace_seconds=refresh_grace_seconds,
     )  # fmt: skip
+    _check_policy(policy)
+    policy.save()
     policy.scopes.set(ceiling)
     return NewClient(application.client_id, shown, application)
 
@@ -118,11 +126,13 @@ def update_client(
     dpop_bound_access_tokens: bool | None = None,
     jwks: dict | None = None,
     jwks_uri: str | None = None,
+    refresh_grace_seconds: int | None | object = UNCHANGED,
     **fields,
 ):
     """Change a client's own fields (``name``, ``redirect_uris``, ``allowed_origins``) and its policy
-    (None: unchanged). Disabling revokes its tokens (``set_enabled``). A ``private_key_jwt`` client may
-    get a new key source (``jwks`` or ``jwks_uri``, replacing the other).
+    (None: unchanged; for ``refresh_grace_seconds``, None is the server's window and leaving it out
+    keeps it). Disabling revokes its tokens (``set_enabled``). A ``private_key_jwt`` client may get a new
+    key source (``jwks`` or ``jwks_uri``, replacing the other).
 
     Raises Django's ``ValidationError`` (a message per field) for fields the model refuses, and
     ``ClientError`` for a redirect URI this server refuses.
@@ -140,12 +150,19 @@ def update_client(
         _replace_keys(policy, jwks, jwks_uri or "")
     if scopes is not None:
         policy.scopes.set(scopes)
+    changed = []
     if may_introspect is not None and may_introspect != policy.may_introspect:
         policy.may_introspect = may_introspect
-        policy.save(update_fields=["may_introspect"])
+        changed.append("may_introspect")
     if dpop_bound_access_tokens is not None and dpop_bound_access_tokens != policy.dpop_bound_access_tokens:
         policy.dpop_bound_access_tokens = dpop_bound_access_tokens
-        policy.save(update_fields=["dpop_bound_access_tokens"])
+        changed.append("dpop_bound_access_tokens")
+    if refresh_grace_seconds is not UNCHANGED and refresh_grace_seconds != policy.refresh_grace_seconds:
+        policy.refresh_grace_seconds = refresh_grace_seconds
+        changed.append("refresh_grace_seconds")
+    if changed:
+        policy.full_clean(exclude=["application"], validate_unique=False)
+        policy.save(update_fields=changed)
     if enabled is not None:
         set_enabled([application], enabled)
     return application
@@ -157,6 +174,13 @@ def _replace_keys(policy: ClientPolicy, jwks: dict | None, jwks_uri: str) -> Non
         raise ClientError(problem)
     policy.jwks, policy.jwks_uri = jwks or None, jwks_uri
     policy.save(update_fields=["jwks", "jwks_uri"])
+
+
+def _check_policy(policy: ClientPolicy) -> None:
+    try:
+        policy.full_clean(exclude=["application"], validate_unique=False)
+    except Exception as exc:  # ValidationError: report its messages, not a traceback
+        raise ClientError("; ".join(getattr(exc, "messages", [str(exc)]))) from exc
 
 
 def rotate_secret(application) -> str:

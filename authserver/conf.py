@@ -34,12 +34,16 @@ DEFAULTS: dict[str, Any] = {
     "DCR_MAX_METADATA_BYTES": 16 * 1024,  # a registration body (DOT caps metadata documents alike)
     "CIMD_RATE_LIMIT": 10,  # unknown or stale metadata documents fetched per address per window
     "CIMD_RATE_WINDOW": 3600,
-    "CIMD_PRIVATE_HOSTS": [],
+    "CIMD_PRIVATE_HOSTS": [],  # hosts (ALLOWED_HOSTS syntax) whose metadata may live on private addresses
     # Signed client assertions (private_key_jwt, RFC 7523 §2.2)
     "CLIENT_ASSERTION_MAX_LIFETIME": 300,  # seconds an assertion may live (exp - iat, and exp - now)
     "CLIENT_ASSERTION_LEEWAY": 30,  # seconds of clock skew allowed on exp, iat and nbf
     "CLIENT_JWKS_CACHE_SECONDS": 300,  # a client's fetched jwks_uri is reused this long
-    "CLIENT_JWKS_REFRESH_SECONDS": 60,  # an unknown kid refetches a jwks_uri at most once per this  # hosts (ALLOWED_HOSTS syntax) whose metadata may live on private addresses
+    "CLIENT_JWKS_REFRESH_SECONDS": 60,  # an unknown kid refetches a jwks_uri at most once per this
+    # RFC 8628 device authorization
+    "DEVICE_CODE_LIFETIME": 600,  # seconds a device code and its user code live
+    "DEVICE_USER_CODE_ATTEMPTS": 10,  # wrong user codes per address (IPv6: per /64) per window
+    "DEVICE_USER_CODE_WINDOW": 900,
 }
 
 

@@ -1,12 +1,14 @@
-"""Forms for the sign-in page and the admin's client and client-policy pages, and the one rule for what
+"""Forms for the sign-in page, the device pages and the admin's client and client-policy pages, and the one rule for what
 username a sign-in names."""
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
+from django.core.exceptions import ValidationError
 from oauth2_provider.forms import ApplicationForm
+from oauth2_provider.views.device import DeviceConfirmForm, DeviceGrantForm
 
-from . import clientkeys, grants
+from . import clientkeys, devices, grants
 from .models import ClientPolicy
 
 
@@ -76,3 +78,35 @@ class ClientPolicyForm(forms.ModelForm):
         if problem:
             raise forms.ValidationError(problem)
         return data
+
+
+class UserCodeForm(DeviceGrantForm):
+    """DOT's user-code form, reading the code as RFC 8628 §6.1 asks (case and dashes ignored) and
+    answering every code it cannot use alike: nothing tells a guesser that a code exists."""
+
+    user_code = forms.CharField(
+        label="Code",
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def clean_user_code(self) -> str:
+        device = devices.pending(self.cleaned_data["user_code"])
+        if device is None:
+            message = "This code is not valid: it may be mistyped, expired or already used."
+            raise ValidationError(message, code="invalid_user_code")
+        self.cleaned_data["device_grant"] = device  # DOT's DeviceUserCodeView takes it from here
+        return device.user_code
+
+
+class DeviceDecisionForm(DeviceConfirmForm):
+    """DOT's approve-or-deny form, refusing anything but its two answers."""
+
+    action = forms.ChoiceField(choices=[("accept", "Allow"), ("deny", "Deny")])

@@ -59,8 +59,8 @@ GRANTS: tuple[Grant, ...] = (
     ),
     # RFC 9700 §2.4 discourages it; a product requirement for scripts (OAUTH_PASSWORD_GRANT=false: off).
     Grant("password", "password", ResourceOwnerPasswordCredentialsGrant, user_delegated=True),
-    # RFC 8628, polling side only: off until the device authorization endpoint and user-code page exist.
-    Grant(DEVICE_CODE, DEVICE_CODE, DeviceCodeGrant, user_delegated=True, on_by_default=False),
+    # RFC 8628: for clients without a browser (authserver.devices); the user decides on our pages.
+    Grant(DEVICE_CODE, DEVICE_CODE, DeviceCodeGrant, user_delegated=True, resource_binding="device"),
 )
 BY_TYPE: dict[str, Grant] = {grant.grant_type: grant for grant in GRANTS}
 # Every application grant a client may be registered with (the CLI); offered or not is decided per request.

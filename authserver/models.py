@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -141,6 +142,14 @@ class ClientPolicy(models.Model):
         blank=True,
         help_text="private_key_jwt: an https URL publishing the client's public keys (instead of a JWK Set).",
     )
+    refresh_grace_seconds = models.PositiveIntegerField(
+        "refresh grace (seconds)",
+        null=True,
+        blank=True,
+        help_text="How long a rotated refresh token presented again gets the same new pair instead of "
+        "revoking its family. Empty: the server's window (OAUTH_REFRESH_GRACE_SECONDS); 0: never; "
+        "never longer than the server's window.",
+    )
 
     objects = ClientPolicyQuerySet.as_manager()
 
@@ -158,6 +167,13 @@ class ClientPolicy(models.Model):
     def signs_assertions(self) -> bool:
         return self.token_endpoint_auth_method == self.PRIVATE_KEY_JWT
 
+    def clean(self) -> None:
+        server = oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
+        own = self.refresh_grace_seconds
+        if own is not None and own > server:
+            message = f"At most the server's window, OAUTH_REFRESH_GRACE_SECONDS ({server} s)."
+            raise ValidationError({"refresh_grace_seconds": message})
+
     natural_key.dependencies = [oauth2_settings.APPLICATION_MODEL.lower()]
 
 
@@ -171,6 +187,22 @@ class RefreshTokenBinding(models.Model):
 
     def __str__(self) -> str:
         return f"DPoP binding of refresh token {self.refresh_token_id}"
+
+
+class DeviceAudience(models.Model):
+    """The RFC 8707 resources a device authorization (RFC 8628) asked for: DOT's device grant has no
+    field for them. Its tokens are for these resources; consent is asked and remembered for them."""
+
+    device_grant = models.OneToOneField(
+        oauth2_settings.DEVICE_GRANT_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="audience",
+    )
+    resource = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return " ".join(self.resource)
 
 
 class ConsentQuerySet(models.QuerySet):

@@ -49,6 +49,11 @@ def _requested(pairs) -> list[str]:
     return [value for key, value in pairs or [] if key == "resource"]
 
 
+def requested(request) -> list[str]:
+    """The ``resource`` values of an oauthlib request's form body, in order, repeats dropped."""
+    return list(dict.fromkeys(_requested(request.decoded_body)))
+
+
 def check_authorization_request(request) -> dict:
     """post_auth validator: every ``resource`` on /authorize must be one we serve.
 
@@ -74,8 +79,17 @@ def _bound_to_refresh_token(request) -> list[str] | None:
     return instance.resource if instance is not None else None
 
 
+def _bound_to_device_code(request) -> list[str] | None:
+    from .models import DeviceAudience
+
+    audiences = DeviceAudience.objects.filter(
+        device_grant__device_code=request.device_code, device_grant__client_id=request.client_id
+    )
+    return audiences.values_list("resource", flat=True).first()
+
+
 # A grant's ``resource_binding`` (authserver.grants): where the resources bound earlier are kept.
-BINDINGS = {"code": _bound_to_code, "refresh": _bound_to_refresh_token}
+BINDINGS = {"code": _bound_to_code, "refresh": _bound_to_refresh_token, "device": _bound_to_device_code}
 
 
 def _bound(request) -> list[str]:
@@ -90,9 +104,9 @@ def settle_token_audience(request) -> None:
     Requested resources must be allowed and, for code and refresh grants, within what was bound
     to the code or refresh token. No request falls back to the bound resources, then the default.
     """
-    requested = list(dict.fromkeys(_requested(request.decoded_body)))
+    asked = requested(request)
     bound = _bound(request)
-    for resource in requested:
+    for resource in asked:
         if bound and resource not in bound:
             raise _invalid_target(request, resource)
-    request.resource = check(request, requested or bound or [default()])
+    request.resource = check(request, asked or bound or [default()])

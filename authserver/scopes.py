@@ -46,6 +46,14 @@ def effective_scopes(requested: Iterable[str], application, user=None) -> list[s
     return seen
 
 
+def within_ceiling(requested: Iterable[str], application) -> list[str]:
+    """Narrow requested scopes to the client's ceiling alone, ``role_only`` ones included: a request a
+    user decides later (the authorization and device authorization endpoints), whose roles narrow it
+    then. The order of the request is kept; unknown names fall away."""
+    allowed = ceiling(application)
+    return list(dict.fromkeys(name for name in requested if name in allowed))
+
+
 class DatabaseScopes(BaseScopes):
     """DOT's SCOPES_BACKEND_CLASS: the admin's scope catalogue is the only source of names."""
 

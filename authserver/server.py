@@ -1,10 +1,17 @@
 """DOT's OAUTH2_SERVER_CLASS: oauthlib's server serving the grants of ``authserver.grants``, with this
-project's PKCE, RFC 8707 and DPoP (RFC 9449) validators attached, and DPoP's token type."""
+project's PKCE, RFC 8707 and DPoP (RFC 9449) validators attached, and DPoP's token type; and the
+server behind the RFC 8628 device authorization endpoint."""
 
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2 import DeviceApplicationServer
 from oauthlib.oauth2 import Server as OAuthlibServer
-from oauthlib.oauth2.rfc6749.errors import UnsupportedCodeChallengeMethodError
+from oauthlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidClientIdError,
+    UnsupportedCodeChallengeMethodError,
+)
 
-from . import dpop, grants, resource_indicators
+from . import conf, dpop, grants, resource_indicators
 
 
 def require_s256(request) -> dict:
@@ -28,7 +35,8 @@ class Server(OAuthlibServer):
         # oauthlib's own handler instances where it has one (the code grant also serves /authorize).
         built = {type(handler): handler for handler in self._grant_types.values()}
         self._grant_types = {
-            grant.grant_type: built.get(grant.handler) or grant.handler(request_validator) for grant in grants.GRANTS
+            grant.grant_type: built.get(grant.handler) or grant.handler(request_validator)
+            for grant in grants.GRANTS
         }
         for handler in self._grant_types.values():
             handler.custom_validators.post_token.append(resource_indicators.settle_token_audience)
@@ -47,3 +55,40 @@ class Server(OAuthlibServer):
     def grant_types(self) -> dict:
         """The handlers of the grants offered now: DOT caches this server, the setting may change."""
         return {grant.grant_type: self._grant_types[grant.grant_type] for grant in grants.offered()}
+
+
+class DeviceServer(DeviceApplicationServer):
+    """The device authorization endpoint (RFC 8628 §3.1-3.2): oauthlib's, held to this server's rules.
+
+    The client must be registered for the device grant (``unauthorized_client`` otherwise), its
+    scopes narrow to its ceiling (the user's roles narrow them when the user decides) and its
+    ``resource`` values must be ones this server issues tokens for (``invalid_target``). DOT builds
+    this server once per process: the lifetime, interval and verification URIs are read per request.
+    """
+
+    @property
+    def expires_in(self) -> int:
+        return conf.get("DEVICE_CODE_LIFETIME")
+
+    @property
+    def interval(self) -> int:
+        return oauth2_settings.DEVICE_FLOW_INTERVAL
+
+    @property
+    def verification_uri(self) -> str:
+        return oauth2_settings.OAUTH_DEVICE_VERIFICATION_URI
+
+    def verification_uri_complete(self, user_code: str) -> str | None:
+        template = oauth2_settings.OAUTH_DEVICE_VERIFICATION_URI_COMPLETE
+        return template.format(user_code=user_code) if template else None
+
+    def validate_device_authorization_request(self, request) -> None:
+        request.grant_type = grants.DEVICE_CODE  # what the client asks to use, for the validator's rules
+        try:
+            super().validate_device_authorization_request(request)
+        except InvalidClientIdError:  # an unknown client: invalid_client, as at the token endpoint
+            raise InvalidClientError(request=request) from None
+        self.request_validator.validate_grant_type(
+            request.client_id, request.grant_type, request.client, request
+        )
+        resource_indicators.check(request, resource_indicators.requested(request))

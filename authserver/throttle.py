@@ -125,6 +125,46 @@ def metadata_fetches_exceeded(ip: str) -> int:
     return _address_exceeded("cimd", ip, conf.get("CIMD_RATE_LIMIT"), conf.get("CIMD_RATE_WINDOW"))
 
 
+# RFC 8628 §3.5: each poll that comes too early answers slow_down and adds this to the interval.
+SLOW_DOWN_SECONDS = 5
+
+
+def device_polled_too_soon(device_code: str, interval: int) -> bool:
+    """Count one poll of a pending device code: True when it came within ``interval`` seconds of the
+    previous one (a second's leeway aside, for the device's timing), and the wait then starts again,
+    ``SLOW_DOWN_SECONDS`` longer. Without the shared state polls are not paced (the token rate limit
+    still holds)."""
+    key = _key("device-poll", device_code)
+    try:
+        if sharedstate.add(key, 1, max(1, interval - 1)):
+            return False
+        sharedstate.set(key, 1, max(1, interval + SLOW_DOWN_SECONDS - 1))
+    except outages.OUTAGES:
+        outages.warn("The shared state is unreachable: device polls are not paced")
+        return False
+    return True
+
+
+def _user_code_key(ip: str, now: float) -> tuple[str, int]:
+    window = conf.get("DEVICE_USER_CODE_WINDOW")
+    return f"{_key('user-code', bucket(ip))}:{int(now // window)}", window
+
+
+def user_code_lockout(ip: str) -> int:
+    """Seconds until an address (an IPv6 one: its /64) may enter device user codes again, after
+    ``DEVICE_USER_CODE_ATTEMPTS`` wrong ones in a window (0: it may now)."""
+    now = time.time()
+    key, window = _user_code_key(ip, now)
+    if sharedstate.incr(key, 0, window) >= conf.get("DEVICE_USER_CODE_ATTEMPTS"):  # read the count
+        return int(window - now % window) + 1
+    return 0
+
+
+def record_user_code_failure(ip: str) -> None:
+    key, window = _user_code_key(ip, time.time())
+    sharedstate.incr(key, 1, window)
+
+
 def _address_exceeded(kind: str, ip: str, limit: int, window: int) -> int:
     now = time.time()
     if _bump(f"{_key(kind, bucket(ip))}:{int(now // window)}", window) > limit:

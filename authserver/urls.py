@@ -3,11 +3,26 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import authorize, pages, registration, tokens, wellknown
+from .views import authorize, device, pages, registration, tokens, wellknown
 
 oauth_patterns = [
     path("oauth/authorize/", authorize.AuthorizationView.as_view(), name="authorize"),
     path("oauth/token/", tokens.TokenView.as_view(), name="token"),
+    # RFC 8628: the device's endpoint, then the person's pages (DOT's names, which its views reverse).
+    path(
+        "oauth/device_authorization/", device.DeviceAuthorizationView.as_view(), name="device-authorization"
+    ),
+    path("oauth/device/", device.DeviceUserCodeView.as_view(), name="device"),
+    path(
+        "oauth/device/<str:client_id>/<str:user_code>/",
+        device.DeviceConfirmView.as_view(),
+        name="device-confirm",
+    ),
+    path(
+        "oauth/device/<str:client_id>/<str:user_code>/done/",
+        device.DeviceGrantStatusView.as_view(),
+        name="device-grant-status",
+    ),
     path("oauth/revoke/", tokens.RevokeTokenView.as_view(), name="revoke-token"),
     path("oauth/introspect/", tokens.IntrospectTokenView.as_view(), name="introspect"),
     path(

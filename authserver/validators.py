@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError
+from django.db.models import F
 from oauth2_provider.models import get_device_grant_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator as DOTValidator
 from oauthlib.oauth2.rfc6749.errors import (
@@ -17,7 +18,7 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from observability import clientaddress
 
-from . import assertions, clientmemo, conf, dpop, grants, redirects, registration, scopes, throttle
+from . import assertions, clientmemo, conf, dpop, grants, redirects, registration, rotations, scopes, throttle
 from .exceptions import InvalidClientAssertion, TooManyRequests
 from .forms import clean_username
 from .models import ClientPolicy
@@ -89,11 +90,19 @@ class OAuth2Validator(DOTValidator):
         return True
 
     def validate_scopes(self, client_id, requested, client, request, *args, **kwargs) -> bool:
-        """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3)."""
-        user = request.user if grants.is_user_delegated(request.grant_type) else None
+        """Narrow the request to ceiling ∩ roles; refuse only when nothing is left (RFC 6749 §3.3).
+
+        At the authorization and device authorization endpoints the user decides later: the request
+        narrows to the ceiling now (``role_only`` scopes included) and to the user's roles then.
+        """
+        delegated = grants.is_user_delegated(request.grant_type) or request.response_type == "code"
+        user = request.user if delegated else None
         # An empty ``scope=`` asks for nothing in particular, exactly like an absent one.
         requested = [name for name in requested if name] or self.get_default_scopes(client_id, request)
-        granted = scopes.effective_scopes(requested, client, user)
+        if delegated and user is None:
+            granted = scopes.within_ceiling(requested, client)
+        else:
+            granted = scopes.effective_scopes(requested, client, user)
         if not granted:
             _refuse_disabled(client, request)
             whose = "this client's allowed scopes" if user is None else "this client and the user's roles"
@@ -145,8 +154,18 @@ class OAuth2Validator(DOTValidator):
         raise InvalidGrantError(description=description, request=request)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        """A deactivated user's refresh tokens stop working at once (DOT does not check)."""
+        """A deactivated user's refresh tokens stop working at once (DOT does not check).
+
+        A rotated refresh token passes only for its own client within that client's grace window
+        (``rotations``; DOT knows only the server's window); any other use is reuse, and revokes its
+        family (RFC 9700 §4.14.2), another client's included.
+        """
         valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        used = getattr(request, "refresh_token_instance", None)
+        rotated = used is not None and used.revoked is not None
+        if rotated and not (valid and rotations.within_window(used, client)):
+            RefreshToken.revoke_family(used.token_family)
+            valid = False
         if valid and request.user is not None and request.user.is_active:
             return True
         description = "The refresh token is invalid, expired, revoked or issued to another client; sign in again."
@@ -155,14 +174,21 @@ class OAuth2Validator(DOTValidator):
     def validate_device_code(self, client_id, code, request, *args, **kwargs) -> str | None:
         """RFC 8628 §3.5: where this client's device code stands; None for an unknown one.
 
-        DOT 3.4 leaves this oauthlib 4 hook unimplemented. An approved code is spent here, once (a
-        second poll finds it expired), and hands its user and scopes to the token.
+        DOT 3.4 leaves this oauthlib 4 hook unimplemented. A pending code polled again sooner than its
+        interval answers ``slow_down``, and its interval grows by five seconds (``throttle``). An
+        approved code is spent here, once (a second poll finds it expired), and hands its user and
+        scopes to the token.
         """
         device = DeviceGrant.objects.filter(device_code=code, client_id=request.client.client_id).first()
         if device is None:
             return None
         if device.is_expired():
             return DeviceCodeGrant.DEVICE_CODE_EXPIRED
+        pending = device.status == device.AUTHORIZATION_PENDING
+        if pending and throttle.device_polled_too_soon(code, device.interval):
+            slower = F("interval") + throttle.SLOW_DOWN_SECONDS
+            DeviceGrant.objects.filter(pk=device.pk).update(interval=slower)
+            return DeviceCodeGrant.DEVICE_CODE_SLOW_DOWN
         if device.status != device.AUTHORIZED:
             return DEVICE_STATUSES.get(device.status)
         if device.user is None or not device.user.is_active:
@@ -177,7 +203,12 @@ class OAuth2Validator(DOTValidator):
         """DOT wraps every save in a transaction; a token without a refresh token is one INSERT,
         atomic by itself, so it goes without BEGIN and COMMIT (two statements fewer)."""
         if "refresh_token" in token or getattr(request, "refresh_token_instance", None) is not None:
-            return super().save_bearer_token(token, request, *args, **kwargs)
+            try:
+                return super().save_bearer_token(token, request, *args, **kwargs)
+            except rotations.Replayed as replay:  # raised inside the transaction: revoke once it is undone
+                RefreshToken.revoke_family(replay.family)
+                description = "The refresh token has already been used."
+                raise InvalidGrantError(description=description, request=request) from None
         try:
             return self._save_bearer_token(token, request, *args, **kwargs)
         except IntegrityError:
@@ -189,16 +220,24 @@ class OAuth2Validator(DOTValidator):
     def _save_bearer_token(self, token, request, *args, **kwargs):
         """Rotate a refresh token at most once, even when copies of it race each other.
 
-        DOT checks the refresh token before its save transaction, so parallel uses all pass and then
-        fork the token family (and the losers crash on the hashed, empty token column). Inside the
-        transaction the row is locked and must still be unrevoked; the losers get ``invalid_grant``.
+        DOT checks the refresh token before its save transaction, so parallel uses all pass and would
+        fork the token family (the losers crashing on the hashed, empty token column). Inside the
+        transaction the row is locked: the first use rotates it and keeps the new pair for the grace
+        window (``rotations``); a use that finds it rotated already gets that same pair when the
+        window allows, and is reuse (``rotations.Replayed``) when it does not.
         """
         used = getattr(request, "refresh_token_instance", None)
         if used is not None:
             live = RefreshToken.objects.select_for_update().filter(pk=used.pk, revoked__isnull=True)
             if not live.exists():
-                raise InvalidGrantError(description="The refresh token has already been used.", request=request)
-        return super()._save_bearer_token(token, request, *args, **kwargs)
+                pair = rotations.recall(request)
+                if pair is None:
+                    raise rotations.Replayed(used.token_family)
+                token.update(pair)
+                return
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        if used is not None:
+            rotations.remember(request, token)
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
         """DOT's one place that stores a refresh token: a public client's is bound to its DPoP key."""

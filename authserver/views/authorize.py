@@ -16,7 +16,7 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError, InvalidScopeError
 
-from .. import conf, consents, redirects, resource_indicators, scopes
+from .. import approvals, conf, consents, redirects, resource_indicators, scopes
 from .pages import PageSecurityMixin
 
 
@@ -114,14 +114,9 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
         context = super().get_context_data(**kwargs)
         application = context.get("application")
         if application is not None:
-            descriptions = scopes.DatabaseScopes().get_all_scopes()
-            context["scope_items"] = [
-                (name, descriptions.get(name, name)) for name in context.get("scopes", [])
-            ]
+            context.update(approvals.page_context(application, context.get("scopes", [])))
             uri = urlsplit(context.get("redirect_uri") or "")
             context["redirect_host"] = uri.netloc or f"{uri.scheme}:"  # a private-use scheme has no host
-            if application.registration_source == application.RegistrationSource.CIMD:
-                context["document_host"] = urlsplit(application.client_id).netloc
         return context
 
     def form_valid(self, form):
@@ -129,18 +124,16 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
             # A tampered form: DOT's deny path would redirect to it unchecked (or fail with a 500).
             return self.form_invalid(form)
         # The user may untick scopes: keep only the ones still ticked (never add any).
-        if "scope_choice" in self.request.POST:
-            ticked = set(self.request.POST.getlist("scopes"))
-            kept = [s for s in form.cleaned_data["scope"].split() if s in ticked]
-            if form.cleaned_data.get("allow") and not kept:
-                form.cleaned_data["allow"] = False
-            form.cleaned_data["scope"] = " ".join(kept)
+        kept = approvals.kept(self.request, form.cleaned_data["scope"].split())
+        if form.cleaned_data.get("allow") and not kept:
+            form.cleaned_data["allow"] = False
+        form.cleaned_data["scope"] = " ".join(kept)
         self.success_url = None  # DOT sets it only when a code was issued
         response = super().form_valid(form)
-        if self.success_url and form.cleaned_data.get("allow") and self.request.POST.get("remember"):
+        if self.success_url and form.cleaned_data.get("allow"):
             application = get_application_model().objects.get(client_id=form.cleaned_data["client_id"])
             audience = resource_indicators.audience((form.cleaned_data.get("resource") or "").split())
-            consents.remember(self.request.user, application, form.cleaned_data["scope"].split(), audience)
+            approvals.remember_if_asked(self.request, application, kept, audience)
         return response
 
     def form_invalid(self, form):

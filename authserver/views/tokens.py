@@ -31,7 +31,7 @@ from ..exceptions import InvalidClientAssertion, oauth_error, oauthlib_response
 from ..models import ClientPolicy, access_tokens
 
 
-def _client_id_of(request: HttpRequest) -> str:
+def client_id_of(request: HttpRequest) -> str:
     """The client a token request names, from HTTP Basic, the form body or a client assertion's
     ``iss`` (no authentication)."""
     auth = request.META.get("HTTP_AUTHORIZATION", "")
@@ -83,7 +83,7 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
             return oauth_error("unsupported_grant_type", "This server does not offer that grant type.", 400)
         # Counted before authentication: keyed by client *and* address, so that a flood naming a
         # client from elsewhere cannot lock that client out.
-        wait = throttle.token_requests_exceeded(_client_id_of(request), clientaddress.of(request.META))
+        wait = throttle.token_requests_exceeded(client_id_of(request), clientaddress.of(request.META))
         if wait:
             response = oauth_error("temporarily_unavailable", "Too many token requests for this client.", 429)
             response["Retry-After"] = str(wait)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views import View
 from oauth2_provider import views as dot_views
 
@@ -15,8 +16,9 @@ from .. import assertions, conf, dpop, grants, keys, registration
 
 
 class ServerMetadataView(dot_views.OAuthServerMetadataView):
-    """RFC 8414 metadata: DOT's document plus ``jwks_uri`` and the auth methods (and assertion
-    algorithms) each endpoint takes."""
+    """RFC 8414 metadata: DOT's document plus ``jwks_uri``, the auth methods (and assertion algorithms)
+    each endpoint takes and, while the device grant is offered, the RFC 8628
+    ``device_authorization_endpoint``."""
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
@@ -36,6 +38,10 @@ class ServerMetadataView(dot_views.OAuthServerMetadataView):
         data["authorization_response_iss_parameter_supported"] = True
         data["resource_indicators_supported"] = True
         data["dpop_signing_alg_values_supported"] = dpop.algorithms()  # RFC 9449 §5.1
+        if grants.is_offered(grants.DEVICE_CODE):  # RFC 8628 §4
+            data["device_authorization_endpoint"] = conf.get("ISSUER") + reverse(
+                "oauth2_provider:device-authorization"
+            )
         return _public_json(data, max_age=300)
 
 

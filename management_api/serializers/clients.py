@@ -23,13 +23,24 @@ def policy_of(application) -> ClientPolicy | None:
         return None
 
 
-class PolicyFlag(serializers.BooleanField):
-    """A flag of the client's policy, shown flat on the client (without a policy: the model's default)."""
+class FromPolicy:
+    """A value of the client's policy, shown flat on the client (without a policy: the model's default)."""
 
-    def get_attribute(self, instance: Any) -> bool:
+    def get_attribute(self, instance: Any) -> Any:
         name = self.source_attrs[-1]
         policy = policy_of(instance)
-        return getattr(policy, name) if policy else ClientPolicy._meta.get_field(name).default
+        if policy:
+            return getattr(policy, name)
+        field = ClientPolicy._meta.get_field(name)
+        return field.default if field.has_default() else None
+
+
+class PolicyFlag(FromPolicy, serializers.BooleanField):
+    pass
+
+
+class PolicySeconds(FromPolicy, serializers.IntegerField):
+    pass
 
 
 class PolicyValue(serializers.Field):
@@ -88,13 +99,18 @@ class ClientSerializer(serializers.ModelSerializer):
     )  # fmt: skip
     jwks = PolicyJWKS(source="policy.jwks", required=False, allow_null=True)
     jwks_uri = PolicyJWKSURI(source="policy.jwks_uri", required=False, allow_blank=True, max_length=500)
+    refresh_grace_seconds = PolicySeconds(
+        source="policy.refresh_grace_seconds", required=False, allow_null=True, min_value=0,
+        help_text="This client's refresh grace window in seconds: null is the server's "
+        "(OAUTH_REFRESH_GRACE_SECONDS), 0 none; at most the server's.",
+    )  # fmt: skip
 
     class Meta:
         model = Application
         fields = [
             "id", "client_id", "name", "client_type", "grant_type", "redirect_uris", "allowed_origins",
             "registration_source", "scopes", "enabled", "may_introspect", "dpop_bound_access_tokens",
-            "token_endpoint_auth_method", "jwks", "jwks_uri", "created", "updated",
+            "token_endpoint_auth_method", "jwks", "jwks_uri", "refresh_grace_seconds", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "client_type", "registration_source", "created", "updated"]
 
@@ -134,6 +150,7 @@ class ClientCreateSerializer(serializers.Serializer):
     jwks_uri = serializers.URLField(
         required=False, max_length=500, help_text="private_key_jwt: the https URL of its JWK Set (no secret)."
     )
+    refresh_grace_seconds = serializers.IntegerField(min_value=0, allow_null=True, default=None)
 
     def validate_grant_type(self, value: str) -> str:
         if value not in grants.application_grants():

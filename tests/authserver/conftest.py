@@ -39,6 +39,18 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def rotated_long_ago(refresh_token: str, seconds: int = 3600) -> None:
+    """Move a rotated refresh token's rotation ``seconds`` into the past: out of any grace window."""
+    from datetime import timedelta
+
+    from django.db.models import F
+    from oauth2_provider.models import get_refresh_token_model
+
+    checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
+    rows = get_refresh_token_model().objects.filter(token_checksum=checksum)
+    assert rows.filter(revoked__isnull=False).update(revoked=F("revoked") - timedelta(seconds=seconds)) == 1
+
+
 def redirect_params(response) -> dict[str, str]:
     """The query parameters of a redirect's Location, one value each."""
     assert response.status_code == 302, (response.status_code, response.content[:500])

@@ -9,6 +9,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 import sharedstate
 from authserver import keys
+from authserver.grants import DEVICE_CODE as DEVICE
 from authserver.models import ClientPolicy, Role, Scope, SigningKey, User
 
 
@@ -276,17 +277,34 @@ def _client_form(world, **overrides) -> dict:
 def test_client_form_offers_only_supported_grants_and_no_oidc_fields(admin_client, world):
     form = admin_client.get("/admin/oauth2_provider/application/add/").context["adminform"].form
     offered = {value for value, _ in form.fields["authorization_grant_type"].choices}
-    assert offered == {"authorization-code", "client-credentials", "password"}
+    assert offered == {"authorization-code", "client-credentials", "password", DEVICE}
     assert "algorithm" not in form.fields
     assert "post_logout_redirect_uris" not in form.fields
 
 
-@pytest.mark.parametrize("grant", ["implicit", "openid-hybrid", "urn:ietf:params:oauth:grant-type:device_code"])
+@pytest.mark.parametrize("grant", ["implicit", "openid-hybrid"])
 def test_client_form_refuses_a_grant_the_server_does_not_support(admin_client, world, grant):
     response = admin_client.post("/admin/oauth2_provider/application/add/", _client_form(world, authorization_grant_type=grant))
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["authorization_grant_type"]
     assert "not supported" in errors[0]
+    assert not get_application_model().objects.filter(client_id="admin-made").exists()
+
+
+def test_a_device_client_with_its_own_refresh_grace_is_made_in_the_admin(admin_client, world):
+    grace = {"policy-0-refresh_grace_seconds": "2"}
+    form = _client_form(world, authorization_grant_type=DEVICE, client_type="public", **grace)
+    response = admin_client.post("/admin/oauth2_provider/application/add/", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    application = get_application_model().objects.get(client_id="admin-made")
+    assert application.authorization_grant_type == DEVICE and application.policy.refresh_grace_seconds == 2
+
+
+def test_a_refresh_grace_beyond_the_servers_is_refused_in_the_admin(admin_client, world):
+    form = _client_form(world, **{"policy-0-refresh_grace_seconds": "6"})
+    response = admin_client.post("/admin/oauth2_provider/application/add/", form)
+    assert response.status_code == 200
+    assert "server's window" in response.content.decode()
     assert not get_application_model().objects.filter(client_id="admin-made").exists()
 
 

@@ -99,3 +99,25 @@ def test_demo_credentials_check_skips_an_unmigrated_database(monkeypatch):
 
     monkeypatch.setattr(demo, "published_credentials_in_use", unreachable)
     assert checks.check_demo_credentials(None) == []
+
+
+def test_the_refresh_grace_window_needs_our_validator_and_stays_short(settings):
+    def provider(**values):
+        settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, **values}
+
+    assert checks.check_refresh_grace(None) == []  # the default: 5 s through authserver.validators
+    provider(OAUTH2_VALIDATOR_CLASS="oauth2_provider.oauth2_validators.OAuth2Validator")
+    assert _ids(checks.check_refresh_grace(None)) == {"authserver.E021"}
+    provider(REFRESH_TOKEN_GRACE_PERIOD_SECONDS=0)
+    assert checks.check_refresh_grace(None) == []
+    provider(OAUTH2_VALIDATOR_CLASS="authserver.validators.OAuth2Validator")
+    provider(REFRESH_TOKEN_GRACE_PERIOD_SECONDS=300)
+    assert _ids(checks.check_refresh_grace(None)) == {"authserver.W021"}
+
+
+def test_dots_check_against_a_grace_window_with_hashed_storage_is_silenced_for_ours(settings):
+    from oauth2_provider.settings import oauth2_settings
+
+    assert oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE
+    assert oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS > 0
+    assert "oauth2_provider.E001" in settings.SILENCED_SYSTEM_CHECKS

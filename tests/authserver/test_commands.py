@@ -209,9 +209,19 @@ def test_create_public_authorization_code_client(world):
     assert set(application.policy.scopes.values_list("name", flat=True)) == {"mcp:read"}
 
 
+def test_create_a_device_client_with_its_own_refresh_grace(world):
+    device = "urn:ietf:params:oauth:grant-type:device_code"
+    args = ["--name", "TV", "--grant", device, "--scopes", "mcp:read", "--public", "--refresh-grace", "0"]
+    created = json.loads(run("create_client", *args, "--json"))
+    application = get_application_model().objects.get(client_id=created["client_id"])
+    assert application.authorization_grant_type == device
+    assert application.policy.refresh_grace_seconds == 0
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["--scopes", "mcp:read", "--grant", "client-credentials", "--refresh-grace", "6"], "server's"),
         (["--scopes", "mcp:read,mcp:nope", "--grant", "client-credentials"], "mcp:nope"),
         (["--scopes", "mcp:read", "--grant", "authorization-code"], "redirect"),
         (["--scopes", "mcp:read", "--grant", "client-credentials", "--public"], "confidential"),

@@ -16,6 +16,7 @@ from authserver.forms import ClientForm
 from authserver.server import Server
 from authserver.validators import OAuth2Validator
 
+from .conftest import FORM
 from .test_metadata import metadata
 from .test_token_endpoint import assert_oauth_error
 
@@ -43,11 +44,11 @@ def served() -> list[str]:
 # --- the table itself ---
 
 
-def test_the_default_offer_is_what_the_server_always_offered(world, client):
-    expected = ["authorization_code", "client_credentials", "refresh_token", "password"]
+def test_the_default_offer(world, client):
+    expected = ["authorization_code", "client_credentials", "refresh_token", "password", DEVICE]
     assert metadata(client)["grant_types_supported"] == expected
     assert served() == expected
-    assert form_grants() == {"authorization-code", "client-credentials", "password"}
+    assert form_grants() == {"authorization-code", "client-credentials", "password", DEVICE}
     assert grants.self_registered_grant_types() == ["authorization_code", "refresh_token"]
 
 
@@ -92,7 +93,7 @@ def test_switching_the_password_grant_off_removes_it_everywhere(world, client, s
     offer(settings, password=False)
     assert "password" not in metadata(client)["grant_types_supported"]
     assert "password" not in served()
-    assert form_grants() == {"authorization-code", "client-credentials"}
+    assert form_grants() == {"authorization-code", "client-credentials", DEVICE}
     body = {
         "grant_type": "password",
         "client_id": world.clients["cli"].client_id,
@@ -102,12 +103,26 @@ def test_switching_the_password_grant_off_removes_it_everywhere(world, client, s
     assert_oauth_error(post_token(body), 400, "unsupported_grant_type")
 
 
-def test_switching_the_device_grant_on_offers_it_everywhere_but_registration(world, client, settings):
-    offer(settings, device_code=True)
+def test_the_device_grant_is_offered_everywhere_but_registration(world, client):
     assert DEVICE in metadata(client)["grant_types_supported"]
+    assert metadata(client)["device_authorization_endpoint"] == "http://127.0.0.1:8000/oauth/device_authorization/"
     assert DEVICE in served()
     assert DEVICE in form_grants()
     assert DEVICE not in grants.self_registered_grant_types()
+
+
+def test_switching_the_device_grant_off_removes_it_everywhere(
+    world, client, settings, post_token, make_client
+):
+    offer(settings, device_code=False)
+    assert DEVICE not in metadata(client)["grant_types_supported"]
+    assert "device_authorization_endpoint" not in metadata(client)
+    assert DEVICE not in served() and DEVICE not in form_grants()
+    tv = make_client("tv", DEVICE, ["mcp:read"], public=True)
+    assert_oauth_error(poll(post_token, tv.client_id, device_code="x"), 400, "unsupported_grant_type")
+    started = client.post("/oauth/device_authorization/", f"client_id={tv.client_id}", content_type=FORM)
+    assert_oauth_error(started, 400, "unsupported_grant_type")
+    assert client.get("/oauth/device/").status_code == 404
 
 
 # --- the device grant (RFC 8628 token requests) ---
@@ -138,24 +153,16 @@ def poll(post_token, client_id: str, **data):
     return post_token({"grant_type": DEVICE, "client_id": client_id, **data})
 
 
-@pytest.mark.parametrize("data", [{}, {"device_code": "x"}])
-def test_the_device_grant_is_off_by_default(world, post_token, device_client, data):
-    assert_oauth_error(poll(post_token, device_client.client_id, **data), 400, "unsupported_grant_type")
-
-
-def test_a_missing_device_code_is_invalid_request(world, settings, post_token, device_client):
-    offer(settings, device_code=True)
+def test_a_missing_device_code_is_invalid_request(world, post_token, device_client):
     assert_oauth_error(poll(post_token, device_client.client_id), 400, "invalid_request")
 
 
-def test_an_unknown_device_code_is_invalid_grant(world, settings, post_token, device_client):
-    offer(settings, device_code=True)
+def test_an_unknown_device_code_is_invalid_grant(world, post_token, device_client):
     response = poll(post_token, device_client.client_id, device_code="nobody-issued-this")
     assert_oauth_error(response, 400, "invalid_grant")
 
 
-def test_another_clients_device_code_is_invalid_grant(world, settings, post_token, make_device_code, make_client):
-    offer(settings, device_code=True)
+def test_another_clients_device_code_is_invalid_grant(world, post_token, make_device_code, make_client):
     make_device_code(user=world.users["alice"])
     other = make_client("other tv", DEVICE, ["mcp:read"], public=True)
     assert_oauth_error(poll(post_token, other.client_id, device_code="device-code-1"), 400, "invalid_grant")
@@ -171,15 +178,13 @@ def test_another_clients_device_code_is_invalid_grant(world, settings, post_toke
     ],
 )
 def test_device_codes_not_approved_get_rfc8628_errors(
-    world, settings, post_token, device_client, make_device_code, status, minutes, error
+    world, post_token, device_client, make_device_code, status, minutes, error
 ):
-    offer(settings, device_code=True)
     make_device_code(status=status, user=world.users["alice"], minutes=minutes)
     assert_oauth_error(poll(post_token, device_client.client_id, device_code="device-code-1"), 400, error)
 
 
-def test_an_approved_device_code_gives_one_user_token(world, settings, post_token, device_client, make_device_code):
-    offer(settings, device_code=True)
+def test_an_approved_device_code_gives_one_user_token(world, post_token, device_client, make_device_code):
     make_device_code(user=world.users["alice"])
     response = poll(post_token, device_client.client_id, device_code="device-code-1")
     assert response.status_code == 200, response.content
@@ -192,8 +197,7 @@ def test_an_approved_device_code_gives_one_user_token(world, settings, post_toke
     assert_oauth_error(again, 400, "expired_token")
 
 
-def test_a_deactivated_users_device_code_gives_nothing(world, settings, post_token, device_client, make_device_code):
-    offer(settings, device_code=True)
+def test_a_deactivated_users_device_code_gives_nothing(world, post_token, device_client, make_device_code):
     alice = world.users["alice"]
     make_device_code(user=alice)
     alice.is_active = False

@@ -14,7 +14,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 import sharedstate
 from authserver import revoking
 
-from .conftest import FORM, basic
+from .conftest import FORM, basic, rotated_long_ago
 
 INTROSPECT_URL = "/oauth/introspect/"
 REVOKE_URL = "/oauth/revoke/"
@@ -257,6 +257,7 @@ def test_refresh_token_reuse_puts_the_family_on_the_deny_list(world, password_to
     second = post_token(
         {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": cli}
     ).json()
+    rotated_long_ago(first["refresh_token"])
     post_token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "client_id": cli})
     assert sharedstate.get(deny_key(second["access_token"])) is not None
     assert not get_access_token_model().objects.exists()

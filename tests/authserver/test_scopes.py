@@ -254,3 +254,13 @@ def test_a_role_only_scope_is_not_in_a_self_registered_clients_default_ceiling(w
 
     make_user("ordinary-admin", roles=["api-admin"])  # not staff: an ordinary user by the default's rule
     assert not registration.default_ceiling().filter(role_only=True).exists()
+
+
+def test_a_user_gets_a_role_only_scope_through_the_consent_page_only_through_a_role(world, code_flow):
+    # The authorization endpoint narrows to the ceiling only; the user's roles narrow at the consent page.
+    web = world.clients["web"].application
+    web.policy.scopes.add(*Scope.objects.filter(name__startswith="admin:"))
+    alice = world.users["alice"]
+    assert code_flow(alice, scope="mcp:read admin:read")["scope"] == "mcp:read"
+    alice.roles.add(Role.objects.get(name="api-admin"))
+    assert code_flow(alice, scope="mcp:read admin:read")["scope"] == "mcp:read admin:read"

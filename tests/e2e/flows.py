@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -61,6 +63,22 @@ def password_grant(
 def refresh(http: httpx.Client, refresh_token: str, client_id: str = WEB_CLIENT, **extra) -> httpx.Response:
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id, **extra}
     return http.post(TOKEN, data=data)
+
+
+def refresh_race(base_url: str | list[str], refresh_token: str, client_id: str, copies: int = 12) -> list:
+    """Send ``copies`` refreshes of one token at once (each from its own connection, released together
+    by a barrier); ``base_url`` may list several instances, used in turn."""
+    urls = [base_url] if isinstance(base_url, str) else base_url
+    start = threading.Barrier(copies)
+
+    def one(i: int) -> httpx.Response:
+        with httpx.Client(base_url=urls[i % len(urls)], timeout=60) as client:
+            client.get("/.well-known/oauth-authorization-server")  # connected before the start
+            start.wait()
+            return refresh(client, refresh_token, client_id=client_id)
+
+    with ThreadPoolExecutor(copies) as pool:
+        return list(pool.map(one, range(copies)))
 
 
 class FormParser(HTMLParser):
@@ -177,6 +195,40 @@ def authorize(
     result.verifier = verifier
     assert result.params.get("state") == state
     return result
+
+
+def enter_user_code(person: httpx.Client, started: dict, username: str = "alice") -> httpx.Response:
+    """The person opens verification_uri_complete (on the instance ``person`` talks to), signs in and
+    submits the prefilled code; the answer."""
+    complete = urlsplit(started["verification_uri_complete"])
+    opened = person.get(f"{complete.path}?{complete.query}")
+    assert opened.status_code == 302 and "/accounts/login/" in opened.headers["location"]
+    next_url = httpx.URL(opened.headers["location"]).params["next"]
+    assert next_url == "/oauth/device/?user_code=" + started["user_code"]
+    signed_in = login(person, username, f"{username}-password", next_url)
+    assert signed_in.status_code == 302, signed_in.text[:2000]
+    page = person.get(signed_in.headers["location"])
+    assert page.status_code == 200, page.text[:2000]
+    (form,) = [f for f in forms(page.text) if f["id"] == "userCodeForm"]
+    fields = {i["name"]: i.get("value") or "" for i in form["inputs"] if i.get("name")}
+    assert fields["user_code"] == started["user_code"]  # prefilled from verification_uri_complete
+    return person.post(signed_in.headers["location"], data=fields)
+
+
+def decide_device(
+    person: httpx.Client, confirm_url: str, action: str = "accept", remember: bool = False
+) -> list[str]:
+    """Answer the consent page; the scopes it showed."""
+    page = person.get(confirm_url)
+    assert page.status_code == 200, page.text[:2000]
+    (form,) = [f for f in forms(page.text) if f["id"] == "authorizationForm"]
+    shown = [i["value"] for i in form["inputs"] if i.get("name") == "scopes"]
+    data = [*hidden_fields(form).items(), ("scope_choice", "1"), ("action", action)]
+    data += [("scopes", name) for name in shown] + ([("remember", "1")] if remember else [])
+    form_body = {"Content-Type": "application/x-www-form-urlencoded"}
+    done = person.post(confirm_url, content=urlencode(data), headers=form_body)
+    assert done.status_code == 302 and done.headers["location"].endswith("/done/"), done.text[:2000]
+    return shown
 
 
 def exchange(http: httpx.Client, code: str, verifier: str, **extra) -> httpx.Response:

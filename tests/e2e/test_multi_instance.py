@@ -1,5 +1,5 @@
 """Two instances of one deployment share everything that matters: tokens, revocations, sessions, keys,
-lockouts, rate limits and consents.
+lockouts, rate limits, consents, refresh rotations and device authorizations.
 
 Instance A and instance B are two server processes (the production serving command, two workers
 each) on different ports, as behind a load balancer: one PostgreSQL database, one Redis, one secret
@@ -283,6 +283,41 @@ def test_the_per_client_token_rate_limit_is_counted_across_instances(a, b):
         assert limited.status_code == 429, limited.text
         assert limited.json()["error"] == "temporarily_unavailable"
         assert int(limited.headers["retry-after"]) > 0
+
+
+def test_parallel_refreshes_of_one_token_on_a_and_b_all_get_the_same_pair(a, b):
+    args = ["--name", "two tabs", "--grant", "password", "--public", "--scopes", "mcp:read,mcp:tools"]
+    created = a.manage("create_client", *args, "--json")
+    client_id = json.loads(created.stdout)["client_id"]
+    with httpx.Client(base_url=a.url, timeout=10) as to_a:
+        issued = flows.password_grant(to_a, "alice", scope="mcp:read mcp:tools", client_id=client_id).json()
+    # Half the copies on each instance: the rotation on one, the sealed pair read back on the other.
+    responses = flows.refresh_race([a.url, b.url], issued["refresh_token"], client_id)
+    assert [r.status_code for r in responses] == [200] * len(responses), [r.text for r in responses]
+    assert len({(r.json()["access_token"], r.json()["refresh_token"]) for r in responses}) == 1
+    successor = responses[0].json()
+    assert echoed(tools_call(None, b, successor["access_token"], "refreshed")) == "refreshed"
+    with httpx.Client(base_url=b.url, timeout=10) as to_b:
+        following = flows.refresh(to_b, successor["refresh_token"], client_id=client_id)
+    assert following.status_code == 200, following.text
+
+
+def test_a_device_started_on_a_is_paced_across_both_approved_on_b_and_its_token_works_on_a(a, b):
+    device = "urn:ietf:params:oauth:grant-type:device_code"
+    args = ["--name", "server CLI", "--grant", device, "--public", "--scopes", "mcp:read,mcp:tools", "--json"]
+    client_id = json.loads(a.manage("create_client", *args).stdout)["client_id"]
+    asked = {"client_id": client_id, "scope": "mcp:tools"}
+    started = httpx.post(a.url + "/oauth/device_authorization/", data=asked).json()
+    poll = {"grant_type": device, "device_code": started["device_code"], "client_id": client_id}
+    assert httpx.post(a.url + flows.TOKEN, data=poll).json()["error"] == "authorization_pending"
+    assert httpx.post(b.url + flows.TOKEN, data=poll).json()["error"] == "slow_down"  # one pace for both
+    with httpx.Client(base_url=b.url, timeout=10) as person:
+        entered = flows.enter_user_code(person, started)
+        assert flows.decide_device(person, entered.headers["location"]) == ["mcp:tools"]
+    token = httpx.post(a.url + flows.TOKEN, data=poll)
+    assert token.status_code == 200, token.text
+    assert echoed(tools_call(None, a, token.json()["access_token"], "from the device")) == "from the device"
+    assert httpx.post(b.url + flows.TOKEN, data=poll).json()["error"] == "expired_token"  # spent everywhere
 
 
 # --- consent ---

@@ -8,7 +8,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.hashers import check_password
 from oauth2_provider.models import get_access_token_model, get_application_model
 
-from authserver.models import Consent
+from authserver.models import ClientPolicy, Consent
 from tests.authserver.conftest import basic
 from tests.mcpserver.conftest import McpClient
 
@@ -102,6 +102,23 @@ def test_ceiling_origins_and_switches_are_edited_in_one_patch(api, service, wsgi
     assert api.get(f"clients/{service['id']}/").json()["allowed_origins"] == ["https://app.example"]
     entry = LogEntry.objects.filter(object_id=str(service["id"])).latest("id")
     assert entry.change_message.startswith("Changed allowed_origins, may_introspect, scopes")
+
+
+def test_a_clients_refresh_grace_is_set_changed_and_bounded_by_the_servers(api, service):
+    assert service["refresh_grace_seconds"] is None  # the server's window
+    url = f"clients/{service['id']}/"
+    assert api.patch(url, {"refresh_grace_seconds": 2}).json()["refresh_grace_seconds"] == 2
+    assert ClientPolicy.objects.get(application_id=service["id"]).refresh_grace_seconds == 2
+    for refused in (6, -1, "soon"):  # the server's window is 5 s
+        response = api.patch(url, {"refresh_grace_seconds": refused})
+        assert response.status_code == 400 and "refresh_grace_seconds" in response.json(), response.content
+    assert api.patch(url, {"refresh_grace_seconds": None}).json()["refresh_grace_seconds"] is None
+    body = {"name": "tv", "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "public": True,
+            "scopes": ["mcp:read"], "refresh_grace_seconds": 0}  # fmt: skip
+    created = api.post("clients/", body)
+    assert created.status_code == 201, created.content
+    assert created.json()["refresh_grace_seconds"] == 0 and created.json()["grant_type"] == body["grant_type"]
+    assert api.post("clients/", {**body, "refresh_grace_seconds": 6}).status_code == 400
 
 
 def test_disabling_a_client_revokes_its_tokens(api, service, wsgi_client):

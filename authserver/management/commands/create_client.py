@@ -22,6 +22,12 @@ class Command(BaseCommand):
             "--jwks", help="a file with the client's JWK Set of public keys: it signs assertions (private_key_jwt)"
         )
         parser.add_argument("--jwks-uri", default="", help="the https URL of the client's JWK Set (private_key_jwt)")
+        parser.add_argument(
+            "--refresh-grace",
+            type=int,
+            dest="refresh_grace",
+            help="its refresh grace window in seconds (0: none; default and most: the server's)",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, name, grant, scopes, redirect_uris, public, client_id, introspect, json: bool, **options):
@@ -38,6 +44,7 @@ class Command(BaseCommand):
                 may_introspect=introspect,
                 jwks=jwks,
                 jwks_uri=options["jwks_uri"],
+                refresh_grace_seconds=options["refresh_grace"],
             )
         except ClientError as exc:
             raise CommandError(str(exc)) from exc
