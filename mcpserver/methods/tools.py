@@ -65,25 +65,32 @@ def _finish_tool(ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[],
         if ctx.expired:  # the work is done but the caller was promised an answer by now
             return _timed_out(trail, tool)
         result = results.tool_result(tool, value)
-    except InputRequired as exc:
-        trail.done("input_required", exc.detail)
-        return Incomplete(exc.result)
-    except ClientCannot as exc:
-        trail.done("error", str(exc))
-        return results.tool_failure(str(exc))
-    except Forbidden as exc:
-        trail.done("denied", exc.reason)
-        return results.tool_failure(str(exc))
-    except CallCancelled as exc:  # the client left while the tool asked it something
-        trail.done("cancelled")
-        return results.tool_failure(str(exc))
-    except ToolError as exc:
-        result = results.tool_failure(str(exc))
-    except Exception:
-        logger.exception("Tool %s failed", tool.name)
-        result = results.tool_failure(f"The tool {tool.name!r} failed.")
+    except (InputRequired, Exception) as exc:  # InputRequired is no Exception: a tool cannot swallow it
+        return _stopped(trail, tool, exc)
     trail.done("error" if result.get("isError") else "ok")
     return result
+
+
+def _stopped(trail: audit.Trail, tool: Tool, exc: BaseException) -> dict | Incomplete:
+    """What a tool that raised ``exc`` answers, audited once: a round that asked the client
+    (``input_required``), a refusal (``denied``), a client that left (``cancelled``) or an error."""
+    if isinstance(exc, InputRequired):
+        trail.done("input_required", exc.detail)
+        return Incomplete(exc.result)
+    if isinstance(exc, ClientCannot):
+        trail.done("error", str(exc))
+        return results.tool_failure(str(exc))
+    if isinstance(exc, Forbidden):
+        trail.done("denied", exc.reason)
+        return results.tool_failure(str(exc))
+    if isinstance(exc, CallCancelled):  # the client left while the tool asked it something
+        trail.done("cancelled")
+        return results.tool_failure(str(exc))
+    trail.done("error")
+    if isinstance(exc, ToolError):
+        return results.tool_failure(str(exc))
+    logger.error("Tool %s failed", tool.name, exc_info=exc)
+    return results.tool_failure(f"The tool {tool.name!r} failed.")
 
 
 class _DeadlinePassed(Exception):
@@ -116,25 +123,8 @@ def _streamed_tool(
         raise
     except _DeadlinePassed:
         return _timed_out(trail, tool)
-    except InputRequired as exc:
-        trail.done("input_required", exc.detail)
-        return Incomplete(exc.result)
-    except ClientCannot as exc:
-        trail.done("error", str(exc))
-        return results.tool_failure(str(exc))
-    except Forbidden as exc:
-        trail.done("denied", exc.reason)
-        return results.tool_failure(str(exc))
-    except CallCancelled as exc:
-        trail.done("cancelled")
-        return results.tool_failure(str(exc))
-    except ToolError as exc:
-        trail.done("error")
-        return results.tool_failure(str(exc))
-    except Exception:
-        logger.exception("Tool %s failed", tool.name)
-        trail.done("error")
-        return results.tool_failure(f"The tool {tool.name!r} failed.")
+    except (InputRequired, Exception) as exc:
+        return _stopped(trail, tool, exc)
     return _finish_tool(ctx, trail, tool, lambda: value)
 
 
