@@ -12,6 +12,7 @@ import hashlib
 import json
 from urllib.parse import unquote_plus
 
+import jwt
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -183,7 +184,21 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
         )
         if token.user_id:
             data["roles"] = token.user.role_names()
+        jkt = _bound_key(token_value)
+        if jkt is not None:  # RFC 9449 §6.2: the key the token is bound to
+            data.update({"token_type": "DPoP", "cnf": {"jkt": jkt}})
         return JsonResponse(data)
+
+
+def _bound_key(value: str) -> str | None:
+    """The ``cnf.jkt`` this server signed into an access token it holds a row for (so its signature
+    is not checked again), or None for a token not bound to a key."""
+    try:
+        confirmation = jwt.decode(value, options={"verify_signature": False}).get("cnf")
+    except jwt.PyJWTError:
+        return None
+    jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
+    return jkt if isinstance(jkt, str) else None
 
 
 def _may_introspect(application) -> bool:

@@ -132,3 +132,22 @@ def test_nonce_required_answers_use_dpop_nonce_then_accepts_it(world, post_token
 def test_server_metadata_advertises_the_proof_algorithms(db, client):
     data = client.get("/.well-known/oauth-authorization-server").json()
     assert data["dpop_signing_alg_values_supported"] == ["ES256", "RS256", "PS256"]
+
+
+def test_introspection_names_the_key_a_token_is_bound_to(world, post_token, key, client):
+    # RFC 9449 §6.2: the resource server learns the binding from introspection (cnf.jkt).
+    from urllib.parse import urlencode
+
+    from .conftest import FORM, basic
+
+    service = world.clients["service"]
+    auth = {"HTTP_AUTHORIZATION": basic(service.client_id, service.client_secret)}
+    bound = cc(world, post_token, proof_header(key)).json()["access_token"]
+    plain = cc(world, post_token).json()["access_token"]
+    answers = [
+        client.post("/oauth/introspect/", urlencode({"token": token}), content_type=FORM, **auth).json()
+        for token in (bound, plain)
+    ]
+    assert answers[0]["active"] is True
+    assert answers[0]["token_type"] == "DPoP" and answers[0]["cnf"] == {"jkt": key.thumbprint}
+    assert answers[1]["token_type"] == "Bearer" and "cnf" not in answers[1]
