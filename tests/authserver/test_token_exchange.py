@@ -170,6 +170,13 @@ def test_revoking_the_subject_token_leaves_the_exchanged_token(world, exchange, 
     assert get_access_token_model().objects.filter(token_checksum=row_of(exchanged).token_checksum).exists()
 
 
+def test_what_revokes_a_users_tokens_reaches_the_exchanged_token(world, gateway, exchange, password_token):
+    exchanged = exchange(alice_token(password_token), audience=API).json()["access_token"]
+    checksum = row_of(exchanged).token_checksum
+    world.users["alice"].roles.set([world.roles["reader"]])  # a role removed: her tokens are revoked
+    assert not get_access_token_model().objects.filter(token_checksum=checksum).exists()
+
+
 def test_the_metadata_offers_the_grant(world, client):
     data = client.get("/.well-known/oauth-authorization-server").json()
     assert TOKEN_EXCHANGE in data["grant_types_supported"]
