@@ -112,7 +112,7 @@ def create_client(
         application=application, may_introspect=may_introspect, token_endpoint_auth_method=method,
         jwks=jwks or None, jwks_uri=jwks_uri, dpop_bound_access_tokens=dpop_bound_access_tokens,
         refresh_grace_seconds=refresh_grace_seconds,
-        token_exchange_audiences="\n".join(dict.fromkeys(token_exchange_audiences)),
+        token_exchange_audiences=_lines(token_exchange_audiences),
     )  # fmt: skip
     _check_policy(policy)
     policy.save()
@@ -165,7 +165,7 @@ def update_client(
     if refresh_grace_seconds is not UNCHANGED and refresh_grace_seconds != policy.refresh_grace_seconds:
         policy.refresh_grace_seconds = refresh_grace_seconds
         changed.append("refresh_grace_seconds")
-    audiences = None if token_exchange_audiences is None else "\n".join(dict.fromkeys(token_exchange_audiences))
+    audiences = None if token_exchange_audiences is None else _lines(token_exchange_audiences)
     if audiences is not None and audiences != policy.token_exchange_audiences:
         policy.token_exchange_audiences = audiences
         changed.append("token_exchange_audiences")
@@ -175,6 +175,11 @@ def update_client(
     if enabled is not None:
         set_enabled([application], enabled)
     return application
+
+
+def _lines(values) -> str:
+    """A list as the policy's one-per-line text, repeats dropped."""
+    return "\n".join(dict.fromkeys(values))
 
 
 def _replace_keys(policy: ClientPolicy, jwks: dict | None, jwks_uri: str) -> None:

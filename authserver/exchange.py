@@ -78,7 +78,8 @@ class TokenExchangeGrant(GrantTypeBase):
             raise errors.UnsupportedGrantTypeError(request=request)
         repeated = [name for name in SINGLE_PARAMETERS if name in request.duplicate_params]
         if repeated:
-            raise errors.InvalidRequestError(description=f"Repeated parameter: {repeated[0]}.", request=request)
+            description = f"Repeated parameter: {repeated[0]}."
+            raise errors.InvalidRequestError(description=description, request=request)
         self._authenticate_confidential(request)
         self.validate_grant_type(request)
         self._check_parameters(request)

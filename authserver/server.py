@@ -1,7 +1,6 @@
 """DOT's OAUTH2_SERVER_CLASS: oauthlib's server serving the grants of ``authserver.grants``, with this
 project's PKCE, RFC 8707 and DPoP (RFC 9449) validators attached, and DPoP's token type (whose lifetime
-a token exchange may cap, RFC 8693); and the
-server behind the RFC 8628 device authorization endpoint."""
+a token exchange may cap, RFC 8693); and the server behind the RFC 8628 device authorization endpoint."""
 
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2 import DeviceApplicationServer
@@ -45,7 +44,8 @@ class Server(OAuthlibServer):
                 handler.custom_validators.post_token.append(resource_indicators.settle_token_audience)
             handler.custom_validators.post_token.append(dpop.check_token_request)
         bearer = self.bearer
-        lifetime = exchange.capped_lifetime(bearer.expires_in)  # an exchanged token never outlives its subject
+        # An exchanged token never outlives its subject token (RFC 8693, authserver.exchange).
+        lifetime = exchange.capped_lifetime(bearer.expires_in)
         self.bound_token_type = dpop.BoundTokenType(
             request_validator, bearer.token_generator, lifetime, bearer.refresh_token_generator
         )

@@ -7,7 +7,8 @@ to exchange it instead::
     @tool(scopes=["mcp:read"])
     def my_files(ctx) -> dict:
         token = ctx.exchange_token(audience="https://files.example.com/", scope="files:read")
-        return httpx.get("https://files.example.com/mine", headers={"Authorization": token.authorization}).json()
+        headers = {"Authorization": token.authorization}
+        return httpx.get("https://files.example.com/mine", headers=headers).json()
 
 The MCP server authenticates with its own confidential client (``TOKEN_EXCHANGE_CLIENT_ID`` and
 ``TOKEN_EXCHANGE_CLIENT_SECRET``) at ``TOKEN_EXCHANGE_ENDPOINT`` (default: the issuer's
@@ -109,8 +110,8 @@ def _post(body: bytes, timeout: float) -> tuple[int, dict]:
             except ValueError:
                 return exc.code, {}
     except (OSError, ValueError) as exc:  # unreachable, timed out, not JSON
-        reason = type(exc).__name__
-        raise TokenExchangeFailed("temporarily_unavailable", f"the authorization server did not answer ({reason}).") from None
+        description = f"the authorization server did not answer ({type(exc).__name__})."
+        raise TokenExchangeFailed("temporarily_unavailable", description) from None
 
 
 def _object(raw: bytes) -> dict:

@@ -90,7 +90,11 @@ class Context(Asking):
         return self.token.scopes
 
     def exchange_token(
-        self, audience: str | None = None, *, resource: str | None = None, scope: str | list[str] | None = None
+        self,
+        audience: str | None = None,
+        *,
+        resource: str | None = None,
+        scope: str | list[str] | None = None,
     ) -> tokenexchange.ExchangedToken:
         """RFC 8693: a token for another API (``audience`` and/or ``resource``), acting for this caller,
         with ``scope`` or fewer; ``tokenexchange.TokenExchangeFailed`` (a tool error) when refused.
