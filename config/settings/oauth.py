@@ -30,6 +30,8 @@ OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "oauth2_provider.DeviceGrant"
 OAUTH2_PROVIDER = {
     "OAUTH2_SERVER_CLASS": "authserver.server.Server",
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.OAuth2Validator",
+    # DOT's bridge to oauthlib, keeping a repeated RFC 8693 audience as DOT keeps a repeated resource.
+    "OAUTH2_BACKEND_CLASS": "authserver.backends.OAuthLibCore",
     "SCOPES_BACKEND_CLASS": "authserver.scopes.DatabaseScopes",
     "APPLICATION_ADMIN_CLASS": "authserver.admin.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "authserver.admin.AccessTokenAdmin",

@@ -92,6 +92,18 @@ def test_resource_and_audience_together_are_the_audience(world, exchange, passwo
     assert decode(response.json()["access_token"], audience=OTHER_API)["aud"] == [API, OTHER_API]
 
 
+def test_audience_may_repeat(world, gateway, post_token, password_token, decode):
+    body = [
+        ("grant_type", TOKEN_EXCHANGE), ("subject_token", alice_token(password_token)),
+        ("subject_token_type", ACCESS_TOKEN_TYPE), ("audience", API), ("audience", OTHER_API), ("audience", API),
+    ]  # fmt: skip
+    response = post_token(body, (gateway.client_id, gateway.client_secret))
+    assert response.status_code == 200, response.content
+    assert decode(response.json()["access_token"], audience=API)["aud"] == [API, OTHER_API]
+    refused = body[:-1] + [("audience", NOT_ALLOWED), ("audience", API)]
+    assert_oauth_error(post_token(refused, (gateway.client_id, gateway.client_secret)), 400, "invalid_target")
+
+
 def test_a_token_exchanged_again_nests_the_earlier_actor(world, gateway, make_client, exchange, password_token, decode):
     downstream = make_client("downstream", "client-credentials", ["mcp:read"], token_exchange_audiences=[OTHER_API])
     first = exchange(alice_token(password_token), audience=API).json()["access_token"]
