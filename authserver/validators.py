@@ -168,7 +168,7 @@ class OAuth2Validator(DOTValidator):
         becomes the new token's user, and its remaining life caps the new token's."""
         subject = delegation.check_subject_token(subject_token, request)
         request.exchanged_subject, request.user = subject, subject.user
-        request.lifetime_cap = subject.remaining()
+        request.lifetime_cap = max(1, subject.remaining())  # checked positive a moment ago
         return True
 
     def validate_exchange_targets(self, targets, client, request, *args, **kwargs) -> bool:
