@@ -56,6 +56,7 @@ def create_client(
     jwks: dict | None = None,
     jwks_uri: str = "",
     refresh_grace_seconds: int | None = None,
+    token_exchange_audiences: list[str] = (),
 ) -> NewClient:
     """Create a client and its scope ceiling; return the secret once (stored only hashed).
 
@@ -65,6 +66,8 @@ def create_client(
     ``jwks`` or ``jwks_uri``: the client's public keys; it then authenticates with signed assertions
     (``private_key_jwt``) and has no secret.
     ``refresh_grace_seconds``: its own refresh grace window (None: the server's; at most the server's).
+    ``token_exchange_audiences``: the absolute URIs it may exchange users' tokens for (RFC 8693); none:
+    it may not exchange tokens (``authserver.delegation``).
     """
     method = ClientPolicy.PRIVATE_KEY_JWT if (jwks or jwks_uri) else ClientPolicy.SECRET
     problem = clientkeys.registration_problem(method, jwks, jwks_uri)
@@ -109,6 +112,7 @@ def create_client(
         application=application, may_introspect=may_introspect, token_endpoint_auth_method=method,
         jwks=jwks or None, jwks_uri=jwks_uri, dpop_bound_access_tokens=dpop_bound_access_tokens,
         refresh_grace_seconds=refresh_grace_seconds,
+        token_exchange_audiences=_lines(token_exchange_audiences),
     )  # fmt: skip
     _check_policy(policy)
     policy.save()
@@ -127,11 +131,12 @@ def update_client(
     jwks: dict | None = None,
     jwks_uri: str | None = None,
     refresh_grace_seconds: int | None | object = UNCHANGED,
+    token_exchange_audiences: list[str] | None = None,
     **fields,
 ):
     """Change a client's own fields (``name``, ``redirect_uris``, ``allowed_origins``) and its policy
     (None: unchanged; for ``refresh_grace_seconds``, None is the server's window and leaving it out
-    keeps it). Disabling revokes its tokens (``set_enabled``). A ``private_key_jwt`` client may get a new
+    keeps it; ``token_exchange_audiences`` replaces the list). Disabling revokes its tokens (``set_enabled``). A ``private_key_jwt`` client may get a new
     key source (``jwks`` or ``jwks_uri``, replacing the other).
 
     Raises Django's ``ValidationError`` (a message per field) for fields the model refuses, and
@@ -160,12 +165,21 @@ def update_client(
     if refresh_grace_seconds is not UNCHANGED and refresh_grace_seconds != policy.refresh_grace_seconds:
         policy.refresh_grace_seconds = refresh_grace_seconds
         changed.append("refresh_grace_seconds")
+    audiences = None if token_exchange_audiences is None else _lines(token_exchange_audiences)
+    if audiences is not None and audiences != policy.token_exchange_audiences:
+        policy.token_exchange_audiences = audiences
+        changed.append("token_exchange_audiences")
     if changed:
         policy.full_clean(exclude=["application"], validate_unique=False)
         policy.save(update_fields=changed)
     if enabled is not None:
         set_enabled([application], enabled)
     return application
+
+
+def _lines(values) -> str:
+    """A list as the policy's one-per-line text, repeats dropped."""
+    return "\n".join(dict.fromkeys(values))
 
 
 def _replace_keys(policy: ClientPolicy, jwks: dict | None, jwks_uri: str) -> None:

@@ -20,6 +20,8 @@ from oauthlib.oauth2.rfc6749.grant_types import (
 from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
 from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
+from .exchange import TOKEN_EXCHANGE, TokenExchangeGrant
+
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
 
@@ -37,6 +39,10 @@ class Grant:
     on_by_default: bool = True  # offered unless config/settings/oauth.py switches it off
     # Where RFC 8707 resources bound earlier come from (authserver.resource_indicators.BINDINGS); None: none.
     resource_binding: str | None = None
+    # Allowed per client by its policy (ClientPolicy), not by Application.authorization_grant_type (one
+    # grant per client, 44 characters); its handler then settles the token's audience itself, from that
+    # policy's allow-list, instead of the server-wide one (authserver.resource_indicators).
+    by_client_policy: bool = False
 
 
 GRANTS: tuple[Grant, ...] = (
@@ -61,6 +67,9 @@ GRANTS: tuple[Grant, ...] = (
     Grant("password", "password", ResourceOwnerPasswordCredentialsGrant, user_delegated=True),
     # RFC 8628: for clients without a browser (authserver.devices); the user decides on our pages.
     Grant(DEVICE_CODE, DEVICE_CODE, DeviceCodeGrant, user_delegated=True, resource_binding="device"),
+    # RFC 8693: a confidential client trades a token it was sent for one to call another API on the
+    # subject's behalf (authserver.delegation); the client's policy lists where it may do so.
+    Grant(TOKEN_EXCHANGE, None, TokenExchangeGrant, user_delegated=True, by_client_policy=True),
 )
 BY_TYPE: dict[str, Grant] = {grant.grant_type: grant for grant in GRANTS}
 # Every application grant a client may be registered with (the CLI); offered or not is decided per request.
@@ -69,8 +78,9 @@ APPLICATION_GRANTS: tuple[str, ...] = tuple(grant.application_grant for grant in
 
 def grant_types_supported(**switches: bool) -> list[str]:
     """DOT's ``OAUTH2_GRANT_TYPES_SUPPORTED`` for ``config/settings/oauth.py``: every grant on by default,
-    less those switched off, plus those switched on (``password=False``, ``device_code=True``)."""
-    names = {grant.grant_type.rsplit(":", 1)[-1]: grant for grant in GRANTS}
+    less those switched off, plus those switched on (``password=False``, ``device_code=True``,
+    ``token_exchange=False``: the last part of the grant's name, hyphens as underscores)."""
+    names = {grant.grant_type.rsplit(":", 1)[-1].replace("-", "_"): grant for grant in GRANTS}
     unknown = set(switches) - set(names)
     if unknown:
         raise ValueError(f"No grant named {', '.join(sorted(unknown))}; known: {', '.join(names)}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -13,6 +14,12 @@ from oauth2_provider.settings import oauth2_settings
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 scope_token = RegexValidator(r"^[\x21\x23-\x5B\x5D-\x7E]+$", "A scope is printable ASCII without spaces, quotes or backslashes.")
+
+
+def absolute_uri(value: str) -> bool:
+    """An absolute http(s) URI with a host and no fragment (RFC 8707 §2: what a resource indicator is)."""
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment and "#" not in value
 
 
 class ScopeQuerySet(models.QuerySet):
@@ -151,6 +158,14 @@ class ClientPolicy(models.Model):
         "never longer than the server's window.",
     )
 
+    token_exchange_audiences = models.TextField(
+        "token exchange audiences",
+        blank=True,
+        help_text="RFC 8693 token exchange: the absolute URIs (audience or resource) this client may exchange "
+        "a user's access token for, one per line. Empty: the client may not exchange tokens. Only a "
+        "confidential client (secret or private_key_jwt) can use it.",
+    )
+
     objects = ClientPolicyQuerySet.as_manager()
 
     class Meta:
@@ -167,7 +182,16 @@ class ClientPolicy(models.Model):
     def signs_assertions(self) -> bool:
         return self.token_endpoint_auth_method == self.PRIVATE_KEY_JWT
 
+    @property
+    def exchange_audiences(self) -> list[str]:
+        """The targets of ``token_exchange_audiences``, in order, repeats dropped."""
+        return list(dict.fromkeys(self.token_exchange_audiences.split()))
+
     def clean(self) -> None:
+        bad = next((uri for uri in self.exchange_audiences if not absolute_uri(uri)), None)
+        if bad is not None:
+            message = f"{bad!r} is not an absolute http(s) URI without a fragment."
+            raise ValidationError({"token_exchange_audiences": message})
         server = oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS
         own = self.refresh_grace_seconds
         if own is not None and own > server:

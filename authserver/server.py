@@ -1,6 +1,6 @@
 """DOT's OAUTH2_SERVER_CLASS: oauthlib's server serving the grants of ``authserver.grants``, with this
-project's PKCE, RFC 8707 and DPoP (RFC 9449) validators attached, and DPoP's token type; and the
-server behind the RFC 8628 device authorization endpoint."""
+project's PKCE, RFC 8707 and DPoP (RFC 9449) validators attached, and DPoP's token type (whose lifetime
+a token exchange may cap, RFC 8693); and the server behind the RFC 8628 device authorization endpoint."""
 
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2 import DeviceApplicationServer
@@ -11,7 +11,7 @@ from oauthlib.oauth2.rfc6749.errors import (
     UnsupportedCodeChallengeMethodError,
 )
 
-from . import conf, dpop, grants, resource_indicators
+from . import conf, dpop, exchange, grants, resource_indicators
 
 
 def require_s256(request) -> dict:
@@ -38,12 +38,16 @@ class Server(OAuthlibServer):
             grant.grant_type: built.get(grant.handler) or grant.handler(request_validator)
             for grant in grants.GRANTS
         }
-        for handler in self._grant_types.values():
-            handler.custom_validators.post_token.append(resource_indicators.settle_token_audience)
+        for grant in grants.GRANTS:
+            handler = self._grant_types[grant.grant_type]
+            if not grant.by_client_policy:  # token exchange settles its audience from the client's policy
+                handler.custom_validators.post_token.append(resource_indicators.settle_token_audience)
             handler.custom_validators.post_token.append(dpop.check_token_request)
         bearer = self.bearer
+        # An exchanged token never outlives its subject token (RFC 8693, authserver.exchange).
+        lifetime = exchange.capped_lifetime(bearer.expires_in)
         self.bound_token_type = dpop.BoundTokenType(
-            request_validator, bearer.token_generator, bearer.expires_in, bearer.refresh_token_generator
+            request_validator, bearer.token_generator, lifetime, bearer.refresh_token_generator
         )
 
     @property

@@ -36,6 +36,9 @@ def claims_for(request) -> dict[str, Any]:
         claims["roles"] = user.role_names()
     else:
         claims["roles"] = []
+    exchanged = getattr(request, "exchanged_subject", None)
+    if exchanged is not None:  # RFC 8693 §4.1: an exchanged token names the client acting for the user
+        claims["act"] = exchanged.actor_claim(client_id)
     jkt = getattr(request, "dpop_jkt", None)
     if jkt is not None:  # RFC 9449 §6.1: bound to the key of the token request's DPoP proof
         claims["cnf"] = {"jkt": jkt}

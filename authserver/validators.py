@@ -18,7 +18,19 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from observability import clientaddress
 
-from . import assertions, clientmemo, conf, dpop, grants, redirects, registration, rotations, scopes, throttle
+from . import (
+    assertions,
+    clientmemo,
+    conf,
+    delegation,
+    dpop,
+    grants,
+    redirects,
+    registration,
+    rotations,
+    scopes,
+    throttle,
+)
 from .exceptions import InvalidClientAssertion, TooManyRequests
 from .forms import clean_username
 from .models import ClientPolicy
@@ -121,6 +133,11 @@ class OAuth2Validator(DOTValidator):
         if client.registration_source != client.RegistrationSource.MANUAL and grant and not grant.self_registered:
             description = f"A self-registered client may not use the {grant_type} grant."
             raise UnauthorizedClientError(description=description, request=request)
+        if grant is not None and grant.by_client_policy:  # token exchange: the client's policy allows it
+            refused = delegation.refusal(client)
+            if refused is None:
+                return True
+            raise UnauthorizedClientError(description=refused, request=request)
         if super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
             return True
         registered = client.authorization_grant_type.replace("-", "_")
@@ -145,6 +162,24 @@ class OAuth2Validator(DOTValidator):
             registration.settle_document_keys(client)
         clientmemo.memo.store(ticket, client)
         return client
+
+    def validate_subject_token(self, subject_token, client, request, *args, **kwargs) -> bool:
+        """RFC 8693: the token to exchange is a live user token of this server (``delegation``). Its user
+        becomes the new token's user, and its remaining life caps the new token's."""
+        subject = delegation.check_subject_token(subject_token, request)
+        request.exchanged_subject, request.user = subject, subject.user
+        request.lifetime_cap = max(1, subject.remaining())  # checked positive a moment ago
+        return True
+
+    def validate_exchange_targets(self, targets, client, request, *args, **kwargs) -> bool:
+        """RFC 8693 ``audience`` and RFC 8707 ``resource``: on the client's allow-list; the token's ``aud``."""
+        request.resource = delegation.check_targets(targets, client, request)
+        return True
+
+    def validate_exchange_scopes(self, requested, client, request, *args, **kwargs) -> bool:
+        """Never wider than the subject token, within the client's ceiling and the user's roles."""
+        request.scopes = delegation.narrow_scopes(requested, request.exchanged_subject, client, request)
+        return True
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         """A user deactivated between consent and the code exchange gets no token."""

@@ -176,3 +176,24 @@ def check_audit_spool(app_configs, **kwargs):
             id="mcpserver.E005",
         )
     ]
+
+
+@checks.register(checks.Tags.security)
+def check_token_exchange(app_configs, **kwargs):
+    """``ctx.exchange_token``'s client: both halves of its credentials or neither, and a usable endpoint."""
+    has_id = bool(conf.get("TOKEN_EXCHANGE_CLIENT_ID"))
+    has_secret = bool(conf.get("TOKEN_EXCHANGE_CLIENT_SECRET"))
+    errors = []
+    if has_id != has_secret:
+        errors.append(
+            checks.Error(
+                "MCPSERVER TOKEN_EXCHANGE_CLIENT_ID and TOKEN_EXCHANGE_CLIENT_SECRET go together "
+                "(MCP_TOKEN_EXCHANGE_CLIENT_ID, MCP_TOKEN_EXCHANGE_CLIENT_SECRET): set both or neither.",
+                id="mcpserver.E010",
+            )
+        )
+    endpoint = conf.get("TOKEN_EXCHANGE_ENDPOINT")
+    if endpoint and not _absolute(endpoint):
+        message = f"MCPSERVER TOKEN_EXCHANGE_ENDPOINT {endpoint!r} must be an absolute URL."
+        errors.append(checks.Error(message, id="mcpserver.E010"))
+    return errors

@@ -98,6 +98,13 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_SPOOL_DIR": None,
     "AUDIT_RETENTION_DAYS": 90,  # manage.py prune_audit deletes records older than this
     "POLICY_CACHE_SECONDS": 5,  # without a change feed: how often tool policies are re-read (policies.py)
+    # RFC 8693 token exchange for tools (ctx.exchange_token, tokenexchange.py): this MCP server's own
+    # confidential client at the issuer (allowed the audiences its tools call), the token endpoint
+    # (None: ISSUER + "/oauth/token/") and the longest wait for an answer.
+    "TOKEN_EXCHANGE_CLIENT_ID": None,
+    "TOKEN_EXCHANGE_CLIENT_SECRET": None,
+    "TOKEN_EXCHANGE_ENDPOINT": None,
+    "TOKEN_EXCHANGE_TIMEOUT": 5.0,
     # 2026-07-28 input-required rounds: how long a sealed requestState may be echoed back.
     "INPUT_STATE_SECONDS": 600,
 }

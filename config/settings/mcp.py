@@ -63,4 +63,10 @@ MCPSERVER = {
     "AUDIT_BACKPRESSURE_SECONDS": float(env("MCP_AUDIT_BACKPRESSURE_SECONDS", "5")),
     "AUDIT_SPOOL": env_bool("MCP_AUDIT_SPOOL", True),
     "AUDIT_SPOOL_DIR": env("MCP_AUDIT_SPOOL_DIR") or None,
+    # RFC 8693 token exchange for tools (ctx.exchange_token): this MCP server's confidential client at
+    # the issuer, whose policy lists the APIs its tools may call for their callers.
+    "TOKEN_EXCHANGE_CLIENT_ID": env("MCP_TOKEN_EXCHANGE_CLIENT_ID") or None,
+    "TOKEN_EXCHANGE_CLIENT_SECRET": env("MCP_TOKEN_EXCHANGE_CLIENT_SECRET") or None,
+    "TOKEN_EXCHANGE_ENDPOINT": env("MCP_TOKEN_EXCHANGE_ENDPOINT") or None,
+    "TOKEN_EXCHANGE_TIMEOUT": float(env("MCP_TOKEN_EXCHANGE_TIMEOUT", "5")),
 }

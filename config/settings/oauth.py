@@ -19,6 +19,9 @@ DCR_PERMISSION_CLASSES = {
 OAUTH_PASSWORD_GRANT = env_bool("OAUTH_PASSWORD_GRANT", True)
 # RFC 8628 device grant (authserver.devices), for clients registered with it; false: offered nowhere.
 OAUTH_DEVICE_GRANT = env_bool("OAUTH_DEVICE_GRANT", True)
+# RFC 8693 token exchange (authserver.delegation), for confidential clients whose policy lists token
+# exchange audiences; false: offered nowhere.
+OAUTH_TOKEN_EXCHANGE = env_bool("OAUTH_TOKEN_EXCHANGE", True)
 # A rotated refresh token presented again this soon, by its client with the same request, gets the
 # pair its first use got (authserver.rotations) instead of revoking the family; 0: never.
 OAUTH_REFRESH_GRACE_SECONDS = env_int("OAUTH_REFRESH_GRACE_SECONDS", 5)
@@ -27,6 +30,8 @@ OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "oauth2_provider.DeviceGrant"
 OAUTH2_PROVIDER = {
     "OAUTH2_SERVER_CLASS": "authserver.server.Server",
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.OAuth2Validator",
+    # DOT's bridge to oauthlib, keeping a repeated RFC 8693 audience as DOT keeps a repeated resource.
+    "OAUTH2_BACKEND_CLASS": "authserver.backends.OAuthLibCore",
     "SCOPES_BACKEND_CLASS": "authserver.scopes.DatabaseScopes",
     "APPLICATION_ADMIN_CLASS": "authserver.admin.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "authserver.admin.AccessTokenAdmin",
@@ -57,7 +62,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
     # What the token endpoint offers; everything else about each grant is in authserver.grants.
     "OAUTH2_GRANT_TYPES_SUPPORTED": grants.grant_types_supported(
-        password=OAUTH_PASSWORD_GRANT, device_code=OAUTH_DEVICE_GRANT
+        password=OAUTH_PASSWORD_GRANT, device_code=OAUTH_DEVICE_GRANT, token_exchange=OAUTH_TOKEN_EXCHANGE
     ),
     # RFC 8628: where a person enters the user code (the issuer's own page, authserver.views.device),
     # and how often a device may poll (each too-early poll answers slow_down and adds five seconds).

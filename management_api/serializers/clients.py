@@ -64,6 +64,17 @@ class PolicyJWKSURI(PolicyValue, serializers.URLField):
     """private_key_jwt: the https URL of the client's JWK Set."""
 
 
+class PolicyAudiences(FromPolicy, serializers.ListField):
+    """RFC 8693: the absolute URIs the client may exchange users' tokens for; empty: no token exchange."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", serializers.URLField(max_length=500))
+        super().__init__(**kwargs)
+
+    def to_representation(self, data: Any) -> list[str]:
+        return data.split() if isinstance(data, str) else list(data or [])
+
+
 class Ceiling(serializers.ListField):
     """The client's scope ceiling, by scope name."""
 
@@ -104,13 +115,19 @@ class ClientSerializer(serializers.ModelSerializer):
         help_text="This client's refresh grace window in seconds: null is the server's "
         "(OAUTH_REFRESH_GRACE_SECONDS), 0 none; at most the server's.",
     )  # fmt: skip
+    token_exchange_audiences = PolicyAudiences(
+        source="policy.token_exchange_audiences", required=False,
+        help_text="RFC 8693 token exchange: the absolute URIs (audience or resource) this confidential "
+        "client may exchange users' access tokens for; empty: it may not exchange tokens.",
+    )  # fmt: skip
 
     class Meta:
         model = Application
         fields = [
             "id", "client_id", "name", "client_type", "grant_type", "redirect_uris", "allowed_origins",
             "registration_source", "scopes", "enabled", "may_introspect", "dpop_bound_access_tokens",
-            "token_endpoint_auth_method", "jwks", "jwks_uri", "refresh_grace_seconds", "created", "updated",
+            "token_endpoint_auth_method", "jwks", "jwks_uri", "refresh_grace_seconds", "token_exchange_audiences",
+            "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "client_type", "registration_source", "created", "updated"]
 
@@ -151,6 +168,10 @@ class ClientCreateSerializer(serializers.Serializer):
         required=False, max_length=500, help_text="private_key_jwt: the https URL of its JWK Set (no secret)."
     )
     refresh_grace_seconds = serializers.IntegerField(min_value=0, allow_null=True, default=None)
+    token_exchange_audiences = serializers.ListField(
+        child=serializers.URLField(max_length=500), default=list,
+        help_text="RFC 8693: the absolute URIs it may exchange users' access tokens for (confidential clients).",
+    )  # fmt: skip
 
     def validate_grant_type(self, value: str) -> str:
         if value not in grants.application_grants():

@@ -4,7 +4,8 @@ the caller may use.
 The caller as a capability function sees it: ``ctx.user`` and ``ctx.client`` (Django objects, loaded
 on first use through ``callers``), ``ctx.roles`` and ``ctx.scopes`` (the token's: the ones every access
 decision of this request used), ``ctx.request_id``; ``ctx.require`` is an object-level check;
-``ctx.elicit``, ``ctx.sample``, ``ctx.list_roots`` and ``ctx.ask`` ask the client (``interaction``).
+``ctx.elicit``, ``ctx.sample``, ``ctx.list_roots`` and ``ctx.ask`` ask the client (``interaction``);
+``ctx.exchange_token`` gets a token for another API acting for the caller (``tokenexchange``, RFC 8693).
 
 Access: an item needs its family's scope (``TOOLS_SCOPE``, ``PROMPTS_SCOPE``, else ``READ_SCOPE``) plus
 its own scopes, one of its roles when it names any, and not to be switched off by a tool policy.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .. import audit, callers, conf, policies
+from .. import audit, callers, conf, policies, tokenexchange
 from ..auth import AccessToken
 from ..definitions import Definition, Forbidden, Tool
 from ..exceptions import InsufficientScope, InvalidParams
@@ -53,6 +54,8 @@ class Context(Asking):
     outbox: Any = None
     # What this request may ask the client: set by interaction.asking.begin for the methods that may ask.
     interaction: Any = field(default_factory=Unreachable)
+    # The access token this request came with: only ``exchange_token`` hands it on, to the issuer.
+    raw_token: str | None = field(default=None, repr=False)
 
     def remaining(self) -> float:
         """Seconds left before this call's deadline (infinite without one; never negative)."""
@@ -85,6 +88,20 @@ class Context(Asking):
     @property
     def scopes(self) -> frozenset[str]:
         return self.token.scopes
+
+    def exchange_token(
+        self,
+        audience: str | None = None,
+        *,
+        resource: str | None = None,
+        scope: str | list[str] | None = None,
+    ) -> tokenexchange.ExchangedToken:
+        """RFC 8693: a token for another API (``audience`` and/or ``resource``), acting for this caller,
+        with ``scope`` or fewer; ``tokenexchange.TokenExchangeFailed`` (a tool error) when refused.
+        Bounded by this call's deadline. See ``mcpserver.tokenexchange``."""
+        return tokenexchange.exchange(
+            self.raw_token, audience=audience, resource=resource, scope=scope, timeout=self.remaining()
+        )
 
     def require(self, condition: Any, what: str, reason: str = "") -> None:
         """An object-level check: unless ``condition`` holds, raise ``Forbidden(what, reason)``, which the

@@ -308,6 +308,23 @@ def test_a_refresh_grace_beyond_the_servers_is_refused_in_the_admin(admin_client
     assert not get_application_model().objects.filter(client_id="admin-made").exists()
 
 
+def test_token_exchange_audiences_are_set_in_the_admin(admin_client, world):
+    targets = "https://api.example/v1\nhttps://files.example/"
+    form = _client_form(world, **{"policy-0-token_exchange_audiences": targets})
+    response = admin_client.post("/admin/oauth2_provider/application/add/", form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    policy = get_application_model().objects.get(client_id="admin-made").policy
+    assert policy.exchange_audiences == ["https://api.example/v1", "https://files.example/"]
+
+
+def test_a_token_exchange_audience_that_is_no_uri_is_refused_in_the_admin(admin_client, world):
+    form = _client_form(world, **{"policy-0-token_exchange_audiences": "https://api.example/\nfiles"})
+    response = admin_client.post("/admin/oauth2_provider/application/add/", form)
+    assert response.status_code == 200
+    assert "is not an absolute http(s) URI" in response.content.decode()
+    assert not get_application_model().objects.filter(client_id="admin-made").exists()
+
+
 def test_client_form_refuses_a_grant_switched_off_in_settings(admin_client, world, settings):
     settings.OAUTH2_PROVIDER = {
         **settings.OAUTH2_PROVIDER,

@@ -218,10 +218,20 @@ def test_create_a_device_client_with_its_own_refresh_grace(world):
     assert application.policy.refresh_grace_seconds == 0
 
 
+def test_create_a_client_that_may_exchange_tokens(world):
+    targets = ["https://api.example/v1", "https://files.example/"]
+    args = ["--name", "Gateway", "--grant", "client-credentials", "--scopes", "mcp:read"]
+    args += [part for target in targets for part in ("--exchange-audience", target)]
+    created = json.loads(run("create_client", *args, "--json"))
+    application = get_application_model().objects.get(client_id=created["client_id"])
+    assert application.policy.exchange_audiences == targets
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--scopes", "mcp:read", "--grant", "client-credentials", "--refresh-grace", "6"], "server's"),
+        (["--scopes", "mcp:read", "--grant", "client-credentials", "--exchange-audience", "api"], "absolute"),
         (["--scopes", "mcp:read,mcp:nope", "--grant", "client-credentials"], "mcp:nope"),
         (["--scopes", "mcp:read", "--grant", "authorization-code"], "redirect"),
         (["--scopes", "mcp:read", "--grant", "client-credentials", "--public"], "confidential"),

@@ -21,6 +21,7 @@ from .test_metadata import metadata
 from .test_token_endpoint import assert_oauth_error
 
 DEVICE = grants.DEVICE_CODE
+EXCHANGE = grants.TOKEN_EXCHANGE
 
 
 def offer(settings, **switches: bool) -> None:
@@ -45,7 +46,7 @@ def served() -> list[str]:
 
 
 def test_the_default_offer(world, client):
-    expected = ["authorization_code", "client_credentials", "refresh_token", "password", DEVICE]
+    expected = ["authorization_code", "client_credentials", "refresh_token", "password", DEVICE, EXCHANGE]
     assert metadata(client)["grant_types_supported"] == expected
     assert served() == expected
     assert form_grants() == {"authorization-code", "client-credentials", "password", DEVICE}
@@ -60,8 +61,12 @@ def test_application_grants_are_dots_constants():
         AbstractApplication.GRANT_DEVICE_CODE,
     }
     assert set(grants.APPLICATION_GRANTS) == dot
-    # DOT's validator asserts every grant_type it is asked about is in its mapping.
-    assert set(grants.BY_TYPE) <= set(GRANT_TYPE_MAPPING)
+    # DOT's validator asserts every grant_type it is asked about is in its mapping; a grant the client's
+    # policy allows (token exchange) is answered by ours before DOT's, and has no application grant.
+    by_policy = {grant.grant_type for grant in grants.GRANTS if grant.by_client_policy}
+    assert by_policy == {EXCHANGE}
+    assert set(grants.BY_TYPE) - by_policy <= set(GRANT_TYPE_MAPPING)
+    assert all(grants.get(name).application_grant is None for name in by_policy)
 
 
 def test_every_resource_binding_has_a_reader():
@@ -123,6 +128,16 @@ def test_switching_the_device_grant_off_removes_it_everywhere(
     started = client.post("/oauth/device_authorization/", f"client_id={tv.client_id}", content_type=FORM)
     assert_oauth_error(started, 400, "unsupported_grant_type")
     assert client.get("/oauth/device/").status_code == 404
+
+
+def test_switching_token_exchange_off_removes_it_everywhere(world, client, settings, post_token):
+    offer(settings, token_exchange=False)
+    assert EXCHANGE not in metadata(client)["grant_types_supported"]
+    assert EXCHANGE not in served()
+    service = world.clients["service"]
+    body = {"grant_type": EXCHANGE, "subject_token": "x", "subject_token_type": "x"}
+    response = post_token(body, (service.client_id, service.client_secret))
+    assert_oauth_error(response, 400, "unsupported_grant_type")
 
 
 # --- the device grant (RFC 8628 token requests) ---

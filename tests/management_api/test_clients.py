@@ -121,6 +121,23 @@ def test_a_clients_refresh_grace_is_set_changed_and_bounded_by_the_servers(api, 
     assert api.post("clients/", {**body, "refresh_grace_seconds": 6}).status_code == 400
 
 
+def test_a_clients_token_exchange_audiences_are_set_changed_and_checked(api, service):
+    assert service["token_exchange_audiences"] == []  # no token exchange
+    url = f"clients/{service['id']}/"
+    targets = ["https://api.example/v1", "https://files.example/"]
+    assert api.patch(url, {"token_exchange_audiences": targets}).json()["token_exchange_audiences"] == targets
+    assert ClientPolicy.objects.get(application_id=service["id"]).exchange_audiences == targets
+    for refused in (["not a uri"], ["https://api.example/#frag"], "https://api.example/"):
+        response = api.patch(url, {"token_exchange_audiences": refused})
+        assert response.status_code == 400 and "token_exchange_audiences" in response.json(), response.content
+    assert api.patch(url, {"token_exchange_audiences": []}).json()["token_exchange_audiences"] == []
+    body = {"name": "gateway", "grant_type": "client-credentials", "scopes": ["mcp:read"],
+            "token_exchange_audiences": targets[:1]}  # fmt: skip
+    created = api.post("clients/", body)
+    assert created.status_code == 201, created.content
+    assert created.json()["token_exchange_audiences"] == targets[:1]
+
+
 def test_disabling_a_client_revokes_its_tokens(api, service, wsgi_client):
     issued = client_credentials(wsgi_client, service["client_id"], service["client_secret"])
     token = issued.json()["access_token"]

@@ -41,3 +41,13 @@ def test_unshared_cache(settings):
 def test_resource_url_elsewhere_than_mcp_warns(settings):
     settings.MCPSERVER = {**settings.MCPSERVER, "RESOURCE_URL": "https://mcp.example/api/tools"}
     assert ids(checks.check_identity(None)) == ["mcpserver.W002"]
+
+
+def test_token_exchange_credentials_go_together(settings):
+    assert checks.check_token_exchange(None) == []
+    settings.MCPSERVER = {**settings.MCPSERVER, "TOKEN_EXCHANGE_CLIENT_ID": "mcp-gateway"}
+    assert ids(checks.check_token_exchange(None)) == ["mcpserver.E010"]
+    settings.MCPSERVER = {**settings.MCPSERVER, "TOKEN_EXCHANGE_CLIENT_SECRET": "s"}
+    assert checks.check_token_exchange(None) == []
+    settings.MCPSERVER = {**settings.MCPSERVER, "TOKEN_EXCHANGE_ENDPOINT": "/oauth/token/"}
+    assert ids(checks.check_token_exchange(None)) == ["mcpserver.E010"]

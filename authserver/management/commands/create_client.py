@@ -28,6 +28,13 @@ class Command(BaseCommand):
             dest="refresh_grace",
             help="its refresh grace window in seconds (0: none; default and most: the server's)",
         )
+        parser.add_argument(
+            "--exchange-audience",
+            action="append",
+            default=[],
+            dest="exchange_audiences",
+            help="an absolute URI it may exchange users' tokens for (RFC 8693 token exchange; repeatable)",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, name, grant, scopes, redirect_uris, public, client_id, introspect, json: bool, **options):
@@ -45,6 +52,7 @@ class Command(BaseCommand):
                 jwks=jwks,
                 jwks_uri=options["jwks_uri"],
                 refresh_grace_seconds=options["refresh_grace"],
+                token_exchange_audiences=options["exchange_audiences"],
             )
         except ClientError as exc:
             raise CommandError(str(exc)) from exc
