@@ -189,10 +189,10 @@ class McpView(View):
         body = jsonrpc.loads(_read_body(request), conf.get("MAX_JSON_DEPTH"))
         registry = apps.get_app_config("mcpserver").registry
         accept = request.META.get("HTTP_ACCEPT", "")
-        _, raw_token = auth.credentials(request.META.get("HTTP_AUTHORIZATION"))  # verified already
         exchange = transport.Exchange(
-            _mcp_headers(request), token, registry, "text/event-stream" in accept, raw_token=raw_token
-        )
+            _mcp_headers(request), token, registry, "text/event-stream" in accept,
+            authorization=request.META.get("HTTP_AUTHORIZATION"),
+        )  # fmt: skip
         try:
             return _reply(transport.handle(body, exchange), release)
         except HttpError:

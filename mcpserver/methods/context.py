@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from .. import audit, callers, conf, policies, tokenexchange
-from ..auth import AccessToken
+from ..auth import AccessToken, credentials
 from ..definitions import Definition, Forbidden, Tool
 from ..exceptions import InsufficientScope, InvalidParams
 from ..interaction.asking import Asking, Unreachable
@@ -54,8 +54,9 @@ class Context(Asking):
     outbox: Any = None
     # What this request may ask the client: set by interaction.asking.begin for the methods that may ask.
     interaction: Any = field(default_factory=Unreachable)
-    # The access token this request came with: only ``exchange_token`` hands it on, to the issuer.
-    raw_token: str | None = field(default=None, repr=False)
+    # The request's (verified) Authorization header: only ``exchange_token`` hands its token on, to the
+    # issuer; read only then, so that no request pays for it.
+    authorization: str | None = field(default=None, repr=False)
 
     def remaining(self) -> float:
         """Seconds left before this call's deadline (infinite without one; never negative)."""
@@ -99,8 +100,9 @@ class Context(Asking):
         """RFC 8693: a token for another API (``audience`` and/or ``resource``), acting for this caller,
         with ``scope`` or fewer; ``tokenexchange.TokenExchangeFailed`` (a tool error) when refused.
         Bounded by this call's deadline. See ``mcpserver.tokenexchange``."""
+        subject = credentials(self.authorization)[1] if self.authorization else None
         return tokenexchange.exchange(
-            self.raw_token, audience=audience, resource=resource, scope=scope, timeout=self.remaining()
+            subject, audience=audience, resource=resource, scope=scope, timeout=self.remaining()
         )
 
     def require(self, condition: Any, what: str, reason: str = "") -> None:

@@ -26,8 +26,8 @@ class Exchange:
     accepts_sse: bool = False
     may_stream: bool = True  # False for batch members: the batch is answered as one JSON array
     deadline: float | None = None  # shared by a batch's members; None: each tool call gets its own
-    # The access token itself, for ctx.exchange_token (RFC 8693, mcpserver.tokenexchange); never shown.
-    raw_token: str | None = field(default=None, repr=False)
+    # The verified request's Authorization header, for ctx.exchange_token (RFC 8693); never shown.
+    authorization: str | None = field(default=None, repr=False)
 
 
 @dataclass

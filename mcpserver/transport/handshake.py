@@ -83,7 +83,7 @@ def _legacy_request(
         log_level=(state or {}).get("log_level"),
         client_capabilities=(state or {}).get("capabilities") or {},
         deadline=exchange.deadline,
-        raw_token=exchange.raw_token,
+        authorization=exchange.authorization,
     )
     if interactive.applies(ctx, method, exchange):
         return interactive.answer(ctx, method, exchange)
@@ -104,7 +104,7 @@ def _batch(items: list[Any], exchange: Exchange, version: str) -> Reply:
     deadline = time.monotonic() + conf.get("TOOL_TIMEOUT_SECONDS")
     json_only = Exchange(
         exchange.headers, exchange.token, exchange.registry, False, may_stream=False, deadline=deadline,
-        raw_token=exchange.raw_token,
+        authorization=exchange.authorization,
     )
     replies = [_batch_member(item, json_only, version, session_id) for item in items]
     bodies = [reply.body for reply in replies if reply.body is not None]

@@ -72,6 +72,6 @@ def handle(obj: Any, exchange: Exchange) -> Reply | Streamed:
         client_info=client_info,
         headers=exchange.headers,
         deadline=exchange.deadline,
-        raw_token=exchange.raw_token,
+        authorization=exchange.authorization,
     )
     return answer(ctx, method, exchange)

@@ -69,7 +69,8 @@ def context(raw_token: str | None) -> Context:
         digest="d", subject="1", client_id="c", username="alice", scopes=frozenset({"mcp:tools"}),
         roles=frozenset(), expires_at=0,
     )  # fmt: skip
-    return Context(token=token, registry=Registry(), era="modern", version="2026-07-28", raw_token=raw_token)
+    return Context(token=token, registry=Registry(), era="modern", version="2026-07-28",
+                   authorization=raw_token and f"Bearer {raw_token}")
 
 
 GRANTED = json.dumps(
