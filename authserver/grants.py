@@ -20,6 +20,8 @@ from oauthlib.oauth2.rfc6749.grant_types import (
 from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
 from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
+from .assertion_grant import JWT_BEARER, IdentityAssertionGrant
+
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
 
@@ -61,6 +63,9 @@ GRANTS: tuple[Grant, ...] = (
     Grant("password", "password", ResourceOwnerPasswordCredentialsGrant, user_delegated=True),
     # RFC 8628: for clients without a browser (authserver.devices); the user decides on our pages.
     Grant(DEVICE_CODE, DEVICE_CODE, DeviceCodeGrant, user_delegated=True, resource_binding="device"),
+    # RFC 7523 §2.1 with identity assertion grants (ID-JAG, authserver.idjag): no application grant of
+    # its own; a client may use it when an identity provider lists it (IdentityProvider.clients).
+    Grant(JWT_BEARER, None, IdentityAssertionGrant, user_delegated=True, resource_binding="assertion"),
 )
 BY_TYPE: dict[str, Grant] = {grant.grant_type: grant for grant in GRANTS}
 # Every application grant a client may be registered with (the CLI); offered or not is decided per request.

@@ -18,7 +18,20 @@ from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
 from observability import clientaddress
 
-from . import assertions, clientmemo, conf, dpop, grants, redirects, registration, rotations, scopes, throttle
+from . import (
+    assertions,
+    clientmemo,
+    conf,
+    dpop,
+    federation,
+    grants,
+    idjag,
+    redirects,
+    registration,
+    rotations,
+    scopes,
+    throttle,
+)
 from .exceptions import InvalidClientAssertion, TooManyRequests
 from .forms import clean_username
 from .models import ClientPolicy
@@ -121,11 +134,32 @@ class OAuth2Validator(DOTValidator):
         if client.registration_source != client.RegistrationSource.MANUAL and grant and not grant.self_registered:
             description = f"A self-registered client may not use the {grant_type} grant."
             raise UnauthorizedClientError(description=description, request=request)
+        if grant_type == grants.JWT_BEARER:
+            return _exchanges_assertions(client, request)
         if super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
             return True
         registered = client.authorization_grant_type.replace("-", "_")
         description = f"This client may not use the {grant_type} grant; it is registered for {registered}."
         raise UnauthorizedClientError(description=description, request=request)
+
+    def validate_identity_assertion(self, assertion, client, request) -> None:
+        """The jwt-bearer grant's hook (``authserver.assertion_grant``): check the ID-JAG (``idjag``), and
+        put its user (``federation``), its ``resource`` and the scopes to narrow on ``request``.
+
+        The scopes asked for (``scope``, else the assertion's, else the defaults) are kept only where the
+        assertion's ``scope`` names them (the MCP extension §6.2.1); the ceiling and the user's roles
+        narrow them next, in ``validate_scopes``.
+        """
+        grant = idjag.verify(assertion, client)
+        request.user = federation.user_for(grant.provider, grant.claims)
+        request.assertion_resource = grant.resource
+        asked = (request.scope or "").split() or grant.scopes or []
+        if grant.scopes is not None:
+            asked = [name for name in asked if name in grant.scopes]
+            if not asked:
+                description = "None of the requested scopes is among those the identity provider granted."
+                raise InvalidScopeError(description=description, request=request)
+        request.scopes = asked
 
     def _load_application(self, client_id, request):
         """DOT's one place that loads a client (and creates CIMD clients on first sight).
@@ -308,6 +342,14 @@ def _audiences(request) -> list[str]:
     issuer = conf.get("ISSUER")
     parts = urlsplit(issuer)
     return [issuer, f"{parts.scheme}://{parts.netloc}{urlsplit(request.uri or '').path}"]
+
+
+def _exchanges_assertions(client, request) -> bool:
+    """Whether an enabled identity provider lets this client exchange its assertions (jwt-bearer)."""
+    if client.identity_providers.filter(enabled=True).exists():
+        return True
+    description = f"This client may not use the {grants.JWT_BEARER} grant: no identity provider lists it."
+    raise UnauthorizedClientError(description=description, request=request)
 
 
 def _refuse_disabled(client, request) -> None:
