@@ -11,8 +11,14 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
+
+
+def https_url(value: str) -> None:
+    """An absolute https URL (a function, not a URLValidator: DRF drops those from URL fields)."""
+    URLValidator(schemes=["https"], message="Enter an absolute https URL.")(value)
+
+
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-https_url = URLValidator(schemes=["https"], message="Enter an absolute https URL.")
 scope_token = RegexValidator(r"^[\x21\x23-\x5B\x5D-\x7E]+$", "A scope is printable ASCII without spaces, quotes or backslashes.")
 
 
