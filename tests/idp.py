@@ -25,13 +25,14 @@ class IdentityProvider:
     def jwks(self) -> dict:
         return self.signer.jwks
 
-    def jag(self, client_id: str, subject: str = "U0001", typ: str = TYP, lifetime: int = 300, drop=(), **claims) -> str:
-        """An ID-JAG for ``subject`` issued to ``client_id``; keyword arguments override or add claims
-        (``aud``, ``resource``, ``iss``, ``iat``, ``scope``, ``email``...); ``drop`` leaves claims out."""
+    def jag(self, client: str, subject: str = "U0001", typ: str = TYP, lifetime: int = 300, drop=(), **claims) -> str:
+        """An ID-JAG for ``subject`` issued to the client ``client``; keyword arguments override or add
+        claims (``aud``, ``resource``, ``iss``, ``client_id``, ``scope``, ``email``...); ``drop`` leaves
+        claims out."""
         now = int(time.time())
         body = {
             "iss": self.issuer, "sub": subject, "aud": self.audience, "resource": self.resource,
-            "client_id": client_id, "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex, **claims,
+            "client_id": client, "iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex, **claims,
         }  # fmt: skip
         body = {name: value for name, value in body.items() if name not in drop}
         headers = {"kid": self.signer.kid, "typ": typ}
