@@ -7,6 +7,7 @@ Actions call module functions.
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -143,6 +144,7 @@ class IdentityProviderAdmin(admin.ModelAdmin):
     filter_horizontal = ("clients", "new_user_roles")
     readonly_fields = ("created",)
     inlines = [FederatedIdentityInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(FederatedIdentity)

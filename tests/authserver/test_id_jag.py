@@ -251,3 +251,30 @@ def test_keys_are_fetched_once_and_refetched_for_a_new_kid(provider, idp, app, e
 
 def test_the_grant_is_advertised(client, db):
     assert JWT_BEARER in client.get("/.well-known/oauth-authorization-server").json()["grant_types_supported"]
+
+
+def test_an_administrator_configures_a_provider_in_the_admin(admin_client, app, world):
+    assert admin_client.get("/admin/authserver/identityprovider/add/").status_code == 200
+    data = {
+        "name": "Acme", "issuer": ISSUER, "jwks_uri": "https://idp.example.test/keys",
+        "clients": [app.application.pk], "subject_mapping": "sub", "new_user_roles": [world.roles["reader"].pk],
+        "enabled": "on", "identities-TOTAL_FORMS": "1", "identities-INITIAL_FORMS": "0",
+        "identities-MIN_NUM_FORMS": "0", "identities-MAX_NUM_FORMS": "1000",
+        "identities-0-subject": "U0001", "identities-0-user": world.users["alice"].pk,
+    }  # fmt: skip
+    response = admin_client.post("/admin/authserver/identityprovider/add/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    provider = IdentityProvider.objects.get(name="Acme")
+    assert list(provider.clients.all()) == [app.application]
+    assert provider.identities.get().user == world.users["alice"]
+    html = admin_client.get("/admin/authserver/identityprovider/").content.decode()
+    assert ISSUER in html
+    assert "U0001" in admin_client.get("/admin/authserver/federatedidentity/").content.decode()
+
+
+def test_the_admin_refuses_a_plain_http_jwks_uri(admin_client, app):
+    data = {"name": "Acme", "issuer": ISSUER, "jwks_uri": "http://idp.example.test/keys", "subject_mapping": "sub",
+            "identities-TOTAL_FORMS": "0", "identities-INITIAL_FORMS": "0"}  # fmt: skip
+    response = admin_client.post("/admin/authserver/identityprovider/add/", data)
+    assert response.status_code == 200 and "https" in response.content.decode()
+    assert not IdentityProvider.objects.exists()
