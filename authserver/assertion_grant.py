@@ -39,7 +39,8 @@ class IdentityAssertionGrant(GrantTypeBase):
         return headers, json.dumps(token), 200
 
     def validate_token_request(self, request) -> None:
-        """RFC 7521 §4.1 and §5.2: one grant_type, one assertion, one scope; client, grant, assertion, scopes."""
+        """RFC 7521 §4.1 and §5.2: one grant_type, assertion and scope; the client, the grant, the
+        assertion, the scopes."""
         for validator in self.custom_validators.pre_token:
             validator(request)
         if request.grant_type != JWT_BEARER:

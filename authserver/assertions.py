@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from functools import partial
 from typing import Any
 
 import jwt
@@ -62,7 +63,8 @@ def unverified_header(assertion: str, error=InvalidClientAssertion, what: str = 
 
 def unverified_claims(assertion: str, error=InvalidClientAssertion, what: str = "client assertion") -> dict:
     """The claims of a signed assertion before any check (to find its keys by); as ``unverified_header``."""
-    return _unverified(assertion, lambda: jwt.decode(assertion, options={"verify_signature": False}), error, what)
+    read = partial(jwt.decode, assertion, options={"verify_signature": False})
+    return _unverified(assertion, read, error, what)
 
 
 def verifiers(keys: list[dict], algorithm: str):

@@ -54,7 +54,9 @@ def _create(provider: IdentityProvider, claims: dict[str, Any]) -> User:
     provider's ``new_user_roles``."""
     email = verified_email(claims) or ""
     digest = hashlib.sha256(f"{provider.pk}\n{claims['sub']}".encode()).hexdigest()[:20]
-    username = email if email and not User.objects.filter(username=email).exists() else f"idp{provider.pk}-{digest}"
+    username = (
+        email if email and not User.objects.filter(username=email).exists() else f"idp{provider.pk}-{digest}"
+    )
     user = User(username=username, email=email)
     user.set_unusable_password()
     user.save()

@@ -12,7 +12,6 @@ from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
 
-
 def https_url(value: str) -> None:
     """An absolute https URL (a function, not a URLValidator: DRF drops those from URL fields)."""
     URLValidator(schemes=["https"], message="Enter an absolute https URL.")(value)
@@ -380,27 +379,27 @@ class IdentityProvider(models.Model):
     clients = models.ManyToManyField(
         oauth2_settings.APPLICATION_MODEL,
         related_name="identity_providers",
-        help_text="The clients that may exchange its assertions for tokens (the client_id of an assertion "
+        help_text="The clients that may exchange its assertions for tokens (an assertion's client_id "
         "must be one of them).",
     )
     subject_mapping = models.CharField(
         max_length=10,
         choices=[
             (BY_SUBJECT, "linked subject (sub): a federated identity links it to a user"),
-            (BY_EMAIL, "verified email: the user with the assertion's email (email_verified must be true)"),
+            (BY_EMAIL, "verified email: the user with the assertion's email (when email_verified)"),
         ],
         default=BY_SUBJECT,
     )
     create_users = models.BooleanField(
         "create users on first use",
         default=False,
-        help_text="An assertion naming nobody known yet creates a user (and its link); off: invalid_grant.",
+        help_text="An assertion naming nobody known creates a user (and its link); off: invalid_grant.",
     )
     new_user_roles = models.ManyToManyField(
         Role,
         blank=True,
         related_name="+",
-        help_text="The roles a user created on first use starts with (their scopes are what it may be granted).",
+        help_text="The roles a user created on first use starts with (their scopes: what it may get).",
     )
     enabled = models.BooleanField(default=True, help_text="A disabled provider's assertions are refused.")
     created = models.DateTimeField(default=timezone.now, editable=False)

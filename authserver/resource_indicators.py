@@ -111,7 +111,8 @@ def settle_token_audience(request) -> None:
     """post_token validator: decide the token's audience and put it on ``request.resource``.
 
     Requested resources must be allowed and, for code, refresh, device and identity assertion grants,
-    within what was bound to the code, refresh token, device code or assertion. No request falls back to the bound resources, then the default.
+    within what was bound to the code, refresh token, device code or assertion. No request falls
+    back to the bound resources, then the default.
     """
     asked = requested(request)
     bound = _bound(request)

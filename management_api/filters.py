@@ -91,7 +91,7 @@ class ConsentFilter(ByUserAndClient):
 
 
 class IdentityProviderFilter(filters.FilterSet):
-    client_id = filters.CharFilter(field_name="clients__client_id", help_text="Providers listing this client.")
+    client_id = filters.CharFilter(field_name="clients__client_id", help_text="Providers listing the client.")
 
     class Meta:
         model = IdentityProvider

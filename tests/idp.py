@@ -25,7 +25,9 @@ class IdentityProvider:
     def jwks(self) -> dict:
         return self.signer.jwks
 
-    def jag(self, client: str, subject: str = "U0001", typ: str = TYP, lifetime: int = 300, drop=(), **claims) -> str:
+    def jag(
+        self, client: str, subject: str = "U0001", typ: str = TYP, lifetime: int = 300, drop=(), **claims
+    ) -> str:
         """An ID-JAG for ``subject`` issued to the client ``client``; keyword arguments override or add
         claims (``aud``, ``resource``, ``iss``, ``client_id``, ``scope``, ``email``...); ``drop`` leaves
         claims out."""

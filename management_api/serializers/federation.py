@@ -35,8 +35,8 @@ class IdentityProviderSerializer(serializers.ModelSerializer):
     class Meta:
         model = IdentityProvider
         fields = [
-            "id", "name", "issuer", "jwks_uri", "clients", "subject_mapping", "create_users", "new_user_roles",
-            "enabled", "created",
+            "id", "name", "issuer", "jwks_uri", "clients", "subject_mapping", "create_users",
+            "new_user_roles", "enabled", "created",
         ]  # fmt: skip
         read_only_fields = ["created"]
 

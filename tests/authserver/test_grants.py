@@ -45,7 +45,9 @@ def served() -> list[str]:
 
 
 def test_the_default_offer(world, client):
-    expected = ["authorization_code", "client_credentials", "refresh_token", "password", DEVICE, grants.JWT_BEARER]
+    expected = [
+        "authorization_code", "client_credentials", "refresh_token", "password", DEVICE, grants.JWT_BEARER,
+    ]  # fmt: skip
     assert metadata(client)["grant_types_supported"] == expected
     assert served() == expected
     assert form_grants() == {"authorization-code", "client-credentials", "password", DEVICE}

@@ -15,9 +15,8 @@ from authserver.clients import create_client
 from authserver.models import FederatedIdentity, IdentityProvider, User
 from tests.assertion_signer import Signer
 from tests.assertion_signer import credentials as assertion_credentials
-from tests.idp import JWT_BEARER, TYP
+from tests.idp import JWT_BEARER, TYP, token_request
 from tests.idp import IdentityProvider as SimulatedProvider
-from tests.idp import token_request
 
 from .cimd_server import HOST, Document, DocumentServer
 from .conftest import FORM, TOKEN_URL, basic
@@ -54,7 +53,9 @@ def app(world):
 @pytest.fixture
 def provider(idp, app, key_server, world):
     """The provider as an administrator configures it: trusted for ``app``, alice linked to U0001."""
-    made = IdentityProvider.objects.create(name="Acme IdP", issuer=ISSUER, jwks_uri=key_server.url("/idp/jwks.json"))
+    made = IdentityProvider.objects.create(
+        name="Acme IdP", issuer=ISSUER, jwks_uri=key_server.url("/idp/jwks.json")
+    )
     made.clients.add(app.application)
     FederatedIdentity.objects.create(provider=made, subject="U0001", user=world.users["alice"])
     return made
@@ -81,7 +82,9 @@ def refused(response, error: str = "invalid_grant", fragment: str = "", status: 
     return body
 
 
-def test_an_assertion_becomes_an_access_token_for_the_linked_user(provider, idp, app, exchange, decode, world):
+def test_an_assertion_becomes_an_access_token_for_the_linked_user(
+    provider, idp, app, exchange, decode, world
+):
     response = exchange(idp.jag(app.client_id))
     assert response.status_code == 200, response.content
     body = response.json()
@@ -97,7 +100,11 @@ def test_the_assertion_scope_narrows_the_token(provider, idp, app, exchange):
     assert response.json()["scope"] == "mcp:read"  # alice has no prompts role
     response = exchange(idp.jag(app.client_id, scope="mcp:read mcp:tools"), scope="mcp:tools")
     assert response.json()["scope"] == "mcp:tools"
-    refused(exchange(idp.jag(app.client_id, scope="mcp:read"), scope="mcp:tools"), "invalid_scope", "identity provider")
+    refused(
+        exchange(idp.jag(app.client_id, scope="mcp:read"), scope="mcp:tools"),
+        "invalid_scope",
+        "identity provider",
+    )
 
 
 @pytest.mark.parametrize(
@@ -138,7 +145,9 @@ def test_a_disabled_provider_is_refused(provider, idp, app, exchange):
     provider.enabled = False
     provider.save()
     refused(exchange(idp.jag(app.client_id)), "unauthorized_client", "no identity provider lists it")
-    IdentityProvider.objects.create(name="Other", issuer="https://other-idp.example", jwks_uri=provider.jwks_uri)
+    IdentityProvider.objects.create(
+        name="Other", issuer="https://other-idp.example", jwks_uri=provider.jwks_uri
+    )
     IdentityProvider.objects.get(name="Other").clients.add(app.application)
     refused(exchange(idp.jag(app.client_id)), fragment="disabled")
 
@@ -160,7 +169,9 @@ def test_a_client_no_provider_lists_may_not_use_the_grant(provider, idp, exchang
 
 def test_a_listed_client_may_not_use_another_providers_assertions(provider, idp, app, exchange, world):
     backend = world.clients["backend"]
-    other = IdentityProvider.objects.create(name="Other", issuer="https://other-idp.example", jwks_uri=provider.jwks_uri)
+    other = IdentityProvider.objects.create(
+        name="Other", issuer="https://other-idp.example", jwks_uri=provider.jwks_uri
+    )
     other.clients.add(backend.application)
     response = exchange(idp.jag(backend.client_id), auth=(backend.client_id, backend.client_secret))
     refused(response, "unauthorized_client", "may not exchange", status=400)
@@ -189,7 +200,11 @@ def test_a_private_key_jwt_client_exchanges_assertions(provider, idp, client, wo
 def test_a_missing_assertion_is_an_invalid_request(provider, idp, app, client):
     auth = basic(app.client_id, app.client_secret)
     missing = urlencode({"grant_type": JWT_BEARER})
-    refused(client.post(TOKEN_URL, missing, content_type=FORM, HTTP_AUTHORIZATION=auth), "invalid_request", "assertion")
+    refused(
+        client.post(TOKEN_URL, missing, content_type=FORM, HTTP_AUTHORIZATION=auth),
+        "invalid_request",
+        "assertion",
+    )
 
 
 def test_a_resource_outside_the_assertions_is_invalid_target(provider, idp, app, exchange, settings):
@@ -212,7 +227,11 @@ def test_unknown_subjects_become_users_when_the_provider_allows(provider, idp, a
     first = exchange(idp.jag(app.client_id, subject="U0002", email="bob@example.com", email_verified=True))
     assert first.status_code == 200, first.content
     user = FederatedIdentity.objects.get(provider=provider, subject="U0002").user
-    assert (user.username, user.email, user.has_usable_password()) == ("bob@example.com", "bob@example.com", False)
+    assert (user.username, user.email, user.has_usable_password()) == (
+        "bob@example.com",
+        "bob@example.com",
+        False,
+    )
     assert user.role_names() == ["reader"] and first.json()["scope"] == "mcp:read"
     assert decode(first.json()["access_token"])["sub"] == str(user.pk)
     again = exchange(idp.jag(app.client_id, subject="U0002"))
@@ -237,7 +256,9 @@ def test_verified_email_mapping(provider, idp, app, exchange, decode, world):
     assert FederatedIdentity.objects.get(provider=provider, subject="G1").user == guest
 
 
-def test_keys_are_fetched_once_and_refetched_for_a_new_kid(provider, idp, app, exchange, key_server, settings):
+def test_keys_are_fetched_once_and_refetched_for_a_new_kid(
+    provider, idp, app, exchange, key_server, settings
+):
     settings.AUTHSERVER = {**settings.AUTHSERVER, "CLIENT_JWKS_REFRESH_SECONDS": 1}
     for _ in range(2):
         assert exchange(idp.jag(app.client_id)).status_code == 200
@@ -257,7 +278,8 @@ def test_an_administrator_configures_a_provider_in_the_admin(admin_client, app, 
     assert admin_client.get("/admin/authserver/identityprovider/add/").status_code == 200
     data = {
         "name": "Acme", "issuer": ISSUER, "jwks_uri": "https://idp.example.test/keys",
-        "clients": [app.application.pk], "subject_mapping": "sub", "new_user_roles": [world.roles["reader"].pk],
+        "clients": [app.application.pk], "subject_mapping": "sub",
+        "new_user_roles": [world.roles["reader"].pk],
         "enabled": "on", "identities-TOTAL_FORMS": "1", "identities-INITIAL_FORMS": "0",
         "identities-MIN_NUM_FORMS": "0", "identities-MAX_NUM_FORMS": "1000",
         "identities-0-subject": "U0001", "identities-0-user": world.users["alice"].pk,
@@ -273,8 +295,10 @@ def test_an_administrator_configures_a_provider_in_the_admin(admin_client, app, 
 
 
 def test_the_admin_refuses_a_plain_http_jwks_uri(admin_client, app):
-    data = {"name": "Acme", "issuer": ISSUER, "jwks_uri": "http://idp.example.test/keys", "subject_mapping": "sub",
-            "identities-TOTAL_FORMS": "0", "identities-INITIAL_FORMS": "0"}  # fmt: skip
+    data = {
+        "name": "Acme", "issuer": ISSUER, "jwks_uri": "http://idp.example.test/keys",
+        "subject_mapping": "sub", "identities-TOTAL_FORMS": "0", "identities-INITIAL_FORMS": "0",
+    }  # fmt: skip
     response = admin_client.post("/admin/authserver/identityprovider/add/", data)
     assert response.status_code == 200 and "https" in response.content.decode()
     assert not IdentityProvider.objects.exists()

@@ -25,7 +25,9 @@ def setup(tmp_path_factory):
     """The key server publishing the provider's keys, a live server allowed to fetch from it, the
     provider, and an administrator's API token."""
     keys = DocumentServer(tmp_path_factory.mktemp("idjag"))
-    server = LiveServer(workers=1, env={"CIMD_PRIVATE_HOSTS": "localhost", "SSL_CERT_FILE": str(keys.ca_file)})
+    server = LiveServer(
+        workers=1, env={"CIMD_PRIVATE_HOSTS": "localhost", "SSL_CERT_FILE": str(keys.ca_file)}
+    )
     server.start()
     idp = IdentityProvider(ISSUER, server.url, server.mcp_url)
     keys.documents["/acme/jwks.json"] = Document(json.dumps(idp.jwks).encode())
@@ -40,14 +42,31 @@ def setup(tmp_path_factory):
 def world(setup):
     """A confidential client, the provider trusted for it through the API, alice linked to U0001."""
     keys, server, idp, admin = setup
-    args = ["create_client", "--name", "enterprise", "--grant", "authorization-code", "--scopes", "mcp:read,mcp:tools"]
+    args = [
+        "create_client",
+        "--name",
+        "enterprise",
+        "--grant",
+        "authorization-code",
+        "--scopes",
+        "mcp:read,mcp:tools",
+    ]
     made = json.loads(server.manage(*args, "--redirect-uri", "https://app.example/cb", "--json").stdout)
-    api = httpx.Client(base_url=server.url + "/api/v1/", headers={"Authorization": f"Bearer {admin}"}, timeout=30)
-    body = {"name": "Acme", "issuer": ISSUER, "jwks_uri": keys.url("/acme/jwks.json"), "clients": [made["client_id"]]}
+    api = httpx.Client(
+        base_url=server.url + "/api/v1/", headers={"Authorization": f"Bearer {admin}"}, timeout=30
+    )
+    body = {
+        "name": "Acme",
+        "issuer": ISSUER,
+        "jwks_uri": keys.url("/acme/jwks.json"),
+        "clients": [made["client_id"]],
+    }
     provider = api.post("identity-providers/", json=body)
     assert provider.status_code == 201, provider.text
     alice = api.get("users/", params={"username": "alice"}).json()["results"][0]["id"]
-    link = api.post("federated-identities/", json={"provider": provider.json()["id"], "subject": "U0001", "user": alice})
+    link = api.post(
+        "federated-identities/", json={"provider": provider.json()["id"], "subject": "U0001", "user": alice}
+    )
     assert link.status_code == 201, link.text
     yield server, idp, (made["client_id"], made["client_secret"]), api, provider.json()["id"]
     api.delete(f"identity-providers/{provider.json()['id']}/")

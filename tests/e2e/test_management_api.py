@@ -61,7 +61,7 @@ User.objects.create_user("fuzz-reader", is_staff=True).roles.set(Role.objects.fi
 web = get_application_model().objects.get(client_id="demo-web")
 Consent.objects.create(user=User.objects.get(username="alice"), application=web, resource="urn:fuzz")
 ToolPolicy.objects.create(name="echo")
-idp = IdentityProvider.objects.create(name="fuzz-idp", issuer="https://idp.example", jwks_uri="https://idp.example/k")
+idp = IdentityProvider.objects.create(name="fuzz", issuer="https://idp.example", jwks_uri="https://idp.example/k")
 FederatedIdentity.objects.create(provider=idp, subject="fuzz-subject", user=User.objects.get(username="alice"))
 keys.rotate()  # a retired key, besides the current one that signs the fuzzer's token
 AuditRecord.objects.create(

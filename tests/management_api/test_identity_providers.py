@@ -26,10 +26,14 @@ def app(roles):
 
 
 def test_a_provider_is_created_with_its_clients_and_roles_and_audited(api, app):
-    response = api.post("identity-providers/", {**PROVIDER, "clients": [app.client_id], "new_user_roles": ["user"]})
+    response = api.post(
+        "identity-providers/", {**PROVIDER, "clients": [app.client_id], "new_user_roles": ["user"]}
+    )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["clients"] == [app.client_id] and body["new_user_roles"] == ["user"] and body["enabled"] is True
+    assert (
+        body["clients"] == [app.client_id] and body["new_user_roles"] == ["user"] and body["enabled"] is True
+    )
     provider = IdentityProvider.objects.get(name="Acme")
     assert list(provider.clients.values_list("client_id", flat=True)) == [app.client_id]
     entry = LogEntry.objects.get(object_id=str(provider.pk), content_type__model="identityprovider")
@@ -38,7 +42,9 @@ def test_a_provider_is_created_with_its_clients_and_roles_and_audited(api, app):
 
 
 def test_disabling_and_deleting_a_provider_are_audited(api):
-    provider = IdentityProvider.objects.create(name="Acme", issuer=PROVIDER["issuer"], jwks_uri=PROVIDER["jwks_uri"])
+    provider = IdentityProvider.objects.create(
+        name="Acme", issuer=PROVIDER["issuer"], jwks_uri=PROVIDER["jwks_uri"]
+    )
     assert api.patch(f"identity-providers/{provider.pk}/", {"enabled": False}).status_code == 200
     provider.refresh_from_db()
     assert provider.enabled is False
@@ -73,7 +79,9 @@ def test_a_second_provider_with_the_same_issuer_is_refused(api):
 
 
 def test_subjects_are_linked_to_users(api, people):
-    provider = IdentityProvider.objects.create(name="Acme", issuer=PROVIDER["issuer"], jwks_uri=PROVIDER["jwks_uri"])
+    provider = IdentityProvider.objects.create(
+        name="Acme", issuer=PROVIDER["issuer"], jwks_uri=PROVIDER["jwks_uri"]
+    )
     body = {"provider": provider.pk, "subject": "U0001", "user": people["user"].pk}
     response = api.post("federated-identities/", body)
     assert response.status_code == 201, response.content
