@@ -302,3 +302,17 @@ def test_the_admin_refuses_a_plain_http_jwks_uri(admin_client, app):
     response = admin_client.post("/admin/authserver/identityprovider/add/", data)
     assert response.status_code == 200 and "https" in response.content.decode()
     assert not IdentityProvider.objects.exists()
+
+
+def test_without_the_replay_cache_nothing_is_accepted(provider, idp, app, exchange, monkeypatch):
+    """An assertion whose jti cannot be spent is refused (503, try again), never accepted unchecked."""
+    import sharedstate
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    assert exchange(idp.jag(app.client_id)).status_code == 200  # the keys are cached now
+
+    def unreachable(*args, **kwargs):
+        raise RedisConnectionError("refused")
+
+    monkeypatch.setattr(sharedstate, "seen_once", unreachable)
+    refused(exchange(idp.jag(app.client_id)), "temporarily_unavailable", "identity assertions", status=503)
