@@ -10,7 +10,9 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+import sharedstate
 from authserver.clients import create_client
 from authserver.models import FederatedIdentity, IdentityProvider, User
 from tests.assertion_signer import Signer
@@ -306,9 +308,6 @@ def test_the_admin_refuses_a_plain_http_jwks_uri(admin_client, app):
 
 def test_without_the_replay_cache_nothing_is_accepted(provider, idp, app, exchange, monkeypatch):
     """An assertion whose jti cannot be spent is refused (503, try again), never accepted unchecked."""
-    import sharedstate
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     assert exchange(idp.jag(app.client_id)).status_code == 200  # the keys are cached now
 
     def unreachable(*args, **kwargs):
