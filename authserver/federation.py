@@ -9,12 +9,12 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from .idjag import InvalidAssertion
+from .exceptions import InvalidIdentityAssertion
 from .models import FederatedIdentity, IdentityProvider, User
 
 
 def user_for(provider: IdentityProvider, claims: dict[str, Any]) -> User:
-    """The active user ``claims`` (a verified assertion's) name at ``provider``; ``InvalidAssertion``
+    """The active user ``claims`` (a verified assertion's) name at ``provider``; ``InvalidIdentityAssertion``
     when there is none (and none may be created), it is ambiguous, or the user is deactivated."""
     subject = claims["sub"]
     link = FederatedIdentity.objects.select_related("user").filter(provider=provider, subject=subject).first()
@@ -22,11 +22,11 @@ def user_for(provider: IdentityProvider, claims: dict[str, Any]) -> User:
     if user is None and provider.create_users:
         user = _create(provider, claims)
     if user is None:
-        raise InvalidAssertion("The assertion's subject is not a user of this server.")
+        raise InvalidIdentityAssertion("The assertion's subject is not a user of this server.")
     if link is None:
         user = _link(provider, subject, user)
     if not user.is_active:
-        raise InvalidAssertion("The assertion's subject is a deactivated user.")
+        raise InvalidIdentityAssertion("The assertion's subject is a deactivated user.")
     return user
 
 
@@ -45,7 +45,7 @@ def _match(provider: IdentityProvider, claims: dict[str, Any]) -> User | None:
         return None
     users = list(User.objects.filter(email__iexact=email)[:2])
     if len(users) > 1:
-        raise InvalidAssertion("The assertion's email belongs to more than one user here.")
+        raise InvalidIdentityAssertion("The assertion's email belongs to more than one user here.")
     return users[0] if users else None
 
 

@@ -19,23 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, UnauthorizedClientError
+from oauthlib.oauth2.rfc6749.errors import UnauthorizedClientError
 
 import sharedstate
 
 from . import assertions, clientkeys, conf, outages, resource_indicators
-from .exceptions import Unavailable
+from .exceptions import InvalidIdentityAssertion, Unavailable
 from .models import IdentityProvider
 
 TYP = "oauth-id-jag+jwt"
 REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "resource"]
-
-
-class InvalidAssertion(InvalidGrantError):
-    """An ID-JAG this server does not accept: 400 ``invalid_grant`` saying why."""
-
-    def __init__(self, description: str, **kwargs):
-        super().__init__(description=description, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -59,16 +52,21 @@ class Grant:
 def verify(assertion: str, client) -> Grant:
     """The verified ID-JAG ``assertion`` presented by the authenticated ``client``; spends its ``jti``.
 
-    ``InvalidAssertion`` for anything wrong with it; ``UnauthorizedClientError`` when its provider does
-    not let this client exchange its assertions; ``Unavailable`` when the replay cache is unreachable.
+    ``InvalidIdentityAssertion`` for anything wrong with it; ``UnauthorizedClientError`` when its
+    provider does not let this client exchange its assertions; ``Unavailable`` when the replay cache
+    is unreachable.
     """
-    header = assertions.unverified_header(assertion, InvalidAssertion, "assertion")
+    header = assertions.unverified_header(assertion, InvalidIdentityAssertion, "assertion")
     if header.get("typ") != TYP:
-        raise InvalidAssertion(f"The assertion's typ must be {TYP}.")
+        raise InvalidIdentityAssertion(f"The assertion's typ must be {TYP}.")
     algorithm = header.get("alg")
     if algorithm not in assertions.ALGORITHMS:
-        raise InvalidAssertion(f"The assertion's alg must be one of {', '.join(assertions.ALGORITHMS)}.")
-    provider = _provider(assertions.unverified_claims(assertion, InvalidAssertion, "assertion").get("iss"))
+        raise InvalidIdentityAssertion(
+            f"The assertion's alg must be one of {', '.join(assertions.ALGORITHMS)}."
+        )
+    provider = _provider(
+        assertions.unverified_claims(assertion, InvalidIdentityAssertion, "assertion").get("iss")
+    )
     kid = header.get("kid") if isinstance(header.get("kid"), str) else None
     claims = _decode(assertion, _keys(provider, kid), algorithm, provider.issuer)
     _check_claims(claims, client, provider)
@@ -79,9 +77,11 @@ def verify(assertion: str, client) -> Grant:
 def _provider(issuer: Any) -> IdentityProvider:
     provider = IdentityProvider.objects.filter(issuer=issuer).first() if isinstance(issuer, str) else None
     if provider is None:
-        raise InvalidAssertion("The assertion's iss is not a trusted identity provider.")
+        raise InvalidIdentityAssertion("The assertion's iss is not a trusted identity provider.")
     if not provider.enabled:
-        raise InvalidAssertion("The assertion's identity provider has been disabled by an administrator.")
+        raise InvalidIdentityAssertion(
+            "The assertion's identity provider has been disabled by an administrator."
+        )
     return provider
 
 
@@ -89,9 +89,9 @@ def _keys(provider: IdentityProvider, kid: str | None) -> list[dict]:
     try:
         keys = clientkeys.keys_at(provider.jwks_uri, kid)
     except clientkeys.KeySetUnavailable as exc:
-        raise InvalidAssertion(f"The identity provider's jwks_uri {exc}") from exc
+        raise InvalidIdentityAssertion(f"The identity provider's jwks_uri {exc}") from exc
     if not keys:
-        raise InvalidAssertion("No key of the identity provider matches the assertion's kid.")
+        raise InvalidIdentityAssertion("No key of the identity provider matches the assertion's kid.")
     return keys
 
 
@@ -108,42 +108,44 @@ def _decode(assertion: str, keys: list[dict], algorithm: str, issuer: str) -> di
         except jwt.InvalidSignatureError:
             continue
         except jwt.ExpiredSignatureError as exc:
-            raise InvalidAssertion("The assertion has expired.") from exc
+            raise InvalidIdentityAssertion("The assertion has expired.") from exc
         except jwt.ImmatureSignatureError as exc:
-            raise InvalidAssertion("The assertion is not valid yet (iat or nbf).") from exc
+            raise InvalidIdentityAssertion("The assertion is not valid yet (iat or nbf).") from exc
         except jwt.InvalidAudienceError as exc:
-            raise InvalidAssertion("The assertion's aud must be this server's issuer.") from exc
+            raise InvalidIdentityAssertion("The assertion's aud must be this server's issuer.") from exc
         except jwt.MissingRequiredClaimError as exc:
-            raise InvalidAssertion(f"The assertion lacks the {exc.claim} claim.") from exc
+            raise InvalidIdentityAssertion(f"The assertion lacks the {exc.claim} claim.") from exc
         except jwt.PyJWTError as exc:
-            raise InvalidAssertion(f"The assertion is invalid ({exc}).") from exc
-    raise InvalidAssertion("The assertion's signature matches none of the identity provider's keys.")
+            raise InvalidIdentityAssertion(f"The assertion is invalid ({exc}).") from exc
+    raise InvalidIdentityAssertion("The assertion's signature matches none of the identity provider's keys.")
 
 
 def _check_claims(claims: dict, client, provider: IdentityProvider) -> None:
     """The resource, the client, the subject and a short life (MCP extension §5.1, §6.4, §6.6)."""
     if claims["resource"] not in resource_indicators.allowed():
-        raise InvalidAssertion("The assertion's resource is not one this server issues tokens for.")
+        raise InvalidIdentityAssertion("The assertion's resource is not one this server issues tokens for.")
     if claims["client_id"] != client.client_id:
-        raise InvalidAssertion("The assertion was issued to another client than the one authenticated.")
+        raise InvalidIdentityAssertion(
+            "The assertion was issued to another client than the one authenticated."
+        )
     if not provider.clients.filter(pk=client.pk).exists():
         description = "This client may not exchange this identity provider's assertions."
         raise UnauthorizedClientError(description=description)
     if not isinstance(claims["sub"], str) or not claims["sub"]:
-        raise InvalidAssertion("The assertion's sub must be a non-empty string.")
+        raise InvalidIdentityAssertion("The assertion's sub must be a non-empty string.")
     if "scope" in claims and not isinstance(claims["scope"], str):
-        raise InvalidAssertion("The assertion's scope must be a space-separated string.")
+        raise InvalidIdentityAssertion("The assertion's scope must be a space-separated string.")
     longest = conf.get("IDENTITY_ASSERTION_MAX_LIFETIME")
     start = claims["iat"] if isinstance(claims["iat"], int | float) else time.time()
     if claims["exp"] - min(start, time.time()) > longest + conf.get("IDENTITY_ASSERTION_LEEWAY"):
-        raise InvalidAssertion(f"An assertion may live at most {longest} seconds.")
+        raise InvalidIdentityAssertion(f"An assertion may live at most {longest} seconds.")
 
 
 def _spend(provider: IdentityProvider, claims: dict) -> None:
     """Each ``jti`` once per provider, on every instance, until the assertion expires (MCP §6.4.2)."""
     jti = claims["jti"]
     if not isinstance(jti, str) or not jti or len(jti) > 256:
-        raise InvalidAssertion("The assertion's jti must be a non-empty string.")
+        raise InvalidIdentityAssertion("The assertion's jti must be a non-empty string.")
     ttl = int(claims["exp"] - time.time()) + conf.get("IDENTITY_ASSERTION_LEEWAY") + 1
     spent = hashlib.sha256(f"{provider.issuer}\n{jti}".encode()).hexdigest()
     try:
@@ -152,4 +154,4 @@ def _spend(provider: IdentityProvider, claims: dict) -> None:
         outages.warn("The shared state is unreachable: identity assertion grants are refused")
         raise Unavailable(description="The server cannot check identity assertions right now.") from None
     if not first:
-        raise InvalidAssertion("This assertion was already used (jti replay).")
+        raise InvalidIdentityAssertion("This assertion was already used (jti replay).")
