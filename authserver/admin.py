@@ -1,4 +1,5 @@
-"""Admin for users, roles, scopes, clients and their ceilings, consents, registration tokens and signing keys.
+"""Admin for users, roles, scopes, clients and their ceilings, consents, registration tokens, signing keys,
+and the identity providers whose assertions (ID-JAG) are exchanged for tokens, with their linked subjects.
 
 Actions call module functions.
 """
@@ -6,6 +7,7 @@ Actions call module functions.
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -15,7 +17,18 @@ from oauth2_provider.models import revoke_access_token
 
 from . import clients, consents, keys, registration
 from .forms import ClientForm, ClientPolicyForm
-from .models import ClientPolicy, Consent, InitialAccessToken, Role, Scope, SigningKey, User, access_tokens
+from .models import (
+    ClientPolicy,
+    Consent,
+    FederatedIdentity,
+    IdentityProvider,
+    InitialAccessToken,
+    Role,
+    Scope,
+    SigningKey,
+    User,
+    access_tokens,
+)
 
 
 @admin.register(User)
@@ -112,6 +125,38 @@ class ApplicationAdmin(DOTApplicationAdmin):
     def enable(self, request, queryset):
         clients.set_enabled(queryset, True)
         self.message_user(request, f"{queryset.count()} client(s) enabled.", messages.SUCCESS)
+
+
+class FederatedIdentityInline(admin.TabularInline):
+    model = FederatedIdentity
+    extra = 0
+    raw_id_fields = ("user",)
+    readonly_fields = ("created",)
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(admin.ModelAdmin):
+    """Trusted identity providers: their assertions, for the clients listed, become tokens for their users."""
+
+    list_display = ("name", "issuer", "subject_mapping", "create_users", "enabled")
+    list_filter = ("enabled", "subject_mapping")
+    search_fields = ("name", "issuer")
+    filter_horizontal = ("clients", "new_user_roles")
+    readonly_fields = ("created",)
+    inlines = [FederatedIdentityInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(FederatedIdentity)
+class FederatedIdentityAdmin(admin.ModelAdmin):
+    """Which local user a provider's subject (sub) is: linked by an admin, or on first use."""
+
+    list_display = ("provider", "subject", "user", "created")
+    list_select_related = ("provider", "user")
+    list_filter = ("provider",)
+    search_fields = ("subject", "user__username", "user__email")
+    raw_id_fields = ("user",)
+    readonly_fields = ("created",)
 
 
 @admin.register(InitialAccessToken)

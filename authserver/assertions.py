@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from functools import partial
 from typing import Any
 
 import jwt
@@ -30,7 +31,7 @@ REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "jti"]
 
 def issuer(assertion: str) -> str:
     """The client an assertion claims to come from (its unverified ``iss``), to find its keys by."""
-    claims = _unverified(assertion, lambda: jwt.decode(assertion, options={"verify_signature": False}))
+    claims = unverified_claims(assertion)
     client_id = claims.get("iss")
     if not isinstance(client_id, str) or not client_id:
         raise InvalidClientAssertion("The client assertion has no iss naming the client.")
@@ -40,7 +41,7 @@ def issuer(assertion: str) -> str:
 def verify(assertion: str, client_id: str, policy, audiences: list[str]) -> dict[str, Any]:
     """The claims of ``assertion`` once it authenticates ``client_id`` (whose ``ClientPolicy`` holds its
     keys) for one of ``audiences``; else ``InvalidClientAssertion``. Spends its ``jti``."""
-    header = _unverified(assertion, lambda: jwt.get_unverified_header(assertion))
+    header = unverified_header(assertion)
     algorithm = header.get("alg")
     if algorithm not in ALGORITHMS:
         raise InvalidClientAssertion(f"The client assertion's alg must be one of {', '.join(ALGORITHMS)}.")
@@ -54,15 +55,36 @@ def verify(assertion: str, client_id: str, policy, audiences: list[str]) -> dict
     return claims
 
 
-def _unverified(assertion: str, read) -> dict:
+def unverified_header(assertion: str, error=InvalidClientAssertion, what: str = "client assertion") -> dict:
+    """The JOSE header of a signed assertion (of at most ``MAX_ASSERTION_BYTES``), before any check;
+    ``error`` (an OAuth error taking a description) for anything that is not such a JWT."""
+    return _unverified(assertion, lambda: jwt.get_unverified_header(assertion), error, what)
+
+
+def unverified_claims(assertion: str, error=InvalidClientAssertion, what: str = "client assertion") -> dict:
+    """The claims of a signed assertion before any check (to find its keys by); as ``unverified_header``."""
+    read = partial(jwt.decode, assertion, options={"verify_signature": False})
+    return _unverified(assertion, read, error, what)
+
+
+def verifiers(keys: list[dict], algorithm: str):
+    """The PyJWKs of ``keys`` usable with ``algorithm`` (keys of another type are skipped)."""
+    for key in keys:
+        try:
+            yield jwt.PyJWK(key, algorithm)
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
+            continue
+
+
+def _unverified(assertion: str, read, error, what: str) -> dict:
     if not isinstance(assertion, str) or len(assertion) > MAX_ASSERTION_BYTES:
-        raise InvalidClientAssertion("The client assertion is missing or too large.")
+        raise error(f"The {what} is missing or too large.")
     try:
         value = read()
     except jwt.PyJWTError as exc:
-        raise InvalidClientAssertion("The client assertion is not a JWT.") from exc
+        raise error(f"The {what} is not a JWT.") from exc
     if not isinstance(value, dict):
-        raise InvalidClientAssertion("The client assertion is not a JWT.")
+        raise error(f"The {what} is not a JWT.")
     return value
 
 
@@ -70,11 +92,7 @@ def _decode(assertion: str, keys: list[dict], algorithm: str, client_id: str, au
     """Check the signature with each candidate key, then the registered claims (RFC 7523 §3)."""
     options = {"require": REQUIRED_CLAIMS}
     leeway = conf.get("CLIENT_ASSERTION_LEEWAY")
-    for key in keys:
-        try:
-            verifier = jwt.PyJWK(key, algorithm)
-        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError):
-            continue  # a key of another type than the algorithm's
+    for verifier in verifiers(keys, algorithm):
         try:
             claims = jwt.decode(
                 assertion, verifier, algorithms=[algorithm], audience=audiences, issuer=client_id,

@@ -1,5 +1,6 @@
 """Clients' public keys for signed assertions (private_key_jwt): what a registered JWK Set may hold, and
-the keys of a client, from its stored JWK Set or its ``jwks_uri``.
+the keys of a client, from its stored JWK Set or its ``jwks_uri``; and the keys at any ``jwks_uri``
+(an identity provider's too, ``authserver.idjag``).
 
 A ``jwks_uri`` is fetched like a Client ID Metadata Document (``cimd.MetadataFetcher``: https only,
 public addresses only unless the host is in ``CIMD_PRIVATE_HOSTS``, one deadline for the whole fetch),
@@ -76,12 +77,26 @@ def registration_problem(method: str, jwks: Any, jwks_uri: str) -> str | None:
     return jwks_problem(jwks) if jwks else jwks_uri_problem(jwks_uri)
 
 
+class KeySetUnavailable(Exception):
+    """A ``jwks_uri`` that could not be fetched, or holds no valid JWK Set (the message says which)."""
+
+
 def keys_for(policy, kid: str | None) -> list[dict]:
     """The client's public JWKs that may have signed an assertion with header ``kid`` (all of them when
     it names none)."""
     if policy.jwks:
         return _matching(policy.jwks, kid)
-    uri = policy.jwks_uri
+    try:
+        return keys_at(policy.jwks_uri, kid)
+    except KeySetUnavailable as exc:
+        raise InvalidClientAssertion(f"The client's jwks_uri {exc}") from exc
+
+
+def keys_at(uri: str, kid: str | None) -> list[dict]:
+    """The public JWKs published at ``uri`` that may have signed a JWT with header ``kid`` (all of them
+    when it names none): shared by every instance for ``CLIENT_JWKS_CACHE_SECONDS``, fetched again early
+    (at most once per ``CLIENT_JWKS_REFRESH_SECONDS``) for a ``kid`` not held. ``KeySetUnavailable``
+    when the set cannot be fetched or is not one. Client and identity provider keys alike."""
     keys = _matching(_cached(uri) or _fetch(uri), kid)
     if not keys and kid is not None and _may_refresh(uri):
         keys = _matching(_fetch(uri), kid)
@@ -118,14 +133,14 @@ def _fetch(uri: str) -> dict:
     try:
         jwks, _ = MetadataFetcher().fetch_json(uri)
     except dot_cimd.CIMDError as exc:
-        log.warning("Could not fetch the client JWK Set at %s: %s", uri, exc)
-        raise InvalidClientAssertion("The client's jwks_uri could not be fetched.") from exc
+        log.warning("Could not fetch the JWK Set at %s: %s", uri, exc)
+        raise KeySetUnavailable("could not be fetched.") from exc
     problem = jwks_problem(jwks)
     if problem is not None:
-        raise InvalidClientAssertion(f"The client's jwks_uri holds no valid JWK Set: {problem}")
+        raise KeySetUnavailable(f"holds no valid JWK Set: {problem}")
     try:
         sharedstate.set(_cache_key(uri), jwks, conf.get("CLIENT_JWKS_CACHE_SECONDS"))
         sharedstate.seen_once(_cache_key(uri) + ":refresh", conf.get("CLIENT_JWKS_REFRESH_SECONDS"))
     except outages.OUTAGES:
-        outages.warn("The shared state is unreachable: client JWK Sets are fetched on every use")
+        outages.warn("The shared state is unreachable: JWK Sets are fetched on every use")
     return jwks

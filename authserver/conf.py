@@ -40,6 +40,9 @@ DEFAULTS: dict[str, Any] = {
     "CLIENT_ASSERTION_LEEWAY": 30,  # seconds of clock skew allowed on exp, iat and nbf
     "CLIENT_JWKS_CACHE_SECONDS": 300,  # a client's fetched jwks_uri is reused this long
     "CLIENT_JWKS_REFRESH_SECONDS": 60,  # an unknown kid refetches a jwks_uri at most once per this
+    # Identity assertion authorization grants (ID-JAG) from the trusted identity providers
+    "IDENTITY_ASSERTION_MAX_LIFETIME": 600,  # seconds an ID-JAG may live (exp - iat, and exp - now)
+    "IDENTITY_ASSERTION_LEEWAY": 30,  # seconds of clock skew allowed on its exp and iat
     # RFC 8628 device authorization
     "DEVICE_CODE_LIFETIME": 600,  # seconds a device code and its user code live
     "DEVICE_USER_CODE_ATTEMPTS": 10,  # wrong user codes per address (IPv6: per /64) per window

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from django.http import HttpResponse, JsonResponse
-from oauthlib.oauth2.rfc6749.errors import InvalidClientError, OAuth2Error
+from oauthlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, OAuth2Error
 
 
 class TooManyRequests(OAuth2Error):
@@ -26,6 +26,13 @@ class TooManyRequests(OAuth2Error):
 
 class InvalidClientAssertion(InvalidClientError):
     """A signed client assertion (RFC 7523 §3) that does not authenticate its client: 401 ``invalid_client``."""
+
+    def __init__(self, description: str, **kwargs):
+        super().__init__(description=description, **kwargs)
+
+
+class InvalidIdentityAssertion(InvalidGrantError):
+    """An identity assertion grant (ID-JAG) this server does not accept: 400 ``invalid_grant`` saying why."""
 
     def __init__(self, description: str, **kwargs):
         super().__init__(description=description, **kwargs)

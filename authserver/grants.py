@@ -20,6 +20,7 @@ from oauthlib.oauth2.rfc6749.grant_types import (
 from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
 from oauthlib.oauth2.rfc8628.grant_types import DeviceCodeGrant
 
+from .assertion_grant import JWT_BEARER, IdentityAssertionGrant
 from .exchange import TOKEN_EXCHANGE, TokenExchangeGrant
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -70,6 +71,9 @@ GRANTS: tuple[Grant, ...] = (
     # RFC 8693: a confidential client trades a token it was sent for one to call another API on the
     # subject's behalf (authserver.delegation); the client's policy lists where it may do so.
     Grant(TOKEN_EXCHANGE, None, TokenExchangeGrant, user_delegated=True, by_client_policy=True),
+    # RFC 7523 §2.1 with identity assertion grants (ID-JAG, authserver.idjag): no application grant of
+    # its own; a client may use it when an identity provider lists it (IdentityProvider.clients).
+    Grant(JWT_BEARER, None, IdentityAssertionGrant, user_delegated=True, resource_binding="assertion"),
 )
 BY_TYPE: dict[str, Grant] = {grant.grant_type: grant for grant in GRANTS}
 # Every application grant a client may be registered with (the CLI); offered or not is decided per request.

@@ -7,10 +7,16 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
+
+
+def https_url(value: str) -> None:
+    """An absolute https URL (a function, not a URLValidator: DRF drops those from URL fields)."""
+    URLValidator(schemes=["https"], message="Enter an absolute https URL.")(value)
+
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 scope_token = RegexValidator(r"^[\x21\x23-\x5B\x5D-\x7E]+$", "A scope is printable ASCII without spaces, quotes or backslashes.")
@@ -367,3 +373,82 @@ def access_tokens(tokens: models.QuerySet | None = None) -> models.QuerySet:
 
     tokens = get_access_token_model().objects.all() if tokens is None else tokens
     return tokens.exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+
+
+class IdentityProvider(models.Model):
+    """An enterprise identity provider whose identity assertion grants (ID-JAG) this server accepts.
+
+    Its ``issuer`` is the ``iss`` of the assertions it signs with the keys at ``jwks_uri``. The user an
+    assertion names is found by ``subject_mapping``: a ``FederatedIdentity`` link for its ``sub``, or a
+    local user with the same (verified) ``email``; an unknown subject gets a new user only when
+    ``create_users`` is on (with ``new_user_roles``).
+    """
+
+    BY_SUBJECT = "sub"
+    BY_EMAIL = "email"
+
+    name = models.CharField(max_length=100, unique=True)
+    issuer = models.CharField(
+        max_length=500,
+        unique=True,
+        validators=[https_url],
+        help_text="The iss of its assertions, byte for byte (an https URL).",
+    )
+    jwks_uri = models.URLField(
+        "JWK Set URL",
+        max_length=500,
+        validators=[https_url],
+        help_text="An https URL publishing the keys it signs assertions with.",
+    )
+    clients = models.ManyToManyField(
+        oauth2_settings.APPLICATION_MODEL,
+        related_name="identity_providers",
+        help_text="The clients that may exchange its assertions for tokens (an assertion's client_id "
+        "must be one of them).",
+    )
+    subject_mapping = models.CharField(
+        max_length=10,
+        choices=[
+            (BY_SUBJECT, "linked subject (sub): a federated identity links it to a user"),
+            (BY_EMAIL, "verified email: the user with the assertion's email (when email_verified)"),
+        ],
+        default=BY_SUBJECT,
+    )
+    create_users = models.BooleanField(
+        "create users on first use",
+        default=False,
+        help_text="An assertion naming nobody known creates a user (and its link); off: invalid_grant.",
+    )
+    new_user_roles = models.ManyToManyField(
+        Role,
+        blank=True,
+        related_name="+",
+        help_text="The roles a user created on first use starts with (their scopes: what it may get).",
+    )
+    enabled = models.BooleanField(default=True, help_text="A disabled provider's assertions are refused.")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FederatedIdentity(models.Model):
+    """A provider's subject (``sub``) linked to a local user: who that provider's assertions are about."""
+
+    provider = models.ForeignKey(IdentityProvider, on_delete=models.CASCADE, related_name="identities")
+    subject = models.CharField(max_length=255)
+    user = models.ForeignKey("User", on_delete=models.CASCADE, related_name="federated_identities")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "federated identities"
+        ordering = ["provider", "subject"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "subject"], name="one_user_per_provider_subject")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.subject} → {self.user}"

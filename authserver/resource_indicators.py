@@ -88,8 +88,17 @@ def _bound_to_device_code(request) -> list[str] | None:
     return audiences.values_list("resource", flat=True).first()
 
 
+def _bound_to_assertion(request) -> list[str] | None:
+    return getattr(request, "assertion_resource", None)  # set by the validator from the ID-JAG's resource
+
+
 # A grant's ``resource_binding`` (authserver.grants): where the resources bound earlier are kept.
-BINDINGS = {"code": _bound_to_code, "refresh": _bound_to_refresh_token, "device": _bound_to_device_code}
+BINDINGS = {
+    "code": _bound_to_code,
+    "refresh": _bound_to_refresh_token,
+    "device": _bound_to_device_code,
+    "assertion": _bound_to_assertion,
+}
 
 
 def _bound(request) -> list[str]:
@@ -101,8 +110,9 @@ def _bound(request) -> list[str]:
 def settle_token_audience(request) -> None:
     """post_token validator: decide the token's audience and put it on ``request.resource``.
 
-    Requested resources must be allowed and, for code and refresh grants, within what was bound
-    to the code or refresh token. No request falls back to the bound resources, then the default.
+    Requested resources must be allowed and, for code, refresh, device and identity assertion grants,
+    within what was bound to the code, refresh token, device code or assertion. No request falls
+    back to the bound resources, then the default.
     """
     asked = requested(request)
     bound = _bound(request)

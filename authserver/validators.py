@@ -24,7 +24,9 @@ from . import (
     conf,
     delegation,
     dpop,
+    federation,
     grants,
+    idjag,
     redirects,
     registration,
     rotations,
@@ -133,8 +135,9 @@ class OAuth2Validator(DOTValidator):
         if client.registration_source != client.RegistrationSource.MANUAL and grant and not grant.self_registered:
             description = f"A self-registered client may not use the {grant_type} grant."
             raise UnauthorizedClientError(description=description, request=request)
-        if grant is not None and grant.by_client_policy:  # token exchange: the client's policy allows it
-            refused = delegation.refusal(client)
+        allowed_elsewhere = _ALLOWED_ELSEWHERE.get(grant_type)
+        if allowed_elsewhere is not None:  # no application grant: DOT's check does not know it
+            refused = allowed_elsewhere(client)
             if refused is None:
                 return True
             raise UnauthorizedClientError(description=refused, request=request)
@@ -143,6 +146,25 @@ class OAuth2Validator(DOTValidator):
         registered = client.authorization_grant_type.replace("-", "_")
         description = f"This client may not use the {grant_type} grant; it is registered for {registered}."
         raise UnauthorizedClientError(description=description, request=request)
+
+    def validate_identity_assertion(self, assertion, client, request) -> None:
+        """The jwt-bearer grant's hook (``authserver.assertion_grant``): check the ID-JAG (``idjag``), and
+        put its user (``federation``), its ``resource`` and the scopes to narrow on ``request``.
+
+        The scopes asked for (``scope``, else the assertion's, else the defaults) are kept only where the
+        assertion's ``scope`` names them (the MCP extension §6.2.1); the ceiling and the user's roles
+        narrow them next, in ``validate_scopes``.
+        """
+        grant = idjag.verify(assertion, client)
+        request.user = federation.user_for(grant.provider, grant.claims)
+        request.assertion_resource = grant.resource
+        asked = (request.scope or "").split() or grant.scopes or []
+        if grant.scopes is not None:
+            asked = [name for name in asked if name in grant.scopes]
+            if not asked:
+                description = "None of the requested scopes is among those the identity provider granted."
+                raise InvalidScopeError(description=description, request=request)
+        request.scopes = asked
 
     def _load_application(self, client_id, request):
         """DOT's one place that loads a client (and creates CIMD clients on first sight).
@@ -343,6 +365,19 @@ def _audiences(request) -> list[str]:
     issuer = conf.get("ISSUER")
     parts = urlsplit(issuer)
     return [issuer, f"{parts.scheme}://{parts.netloc}{urlsplit(request.uri or '').path}"]
+
+
+def _assertion_refusal(client) -> str | None:
+    """Why this client may not exchange identity assertions (jwt-bearer), or None: an enabled identity
+    provider lists it."""
+    if client.identity_providers.filter(enabled=True).exists():
+        return None
+    return f"This client may not use the {grants.JWT_BEARER} grant: no identity provider lists it."
+
+
+# The grants a client is allowed by something other than its application grant (DOT's one grant per
+# client): why this client may not use it, or None.
+_ALLOWED_ELSEWHERE = {grants.TOKEN_EXCHANGE: delegation.refusal, grants.JWT_BEARER: _assertion_refusal}
 
 
 def _refuse_disabled(client, request) -> None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
 
-from authserver.models import Consent, Role, Scope, User
+from authserver.models import Consent, FederatedIdentity, IdentityProvider, Role, Scope, User
 from mcpserver.models import AuditRecord, ToolPolicy
 
 
@@ -88,6 +88,22 @@ class ConsentFilter(ByUserAndClient):
     class Meta:
         model = Consent
         fields = ["user", "username", "client", "client_id", "resource"]
+
+
+class IdentityProviderFilter(filters.FilterSet):
+    client_id = filters.CharFilter(field_name="clients__client_id", help_text="Providers listing the client.")
+
+    class Meta:
+        model = IdentityProvider
+        fields = ["name", "issuer", "enabled", "client_id"]
+
+
+class FederatedIdentityFilter(filters.FilterSet):
+    username = filters.CharFilter(field_name="user__username")
+
+    class Meta:
+        model = FederatedIdentity
+        fields = ["provider", "subject", "user", "username"]
 
 
 class ToolPolicyFilter(filters.FilterSet):

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from .views.clients import ClientViewSet, ConsentViewSet, TokenViewSet
+from .views.federation import FederatedIdentityViewSet, IdentityProviderViewSet
 from .views.identity import RoleViewSet, ScopeViewSet, UserViewSet
 from .views.keys import SigningKeyViewSet
 from .views.mcp import AuditRecordViewSet, ToolPolicyViewSet
@@ -18,6 +19,8 @@ router.register("clients", ClientViewSet, basename="client")
 router.register("tokens", TokenViewSet, basename="token")
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("signing-keys", SigningKeyViewSet, basename="signing-key")
+router.register("identity-providers", IdentityProviderViewSet, basename="identity-provider")
+router.register("federated-identities", FederatedIdentityViewSet, basename="federated-identity")
 router.register("tool-policies", ToolPolicyViewSet, basename="tool-policy")
 router.register("audit-records", AuditRecordViewSet, basename="audit-record")
 

@@ -93,7 +93,7 @@ class TokenView(FormBodyMixin, dot_views.TokenView):
         # missing device_code with a 500 and an unknown one with a non-standard 404.
         return self.authorization_flow_token_response(request, *args, **kwargs)
 
-    @method_decorator(sensitive_post_parameters("password", "client_secret"))
+    @method_decorator(sensitive_post_parameters("password", "client_secret", "assertion", "client_assertion"))
     def authorization_flow_token_response(self, request, *args, **kwargs):
         """DOT's, less its re-read of the new token's row just to announce it: ``app_authorized``
         receivers get the row as a lazy object, loaded only if one of them looks at it."""

@@ -147,6 +147,9 @@ AUTHSERVER = {
     "CLIENT_ASSERTION_LEEWAY": env_int("CLIENT_ASSERTION_LEEWAY", 30),
     "CLIENT_JWKS_CACHE_SECONDS": env_int("CLIENT_JWKS_CACHE_SECONDS", 300),
     "CLIENT_JWKS_REFRESH_SECONDS": env_int("CLIENT_JWKS_REFRESH_SECONDS", 60),
+    # Identity assertion grants (ID-JAG): their longest lifetime and clock leeway.
+    "IDENTITY_ASSERTION_MAX_LIFETIME": env_int("IDENTITY_ASSERTION_MAX_LIFETIME", 600),
+    "IDENTITY_ASSERTION_LEEWAY": env_int("IDENTITY_ASSERTION_LEEWAY", 30),
     # RFC 8628: how long a device code and its user code live; failed user codes per address per window.
     "DEVICE_CODE_LIFETIME": env_int("OAUTH_DEVICE_CODE_LIFETIME", 600),
     "DEVICE_USER_CODE_ATTEMPTS": env_int("OAUTH_DEVICE_USER_CODE_ATTEMPTS", 10),

@@ -46,7 +46,10 @@ def served() -> list[str]:
 
 
 def test_the_default_offer(world, client):
-    expected = ["authorization_code", "client_credentials", "refresh_token", "password", DEVICE, EXCHANGE]
+    expected = [
+        "authorization_code", "client_credentials", "refresh_token", "password", DEVICE, EXCHANGE,
+        grants.JWT_BEARER,
+    ]  # fmt: skip
     assert metadata(client)["grant_types_supported"] == expected
     assert served() == expected
     assert form_grants() == {"authorization-code", "client-credentials", "password", DEVICE}
@@ -61,12 +64,14 @@ def test_application_grants_are_dots_constants():
         AbstractApplication.GRANT_DEVICE_CODE,
     }
     assert set(grants.APPLICATION_GRANTS) == dot
-    # DOT's validator asserts every grant_type it is asked about is in its mapping; a grant the client's
-    # policy allows (token exchange) is answered by ours before DOT's, and has no application grant.
+    # DOT's validator asserts every grant_type it is asked about is in its mapping; the grants a client is
+    # allowed by its policy (token exchange) or by an identity provider (jwt-bearer) are answered by ours
+    # before DOT's, and have no application grant.
     by_policy = {grant.grant_type for grant in grants.GRANTS if grant.by_client_policy}
     assert by_policy == {EXCHANGE}
-    assert set(grants.BY_TYPE) - by_policy <= set(GRANT_TYPE_MAPPING)
-    assert all(grants.get(name).application_grant is None for name in by_policy)
+    elsewhere = by_policy | {grants.JWT_BEARER}
+    assert set(grants.BY_TYPE) - elsewhere <= set(GRANT_TYPE_MAPPING)
+    assert all(grants.get(name).application_grant is None for name in elsewhere)
 
 
 def test_every_resource_binding_has_a_reader():

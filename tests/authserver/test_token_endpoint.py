@@ -334,7 +334,7 @@ def test_unknown_grant_type_is_unsupported_grant_type(world, post_token):
     "body",
     [
         {"grant_type": "implicit"},
-        {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": "x"},
+        {"grant_type": "urn:ietf:params:oauth:grant-type:saml2-bearer", "assertion": "x"},
     ],
 )
 def test_grant_types_this_server_does_not_offer(world, post_token, body):

@@ -42,7 +42,7 @@ CHECKS = [
 SAFE = {"GET", "HEAD", "OPTIONS"}
 KINDS = [
     "users", "roles", "scopes", "clients", "tokens", "consents", "signing-keys", "tool-policies",
-    "audit-records",
+    "audit-records", "identity-providers", "federated-identities",
 ]  # fmt: skip
 TRUE = {True, 1, "1", "true", "True", "TRUE", "yes", "on", "y", "t"}  # what DRF reads as true
 
@@ -52,7 +52,7 @@ SETUP = """
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 from authserver import keys
-from authserver.models import Consent, Role, Scope, User
+from authserver.models import Consent, FederatedIdentity, IdentityProvider, Role, Scope, User
 from mcpserver.models import AuditRecord, ToolPolicy
 role = Role.objects.create(name="fuzz-admin")
 role.scopes.set(Scope.objects.filter(name__in=["admin:read", "admin:write"]))
@@ -61,6 +61,8 @@ User.objects.create_user("fuzz-reader", is_staff=True).roles.set(Role.objects.fi
 web = get_application_model().objects.get(client_id="demo-web")
 Consent.objects.create(user=User.objects.get(username="alice"), application=web, resource="urn:fuzz")
 ToolPolicy.objects.create(name="echo")
+idp = IdentityProvider.objects.create(name="fuzz", issuer="https://idp.example", jwks_uri="https://idp.example/k")
+FederatedIdentity.objects.create(provider=idp, subject="fuzz-subject", user=User.objects.get(username="alice"))
 keys.rotate()  # a retired key, besides the current one that signs the fuzzer's token
 AuditRecord.objects.create(
     created=timezone.now(), subject="1", username="alice", client_id="demo-web", kind="tool", name="echo",

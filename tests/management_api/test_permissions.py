@@ -29,7 +29,7 @@ def objects(people, tokens, make_client):
     from oauth2_provider.models import get_access_token_model
 
     from authserver import keys
-    from authserver.models import Consent, Role, Scope, SigningKey
+    from authserver.models import Consent, FederatedIdentity, IdentityProvider, Role, Scope, SigningKey
     from mcpserver.models import AuditRecord, ToolPolicy
 
     client = make_client("svc", scopes=["mcp:read"]).application
@@ -38,6 +38,9 @@ def objects(people, tokens, make_client):
         created=timezone.now(), subject="3", username="user", client_id=client.client_id, kind="tool",
         name="echo", outcome="ok", duration_ms=1.0,
     )  # fmt: skip
+    idp = "https://idp.example"
+    provider = IdentityProvider.objects.create(name="idp", issuer=idp, jwks_uri=idp + "/keys")
+    link = FederatedIdentity.objects.create(provider=provider, subject="U1", user=people["user"])
     return {
         "users": people["user"].pk,
         "roles": Role.objects.get(name="user").pk,
@@ -48,6 +51,8 @@ def objects(people, tokens, make_client):
         "signing-keys": SigningKey.objects.get(kid=keys.ensure_key().kid).pk,
         "tool-policies": ToolPolicy.objects.create(name="echo").pk,
         "audit-records": record.pk,
+        "identity-providers": provider.pk,
+        "federated-identities": link.pk,
     }
 
 
@@ -64,7 +69,7 @@ def test_the_schema_describes_every_area():
     kinds = {path.split("/")[3] for _, path in OPERATIONS}
     assert kinds == {
         "users", "roles", "scopes", "clients", "tokens", "consents", "signing-keys", "tool-policies",
-        "audit-records",
+        "audit-records", "identity-providers", "federated-identities",
     }  # fmt: skip
     assert len(OPERATIONS) >= 40
 
