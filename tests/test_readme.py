@@ -12,8 +12,10 @@ def test_every_relative_link_of_the_readme_resolves_to_a_file():
     assert missing == []
 
 
-def test_the_readme_is_a_front_door_of_at_most_250_lines():
-    assert len(readme.text().splitlines()) <= 250
+def test_the_readme_is_a_front_door_of_at_most_350_lines():
+    # The tour shows every way to a token in a block a reader can paste (the enterprise tier included);
+    # the reference lives in docs/.
+    assert len(readme.text().splitlines()) <= 350
 
 
 def test_the_two_commands_are_the_ones_dev_py_offers():

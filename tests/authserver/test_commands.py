@@ -292,13 +292,14 @@ def _snapshot():
 
 
 def test_seed_demo_twice_is_idempotent(db, post_token, client):
-    assert "(22 objects created)" in run("seed_demo")
+    assert "(24 objects created)" in run("seed_demo")
     first = _snapshot()
     assert "(0 objects created)" in run("seed_demo")
     assert _snapshot() == first
     assert first[5] == 1
     assert len(first[6]) == 6 and {owner for _, owner, _, _ in first[6]} == {"alice", "bob", "admin"}
     assert ("demo-web", "public", "authorization-code") in first[3]
+    assert ("demo-device", "public", "urn:ietf:params:oauth:grant-type:device_code") in first[3]
     assert client.login(username="alice", password="alice-password")
     response = post_token({"grant_type": "client_credentials"}, ("demo-service", "demo-service-secret"))
     assert response.status_code == 200, response.content

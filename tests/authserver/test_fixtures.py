@@ -92,7 +92,7 @@ def test_the_demo_fixtures_load_with_loaddata(db, client):
     ]  # fmt: skip
     assert sorted(Role.objects.values_list("name", flat=True)) == ["admin", "api-admin", "guest", "user"]
     assert sorted(User.objects.values_list("username", flat=True)) == ["admin", "alice", "bob", "guest"]
-    assert get_application_model().objects.count() == 3 and ClientPolicy.objects.count() == 3
+    assert get_application_model().objects.count() == 4 and ClientPolicy.objects.count() == 4
     assert Note.objects.filter(owner__username="alice").count() == 3
     assert not client.login(username="alice", password="alice-password")
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 
+import jwt
 import pytest
 
 from tests import readme
@@ -38,15 +39,17 @@ def tour_server(tmp_path_factory):
         yield server
 
 
-def run_tour(base_url: str) -> list[str]:
-    """Run the README's blocks in one bash; return each block's output."""
+def run_tour(base_url: str, env: dict[str, str]) -> list[str]:
+    """Run the README's blocks in one bash, with the server's environment (so that ``manage.py`` reaches
+    its database, as the reader's reaches the one ``dev.py serve`` uses); return each block's output."""
     parts = readme.blocks(readme.TOUR, "sh") + readme.blocks(readme.TOOL, "sh")
     script = ["set -euo pipefail"]
     for number, block in enumerate(parts):
         lines = [f"BASE={base_url}" if line == readme.BASE_LINE else line for line in block.splitlines()]
         script += [f"echo '{MARK}{number}'", *lines]
     result = subprocess.run(
-        ["bash", "-c", "\n".join(script)], capture_output=True, text=True, timeout=120, cwd=readme.ROOT
+        ["bash", "-c", "\n".join(script)], capture_output=True, text=True, timeout=120, cwd=readme.ROOT,
+        env={**os.environ, **env},
     )
     assert result.returncode == 0 and result.stderr == "", result.stdout + result.stderr
     outputs = result.stdout.split(MARK)[1:]
@@ -54,15 +57,20 @@ def run_tour(base_url: str) -> list[str]:
     return [output.split("\n", 1)[1] if "\n" in output else "" for output in outputs]
 
 
-def json_answers(outputs: list[str]) -> list[dict]:
+def json_lines(outputs: list[str]) -> list[dict]:
     return [json.loads(line) for output in outputs for line in output.splitlines() if line.startswith("{")]
+
+
+def json_answers(outputs: list[str]) -> list[dict]:
+    """The JSON-RPC answers (the OAuth answers are JSON too)."""
+    return [answer for answer in json_lines(outputs) if "jsonrpc" in answer]
 
 
 @pytest.mark.skipif(
     shutil.which("curl") is None and os.environ.get("CI") != "true", reason="the tour needs curl"
 )
 def test_the_readme_tour_runs_verbatim(tour_server):
-    outputs = run_tour(tour_server.url)
+    outputs = run_tour(tour_server.url, tour_server.env)
     lines = [line for output in outputs for line in output.splitlines()]
     answers = json_answers(outputs)
     assert answers and all("result" in answer and "error" not in answer for answer in answers), answers
@@ -84,5 +92,15 @@ def test_the_readme_tour_runs_verbatim(tour_server):
     assert whoami["client_id"] == "demo-service"
     revoked_at = lines.index("200")  # 4. revoked by its own client, then refused
     assert lines[revoked_at + 1] == "401"
+    assert "DPoP 200 401" in lines  # 5. a DPoP-bound token: with its proof, and refused as a bearer
+    assert "Bearer mcp:read" in lines  # a private_key_jwt client's token
+    assert any(line.startswith(f"{tour_server.url}/oauth/device/?user_code=") for line in lines)
+    oauth = [answer for answer in json_lines(outputs) if "jsonrpc" not in answer]
+    assert oauth[0]["error"] == "authorization_pending"  # the device grant's poll
+    exchanged = oauth[1]
+    assert exchanged["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token"
+    claims = jwt.decode(exchanged["access_token"], options={"verify_signature": False})
+    assert claims["act"] == {"sub": "demo-service"} and claims["aud"] == "https://files.example/"
+    assert claims["scope"] == "mcp:read"
     assert results[-1]["structuredContent"] == {"result": 5.0}  # the README's own tool, typed
     assert tour_server.errors_since(0) == []

@@ -13,5 +13,5 @@ class Command(BaseCommand):
         created = demo.seed()
         self.stdout.write(
             f"Demo data ready ({len(created)} objects created): users alice, bob, admin, guest; "
-            "clients demo-service, demo-cli, demo-web; example notes."
+            "clients demo-service, demo-cli, demo-web, demo-device; example notes."
         )
