@@ -55,7 +55,14 @@ class Refused(Exception):
 
 
 def policy_of(client) -> ClientPolicy | None:
-    return ClientPolicy.objects.filter(application=client).first() if client is not None else None
+    """The client's policy, through the relation ``authserver.clientmemo`` keeps loaded with a memoised
+    client (no query then); None without one."""
+    if client is None:
+        return None
+    try:
+        return client.policy
+    except ClientPolicy.DoesNotExist:
+        return None
 
 
 def refusal(client) -> str | None:

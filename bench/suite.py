@@ -350,6 +350,22 @@ class SignedAssertions:
         return run.wrk_figures(json.loads(lines["BENCH_JSON"]))
 
 
+def token_exchange(server: LiveServer) -> Scenario:
+    """RFC 8693: ``demo-service`` (allowed ``https://files.example/`` by the demo data) exchanges one
+    long-lived token of alice's for a token for that API, again and again (a subject token is not spent)."""
+    from urllib.parse import urlencode
+
+    subject = server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400)
+    body = urlencode({
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": subject,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "audience": "https://files.example/",
+        "scope": "mcp:read",
+    })  # fmt: skip
+    return Scenario("tokens: token exchange (RFC 8693)", "POST", "/oauth/token/", body, TOKENS.authorization)
+
+
 def password_grant(server: LiveServer) -> str:
     import httpx
 
@@ -375,12 +391,14 @@ def tokens(suite: Suite) -> None:
             chains = RefreshChains()
             signed = SignedAssertions(server.workdir)
             signed.register(server)
+            exchange = token_exchange(server)
             warm_up(server, [TOKENS], suite.args.warmup)
             for clients in suite.args.clients:
                 suite.run("tokens", label, server, TOKENS, clients)
                 chains.prepare(server, clients)
                 suite.run("tokens", label, server, REFRESH, clients, generator=chains)
                 suite.run("tokens", label, server, ASSERTIONS, clients, generator=signed)
+                suite.run("tokens", label, server, exchange, clients)
         finally:
             server.stop()
 
