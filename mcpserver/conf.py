@@ -100,6 +100,12 @@ DEFAULTS: dict[str, Any] = {
     "POLICY_CACHE_SECONDS": 5,  # without a change feed: how often tool policies are re-read (policies.py)
     # 2026-07-28 input-required rounds: how long a sealed requestState may be echoed back.
     "INPUT_STATE_SECONDS": 600,
+    # Tasks (the io.modelcontextprotocol/tasks extension, mcpserver.tasks): how long a task and its
+    # result are kept after its last change (its ttlMs; then deleted), how long a task may run, and
+    # how often a client is told to poll (pollIntervalMs).
+    "TASK_RETENTION_SECONDS": 3600,
+    "TASK_TIMEOUT_SECONDS": 3600,
+    "TASK_POLL_INTERVAL_MS": 500,
 }
 
 

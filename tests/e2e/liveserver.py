@@ -114,6 +114,7 @@ class LiveServer:
         server: str | None = None,
         env: dict[str, str] | None = None,
         access_log: bool = True,
+        task_worker: bool = False,
     ):
         self.workdir = Path(tempfile.mkdtemp(prefix="liveserver-"))
         self.postgres = PostgresDatabase(database_url) if database_url else None
@@ -129,6 +130,10 @@ class LiveServer:
         self.metrics_dir.mkdir()
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        # A task worker beside the server (``dev.worker_command``, as ``dev.py serve`` runs one).
+        self.task_worker = task_worker
+        self.worker: subprocess.Popen | None = None
+        self.worker_log_path = self.workdir / "worker.log"
         self.secret_key = secrets.token_urlsafe(50)
         self.cache_prefix = f"liveserver-{secrets.token_hex(4)}"
 
@@ -242,6 +247,7 @@ class LiveServer:
             server=self.server,
             env={**self.extra_env, "PUBLIC_URL": self.url, **env},
             access_log=self.access_log,
+            task_worker=self.task_worker,
         )
         other.database_url, other.secret_key, other.cache_prefix = (
             self.database_url,
@@ -259,7 +265,35 @@ class LiveServer:
             raise RuntimeError(f"the live server did not come back; its log:\n{self.log_text()[-5000:]}")
         return self
 
+    def start_worker(self) -> None:
+        """Start the task worker (``manage.py db_worker``) on this server's database; its output goes to
+        ``worker_log_path``."""
+        with self.worker_log_path.open("ab") as log:
+            self.worker = subprocess.Popen(
+                dev.worker_command(sys.executable),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def stop_worker(self) -> None:
+        """Stop the task worker gracefully (it finishes the task it runs), or kill it after 35 s."""
+        worker, self.worker = self.worker, None
+        if worker is None or worker.poll() is not None:
+            return
+        worker.terminate()
+        try:
+            worker.wait(timeout=35)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+
     def _spawn(self) -> None:
+        if self.task_worker and (self.worker is None or self.worker.poll() is not None):
+            self.start_worker()
         dev.reset_metrics_dir(self.metrics_dir)  # a fresh start counts from zero
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -298,8 +332,10 @@ class LiveServer:
             process.wait(timeout=10)
 
     def stop(self, keep_files: bool = False) -> None:
-        """Shut the server down gracefully, drop its database and (unless kept) remove its files."""
+        """Shut the server (and its task worker) down gracefully, drop its database and (unless kept)
+        remove its files."""
         self._terminate()
+        self.stop_worker()
         if self.postgres:
             try:
                 self.postgres.drop()
