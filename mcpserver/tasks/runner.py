@@ -34,6 +34,7 @@ from .input import TaskInput
 
 logger = logging.getLogger(__name__)
 Status = McpTask.Status
+REVOKED = "The token that started the task was revoked."
 CANCEL_CHECK_SECONDS = 0.2  # how often a generator tool's run looks whether its task was cancelled
 
 
@@ -60,7 +61,7 @@ def execute(row: McpTask) -> None:
     ctx = _context(row)
     trail = audit.Trail(ctx, "task", row.tool, row.arguments)
     if store.revoked(row):
-        store.settle(row.id, Status.CANCELLED, status_message="The token that started the task was revoked.")
+        store.settle(row.id, Status.CANCELLED, status_message=REVOKED)
         trail.done("cancelled", f"task {row.id}: token revoked")
         return
     tool = _usable(ctx, row.tool)
@@ -105,7 +106,7 @@ def _outcome(ctx: Context, trail: audit.Trail, tool: Tool, row: McpTask) -> tupl
         arguments = tool.validator.validate(row.arguments, ctx)
         value = tool.handler(ctx, **arguments)
         if is_generator_function(tool.handler):
-            value = _drive(ctx, row.id, value)
+            value = _drive(ctx, row, value)
         result = results.tool_result(tool, value)
     except InputRequired as asked:
         return Status.INPUT_REQUIRED, {**asked.result, "responses": {}}, "input_required"
@@ -114,6 +115,8 @@ def _outcome(ctx: Context, trail: audit.Trail, tool: Tool, row: McpTask) -> tupl
             seconds = conf.get("TASK_TIMEOUT_SECONDS")
             failure = results.tool_failure(f"The task ran out of time ({seconds} s).")
             return Status.COMPLETED, {"result": failure}, "timeout"
+        if stop.reason == "revoked":
+            return Status.CANCELLED, {"status_message": REVOKED}, "cancelled"
         return Status.CANCELLED, {}, "cancelled"
     except (McpError, SchemaError) as exc:
         return Status.FAILED, {"error": _error(exc)}, "error"
@@ -135,9 +138,9 @@ def _error(exc: Exception) -> dict[str, Any]:
     return {"code": -32602, "message": f"Invalid arguments: {exc}"}
 
 
-def _drive(ctx: Context, task_id: str, work: Generator) -> Any:
-    """Run a generator tool to its end, stopping between steps when the task was cancelled or its time
-    is up; progress messages become the task's ``statusMessage``."""
+def _drive(ctx: Context, row: McpTask, work: Generator) -> Any:
+    """Run a generator tool to its end, stopping between steps when the task was cancelled, the token
+    that started it revoked, or its time is up; progress messages become the task's ``statusMessage``."""
     checked, message = time.monotonic(), None
     try:
         while True:
@@ -151,7 +154,9 @@ def _drive(ctx: Context, task_id: str, work: Generator) -> Any:
                 message = event.message
             if time.monotonic() - checked >= CANCEL_CHECK_SECONDS:  # one query at most this often
                 checked = time.monotonic()
-                if not store.still_working(task_id, message):
+                if store.revoked(row):
+                    raise _Stopped("revoked")
+                if not store.still_working(row.id, message):
                     raise _Stopped("cancelled")
                 message = None
     finally:
