@@ -134,17 +134,20 @@ def supervise(server: list[str], worker: list[str]) -> int:
             if process.poll() is None:
                 process.send_signal(signum)
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while serving.poll() is None:
-        if working.poll() is not None:
-            print(f"The task worker exited ({working.returncode}); starting another", flush=True)
-            time.sleep(1)
-            working = subprocess.Popen(worker, cwd=ROOT)
-        time.sleep(0.5)
-    if working.poll() is None:
-        working.terminate()
-        working.wait(timeout=60)
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while serving.poll() is None:
+            if working.poll() is not None:
+                print(f"The task worker exited ({working.returncode}); starting another", flush=True)
+                time.sleep(1)
+                working = subprocess.Popen(worker, cwd=ROOT)
+            time.sleep(0.5)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if working.poll() is None:
+            working.terminate()
+            working.wait(timeout=60)
     return serving.returncode
 
 
