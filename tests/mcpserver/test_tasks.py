@@ -357,3 +357,11 @@ def test_the_worker_prunes_expired_tasks(mcp):
 def test_unknown_client_capability_types_do_not_enable_tasks(mcp):
     result = call(mcp, "add", {"a": 1, "b": 1}, caps={"extensions": {EXTENSION: True}})["result"]
     assert result["resultType"] == "complete"
+
+
+def test_the_admin_lists_tasks_without_their_arguments(mcp, admin_client):
+    task_id = started(mcp, "delete_file", {"name": "secret-plans.txt"})
+    listing = admin_client.get("/admin/mcpserver/mcptask/")
+    assert listing.status_code == 200 and task_id in listing.content.decode()
+    page = admin_client.get(f"/admin/mcpserver/mcptask/{task_id}/change/")
+    assert page.status_code == 200 and b"secret-plans" not in page.content
