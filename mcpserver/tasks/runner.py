@@ -5,7 +5,8 @@ How a run ends: the tool's result, a tool error included (``completed``; the 202
 result); a question without an answer yet (``input_required``; ``tasks/update`` queues the next run);
 a JSON-RPC error the tool raised (an ``McpError``) or an unexpected exception (``failed``, with the error
 object; the exception is logged, never told); a cancellation seen between the steps of a generator
-tool, or the token that started the task revoked (``cancelled``). A run that takes longer than
+tool (``cancelled``). A task whose starting token was revoked is withdrawn before it runs, and a
+generator tool stops between steps when that happens while it runs (``store.withdraw``). A run that takes longer than
 ``TASK_TIMEOUT_SECONDS`` is stopped between steps and completes with a timeout tool error. Each run is
 one audit record of kind ``task``; the run also deletes tasks whose retention has ended.
 """
@@ -61,8 +62,7 @@ def execute(row: McpTask) -> None:
     ctx = _context(row)
     trail = audit.Trail(ctx, "task", row.tool, row.arguments)
     if store.revoked(row):
-        store.settle(row.id, Status.CANCELLED, status_message=REVOKED)
-        trail.done("cancelled", f"task {row.id}: token revoked")
+        store.withdraw(row)
         return
     tool = _usable(ctx, row.tool)
     if tool is None:
@@ -115,7 +115,7 @@ def _outcome(ctx: Context, trail: audit.Trail, tool: Tool, row: McpTask) -> tupl
             seconds = conf.get("TASK_TIMEOUT_SECONDS")
             failure = results.tool_failure(f"The task ran out of time ({seconds} s).")
             return Status.COMPLETED, {"result": failure}, "timeout"
-        if stop.reason == "revoked":
+        if stop.reason == "revoked":  # withdrawn (deleted) by the prune that follows the run
             return Status.CANCELLED, {"status_message": REVOKED}, "cancelled"
         return Status.CANCELLED, {}, "cancelled"
     except (McpError, SchemaError) as exc:

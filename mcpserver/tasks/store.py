@@ -1,9 +1,11 @@
 """The ``McpTask`` rows: who may see a task, its wire shape, every change of its status, retention.
 
 A task belongs to the caller whose token started it: the same subject through the same client of the
-same issuer. ``owned`` answers None for anyone else's task, for an expired one, and for a task whose
-starting token has been revoked (its work is stopped too, ``runner``), so that a stranger's task id reads
-exactly like an unknown one. Status changes are conditional updates: a task that was cancelled (or
+same issuer. ``owned`` answers None for anyone else's task and for an expired one, so that a stranger's
+task id reads exactly like an unknown one. A task whose starting token has been revoked is withdrawn
+(deleted, and audited as cancelled) by whoever notices first: ``owned``, the worker before and while it
+runs it (``runner``), or ``prune`` (after each task the worker runs, and ``manage.py prune_tasks``),
+while the deny-list still holds the token, i.e. until the token would have expired. Status changes are conditional updates: a task that was cancelled (or
 finished) is never moved again, whichever instance or worker tries.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import conf, denylist
+from .. import audit, conf, denylist
 from ..auth import AccessToken
 from ..models import McpTask
 
@@ -99,11 +101,22 @@ def revoked(task: McpTask) -> bool:
     return denylist.is_revoked(task.token_digest, task.caller.get("issued_at"))
 
 
+def withdraw(task: McpTask) -> None:
+    """Delete a task whose starting token was revoked; the trail records it as cancelled."""
+    if McpTask.objects.filter(id=task.id).delete()[0]:
+        detail = f"task {task.id}: token revoked"
+        audit.record(caller(task), "task", task.tool, "cancelled", 0.0, None, task.protocol_version, detail)
+
+
 def owned(token: AccessToken, task_id: str) -> McpTask | None:
-    """``task_id`` if this caller started it, it has not expired, and its token is not revoked."""
+    """``task_id`` if this caller started it, it has not expired, and its token is not revoked (a task
+    whose token is revoked is withdrawn here)."""
     mine = McpTask.objects.owned_by(token.subject, token.client_id, token.issuer).live(timezone.now())
     task = mine.filter(id=task_id).first()
-    return None if task is None or revoked(task) else task
+    if task is not None and revoked(task):
+        withdraw(task)
+        return None
+    return task
 
 
 def describe(task: McpTask, detailed: bool = False) -> dict[str, Any]:
@@ -185,5 +198,14 @@ def deliver(task: McpTask, responses: dict[str, Any]) -> bool:
 
 
 def prune(now: datetime | None = None) -> int:
-    """Delete the tasks whose retention has ended; how many."""
-    return McpTask.objects.expired(now or timezone.now()).delete()[0]
+    """Delete the tasks whose retention has ended, and withdraw those whose starting token was revoked
+    (one deny-list lookup per token); how many went."""
+    now = now or timezone.now()
+    deleted = McpTask.objects.expired(now).delete()[0]
+    for digest in McpTask.objects.live(now).values_list("token_digest", flat=True).distinct():
+        first = McpTask.objects.filter(token_digest=digest).first()
+        if first is not None and revoked(first):
+            for task in McpTask.objects.filter(token_digest=digest):
+                withdraw(task)
+                deleted += 1
+    return deleted

@@ -310,9 +310,23 @@ def test_a_revoked_token_stops_its_task_and_hides_it(mcp, client, token, applica
     user = User.objects.get(username=McpTask.objects.get(id=task_id).caller["username"])
     fresh = issue_for_user(user, application, ["mcp:read", "mcp:tools"], 300)
     assert send(mcp, "tasks/get", {"taskId": task_id}, token=fresh, status=400)["error"]["code"] == -32602
+    assert not McpTask.objects.filter(id=task_id).exists()  # withdrawn for good, not only while denied
     work()
-    assert McpTask.objects.get(id=task_id).status == "cancelled"
     assert trail("task") == [("add", "cancelled", f"task {task_id}: token revoked")]
+
+
+def test_the_worker_withdraws_the_tasks_of_a_revoked_token(mcp, client, token, application):
+    first, second = started(mcp, "add", {"a": 1, "b": 2}), started(mcp, "delete_file", {"name": "n"})
+    work()  # the first completes, the second waits for input
+    revoked = client.post(
+        "/oauth/revoke/",
+        f"token={token}&client_id={application.client_id}",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert revoked.status_code == 200
+    call_command("prune_tasks", stdout=open("/dev/null", "w"))
+    assert not McpTask.objects.filter(id__in=[first, second]).exists()
+    assert sorted(outcome for _, outcome, detail in trail("task") if "revoked" in detail) == ["cancelled"] * 2
 
 
 def test_task_methods_need_the_tools_scope(mcp, issue):
