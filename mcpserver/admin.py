@@ -46,7 +46,9 @@ class McpTaskAdmin(admin.ModelAdmin):
     list_display = ["id", "tool", "status", "subject", "client_id", "created", "updated", "expires_at"]
     list_filter = ["status", "tool"]
     search_fields = ["id", "tool", "subject", "client_id"]
-    fields = ["id", "tool", "status", "status_message", "subject", "client_id", "issuer", "created", "updated"]
+    fields = [
+        "id", "tool", "status", "status_message", "subject", "client_id", "issuer", "created", "updated",
+    ]  # fmt: skip
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -2,9 +2,10 @@
 
 One small function per method, grouped by area: ``lifecycle`` (versions, ``server/discover``,
 ``initialize``, ``ping``, ``logging/setLevel``), ``tools``, ``prompts`` (with ``completion/complete``),
-``resources``, ``tasks`` (2026-07-28). Each takes the request's ``context.Context`` and returns a result dict, a
-``context.Stream`` that the transport writes as it is produced, or (``tools/call``, ``prompts/get`` and
-``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete`` input-required answer.
+``resources``, ``tasks`` (2026-07-28). Each takes the request's ``context.Context`` and returns a result
+dict, a ``context.Stream`` that the transport writes as it is produced, or (``tools/call``,
+``prompts/get`` and ``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete``
+input-required answer (``tools/call``: also a ``tasks.Created`` task handle).
 ``MODERN`` (2026-07-28) and ``LEGACY`` (the 2025 handshake era) map a method name to its ``Method``;
 a name in neither is unknown.
 """

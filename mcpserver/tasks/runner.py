@@ -1,14 +1,14 @@
-"""Running a task: the django-tasks task ``run_task`` (a worker, ``manage.py db_worker``, calls it) runs the
-tool as the caller who started it and settles the task's row with how it ended.
+"""Running a task: the django-tasks task ``run_task`` (a worker, ``manage.py db_worker``, calls it) runs
+the tool as the caller who started it and settles the task's row with how it ended.
 
 How a run ends: the tool's result, a tool error included (``completed``; the 2026-07-28 ``isError``
-result); a question without an answer yet (``input_required``; ``tasks/update`` queues the next run);
-a JSON-RPC error the tool raised (an ``McpError``) or an unexpected exception (``failed``, with the error
-object; the exception is logged, never told); a cancellation seen between the steps of a generator
-tool (``cancelled``). A task whose starting token was revoked is withdrawn before it runs, and a
-generator tool stops between steps when that happens while it runs (``store.withdraw``). A run that takes longer than
-``TASK_TIMEOUT_SECONDS`` is stopped between steps and completes with a timeout tool error. Each run is
-one audit record of kind ``task``; the run also deletes tasks whose retention has ended.
+result); a question without an answer yet (``input_required``; ``tasks/update`` queues the next run); a
+JSON-RPC error the tool raised (an ``McpError``) or an unexpected exception (``failed``, with the error
+object; the exception is logged, never told); a cancellation seen between the steps of a generator tool
+(``cancelled``). A task whose starting token was revoked is withdrawn before it runs, and a generator
+tool stops between steps when that happens while it runs (``store.withdraw``). A run that takes longer
+than ``TASK_TIMEOUT_SECONDS`` is stopped between steps and completes with a timeout tool error. Each run
+is one audit record of kind ``task``; the run also deletes tasks whose retention has ended.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ same issuer. ``owned`` answers None for anyone else's task and for an expired on
 task id reads exactly like an unknown one. A task whose starting token has been revoked is withdrawn
 (deleted, and audited as cancelled) by whoever notices first: ``owned``, the worker before and while it
 runs it (``runner``), or ``prune`` (after each task the worker runs, and ``manage.py prune_tasks``),
-while the deny-list still holds the token, i.e. until the token would have expired. Status changes are conditional updates: a task that was cancelled (or
-finished) is never moved again, whichever instance or worker tries.
+while the deny-list still holds the token, i.e. until the token would have expired. Status changes are
+conditional updates: a task that was cancelled (or finished) is never moved again, whichever instance or
+worker tries.
 """
 
 from __future__ import annotations

@@ -36,7 +36,10 @@ def rpc(url: str, token: str, method: str, params: dict, caps: dict = CAPS) -> d
         "Mcp-Method": method,
         **({"Mcp-Name": name} if name else {}),
     }
-    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": caps}
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": caps,
+    }
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}}
     return httpx.post(url + "/mcp", json=body, headers=headers, timeout=30).json()
 
@@ -52,7 +55,8 @@ def poll(url: str, token: str, task_id: str, until=("completed", "failed", "canc
 
 def test_the_worker_runs_a_task_that_any_instance_can_poll(server):
     token = server.issue_token("alice", SCOPES)
-    created = rpc(server.url, token, "tools/call", {"name": "long_task", "arguments": {"steps": 3, "interval_ms": 300}})
+    arguments = {"steps": 3, "interval_ms": 300}
+    created = rpc(server.url, token, "tools/call", {"name": "long_task", "arguments": arguments})
     assert created["result"]["resultType"] == "task"
     task_id = created["result"]["taskId"]
     peer = server.peer().start()
@@ -88,7 +92,8 @@ def test_input_and_cancellation_through_the_worker(server):
 def test_only_the_caller_sees_a_task_and_a_revoked_token_stops_it(server):
     with httpx.Client(base_url=server.url, timeout=10) as http:
         service = flows.client_credentials(http, scope="mcp:read mcp:tools").json()["access_token"]
-        created = rpc(server.url, service, "tools/call", {"name": "slow_compute", "arguments": {"seconds": 30}})
+        slow = {"name": "slow_compute", "arguments": {"seconds": 30}}
+        created = rpc(server.url, service, "tools/call", slow)
         task_id = created["result"]["taskId"]
         alice = server.issue_token("alice", SCOPES)
         assert rpc(server.url, alice, "tasks/get", {"taskId": task_id})["error"]["code"] == -32602

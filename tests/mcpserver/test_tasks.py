@@ -195,7 +195,8 @@ def test_a_question_parks_the_task_until_tasks_update_answers_it(mcp):
 def test_an_answer_that_does_not_fit_is_asked_again(mcp):
     task_id = started(mcp, "delete_file", {"name": "b.txt"})
     work()
-    update = {"taskId": task_id, "inputResponses": {"confirm": {"action": "accept", "content": {"ok": "yes"}}}}
+    wrong = {"confirm": {"action": "accept", "content": {"ok": "yes"}}}
+    update = {"taskId": task_id, "inputResponses": wrong}
     send(mcp, "tasks/update", update)
     work()
     again = get(mcp, task_id)["result"]
