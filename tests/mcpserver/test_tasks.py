@@ -38,13 +38,19 @@ def task_tools():
 
 
 def work() -> None:
-    """Run every queued task with django-tasks-db's own worker loop (batch mode, no signal handlers)."""
-    from django_tasks_db.management.commands.db_worker import Worker
+    """Run every queued task with django-tasks-db's own worker loop (batch mode, no signal handlers).
+    Its connection housekeeping (``close_old_connections``, which would end the test's transaction on
+    PostgreSQL) is left out, as Django's test client leaves it out of requests."""
+    from unittest import mock
 
-    Worker(
+    from django_tasks_db.management.commands import db_worker
+
+    worker = db_worker.Worker(
         queue_names=["default"], interval=0, batch=True, backend_name="default", startup_delay=False,
         max_tasks=None, worker_id="tests", excluded_queue_names=[],
-    ).run()  # fmt: skip
+    )  # fmt: skip
+    with mock.patch.object(db_worker, "close_old_connections", lambda: None):
+        worker.run()
 
 
 def send(mcp, method, params, caps=TASKS, token=None, headers=None, status=200):
