@@ -5,13 +5,14 @@ restart of the instance that started it (and of the worker)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
 import pytest
 
 from . import flows
-from .liveserver import LiveServer
+from .liveserver import LiveServer, with_worker_suffix
 
 MODERN = "2026-07-28"
 EXTENSION = "io.modelcontextprotocol/tasks"
@@ -21,7 +22,15 @@ SCOPES = ["mcp:read", "mcp:tools"]
 
 @pytest.fixture(scope="module")
 def server():
-    live = LiveServer(env={"MCP_FIXTURE_PACK": "true"}, task_worker=True, workers=1)
+    """A server and its task worker of its own (restarted by a test), on the e2e database and cache."""
+    database_url = os.environ.get("E2E_DATABASE_URL")
+    live = LiveServer(
+        database_url=with_worker_suffix(database_url + "_tasks") if database_url else None,
+        redis_url=os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") or None,
+        env={"MCP_FIXTURE_PACK": "true"},
+        task_worker=True,
+        workers=1,
+    )
     live.start()
     yield live
     live.stop()
