@@ -221,8 +221,11 @@ class LiveServer:
         )
 
     def start(self, ready_timeout: float = 60) -> LiveServer:
-        """Prepare the database and serve; return once the server answers."""
+        """Prepare the database and serve (with a task worker beside it, if asked); return once the
+        server answers."""
         self.prepare()
+        if self.task_worker:
+            self.start_worker()
         for attempt in range(3):
             self._spawn()
             if self._wait_ready(ready_timeout):
@@ -257,7 +260,8 @@ class LiveServer:
         return other
 
     def restart(self, ready_timeout: float = 60, **env: str) -> LiveServer:
-        """Stop the server gracefully and serve again on the same database, with ``env`` added."""
+        """Stop the server gracefully and serve again on the same database, with ``env`` added (the task
+        worker, if any, is left as it is: ``stop_worker`` and ``start_worker`` restart it)."""
         self._terminate()
         self.extra_env.update(env)
         self._spawn()
@@ -292,8 +296,6 @@ class LiveServer:
             worker.wait(timeout=10)
 
     def _spawn(self) -> None:
-        if self.task_worker and (self.worker is None or self.worker.poll() is not None):
-            self.start_worker()
         dev.reset_metrics_dir(self.metrics_dir)  # a fresh start counts from zero
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
