@@ -2,6 +2,7 @@
 """The project's two commands, needing nothing but Python 3.11+:
 
     python3 dev.py serve   # create .venv, migrate, load demo data, serve on http://127.0.0.1:8000
+                           # (and run a task worker beside the server, restarted if it exits)
     python3 dev.py test    # create .venv with test tools and run the whole test suite
 
 Both are idempotent; the virtual environment is rebuilt only when pyproject.toml changes.
@@ -105,6 +106,51 @@ def serving_command(
     return command
 
 
+# The task worker (Django's Tasks framework, django-tasks-db): runs MCP tasks (mcpserver.tasks). How long
+# an idle worker waits before it looks for queued work again.
+WORKER_INTERVAL_SECONDS = 0.2
+
+
+def worker_command(python: str = str(PY)) -> list[str]:
+    """The command line of one task worker (``manage.py db_worker``), run from the project root."""
+    return [
+        python, "manage.py", "db_worker", "--interval", str(WORKER_INTERVAL_SECONDS),
+        "--no-reload", "--no-startup-delay", "-v", "0",
+    ]  # fmt: skip
+
+
+def supervise(server: list[str], worker: list[str]) -> int:
+    """Run the server and a task worker; restart the worker whenever it exits, until the server does.
+    SIGINT and SIGTERM are passed on to both (each shuts down gracefully); the server's exit status is
+    returned."""
+    import signal
+    import time
+
+    serving = subprocess.Popen(server, cwd=ROOT)
+    working = subprocess.Popen(worker, cwd=ROOT)
+
+    def stop(signum, frame):
+        for process in (serving, working):
+            if process.poll() is None:
+                process.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while serving.poll() is None:
+            if working.poll() is not None:
+                print(f"The task worker exited ({working.returncode}); starting another", flush=True)
+                time.sleep(1)
+                working = subprocess.Popen(worker, cwd=ROOT)
+            time.sleep(0.5)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if working.poll() is None:
+            working.terminate()
+            working.wait(timeout=60)
+    return serving.returncode
+
+
 def reset_metrics_dir(path: str | Path) -> None:
     """Empty prometheus_client's multiprocess directory: a (re)started server counts from zero."""
     shutil.rmtree(path, ignore_errors=True)
@@ -129,11 +175,10 @@ def serve() -> None:
     reset_metrics_dir(metrics)
     print(
         f"Serving on http://{host}:{port} with {server} ({workers} workers, {threads} threads each; "
-        f"issuer {os.environ.get('PUBLIC_URL', 'http://127.0.0.1:8000')})",
+        f"issuer {os.environ.get('PUBLIC_URL', 'http://127.0.0.1:8000')}), and a task worker",
         flush=True,
     )
-    command = serving_command(host, port, server, workers, threads)
-    os.execv(command[0], command)
+    sys.exit(supervise(serving_command(host, port, server, workers, threads), worker_command()))
 
 
 def test() -> None:

@@ -24,6 +24,9 @@ production serving command of ``dev.py serve`` on a fresh database, with wrk on 
 - ``dpop``: ``/mcp`` tools/call ``echo`` with a Bearer token and with a DPoP-bound one (a fresh proof
   signed by the load generator for every request, verified by the server on every request: signature,
   claims, and the ``jti`` spent in the shared state), both driven by the Python load generator;
+- ``tasks``: creating a task (``tools/call long_task`` answered with a handle by a client that takes the
+  tasks extension) and polling one (``tasks/get``), with a task worker beside the server, on both back
+  ends;
 - ``growth``: ``/mcp`` before and after 100,000 users, 1,000,000 issued tokens, 100,000 revoked
   tokens and 1,000 registered tools (the server restarted with ``bench.settings``), with the first
   page of ``tools/list``.
@@ -467,13 +470,68 @@ def dpop(suite: Suite) -> None:
             server.stop()
 
 
+TASKS_CAPABILITIES = {"extensions": {"io.modelcontextprotocol/tasks": {}}}
+
+
+def modern_scenario(label: str, token: str, method: str, params: dict, name: str) -> Scenario:
+    """A 2026-07-28 request of a client that takes tasks, with its mirrored headers."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": TASKS_CAPABILITIES,
+    }
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": {**params, "_meta": meta}})
+    headers = (
+        ("Accept", "application/json, text/event-stream"),
+        ("MCP-Protocol-Version", MODERN),
+        ("Mcp-Method", method),
+        ("Mcp-Name", name),
+    )
+    return Scenario(label, "POST", "/mcp", body, f"Bearer {token}", "application/json", headers)
+
+
+def task_calls(server: LiveServer, token: str) -> list[Scenario]:
+    """Creating a task (tools/call ``long_task`` answered with a handle: a row and a queued job per request,
+    committed before the answer) and polling one (tasks/get of a task created here, finished by the worker)."""
+    import httpx
+
+    create = modern_scenario(
+        "/mcp tasks: create (tools/call long_task)",
+        token,
+        "tools/call",
+        {"name": "long_task", "arguments": {"steps": 1, "interval_ms": 0}},
+        "long_task",
+    )
+    headers = {"Authorization": create.authorization, **dict(create.headers)}
+    created = httpx.post(server.url + "/mcp", content=create.body, headers=headers, timeout=30).json()
+    task_id = created["result"]["taskId"]
+    poll = modern_scenario("/mcp tasks: poll (tasks/get)", token, "tasks/get", {"taskId": task_id}, task_id)
+    return [create, poll]
+
+
+def tasks(suite: Suite) -> None:
+    """Task creation and polling, with a task worker beside the server (as ``dev.py serve`` runs one)."""
+    for label, postgres in backends(suite):
+        server = start(postgres=postgres, task_worker=True, env={"MCP_TASK_RETENTION_SECONDS": str(86400)})
+        try:
+            token = server.issue_token("alice", ["mcp:read", "mcp:tools"], lifetime=86400)
+            scenarios = task_calls(server, token)
+            warm_up(server, scenarios, suite.args.warmup)
+            for clients in suite.args.clients:
+                for scenario in scenarios:
+                    suite.run("tasks", label, server, scenario, clients)
+        finally:
+            server.stop()
+
+
 def audit_count(server: LiveServer) -> str:
     code = "from mcpserver.models import AuditRecord as A; print(A.objects.count())"
     lines = server.manage("shell", "-c", code, check=False).stdout.strip().splitlines()
     return lines[-1] if lines else "unknown"
 
 
-SECTIONS = {"serving": serving, "mcp": mcp, "tokens": tokens, "dpop": dpop, "growth": growth}
+SECTIONS = {
+    "serving": serving, "mcp": mcp, "tokens": tokens, "dpop": dpop, "growth": growth, "tasks": tasks,
+}  # fmt: skip
 
 
 # --- the command ---

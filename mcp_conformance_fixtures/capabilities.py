@@ -464,3 +464,73 @@ def watched_resource(ctx):
 )
 def template_data(ctx, id: str):  # noqa: A002  (the template's variable name)
     return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
+
+
+# --- the tasks extension (io.modelcontextprotocol/tasks, 2026-07-28): run by a task worker ---
+
+
+@tool("greet", description="Greets someone (never a task)")
+def greet(ctx, name: str = "World") -> str:
+    return f"Hello, {name}!"
+
+
+@tool("slow_compute", description="Sleeps for the given seconds, then answers", task="optional")
+def slow_compute(ctx, seconds: float = 1, label: str = "") -> str:
+    """Works for ``seconds`` in steps of 0.1 s, so that a cancellation stops it between two steps."""
+    steps = max(0, round(float(seconds) * 10))
+    for step in range(steps):
+        time.sleep(0.1)
+        if step % 10 == 9:
+            yield Progress(step + 1, steps, f"{(step + 1) // 10} s of {seconds} s")
+    return f"Computed {label or 'result'} after {seconds} s."
+
+
+@tool("failing_job", description="Fails with a tool error after about a second", task="required")
+def failing_job(ctx) -> str:
+    time.sleep(1)
+    raise ToolError("The job failed (as it always does).")
+
+
+@tool("protocol_error_job", description="Crashes: its task fails with a JSON-RPC error", task="required")
+def protocol_error_job(ctx) -> str:
+    raise RuntimeError("protocol_error_job crashes on purpose")
+
+
+CONFIRM_DELETE = {"type": "object", "properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]}
+
+
+@tool("confirm_delete", description="Asks for a confirmation before deleting a file", task="optional")
+def confirm_delete(ctx, filename: str) -> str:
+    answer = ctx.elicit(f"Delete {filename}?", CONFIRM_DELETE)
+    if answer.accepted and answer.content["confirm"]:
+        return f"Deleted {filename}."
+    return f"Kept {filename}."
+
+
+NAME_AND_CONFIRM = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "confirm": {"type": "boolean"}},
+    "required": ["name"],
+}
+
+
+@tool("multi_input", description="Asks two questions at once", task="optional")
+def multi_input(ctx) -> str:
+    first, second = ctx.ask(
+        Question.elicitation("First name?", NAME_AND_CONFIRM, key="first"),
+        Question.elicitation("Second name?", NAME_AND_CONFIRM, key="second"),
+    )
+    names = [answer.content["name"] if answer.accepted else answer.action for answer in (first, second)]
+    return "Got " + " and ".join(names) + "."
+
+
+@tool(
+    "test_tool_with_task",
+    description="Asks the user's name, then greets them from a task",
+    task="required",
+    ask_first=True,
+)
+def tool_with_task(ctx) -> str:
+    answer = ctx.elicit("What is your name?", NAME, key="user_name")
+    ctx.background()  # the request ends here with a task handle; the task runs this again, answered
+    return f"Hello from a task, {answer.content['name'] if answer.accepted else 'stranger'}!"

@@ -1,10 +1,10 @@
-"""Admin: tool policy overrides (editable) and the audit trail (read-only)."""
+"""Admin: tool policy overrides (editable), the audit trail and MCP tasks (read-only)."""
 
 from django import forms
 from django.apps import apps
 from django.contrib import admin
 
-from .models import AuditRecord, ToolPolicy
+from .models import AuditRecord, McpTask, ToolPolicy
 
 
 @admin.register(ToolPolicy)
@@ -28,6 +28,28 @@ class AuditRecordAdmin(admin.ModelAdmin):
     list_filter = ["outcome", "kind", "protocol_version"]
     search_fields = ["name", "subject", "username", "client_id"]
     date_hierarchy = "created"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(McpTask)
+class McpTaskAdmin(admin.ModelAdmin):
+    """Who runs what and where it is; never the arguments, answers or result (the caller's data)."""
+
+    list_display = ["id", "tool", "status", "subject", "client_id", "created", "updated", "expires_at"]
+    list_filter = ["status", "tool"]
+    search_fields = ["id", "tool", "subject", "client_id"]
+    fields = [
+        "id", "tool", "status", "status_message", "subject", "client_id", "issuer", "created", "updated",
+    ]  # fmt: skip
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False

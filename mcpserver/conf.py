@@ -107,6 +107,12 @@ DEFAULTS: dict[str, Any] = {
     "TOKEN_EXCHANGE_TIMEOUT": 5.0,
     # 2026-07-28 input-required rounds: how long a sealed requestState may be echoed back.
     "INPUT_STATE_SECONDS": 600,
+    # Tasks (the io.modelcontextprotocol/tasks extension, mcpserver.tasks): how long a task and its
+    # result are kept after its last change (its ttlMs; then deleted), how long a task may run, and
+    # how often a client is told to poll (pollIntervalMs).
+    "TASK_RETENTION_SECONDS": 3600,
+    "TASK_TIMEOUT_SECONDS": 3600,
+    "TASK_POLL_INTERVAL_MS": 500,
 }
 
 

@@ -63,9 +63,13 @@ def tool(
     client_capabilities: Iterable[str] = (),
     input: Any = None,
     output: Any = None,
+    task: str | None = None,
+    ask_first: bool = False,
 ) -> Callable[[Function], Function]:
     """Declare a tool; the function gets ``(context, **arguments)``, or ``(context, validated_data)`` with
-    ``input=`` a DRF serializer."""
+    ``input=`` a DRF serializer. ``task="optional"`` or ``"required"`` lets it run as a task (the
+    ``io.modelcontextprotocol/tasks`` extension, ``mcpserver.tasks``); with ``ask_first=True`` the call
+    asks its questions first and the task starts where the function calls ``ctx.background()``."""
     _refuse_bare(name, "tool")
     if input is not None and input_schema is not None or output is not None and output_schema is not None:
         raise TypeError("Give a tool's schema either as a serializer or as a JSON Schema, not both.")
@@ -91,6 +95,8 @@ def tool(
                 client_capabilities=tuple(client_capabilities),
                 validator=validator,  # type: ignore[arg-type]  (None: compiled from input_schema)
                 output=inferred,
+                task=task,
+                ask_first=ask_first,
             ),
         )
 

@@ -20,6 +20,7 @@ from .schemas import ArgumentValidator
 from .signatures import ArgumentModel
 
 NO_ARGUMENTS = {"type": "object", "additionalProperties": False}
+TASK_SUPPORT = (None, "optional", "required")
 _TEMPLATE_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -116,10 +117,17 @@ class Tool:
     # ``validate(arguments, ctx)`` and ``check()``. dataclasses.replace (tool policies) hands it on.
     validator: ArgumentValidator | ArgumentModel = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
     output: Output | None = field(default=None, compare=False, repr=False)  # from the return annotation
+    # Tasks (mcpserver.tasks): None, or "optional" (a task for a client that takes tasks, else answered
+    # in the request) or "required" (only as a task); ``ask_first``: the request runs the function until
+    # ``ctx.background()`` (its questions answered in input-required rounds), the task from the start.
+    task: str | None = None
+    ask_first: bool = False
 
     kind = "tool"
 
     def __post_init__(self) -> None:
+        if self.task not in TASK_SUPPORT:
+            raise ValueError(f"task= must be one of {', '.join(map(repr, TASK_SUPPORT))}, not {self.task!r}")
         if self.validator is None:
             object.__setattr__(self, "validator", ArgumentValidator(self.input_schema))
 

@@ -71,7 +71,8 @@ class AuditRecordQuerySet(models.QuerySet):
 
     def failures(self) -> AuditRecordQuerySet:
         """Uses that did not succeed (an input-required round is a step of one that goes on)."""
-        return self.exclude(outcome__in=[AuditRecord.Outcome.OK, AuditRecord.Outcome.INPUT_REQUIRED])
+        going_on = [AuditRecord.Outcome.OK, AuditRecord.Outcome.INPUT_REQUIRED, AuditRecord.Outcome.TASK]
+        return self.exclude(outcome__in=going_on)
 
     def older_than(self, cutoff) -> AuditRecordQuerySet:
         return self.filter(created__lt=cutoff)
@@ -96,6 +97,7 @@ class AuditRecord(models.Model):
         TIMEOUT = "timeout"
         DENIED = "denied"  # refused for a missing scope or role, or switched off by a policy
         INPUT_REQUIRED = "input_required"  # a 2026-07-28 round that asked the client; a retry goes on
+        TASK = "task"  # answered with a task handle: the task's end is a record of kind "task"
 
     # No B-tree on the columns: every index is work on every insert, and the trail takes a row per
     # audited call (see InsertionOrderIndex); subject lookups are rare and the admin's search is a
@@ -132,3 +134,73 @@ class AuditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name} by {self.subject}: {self.outcome}"
+
+
+class McpTaskQuerySet(models.QuerySet):
+    def owned_by(self, subject: str, client_id: str, issuer: str) -> McpTaskQuerySet:
+        """The tasks one caller (user or client's own identity, through one client) started."""
+        return self.filter(subject=subject, client_id=client_id, issuer=issuer)
+
+    def live(self, now) -> McpTaskQuerySet:
+        return self.filter(expires_at__gt=now)
+
+    def expired(self, now) -> McpTaskQuerySet:
+        return self.filter(expires_at__lte=now)
+
+
+class McpTask(models.Model):
+    """One ``tools/call`` answered with a task handle (the ``io.modelcontextprotocol/tasks`` extension):
+    who started it, what it runs, where it is (``status``) and what it ended with. Kept until
+    ``expires_at`` (``MCPSERVER["TASK_RETENTION_SECONDS"]`` after its last change), then deleted."""
+
+    class Status(models.TextChoices):
+        WORKING = "working"
+        INPUT_REQUIRED = "input_required"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    id = models.CharField(primary_key=True, max_length=64, editable=False)
+    # The caller, as the token that started the task named it: only the same subject through the same
+    # client (of the same issuer) may see, update or cancel the task.
+    subject = models.CharField(max_length=255)
+    client_id = models.CharField(max_length=255)
+    issuer = models.CharField(max_length=500)
+    # What the worker needs to act as that caller: the token's claims (never the token) and its SHA-256,
+    # so that revoking the token stops the task and hides it.
+    caller = models.JSONField(default=dict)
+    token_digest = models.CharField(max_length=64)
+    tool = models.CharField(max_length=128)
+    arguments = models.JSONField(default=dict)
+    protocol_version = models.CharField(max_length=20)
+    client_capabilities = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WORKING)
+    status_message = models.CharField(max_length=500, blank=True, default="")
+    # The questions the task waits on (key -> request), and what the tool kept between runs: earlier
+    # answers (key -> [question digest, answer]), the digests of the pending questions, the client's
+    # responses not yet used, and ``ctx.state``.
+    input_requests = models.JSONField(default=dict, blank=True)
+    answers = models.JSONField(default=dict, blank=True)
+    pending = models.JSONField(default=dict, blank=True)
+    responses = models.JSONField(default=dict, blank=True)
+    state = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    created = models.DateTimeField()
+    updated = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    objects = McpTaskQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "MCP task"
+        indexes = [models.Index(fields=["subject", "client_id"], name="mcpserver_task_owner")]
+
+    def __str__(self) -> str:
+        return f"task {self.id} ({self.tool}, {self.status})"
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in self.TERMINAL

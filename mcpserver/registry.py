@@ -130,6 +130,10 @@ class Registry:
             self._completes = any(item.completions for kind in kinds for item in self.tables[kind].values())
         return self._completes
 
+    def runs_tasks(self) -> bool:
+        """Whether any tool may run as a task (the tasks extension is offered then)."""
+        return any(tool.task for tool in self.tables["tool"].values())
+
     def __len__(self) -> int:
         return sum(len(table) for table in self.tables.values())
 

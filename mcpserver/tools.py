@@ -1,4 +1,5 @@
-"""The built-in tools: echo, get_time, whoami and a long-running task that reports progress."""
+"""The built-in tools: echo, get_time, whoami and a long-running task that reports progress (run as an MCP
+task, by the task worker, for a client that takes the tasks extension)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,7 @@ LONG_TASK_MAX_MS = 10_000  # a demo: it must not hold a request thread for long
         "additionalProperties": False,
     },
     annotations={"readOnlyHint": True, "openWorldHint": False},
+    task="optional",
 )
 def long_task(ctx, steps: int = 5, interval_ms: int = 200):
     """Work through a number of steps, reporting progress after each (send a progressToken to see it);

@@ -107,3 +107,32 @@ def test_the_metrics_directory_is_emptied(tmp_path):
     (directory / "counter_123.db").write_bytes(b"old")
     dev.reset_metrics_dir(directory)
     assert directory.is_dir() and list(directory.iterdir()) == []
+
+
+def test_the_worker_command_is_django_tasks_db_worker():
+    from django.core.management import load_command_class
+
+    command = dev.worker_command("py")
+    assert command[:3] == ["py", "manage.py", "db_worker"]
+    parser = load_command_class("django_tasks_db", "db_worker").create_parser("manage.py", "db_worker")
+    options = parser.parse_args(command[3:])
+    assert options.interval == dev.WORKER_INTERVAL_SECONDS and options.reload is False
+    assert options.startup_delay is False
+
+
+def test_serve_supervises_a_worker_that_exits_and_stops_it_with_the_server(tmp_path):
+    starts = tmp_path / "starts"
+    worker = [sys.executable, "-c", f"open({str(starts)!r}, 'a').write('x')"]  # exits at once
+    server = [sys.executable, "-c", "import time; time.sleep(2.5); raise SystemExit(7)"]
+    assert dev.supervise(server, worker) == 7
+    assert len(starts.read_text()) >= 2  # restarted after it exited
+
+
+def test_serve_stops_a_running_worker_when_the_server_exits(tmp_path):
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    worker = [sys.executable, "-c", code]
+    server = [sys.executable, "-c", "import time; time.sleep(1.5)"]
+    assert dev.supervise(server, worker) == 0
+    pid = int(pid_file.read_text())
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]

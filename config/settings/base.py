@@ -18,6 +18,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Django's Tasks framework (the django-tasks backport) and its database backend: MCP tasks run there.
+    "django_tasks",
+    "django_tasks_db",
     "authserver",
     "mcpserver",
     "observability",

@@ -74,3 +74,6 @@ else:
 
 # Resource servers refuse a token whose SHA-256 checksum sits under this prefix in the shared state.
 TOKEN_REVOCATION_PREFIX = "revoked-token:"
+
+# --- background work: Django's Tasks framework, the database backend (manage.py db_worker runs it) ---
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

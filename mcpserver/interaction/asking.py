@@ -33,6 +33,9 @@ class Unreachable:
     def ask(self, ctx: Any, asked: Sequence[Question]) -> list[Any]:
         raise ClientCannot(asked[0].capability, "This request cannot ask the client anything")
 
+    def background(self) -> None:
+        """Nothing to hand over: the function goes on where it is."""
+
 
 class Direct:
     """The 2025 era: each question is a request to the client, answered while the call waits."""
@@ -59,6 +62,9 @@ class Direct:
                 )
             answers.append(answer)
         return answers
+
+    def background(self) -> None:
+        """The 2025 era has no tasks: the function goes on in this request."""
 
 
 def begin(ctx: Any, trail: audit.Trail, method: str, target: str, arguments: Any) -> None:
@@ -130,3 +136,9 @@ class Asking:
     def list_roots(self, *, key: str | None = None) -> list[dict[str, Any]]:
         """The client's roots (``uri``, optional ``name``)."""
         return self.ask(Question.roots(key=key))[0]
+
+    def background(self) -> None:
+        """Go on as a task: in the request of a task tool declared with ``ask_first=True`` (and a client
+        that takes tasks) this ends the call with a task handle, and the task runs the function again
+        from the start with the answers gathered so far; anywhere else it does nothing."""
+        self.interaction.background()

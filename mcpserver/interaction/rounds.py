@@ -37,6 +37,16 @@ class InputRequired(BaseException):
         self.result, self.detail = result, detail
 
 
+class StartTask(BaseException):  # noqa: N818  (a signal, like InputRequired)
+    """Raised by ``ctx.background()`` in the request of a task tool that asks first (``ask_first=True``)
+    once its questions are answered: the call then answers a task handle, and the task runs the function
+    again with ``answers`` (key -> [question digest, answer]) and ``state`` (``ctx.state``)."""
+
+    def __init__(self, answers: dict[str, list[Any]], state: dict[str, Any]) -> None:
+        super().__init__("the call goes on as a task")
+        self.answers, self.state = answers, state
+
+
 @dataclass(frozen=True)
 class Incomplete:
     """A method's input-required answer: the transport writes it with ``resultType: "input_required"``."""
@@ -62,6 +72,12 @@ class Rounds:
         self.state: dict[str, Any] = sealed.get("s", {})  # ctx.state
         self.taken: dict[str, list[Any]] = {}
         self.keys: set[str] = set()
+        self.escalate = False  # set for a task tool that asks first: ctx.background() starts the task
+
+    def background(self) -> None:
+        """``ctx.background()``: start the task here when this call may (``escalate``), else go on."""
+        if self.escalate:
+            raise StartTask({**self.earlier, **self.taken}, self.state)
 
     def ask(self, ctx: Any, questions: Sequence[Question]) -> list[Any]:
         """The answers to ``questions``, or ``InputRequired`` asking for those that have none."""

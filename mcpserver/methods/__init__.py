@@ -2,9 +2,10 @@
 
 One small function per method, grouped by area: ``lifecycle`` (versions, ``server/discover``,
 ``initialize``, ``ping``, ``logging/setLevel``), ``tools``, ``prompts`` (with ``completion/complete``),
-``resources``. Each takes the request's ``context.Context`` and returns a result dict, a
-``context.Stream`` that the transport writes as it is produced, or (``tools/call``, ``prompts/get`` and
-``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete`` input-required answer.
+``resources``, ``tasks`` (2026-07-28). Each takes the request's ``context.Context`` and returns a result
+dict, a ``context.Stream`` that the transport writes as it is produced, or (``tools/call``,
+``prompts/get`` and ``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete``
+input-required answer (``tools/call``: also a ``tasks.Created`` task handle).
 ``MODERN`` (2026-07-28) and ``LEGACY`` (the 2025 handshake era) map a method name to its ``Method``;
 a name in neither is unknown.
 """
@@ -20,6 +21,7 @@ from .context import Context, Stream
 from .lifecycle import discover, initialize, ping, set_level
 from .prompts import complete, prompts_get, prompts_list
 from .resources import resources_list, resources_read, templates_list
+from .tasks import tasks_cancel, tasks_get, tasks_update
 from .tools import tools_call, tools_list
 
 
@@ -45,7 +47,14 @@ _SHARED = {
     "completion/complete": Method(complete),
 }
 
-MODERN: dict[str, Method] = {"server/discover": Method(discover, "public", "DISCOVER_TTL_MS"), **_SHARED}
+MODERN: dict[str, Method] = {
+    "server/discover": Method(discover, "public", "DISCOVER_TTL_MS"),
+    **_SHARED,
+    # The io.modelcontextprotocol/tasks extension (2026-07-28 only; its tasks/result and tasks/list are gone).
+    "tasks/get": Method(tasks_get),
+    "tasks/update": Method(tasks_update),
+    "tasks/cancel": Method(tasks_cancel),
+}
 LEGACY: dict[str, Method] = {
     "initialize": Method(initialize),
     "ping": Method(ping),

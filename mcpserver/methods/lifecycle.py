@@ -10,6 +10,7 @@ from typing import Any
 from .. import conf, sessions
 from ..exceptions import InvalidParams
 from ..registry import Registry
+from ..tasks import EXTENSION
 from .context import Context
 
 MODERN_VERSIONS = ("2026-07-28",)
@@ -42,7 +43,8 @@ def instructions() -> str:
 
 
 def capabilities(era: str, registry: Registry) -> dict[str, Any]:
-    """What this server offers; ``completions`` only when a prompt or template can complete."""
+    """What this server offers; ``completions`` only when a prompt or template can complete; the tasks
+    extension only in the 2026-07-28 era (the one that has it here) and when some tool runs as a task."""
     offered: dict[str, Any] = {
         "tools": {"listChanged": False},
         "prompts": {"listChanged": False},
@@ -52,6 +54,8 @@ def capabilities(era: str, registry: Registry) -> dict[str, Any]:
         offered["completions"] = {}
     if era == "legacy":
         offered["logging"] = {}
+    elif registry.runs_tasks():
+        offered["extensions"] = {EXTENSION: {}}
     return offered
 
 

@@ -23,8 +23,10 @@ from ..exceptions import InvalidParams, McpError, MissingClientCapability
 from ..headers import check_params
 from ..interaction.asking import begin
 from ..interaction.questions import ClientCannot
-from ..interaction.rounds import Incomplete, InputRequired
+from ..interaction.rounds import Incomplete, InputRequired, StartTask
 from ..schemas import SchemaError
+from ..tasks import Created, negotiated
+from . import tasks
 from .context import Context, Stream, call_arguments, scope_hint, usable
 
 logger = logging.getLogger(__name__)
@@ -59,21 +61,26 @@ def _timed_out(trail: audit.Trail, tool: Tool) -> dict[str, Any]:
     return results.tool_failure(f"The tool {tool.name!r} timed out (a call may take at most {seconds} s).")
 
 
-def _finish_tool(ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[], Any]) -> dict | Incomplete:
+def _finish_tool(
+    ctx: Context, trail: audit.Trail, tool: Tool, run: Callable[[], Any]
+) -> dict | Incomplete | Created:
     try:
         value = run()
         if ctx.expired:  # the work is done but the caller was promised an answer by now
             return _timed_out(trail, tool)
         result = results.tool_result(tool, value)
+    except StartTask as begun:  # a task tool that asked first: the rest runs as a task
+        return tasks.start(ctx, trail, tool, call_arguments(ctx), begun.answers, begun.state)
     except (InputRequired, Exception) as exc:  # InputRequired is no Exception: a tool cannot swallow it
-        return _stopped(trail, tool, exc)
+        return stopped(trail, tool, exc)
     trail.done("error" if result.get("isError") else "ok")
     return result
 
 
-def _stopped(trail: audit.Trail, tool: Tool, exc: BaseException) -> dict | Incomplete:
+def stopped(trail: audit.Trail, tool: Tool, exc: BaseException) -> dict | Incomplete:
     """What a tool that raised ``exc`` answers, audited once: a round that asked the client
-    (``input_required``), a refusal (``denied``), a client that left (``cancelled``) or an error."""
+    (``input_required``), a refusal (``denied``), a client that left (``cancelled``) or an error (the
+    task runner's answer to a tool error too)."""
     if isinstance(exc, InputRequired):
         trail.done("input_required", exc.detail)
         return Incomplete(exc.result)
@@ -123,18 +130,35 @@ def _streamed_tool(
         raise
     except _DeadlinePassed:
         return _timed_out(trail, tool)
+    except StartTask as begun:
+        return tasks.start(ctx, trail, tool, call_arguments(ctx), begun.answers, begun.state)
     except (InputRequired, Exception) as exc:
-        return _stopped(trail, tool, exc)
+        return stopped(trail, tool, exc)
     return _finish_tool(ctx, trail, tool, lambda: value)
 
 
-def tools_call(ctx: Context) -> dict[str, Any] | Incomplete | Stream:
+def _task_mode(ctx: Context, trail: audit.Trail, tool: Tool) -> str | None:
+    """How a call of ``tool`` runs: ``"task"`` (a handle at once), ``"ask_first"`` (questions in the
+    request, then a task), or None (in the request). A tool that runs only as a task refuses a client
+    that does not take tasks (-32021, before it runs)."""
+    if tool.task is None:
+        return None
+    if ctx.era == "modern" and negotiated(ctx.client_capabilities):
+        return "ask_first" if tool.ask_first else "task"
+    if tool.task == "required":
+        trail.done("invalid", "runs only as a task; the client does not take tasks")
+        tasks.refuse_without_tasks(ctx)
+    return None
+
+
+def tools_call(ctx: Context) -> dict[str, Any] | Incomplete | Stream | Created:
     name = ctx.params.get("name")
     if not isinstance(name, str):
         raise InvalidParams("tools/call needs a tool name")
     trail = audit.Trail(ctx, "tool", name, ctx.params.get("arguments"))
     tool = usable(ctx, ctx.registry.get("tool", name), InvalidParams(f"Unknown tool: {name}"), trail)
     _check_client_capabilities(ctx, tool)
+    mode = _task_mode(ctx, trail, tool)
     try:
         arguments = call_arguments(ctx)
         if ctx.era == "modern":
@@ -143,6 +167,9 @@ def tools_call(ctx: Context) -> dict[str, Any] | Incomplete | Stream:
         trail.done("invalid", exc.message)
         raise
     begin(ctx, trail, "tools/call", name, arguments)
+    if mode == "ask_first":
+        ctx.interaction.escalate = True  # ctx.background() hands the call over to a task
+    raw = arguments
     try:
         arguments, failure = _validated(ctx, arguments, tool)
     except Exception:  # the author's own validation code (a serializer's validate(), a validator) crashed
@@ -153,15 +180,17 @@ def tools_call(ctx: Context) -> dict[str, Any] | Incomplete | Stream:
         # 2025-11-25 (SEP-1303): a tool execution error, so that the model reads why and retries.
         trail.done("invalid", failure)
         return results.tool_failure(f"Invalid arguments: {failure}")
+    if mode == "task":
+        return tasks.start(ctx, trail, tool, raw)
     if ctx.deadline is None:
         ctx.deadline = time.monotonic() + conf.get("TOOL_TIMEOUT_SECONDS")
     elif ctx.expired:  # a batch member after the batch's deadline: not started at all
         return _timed_out(trail, tool)
-    if _is_generator_function(tool.handler):
+    if is_generator_function(tool.handler):
         events = _streamed_tool(ctx, trail, tool, lambda: tool.handler(ctx, **arguments))
         return Stream(events, lambda: trail.done("cancelled"))
     return _finish_tool(ctx, trail, tool, lambda: tool.handler(ctx, **arguments))
 
 
-def _is_generator_function(func: Callable[..., Any]) -> bool:
+def is_generator_function(func: Callable[..., Any]) -> bool:
     return bool(getattr(func, "__code__", None) and func.__code__.co_flags & 0x20)

@@ -5,7 +5,8 @@ A stream is SSE (request-related notifications, then the response) when the clie
 something may be sent before the result; otherwise a JSON document, still streamed so that a client
 who leaves stops the work; a batch member is drained and answered as plain JSON. Closing a stream
 cancels the tool. 2026-07-28 results carry ``resultType`` and, for cacheable methods, ``ttlMs`` and
-``cacheScope``; an input-required answer (``Incomplete``, 2026-07-28 only) carries neither hint.
+``cacheScope``; an input-required answer (``Incomplete``, 2026-07-28 only) carries neither hint, and a
+task handle (``tasks.Created``) is ``resultType: "task"``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..interaction.rounds import Incomplete
 from ..methods import Method
 from ..methods.context import Context, Stream
 from ..methods.lifecycle import LOG_LEVELS
+from ..tasks import Created
 from .exchange import Exchange, Reply, Streamed
 
 LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
@@ -29,9 +31,11 @@ JSON = "application/json"
 PROBE_SECONDS = 0.25
 
 
-def decorate(ctx: Context, method: Method, result: dict[str, Any] | Incomplete) -> dict[str, Any]:
+def decorate(ctx: Context, method: Method, result: dict[str, Any] | Incomplete | Created) -> dict[str, Any]:
     if isinstance(result, Incomplete):
         return {**result.result, "resultType": "input_required"}
+    if isinstance(result, Created):  # a task handle (io.modelcontextprotocol/tasks): CreateTaskResult
+        return {**result.task, "resultType": "task"}
     if ctx.era == "modern":
         result = {**result, "resultType": "complete"}  # a copy: a tool may return a shared dict
         if method.cache_scope is not None:

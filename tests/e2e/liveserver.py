@@ -114,6 +114,7 @@ class LiveServer:
         server: str | None = None,
         env: dict[str, str] | None = None,
         access_log: bool = True,
+        task_worker: bool = False,
     ):
         self.workdir = Path(tempfile.mkdtemp(prefix="liveserver-"))
         self.postgres = PostgresDatabase(database_url) if database_url else None
@@ -129,6 +130,10 @@ class LiveServer:
         self.metrics_dir.mkdir()
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        # A task worker beside the server (``dev.worker_command``, as ``dev.py serve`` runs one).
+        self.task_worker = task_worker
+        self.worker: subprocess.Popen | None = None
+        self.worker_log_path = self.workdir / "worker.log"
         self.secret_key = secrets.token_urlsafe(50)
         self.cache_prefix = f"liveserver-{secrets.token_hex(4)}"
 
@@ -216,8 +221,11 @@ class LiveServer:
         )
 
     def start(self, ready_timeout: float = 60) -> LiveServer:
-        """Prepare the database and serve; return once the server answers."""
+        """Prepare the database and serve (with a task worker beside it, if asked); return once the
+        server answers."""
         self.prepare()
+        if self.task_worker:
+            self.start_worker()
         for attempt in range(3):
             self._spawn()
             if self._wait_ready(ready_timeout):
@@ -242,6 +250,7 @@ class LiveServer:
             server=self.server,
             env={**self.extra_env, "PUBLIC_URL": self.url, **env},
             access_log=self.access_log,
+            task_worker=self.task_worker,
         )
         other.database_url, other.secret_key, other.cache_prefix = (
             self.database_url,
@@ -251,13 +260,40 @@ class LiveServer:
         return other
 
     def restart(self, ready_timeout: float = 60, **env: str) -> LiveServer:
-        """Stop the server gracefully and serve again on the same database, with ``env`` added."""
+        """Stop the server gracefully and serve again on the same database, with ``env`` added (the task
+        worker, if any, is left as it is: ``stop_worker`` and ``start_worker`` restart it)."""
         self._terminate()
         self.extra_env.update(env)
         self._spawn()
         if not self._wait_ready(ready_timeout):
             raise RuntimeError(f"the live server did not come back; its log:\n{self.log_text()[-5000:]}")
         return self
+
+    def start_worker(self) -> None:
+        """Start the task worker (``manage.py db_worker``) on this server's database; its output goes to
+        ``worker_log_path``."""
+        with self.worker_log_path.open("ab") as log:
+            self.worker = subprocess.Popen(
+                dev.worker_command(sys.executable),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def stop_worker(self) -> None:
+        """Stop the task worker gracefully (it finishes the task it runs), or kill it after 35 s."""
+        worker, self.worker = self.worker, None
+        if worker is None or worker.poll() is not None:
+            return
+        worker.terminate()
+        try:
+            worker.wait(timeout=35)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
 
     def _spawn(self) -> None:
         dev.reset_metrics_dir(self.metrics_dir)  # a fresh start counts from zero
@@ -298,8 +334,10 @@ class LiveServer:
             process.wait(timeout=10)
 
     def stop(self, keep_files: bool = False) -> None:
-        """Shut the server down gracefully, drop its database and (unless kept) remove its files."""
+        """Shut the server (and its task worker) down gracefully, drop its database and (unless kept)
+        remove its files."""
         self._terminate()
+        self.stop_worker()
         if self.postgres:
             try:
                 self.postgres.drop()
