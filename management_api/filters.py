@@ -112,7 +112,7 @@ class FederatedIdentityFilter(filters.FilterSet):
 class InitialAccessTokenFilter(filters.FilterSet):
     description = filters.CharFilter(lookup_expr="icontains")
     usable = filters.BooleanFilter(
-        method="filter_usable", help_text="Tokens that may still register a client (false: expired or used up)."
+        method="filter_usable", help_text="Tokens that may still register a client (false: expired, used up)."
     )
     expired = filters.BooleanFilter(
         method="filter_expired", help_text="Tokens past their expiry (false: unexpired or never expiring)."

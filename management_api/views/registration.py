@@ -41,7 +41,9 @@ class InitialAccessTokenViewSet(AdminView, viewsets.ModelViewSet):
     def get_serializer_class(self) -> type:
         return InitialAccessTokenCreateSerializer if self.action == "create" else InitialAccessTokenSerializer
 
-    @extend_schema(request=InitialAccessTokenCreateSerializer, responses={201: NewInitialAccessTokenSerializer})
+    @extend_schema(
+        request=InitialAccessTokenCreateSerializer, responses={201: NewInitialAccessTokenSerializer}
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Issue a token; its value is in this answer only (stored as a SHA-256 checksum)."""
         return super().create(request, *args, **kwargs)

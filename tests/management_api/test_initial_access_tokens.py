@@ -135,7 +135,8 @@ def test_filters_usable_expired_used_and_used_up(api):
     assert ids(api, "used=false") == {"fresh", "expired", "later"}
     assert ids(api, "used_up=true") == {"used up"}
     assert ids(api, "used_up=false") == {"fresh", "expired", "used once", "later"}
-    listed = {item["description"]: item["usable"] for item in api.get("initial-access-tokens/").json()["results"]}
+    results = api.get("initial-access-tokens/").json()["results"]
+    listed = {item["description"]: item["usable"] for item in results}
     assert listed == {"fresh": True, "expired": False, "used once": True, "used up": False, "later": True}
 
 
