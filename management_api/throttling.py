@@ -5,6 +5,7 @@ by default, ``MANAGEMENT_API_RATE``; ``None`` turns the limit off), read at each
 ``authserver.throttle``'s fixed-window counter in ``sharedstate``, so one limit holds across every
 worker and instance (DRF's own throttles keep their history in Django's cache, per cache). A caller
 over the limit gets DRF's 429 ``{"detail": …}`` with ``Retry-After``, the seconds until the window ends.
+While the shared state is unreachable, requests are let through uncounted (with a warning now and then).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from authserver import throttle
+from authserver import outages, throttle
 
 SCOPE = "management"
 
@@ -45,9 +46,15 @@ class CallerRateThrottle(SimpleRateThrottle):
         caller = self.get_cache_key(request, view) if self.rate is not None else None
         if caller is None:
             return True
-        self.seconds_to_wait = throttle.requests_exceeded(
-            f"api-{self.scope}", caller, self.num_requests, self.duration
-        )
+        try:
+            self.seconds_to_wait = throttle.requests_exceeded(
+                f"api-{self.scope}", caller, self.num_requests, self.duration
+            )
+        except outages.OUTAGES:
+            # An admin may need the API most while the shared state is down; a caller let in is a
+            # user with the admin scopes, so the limit gives way rather than the API.
+            outages.warn("The shared state is unreachable: the management API's rate limit is not counted")
+            return True
         return not self.seconds_to_wait
 
     def wait(self) -> int | None:

@@ -77,3 +77,13 @@ def test_a_usable_rate_passes_the_system_check(settings, rate):
 def test_a_missing_rate_fails_the_system_check(settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {}}
     assert [error.id for error in check_rate_limit(None)] == ["management_api.E001"]
+
+
+def test_an_unreachable_shared_state_lets_callers_through_uncounted(api, settings, limited):
+    """The deny-list falls back to the database (``REVOCATION_FALLBACK``); the rate limit gives way too,
+    rather than shut the admins out while they may be needed most."""
+    from tests.helpers import UNREACHABLE_STATE
+
+    settings.SHARED_STATE = UNREACHABLE_STATE
+    for _ in range(LIMIT + 1):
+        assert api.get("scopes/").status_code == 200
