@@ -315,6 +315,11 @@ class InitialAccessToken(models.Model):
     def __str__(self) -> str:
         return self.description
 
+    def is_usable(self) -> bool:
+        """Whether it may still register a client: what ``InitialAccessTokenQuerySet.usable`` selects."""
+        unexpired = self.expires_at is None or self.expires_at > timezone.now()
+        return unexpired and (self.max_uses is None or self.uses < self.max_uses)
+
 
 class SigningKeyQuerySet(models.QuerySet):
     def active(self) -> SigningKeyQuerySet:

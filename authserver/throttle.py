@@ -165,8 +165,15 @@ def record_user_code_failure(ip: str) -> None:
     sharedstate.incr(key, 1, window)
 
 
-def _address_exceeded(kind: str, ip: str, limit: int, window: int) -> int:
+def requests_exceeded(kind: str, caller: str, limit: int, window: int) -> int:
+    """Count one request of ``kind`` by ``caller`` in the current fixed window of ``window`` seconds,
+    shared by every worker and instance; return the seconds until that window ends when this request
+    is over ``limit`` (0: within it). An unreachable shared state raises its driver's error."""
     now = time.time()
-    if _bump(f"{_key(kind, bucket(ip))}:{int(now // window)}", window) > limit:
+    if _bump(f"{_key(kind, caller)}:{int(now // window)}", window) > limit:
         return int(window - now % window) + 1
     return 0
+
+
+def _address_exceeded(kind: str, ip: str, limit: int, window: int) -> int:
+    return requests_exceeded(kind, bucket(ip), limit, window)

@@ -1,4 +1,5 @@
-"""App configuration: registers the OpenAPI description of bearer-token authentication at start-up."""
+"""App configuration: registers the OpenAPI description of bearer-token authentication and the system
+checks at start-up."""
 
 from django.apps import AppConfig
 
@@ -8,4 +9,5 @@ class ManagementApiConfig(AppConfig):
     verbose_name = "Management API"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (drf-spectacular finds its extensions by their subclassing)
+        # drf-spectacular finds its extensions by their subclassing; checks register on import.
+        from . import checks, schema  # noqa: F401

@@ -6,11 +6,14 @@ from datetime import UTC
 
 import django_filters as filters
 from django import forms
+from django.db.models import F, Q
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
 
-from authserver.models import Consent, FederatedIdentity, IdentityProvider, Role, Scope, User
+from authserver.models import (
+    Consent, FederatedIdentity, IdentityProvider, InitialAccessToken, Role, Scope, User,
+)  # fmt: skip
 from mcpserver.models import AuditRecord, ToolPolicy
 
 
@@ -104,6 +107,41 @@ class FederatedIdentityFilter(filters.FilterSet):
     class Meta:
         model = FederatedIdentity
         fields = ["provider", "subject", "user", "username"]
+
+
+class InitialAccessTokenFilter(filters.FilterSet):
+    description = filters.CharFilter(lookup_expr="icontains")
+    usable = filters.BooleanFilter(
+        method="filter_usable", help_text="Tokens that may still register a client (false: expired, used up)."
+    )
+    expired = filters.BooleanFilter(
+        method="filter_expired", help_text="Tokens past their expiry (false: unexpired or never expiring)."
+    )
+    used = filters.BooleanFilter(
+        method="filter_used", help_text="Tokens that registered a client at least once (false: never)."
+    )
+    used_up = filters.BooleanFilter(
+        method="filter_used_up", help_text="Tokens that registered as many clients as they may."
+    )
+
+    class Meta:
+        model = InitialAccessToken
+        fields = ["description", "created_by", "usable", "expired", "used", "used_up"]
+
+    def filter_usable(self, queryset, name, value):
+        usable = InitialAccessToken.objects.usable().values("pk")
+        return queryset.filter(pk__in=usable) if value else queryset.exclude(pk__in=usable)
+
+    def filter_expired(self, queryset, name, value):
+        expired = Q(expires_at__lte=timezone.now())
+        return queryset.filter(expired) if value else queryset.exclude(expired)
+
+    def filter_used(self, queryset, name, value):
+        return queryset.filter(uses__gt=0) if value else queryset.filter(uses=0)
+
+    def filter_used_up(self, queryset, name, value):
+        used_up = Q(max_uses__isnull=False, uses__gte=F("max_uses"))
+        return queryset.filter(used_up) if value else queryset.exclude(used_up)
 
 
 class ToolPolicyFilter(filters.FilterSet):

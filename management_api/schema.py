@@ -21,11 +21,18 @@ CHALLENGE = {
         "schema": {"type": "string"},
     }
 }
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until the caller may send requests again.",
+        "schema": {"type": "integer"},
+    }
+}
 ANSWERS = {
     "400": ("The request is invalid (a message per field, or detail).", "ValidationError", None),
     "401": ("No token, or an invalid, expired or revoked one.", "Error", CHALLENGE),
     "403": ("The token lacks the scope (insufficient_scope), or the user may not.", "Error", CHALLENGE),
     "404": ("No such object, page or cursor.", "Error", None),
+    "429": ("Too many requests by this caller; try again after Retry-After seconds.", "Error", RETRY_AFTER),
 }
 
 
@@ -46,8 +53,8 @@ def only_the_api(endpoints: list[tuple]) -> list[tuple]:
 
 
 def add_error_answers(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """POSTPROCESSING_HOOKS entry: every operation documents 400, 401 (with its challenge), 403 and 404,
-    and 415 where it takes a body."""
+    """POSTPROCESSING_HOOKS entry: every operation documents 400, 401 (with its challenge), 403, 404 and
+    429 (with Retry-After), and 415 where it takes a body."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR)
     schemas.setdefault("ValidationError", INVALID)

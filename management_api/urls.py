@@ -10,6 +10,7 @@ from .views.federation import FederatedIdentityViewSet, IdentityProviderViewSet
 from .views.identity import RoleViewSet, ScopeViewSet, UserViewSet
 from .views.keys import SigningKeyViewSet
 from .views.mcp import AuditRecordViewSet, ToolPolicyViewSet
+from .views.registration import InitialAccessTokenViewSet
 
 router = SimpleRouter()
 router.register("users", UserViewSet, basename="user")
@@ -19,6 +20,7 @@ router.register("clients", ClientViewSet, basename="client")
 router.register("tokens", TokenViewSet, basename="token")
 router.register("consents", ConsentViewSet, basename="consent")
 router.register("signing-keys", SigningKeyViewSet, basename="signing-key")
+router.register("initial-access-tokens", InitialAccessTokenViewSet, basename="initial-access-token")
 router.register("identity-providers", IdentityProviderViewSet, basename="identity-provider")
 router.register("federated-identities", FederatedIdentityViewSet, basename="federated-identity")
 router.register("tool-policies", ToolPolicyViewSet, basename="tool-policy")

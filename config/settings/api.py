@@ -3,18 +3,30 @@
 Views name their own authentication and permission classes; these are the project-wide defaults of
 the schema generator and of the schema's own pages (public: the document says what exists, not what
 is there).
+The management API's rate limit per caller is DRF's throttle rate of the ``management`` scope
+(``management_api.throttling``, counted in the shared state).
 """
+
+from .env import env
+
+# Requests per caller per second, minute, hour or day, e.g. "600/minute"; "off": no limit.
+_management_rate = env("MANAGEMENT_API_RATE", "600/minute")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "management": None if _management_rate.lower() == "off" else _management_rate,
+    },
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Management API",
     "DESCRIPTION": (
-        "Users, roles, scopes, clients, tokens, consents, signing keys, tool policies and audit records. "
+        "Users, roles, scopes, clients, tokens, consents, signing keys, initial access tokens, tool policies "
+        "and audit records. "
         "Bearer tokens of this server with admin:read (reads) or admin:write (writes); the Django admin's "
-        "session of a staff user whose roles grant the same scope."
+        "session of a staff user whose roles grant the same scope. Requests are rate-limited per user "
+        "(429 with Retry-After)."
     ),
     "VERSION": "1",
     "SCHEMA_PATH_PREFIX": "/api/v1",

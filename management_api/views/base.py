@@ -1,4 +1,5 @@
-"""What every management API view shares: authentication, permissions, pages, filters, audited writes."""
+"""What every management API view shares: authentication, permissions, the rate limit, pages, filters,
+audited writes."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ from mcpserver.rest import BearerAuthentication
 from .. import audit
 from ..pagination import Pages
 from ..permissions import AdminScopes
+from ..throttling import CallerRateThrottle
 
 
 class AdminView:
     """Mixin placed before DRF's viewset classes: bearer tokens first (their challenge answers a 401),
-    then the admin's session (with CSRF, DRF's own); each create, update and delete is recorded in
-    the admin's history within its own transaction."""
+    then the admin's session (with CSRF, DRF's own); a caller let in is then counted against the rate
+    limit; each create, update and delete is recorded in the admin's history within its own transaction."""
 
     authentication_classes = [BearerAuthentication, SessionAuthentication]
     permission_classes = [AdminScopes]
+    throttle_classes = [CallerRateThrottle]
     pagination_class = Pages
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering = ["id"]

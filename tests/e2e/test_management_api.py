@@ -42,7 +42,7 @@ CHECKS = [
 SAFE = {"GET", "HEAD", "OPTIONS"}
 KINDS = [
     "users", "roles", "scopes", "clients", "tokens", "consents", "signing-keys", "tool-policies",
-    "audit-records", "identity-providers", "federated-identities",
+    "audit-records", "identity-providers", "federated-identities", "initial-access-tokens",
 ]  # fmt: skip
 TRUE = {True, 1, "1", "true", "True", "TRUE", "yes", "on", "y", "t"}  # what DRF reads as true
 
@@ -51,7 +51,7 @@ TRUE = {True, 1, "1", "true", "True", "TRUE", "yes", "on", "y", "t"}  # what DRF
 SETUP = """
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
-from authserver import keys
+from authserver import keys, registration
 from authserver.models import Consent, FederatedIdentity, IdentityProvider, Role, Scope, User
 from mcpserver.models import AuditRecord, ToolPolicy
 role = Role.objects.create(name="fuzz-admin")
@@ -63,6 +63,7 @@ Consent.objects.create(user=User.objects.get(username="alice"), application=web,
 ToolPolicy.objects.create(name="echo")
 idp = IdentityProvider.objects.create(name="fuzz", issuer="https://idp.example", jwks_uri="https://idp.example/k")
 FederatedIdentity.objects.create(provider=idp, subject="fuzz-subject", user=User.objects.get(username="alice"))
+registration.issue_initial_access_token("fuzz")
 keys.rotate()  # a retired key, besides the current one that signs the fuzzer's token
 AuditRecord.objects.create(
     created=timezone.now(), subject="1", username="alice", client_id="demo-web", kind="tool", name="echo",
@@ -99,7 +100,9 @@ def _database_url() -> str | None:
 @pytest.fixture(scope="module")
 def server():
     redis_url = os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") or None
-    with LiveServer(database_url=_database_url(), redis_url=redis_url, workers=2, threads=2) as live:
+    # The fuzzer is one caller sending thousands of requests: a rate limit it never reaches, still counted.
+    env = {"MANAGEMENT_API_RATE": "1000000/hour"}
+    with LiveServer(database_url=_database_url(), redis_url=redis_url, workers=2, threads=2, env=env) as live:
         live.manage("shell", "-v", "0", "-c", SETUP)
         live.issue_token("alice", ["mcp:read"])  # a token that is not the fuzzer's
         yield live

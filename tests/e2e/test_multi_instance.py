@@ -1,5 +1,5 @@
 """Two instances of one deployment share everything that matters: tokens, revocations, sessions, keys,
-lockouts, rate limits, consents, refresh rotations and device authorizations.
+lockouts, rate limits (the management API's too), consents, refresh rotations and device authorizations.
 
 Instance A and instance B are two server processes (the production serving command, two workers
 each) on different ports, as behind a load balancer: one PostgreSQL database, one Redis, one secret
@@ -31,10 +31,12 @@ pytestmark = pytest.mark.slow  # two servers of its own: run once per CI run (.c
 
 LOGIN_FAILURE_LIMIT = 5
 TOKEN_RATE_LIMIT = 40
+MANAGEMENT_API_LIMIT = 10
 KEY_RECHECK_SECONDS = 2
 SETTINGS = {
     "TOKEN_RATE_LIMIT": str(TOKEN_RATE_LIMIT),
     "TOKEN_RATE_WINDOW": "3600",  # one window for the whole module: no reset half-way through a test
+    "MANAGEMENT_API_RATE": f"{MANAGEMENT_API_LIMIT}/hour",
     "LOGIN_FAILURE_LIMIT": str(LOGIN_FAILURE_LIMIT),
     "SIGNING_KEY_RECHECK_SECONDS": str(KEY_RECHECK_SECONDS),
     "LOG_FORMAT": "text",
@@ -283,6 +285,19 @@ def test_the_per_client_token_rate_limit_is_counted_across_instances(a, b):
         assert limited.status_code == 429, limited.text
         assert limited.json()["error"] == "temporarily_unavailable"
         assert int(limited.headers["retry-after"]) > 0
+
+
+def test_the_management_api_rate_limit_per_user_is_counted_across_instances(a, b):
+    headers = {"Authorization": f"Bearer {a.issue_token('admin', ['admin:read'])}"}
+    # Half of the allowance on each instance: neither one alone reaches the limit.
+    for i in range(MANAGEMENT_API_LIMIT):
+        response = httpx.get((a, b)[i % 2].url + "/api/v1/scopes/", headers=headers, timeout=10)
+        assert response.status_code == 200, (i, response.text)
+    for server in (a, b):
+        limited = httpx.get(server.url + "/api/v1/scopes/", headers=headers, timeout=10)
+        assert limited.status_code == 429, limited.text
+        assert int(limited.headers["retry-after"]) > 0
+        assert "throttled" in limited.json()["detail"]
 
 
 def test_parallel_refreshes_of_one_token_on_a_and_b_all_get_the_same_pair(a, b):

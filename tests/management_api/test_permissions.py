@@ -28,7 +28,7 @@ def objects(people, tokens, make_client):
     """One object of every kind, by the path segment that names its kind."""
     from oauth2_provider.models import get_access_token_model
 
-    from authserver import keys
+    from authserver import keys, registration
     from authserver.models import Consent, FederatedIdentity, IdentityProvider, Role, Scope, SigningKey
     from mcpserver.models import AuditRecord, ToolPolicy
 
@@ -41,6 +41,7 @@ def objects(people, tokens, make_client):
     idp = "https://idp.example"
     provider = IdentityProvider.objects.create(name="idp", issuer=idp, jwks_uri=idp + "/keys")
     link = FederatedIdentity.objects.create(provider=provider, subject="U1", user=people["user"])
+    initial, _ = registration.issue_initial_access_token("for the permission tests")
     return {
         "users": people["user"].pk,
         "roles": Role.objects.get(name="user").pk,
@@ -53,6 +54,7 @@ def objects(people, tokens, make_client):
         "audit-records": record.pk,
         "identity-providers": provider.pk,
         "federated-identities": link.pk,
+        "initial-access-tokens": initial.pk,
     }
 
 
@@ -69,7 +71,7 @@ def test_the_schema_describes_every_area():
     kinds = {path.split("/")[3] for _, path in OPERATIONS}
     assert kinds == {
         "users", "roles", "scopes", "clients", "tokens", "consents", "signing-keys", "tool-policies",
-        "audit-records", "identity-providers", "federated-identities",
+        "audit-records", "identity-providers", "federated-identities", "initial-access-tokens",
     }  # fmt: skip
     assert len(OPERATIONS) >= 40
 

@@ -27,18 +27,22 @@ def test_the_schema_is_openapi_3_with_the_bearer_scheme(schema):
 def test_every_operation_documents_its_refusals(schema):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            assert {"401", "403", "404"} <= set(operation["responses"]), (method, path)
+            assert {"401", "403", "404", "429"} <= set(operation["responses"]), (method, path)
+            assert "Retry-After" in operation["responses"]["429"]["headers"], (method, path)
             assert operation["security"] == [{"bearerAuth": []}, {"cookieAuth": []}], (method, path)
 
 
 def test_no_response_shows_a_secret(schema):
-    """Only a new client's answer and a rotation's carry a secret; nothing carries a hash or a token."""
+    """Only a new client's answer and a rotation's carry a secret, only a new initial access token's
+    answer its value; nothing carries a hash or a token."""
     for name, component in schema["components"]["schemas"].items():
         fields = set(component.get("properties", {}))
         readable = {field for field in fields if not component["properties"][field].get("writeOnly")}
         assert not SECRETS & readable, name
         if "client_secret" in fields:
             assert name in {"NewClient", "Secret"}, name
+        if "initial_access_token" in fields:
+            assert name == "NewInitialAccessToken", name
 
 
 def test_the_swagger_ui_is_served_from_our_static_files(wsgi_client):
