@@ -24,6 +24,7 @@ from . import (
     conf,
     delegation,
     dpop,
+    dpop_jkt,
     federation,
     grants,
     idjag,
@@ -295,6 +296,12 @@ class OAuth2Validator(DOTValidator):
         super()._save_bearer_token(token, request, *args, **kwargs)
         if used is not None:
             rotations.remember(request, token)
+
+    def _create_authorization_code(self, request, code, expires=None):
+        """DOT's one place that stores a code: one asked for with ``dpop_jkt`` is bound to that key."""
+        grant = super()._create_authorization_code(request, code, expires)
+        dpop_jkt.bind_code(grant, request)
+        return grant
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
         """DOT's one place that stores a refresh token: a public client's is bound to its DPoP key."""
