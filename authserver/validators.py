@@ -174,7 +174,7 @@ class OAuth2Validator(DOTValidator):
         against the ``clients`` change feed); DOT then takes it as already loaded. Its secret is still
         checked on every request, against the stored hash. A client created from its metadata
         document gets the same default ceiling as a dynamically registered one before anything
-        reads that ceiling.
+        reads that ceiling, and what its document says of its keys and of DPoP (``registration``).
         """
         ticket = None
         if not request.client and isinstance(client_id, str):
@@ -182,7 +182,7 @@ class OAuth2Validator(DOTValidator):
         client = super()._load_application(client_id, request)
         if client is not None and client.registration_source == client.RegistrationSource.CIMD:
             registration.ensure_policy(client)
-            registration.settle_document_keys(client)
+            registration.settle_document(client)
         clientmemo.memo.store(ticket, client)
         return client
 
