@@ -52,15 +52,12 @@ def algorithms() -> list[str]:
 
 def check_token_request(request) -> None:
     """post_token validator: verify a ``DPoP`` header, require one where the client or its refresh
-    token is bound, and put the key's thumbprint (or None) on ``request.dpop_jkt``."""
+    token or code is bound, and put the key's thumbprint (or None) on ``request.dpop_jkt``."""
     proof = request.headers.get("HTTP_DPOP")
     jkt = None if proof is None else _verified(proof, request)
     if jkt is None and required(request.client):
         raise InvalidDpopProof(description="This client must send a DPoP proof.", request=request)
-    bound = _bound_key(request)
-    if bound is not None and bound != jkt:
-        description = f"The {_GRANT_NAMES[request.grant_type]} is bound to another DPoP key; prove that one."
-        raise InvalidGrantError(description=description, request=request)
+    _check_binding(request, jkt)
     request.dpop_jkt = jkt
 
 
@@ -102,16 +99,21 @@ def _code_binding(request) -> str | None:
     return dpop_jkt.bound_to_code(request.code)
 
 
-_GRANT_NAMES = {"refresh_token": "refresh token", "authorization_code": "authorization code"}
+# The key an earlier step bound a grant to, by grant type (what is bound, where its key is kept): a
+# public client's refresh token (§5.0) and a code asked for with ``dpop_jkt`` (§10).
+_BINDINGS = {
+    "refresh_token": ("refresh token", _refresh_binding),
+    "authorization_code": ("authorization code", _code_binding),
+}
 
-# The key an earlier step bound a grant to, by grant type: a public client's refresh token (§5.0) and
-# a code asked for with ``dpop_jkt`` (§10).
-_BINDINGS = {"refresh_token": _refresh_binding, "authorization_code": _code_binding}
 
-
-def _bound_key(request) -> str | None:
-    binding = _BINDINGS.get(request.grant_type)
-    return binding(request) if binding is not None else None
+def _check_binding(request, jkt: str | None) -> None:
+    """``invalid_grant`` unless the key a refresh token or code is bound to (if any) is the proof's."""
+    what, binding = _BINDINGS.get(request.grant_type, (None, None))
+    bound = binding(request) if binding is not None else None
+    if bound is not None and bound != jkt:
+        description = f"The {what} is bound to another DPoP key; send a proof of that key."
+        raise InvalidGrantError(description=description, request=request)
 
 
 def bind_refresh_token(refresh_token, request) -> None:
