@@ -4,7 +4,8 @@ to, and the refresh tokens of public clients bound to that key.
 ``check_token_request`` is a ``post_token`` validator of every grant (``authserver.server``): it leaves
 the proof's key thumbprint on ``request.dpop_jkt``, which ``authserver.tokens`` signs into
 ``cnf.jkt``, ``BoundTokenType`` answers as ``token_type: DPoP`` and the validator stores beside a
-public client's new refresh token (``bind_refresh_token``).
+public client's new refresh token (``bind_refresh_token``). A refresh token or an authorization code
+bound to a key (§5.0, §10 ``dpop_jkt``) is redeemed only with a proof of that key (``invalid_grant``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
 
 from mcpserver import dpop
 
-from . import conf
+from . import conf, dpop_jkt
 from .models import ClientPolicy, RefreshTokenBinding
 
 
@@ -51,15 +52,12 @@ def algorithms() -> list[str]:
 
 def check_token_request(request) -> None:
     """post_token validator: verify a ``DPoP`` header, require one where the client or its refresh
-    token is bound, and put the key's thumbprint (or None) on ``request.dpop_jkt``."""
+    token or code is bound, and put the key's thumbprint (or None) on ``request.dpop_jkt``."""
     proof = request.headers.get("HTTP_DPOP")
     jkt = None if proof is None else _verified(proof, request)
     if jkt is None and required(request.client):
         raise InvalidDpopProof(description="This client must send a DPoP proof.", request=request)
-    bound = _refresh_binding(request)
-    if bound is not None and bound != jkt:
-        description = "The refresh token is bound to another DPoP key."
-        raise InvalidGrantError(description=description, request=request)
+    _check_binding(request, jkt)
     request.dpop_jkt = jkt
 
 
@@ -91,10 +89,31 @@ def required(application) -> bool:
 
 
 def _refresh_binding(request) -> str | None:
-    used = getattr(request, "refresh_token_instance", None) if request.grant_type == "refresh_token" else None
+    used = getattr(request, "refresh_token_instance", None)
     if used is None:
         return None
     return RefreshTokenBinding.objects.filter(refresh_token=used).values_list("jkt", flat=True).first()
+
+
+def _code_binding(request) -> str | None:
+    return dpop_jkt.bound_to_code(request.code)
+
+
+# The key an earlier step bound a grant to, by grant type (what is bound, where its key is kept): a
+# public client's refresh token (§5.0) and a code asked for with ``dpop_jkt`` (§10).
+_BINDINGS = {
+    "refresh_token": ("refresh token", _refresh_binding),
+    "authorization_code": ("authorization code", _code_binding),
+}
+
+
+def _check_binding(request, jkt: str | None) -> None:
+    """``invalid_grant`` unless the key a refresh token or code is bound to (if any) is the proof's."""
+    what, binding = _BINDINGS.get(request.grant_type, (None, None))
+    bound = binding(request) if binding is not None else None
+    if bound is not None and bound != jkt:
+        description = f"The {what} is bound to another DPoP key; send a proof of that key."
+        raise InvalidGrantError(description=description, request=request)
 
 
 def bind_refresh_token(refresh_token, request) -> None:

@@ -1,11 +1,11 @@
-"""Forms for the sign-in page, the device pages and the admin's client and client-policy pages, and the one rule for what
-username a sign-in names."""
+"""Forms for the sign-in page, the consent page, the device pages and the admin's client and client-policy
+pages, and the one rule for what username a sign-in names."""
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.core.exceptions import ValidationError
-from oauth2_provider.forms import ApplicationForm
+from oauth2_provider.forms import AllowForm, ApplicationForm
 from oauth2_provider.views.device import DeviceConfirmForm, DeviceGrantForm
 
 from . import clientkeys, devices, grants
@@ -31,6 +31,12 @@ def clean_username(raw: object) -> str:
     model = get_user_model()
     length = model._meta.get_field(model.USERNAME_FIELD).max_length or 254
     return UsernameField(max_length=length).to_python("" if raw is None else raw)[:length]
+
+
+class ConsentForm(AllowForm):
+    """DOT's consent form, also carrying the RFC 9449 §10 ``dpop_jkt`` from the request to the code."""
+
+    dpop_jkt = forms.CharField(required=False, widget=forms.HiddenInput())
 
 
 class ClientForm(ApplicationForm):

@@ -219,6 +219,19 @@ class RefreshTokenBinding(models.Model):
         return f"DPoP binding of refresh token {self.refresh_token_id}"
 
 
+class AuthorizationCodeBinding(models.Model):
+    """RFC 9449 §10: an authorization code asked for with ``dpop_jkt`` is redeemed only with a proof of
+    that key."""
+
+    grant = models.OneToOneField(
+        oauth2_settings.GRANT_MODEL, on_delete=models.CASCADE, related_name="dpop_binding"
+    )
+    jkt = models.CharField("key thumbprint (RFC 7638)", max_length=64)
+
+    def __str__(self) -> str:
+        return f"DPoP binding of authorization code {self.grant_id}"
+
+
 class DeviceAudience(models.Model):
     """The RFC 8707 resources a device authorization (RFC 8628) asked for: DOT's device grant has no
     field for them. Its tokens are for these resources; consent is asked and remembered for them."""

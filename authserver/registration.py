@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -174,8 +175,33 @@ def keep_keys(client_id: str, keys: dict[str, Any] | None) -> None:
     policy.save(update_fields=["token_endpoint_auth_method", "jwks", "jwks_uri"])
 
 
-# The key source of each metadata document this thread fetched, until its client is loaded
-# (``settle_document_keys``): DOT fetches a document and creates or updates its client in one call.
+def keep_dpop_flag(application, bound: bool) -> None:
+    """Set the client's ``dpop_bound_access_tokens`` (RFC 9449 §5.2) to what its metadata says."""
+    policy = ensure_policy(application)
+    if bound != policy.dpop_bound_access_tokens:
+        policy.dpop_bound_access_tokens = bound
+        policy.save(update_fields=[DPOP_FIELD])
+
+
+def _dpop_flag(data: dict[str, Any]) -> bool:
+    """The metadata's ``dpop_bound_access_tokens``, false when absent; ValueError when not a boolean."""
+    value = data.get(DPOP_FIELD, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{DPOP_FIELD} must be a boolean.")
+    return value
+
+
+@dataclass(frozen=True)
+class _DocumentPolicy:
+    """What a metadata document says that DOT does not store: its key source (None: it signs nothing)
+    and whether its tokens must be DPoP-bound."""
+
+    keys: dict[str, Any] | None
+    dpop_bound: bool
+
+
+# What each metadata document this thread fetched says beyond DOT's fields, until its client is loaded
+# (``settle_document``): DOT fetches a document and creates or updates its client in one call.
 _documents = threading.local()
 
 
@@ -183,28 +209,31 @@ def document_for_dot(client_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """A fetched Client ID Metadata Document as DOT builds its (public) client from it.
 
     DOT builds clients only from documents with ``token_endpoint_auth_method`` ``none``; one declaring
-    ``private_key_jwt`` with ``jwks`` or ``jwks_uri`` is handed to DOT as such, and its keys are
-    remembered for ``settle_document_keys``. Raises ``ValueError`` for keys this server refuses.
+    ``private_key_jwt`` with ``jwks`` or ``jwks_uri`` is handed to DOT as such. Its keys and its
+    ``dpop_bound_access_tokens`` are remembered for ``settle_document``. Raises ``ValueError`` for keys
+    this server refuses and a ``dpop_bound_access_tokens`` that is not a boolean.
     """
     method = data.get("token_endpoint_auth_method")
     problem = clientkeys.registration_problem(method, data.get("jwks"), data.get("jwks_uri") or "")
     if problem is not None:
         raise ValueError(problem)
-    pending = getattr(_documents, "keys", None)
+    signs = method == SIGNING
+    keys = {"jwks": data.get("jwks") or None, "jwks_uri": data.get("jwks_uri") or ""} if signs else None
+    pending = getattr(_documents, "pending", None)
     if pending is None:
-        pending = _documents.keys = {}
-    if method != SIGNING:
-        pending[client_id] = None
-        return data
-    pending[client_id] = {"jwks": data.get("jwks") or None, "jwks_uri": data.get("jwks_uri") or ""}
-    return {**data, "token_endpoint_auth_method": "none"}
+        pending = _documents.pending = {}
+    pending[client_id] = _DocumentPolicy(keys, _dpop_flag(data))
+    return {**data, "token_endpoint_auth_method": "none"} if signs else data
 
 
-def settle_document_keys(application) -> None:
-    """Store the keys of the metadata document just fetched for this client (if this thread fetched one)."""
-    pending = getattr(_documents, "keys", None) or {}
-    if application.client_id in pending:
-        keep_keys(application.client_id, pending.pop(application.client_id))
+def settle_document(application) -> None:
+    """Give this client's policy what the metadata document just fetched for it says (if this thread
+    fetched one): its keys and its ``dpop_bound_access_tokens``."""
+    pending = getattr(_documents, "pending", None) or {}
+    document = pending.pop(application.client_id, None)
+    if document is not None:
+        keep_keys(application.client_id, document.keys)
+        keep_dpop_flag(application, document.dpop_bound)
 
 
 def sync_origins(application) -> None:
@@ -232,12 +261,8 @@ def describe(data: dict[str, Any], stored: bool = False, requested: bytes = b"")
     """
     application = get_application_model().objects.get(client_id=data["client_id"])
     if stored:
-        policy = ensure_policy(application)
         sync_origins(application)
-        bound = (_metadata(requested) or {}).get(DPOP_FIELD, False) is True
-        if bound != policy.dpop_bound_access_tokens:
-            policy.dpop_bound_access_tokens = bound
-            policy.save(update_fields=[DPOP_FIELD])
+        keep_dpop_flag(application, (_metadata(requested) or {}).get(DPOP_FIELD, False) is True)
     data = {
         **data,
         "client_id_issued_at": int(application.created.timestamp()),

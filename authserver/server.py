@@ -1,6 +1,7 @@
 """DOT's OAUTH2_SERVER_CLASS: oauthlib's server serving the grants of ``authserver.grants``, with this
-project's PKCE, RFC 8707 and DPoP (RFC 9449) validators attached, and DPoP's token type (whose lifetime
-a token exchange may cap, RFC 8693); and the server behind the RFC 8628 device authorization endpoint."""
+project's PKCE, RFC 8707 and DPoP (RFC 9449, ``dpop_jkt`` included) validators attached, and DPoP's token
+type (whose lifetime a token exchange may cap, RFC 8693); and the server behind the RFC 8628 device
+authorization endpoint."""
 
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2 import DeviceApplicationServer
@@ -11,7 +12,7 @@ from oauthlib.oauth2.rfc6749.errors import (
     UnsupportedCodeChallengeMethodError,
 )
 
-from . import conf, dpop, exchange, grants, resource_indicators
+from . import conf, dpop, dpop_jkt, exchange, grants, resource_indicators
 
 
 def require_s256(request) -> dict:
@@ -32,6 +33,7 @@ class Server(OAuthlibServer):
         super().__init__(request_validator, *args, **kwargs)
         self.auth_grant.custom_validators.post_auth.append(require_s256)
         self.auth_grant.custom_validators.post_auth.append(resource_indicators.check_authorization_request)
+        self.auth_grant.custom_validators.post_auth.append(dpop_jkt.check_authorization_request)
         # oauthlib's own handler instances where it has one (the code grant also serves /authorize).
         built = {type(handler): handler for handler in self._grant_types.values()}
         self._grant_types = {

@@ -24,6 +24,7 @@ from . import (
     conf,
     delegation,
     dpop,
+    dpop_jkt,
     federation,
     grants,
     idjag,
@@ -173,7 +174,7 @@ class OAuth2Validator(DOTValidator):
         against the ``clients`` change feed); DOT then takes it as already loaded. Its secret is still
         checked on every request, against the stored hash. A client created from its metadata
         document gets the same default ceiling as a dynamically registered one before anything
-        reads that ceiling.
+        reads that ceiling, and what its document says of its keys and of DPoP (``registration``).
         """
         ticket = None
         if not request.client and isinstance(client_id, str):
@@ -181,7 +182,7 @@ class OAuth2Validator(DOTValidator):
         client = super()._load_application(client_id, request)
         if client is not None and client.registration_source == client.RegistrationSource.CIMD:
             registration.ensure_policy(client)
-            registration.settle_document_keys(client)
+            registration.settle_document(client)
         clientmemo.memo.store(ticket, client)
         return client
 
@@ -295,6 +296,12 @@ class OAuth2Validator(DOTValidator):
         super()._save_bearer_token(token, request, *args, **kwargs)
         if used is not None:
             rotations.remember(request, token)
+
+    def _create_authorization_code(self, request, code, expires=None):
+        """DOT's one place that stores a code: one asked for with ``dpop_jkt`` is bound to that key."""
+        grant = super()._create_authorization_code(request, code, expires)
+        dpop_jkt.bind_code(grant, request)
+        return grant
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
         """DOT's one place that stores a refresh token: a public client's is bound to its DPoP key."""

@@ -16,7 +16,8 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauthlib.oauth2.rfc6749.errors import ConsentRequired, InvalidRequestError, InvalidScopeError
 
-from .. import approvals, conf, consents, redirects, resource_indicators, scopes
+from .. import approvals, conf, consents, dpop_jkt, redirects, resource_indicators, scopes
+from ..forms import ConsentForm
 from .pages import PageSecurityMixin
 
 
@@ -41,7 +42,9 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
     """
 
     template_name = "authserver/consent.html"
+    form_class = ConsentForm
     remembered = False
+    carried: dict = {}  # what the consent form carries to the code beyond DOT's fields (``dpop_jkt``)
 
     def get(self, request, *args, **kwargs):
         # DOT reads approval_prompt from the query (or REQUEST_APPROVAL_PROMPT) and, on "auto", lets
@@ -71,6 +74,15 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
             audience = resource_indicators.audience(request.GET.getlist("resource"))
             self.remembered = consents.covers(user, application, granted, audience)
         return granted, credentials
+
+    def get_initial(self):
+        """DOT's hidden fields, and the RFC 9449 §10 ``dpop_jkt`` (checked well-formed by now)."""
+        return {**super().get_initial(), dpop_jkt.PARAMETER: self.request.GET.get(dpop_jkt.PARAMETER)}
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        """DOT's, with the consent form's ``dpop_jkt`` in the credentials it builds (checked again)."""
+        credentials = {**credentials, **self.carried}
+        return super().create_authorization_response(request, scopes, credentials, allow)
 
     def render_to_response(self, context, **response_kwargs):
         form = context.get("form")
@@ -128,6 +140,8 @@ class AuthorizationView(PageSecurityMixin, dot_views.AuthorizationView):
         if form.cleaned_data.get("allow") and not kept:
             form.cleaned_data["allow"] = False
         form.cleaned_data["scope"] = " ".join(kept)
+        carried = form.cleaned_data.get(dpop_jkt.PARAMETER)
+        self.carried = {dpop_jkt.PARAMETER: carried} if carried else {}
         self.success_url = None  # DOT sets it only when a code was issued
         response = super().form_valid(form)
         if self.success_url and form.cleaned_data.get("allow"):

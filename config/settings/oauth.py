@@ -27,6 +27,7 @@ OAUTH_TOKEN_EXCHANGE = env_bool("OAUTH_TOKEN_EXCHANGE", True)
 OAUTH_REFRESH_GRACE_SECONDS = env_int("OAUTH_REFRESH_GRACE_SECONDS", 5)
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "oauth2_provider.DeviceGrant"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 OAUTH2_PROVIDER = {
     "OAUTH2_SERVER_CLASS": "authserver.server.Server",
     "OAUTH2_VALIDATOR_CLASS": "authserver.validators.OAuth2Validator",

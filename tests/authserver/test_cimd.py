@@ -174,6 +174,7 @@ def test_private_addresses_are_refused_without_a_connection(
         ("/no-redirects.json", {"redirect_uris": []}, "redirect_uris must be a non-empty array"),
         ("/two-grants.json", {"grant_types": ["authorization_code", "client_credentials"]}, "exactly one"),
         ("/javascript.json", {"redirect_uris": ["javascript:alert(1)"]}, "invalid client metadata"),
+        ("/dpop-yes.json", {"dpop_bound_access_tokens": "yes"}, "dpop_bound_access_tokens must be a boolean"),
     ],
 )
 def test_bad_documents_are_refused(world, client, cimd_on, path, document, reason, reasons):
@@ -378,3 +379,45 @@ def test_a_document_client_signing_assertions_gets_a_token_with_one(
 def test_bad_signing_documents_are_refused(world, client, cimd_on, document, reason, reasons):
     client_id = cimd_on.serve("/bad-signing.json", **document)
     assert_refused(consent_page(client, world, client_id), client_id, reasons, reason)
+
+
+# --- dpop_bound_access_tokens (RFC 9449 §5.2) in a metadata document ---
+
+
+def test_a_document_asking_for_dpop_bound_tokens_gets_only_those(world, client, cimd_on, authorize, post_token):
+    from django.conf import settings
+
+    from tests.dpopclient import DpopKey
+
+    client_id = cimd_on.serve("/dpop.json", dpop_bound_access_tokens=True)
+    verifier, challenge = pkce_pair()
+    code = redirect_params(authorize(world.users["alice"], client_id, "mcp:read", challenge))["code"]
+    assert ClientPolicy.objects.get(application__client_id=client_id).dpop_bound_access_tokens
+    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier, "client_id": client_id}  # fmt: skip
+    unproven = post_token(exchange)
+    assert unproven.status_code == 400 and unproven.json()["error"] == "invalid_dpop_proof"
+    proof = DpopKey().proof("POST", settings.OAUTH_ISSUER + "/oauth/token/")
+    token = post_token(exchange, HTTP_DPOP=proof)
+    assert token.status_code == 200, token.content
+    assert token.json()["token_type"] == "DPoP"
+
+
+@pytest.mark.parametrize("document", [{}, {"dpop_bound_access_tokens": False}], ids=["absent", "false"])
+def test_a_document_without_the_flag_gets_bearer_tokens_too(world, client, cimd_on, document):
+    client_id = cimd_on.serve("/no-dpop.json", **document)
+    assert consent_page(client, world, client_id).status_code == 200
+    assert not ClientPolicy.objects.get(application__client_id=client_id).dpop_bound_access_tokens
+
+
+def test_a_document_fetched_again_sets_the_flag_to_what_it_says_now(world, client, cimd_on):
+    from authserver import registration
+
+    client_id = cimd_on.serve("/changing.json", dpop_bound_access_tokens=True)
+    assert consent_page(client, world, client_id).status_code == 200
+    application = get_application_model().objects.get(client_id=client_id)
+    policy = ClientPolicy.objects.filter(application=application)
+    assert policy.get().dpop_bound_access_tokens
+    registration.document_for_dot(client_id, {"client_id": client_id})  # as DOT hands on a refetched one
+    registration.settle_document(application)
+    assert not policy.get().dpop_bound_access_tokens

@@ -231,7 +231,9 @@ def decide_device(
     return shown
 
 
-def exchange(http: httpx.Client, code: str, verifier: str, **extra) -> httpx.Response:
+def exchange(
+    http: httpx.Client, code: str, verifier: str, headers: dict[str, str] | None = None, **extra
+) -> httpx.Response:
     data = {
         "grant_type": "authorization_code",
         "code": code,
@@ -240,4 +242,4 @@ def exchange(http: httpx.Client, code: str, verifier: str, **extra) -> httpx.Res
         "code_verifier": verifier,
         **extra,
     }
-    return http.post(TOKEN, data=data)
+    return http.post(TOKEN, data=data, headers=headers)

@@ -4,6 +4,7 @@ tokens from client credentials and refresh, /mcp calls with a proof each, and ev
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -145,3 +146,32 @@ def test_the_docs_example_pings_with_a_dpop_token(live_server, http, key, token_
                  "Accept": "application/json, text/event-stream"},  # fmt: skip
     )
     assert (answer["token_type"], reply.status_code, reply.json()["result"]) == ("DPoP", 200, {})
+
+
+def test_a_code_bound_by_dpop_jkt_needs_a_proof_of_that_key(live_server, http, token_url):
+    """RFC 9449 §10 through the login and consent pages: the authorization request names the key's
+    thumbprint; the code is refused with any other proof (or none) and redeemed with that key's."""
+    key = DpopKey("ES256")
+    grant = flows.authorize(http, "alice", scope="mcp:read mcp:tools", dpop_jkt=key.thumbprint)
+    for proof in ({}, {"DPoP": DpopKey("ES256").proof("POST", token_url)}):
+        refused = flows.exchange(http, grant.code, grant.verifier, headers=proof)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"] == "invalid_grant"
+    response = flows.exchange(http, grant.code, grant.verifier, headers={"DPoP": key.proof("POST", token_url)})
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "DPoP"
+    token = response.json()["access_token"]
+    assert call(live_server, token, key.proof("POST", live_server.mcp_url, token)).status_code == 200
+
+
+def test_a_malformed_dpop_jkt_is_sent_back_to_the_client(live_server, http):
+    """RFC 6749 §4.1.2.1: the error goes to the redirect URI, with the state and RFC 9207 ``iss``."""
+    _, challenge = flows.pkce_pair()
+    url = flows.authorize_url(challenge, "mcp:read", "st-1", dpop_jkt="not-a-thumbprint")
+    assert flows.login(http, "alice", "alice-password", url).status_code == 302
+    response = http.get(url)
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(flows.WEB_REDIRECT + "?")
+    params = dict(parse_qsl(urlsplit(location).query))
+    assert (params["error"], params["state"], params["iss"]) == ("invalid_request", "st-1", live_server.url)
