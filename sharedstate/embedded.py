@@ -19,6 +19,14 @@ announced; the receiver reads the channel's keys when it starts waiting and agai
 topic's slot moves, which it checks every ``FEED_POLL_SECONDS`` (a read of shared memory): a message
 from another process on the host arrives within that interval plus one cache read. Without a feed
 (a database other than SQLite) the receiver reads the keys every ``POLL_SECONDS``.
+
+Logs: event ``n`` of a log is the cache key ``sharedstate:log:<log>:<n>``, claimed with ``add`` (two
+appenders never take one number: the second tries the next), and ``sharedstate:log:<log>:end`` holds
+the last number given, how many events the log keeps and where it began; ``append`` deletes the event
+that many numbers back and announces the log's topic. The end is a hint: a racing appender may write
+a lower one, so the end is found by looking a few numbers past it. A new log begins at the clock's
+microseconds, so a log that expired and began again never reuses an id a client may still hold.
+Readers wait for the log's topic to move as ``receive`` waits for a message.
 """
 
 from __future__ import annotations
@@ -174,13 +182,15 @@ class EmbeddedState(Backend):
 
     def append(self, log: str, event: dict[str, Any], keep: int, ttl: int) -> str:
         cache = self.cache
-        number = self._end(log)[0] or time.time_ns() // 1000
-        for number in range(number + 1, number + 1 + LOG_CLAIMS):  # noqa: B007  (the one claimed)
+        end, _, first = self._end(log)
+        if not end:
+            end = first = time.time_ns() // 1000
+        for number in range(end + 1, end + 1 + LOG_CLAIMS):  # noqa: B007  (the one claimed)
             if cache.add(_log_key(log, number), event, timeout=ttl):
                 break
         else:
             raise RuntimeError(f"Could not append to the log {log}: {LOG_CLAIMS} numbers taken at once")
-        cache.set(_log_key(log, "end"), [number, keep], timeout=ttl)
+        cache.set(_log_key(log, "end"), [number, keep, first], timeout=ttl)
         cache.delete(_log_key(log, number - keep))
         self.announce("log:" + log)
         return str(number)
@@ -207,23 +217,24 @@ class EmbeddedState(Backend):
                 if seen is None or self.version(topic) != seen:
                     break
 
-    def _end(self, log: str) -> tuple[int, int]:
-        """The last number given (0: an empty log) and how many events the log keeps."""
+    def _end(self, log: str) -> tuple[int, int, int]:
+        """The last number given (0: an empty log), how many events the log keeps, and the number it
+        started after."""
         cache = self.cache
         hint = cache.get(_log_key(log, "end"))
-        if not (isinstance(hint, list) and len(hint) == 2):
-            return 0, 0
-        number, keep = hint
+        if not (isinstance(hint, list) and len(hint) == 3):
+            return 0, 0, 0
+        number, keep, begun = hint
         ahead = cache.get_many([_log_key(log, number + n) for n in range(1, LOG_CLAIMS + 1)])
         while _log_key(log, number + 1) in ahead:
             number += 1
-        return number, keep
+        return number, keep, begun
 
     def _events(self, log: str, after: int) -> list[tuple[str, dict[str, Any]]]:
-        end, keep = self._end(log)
+        end, keep, begun = self._end(log)
         if end <= after:
             return []
-        first = max(after + 1, end - keep + 1)
+        first = max(after + 1, end - keep + 1, begun + 1)
         numbers = range(first, min(end, first + MAX_READ - 1) + 1)
         found = self.cache.get_many([_log_key(log, n) for n in numbers])
         return [(str(n), found[_log_key(log, n)]) for n in numbers if _log_key(log, n) in found]

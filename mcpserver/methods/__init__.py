@@ -2,8 +2,9 @@
 
 One small function per method, grouped by area: ``lifecycle`` (versions, ``server/discover``,
 ``initialize``, ``ping``, ``logging/setLevel``), ``tools``, ``prompts`` (with ``completion/complete``),
-``resources``. Each takes the request's ``context.Context`` and returns a result dict, a
-``context.Stream`` that the transport writes as it is produced, or (``tools/call``, ``prompts/get`` and
+``resources``, ``subscriptions`` (2025 ``resources/subscribe`` and ``resources/unsubscribe``). Each
+takes the request's ``context.Context`` and returns a result dict, a ``context.Stream`` that the
+transport writes as it is produced, or (``tools/call``, ``prompts/get`` and
 ``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete`` input-required answer.
 ``MODERN`` (2026-07-28) and ``LEGACY`` (the 2025 handshake era) map a method name to its ``Method``;
 a name in neither is unknown.
@@ -20,6 +21,7 @@ from .context import Context, Stream
 from .lifecycle import discover, initialize, ping, set_level
 from .prompts import complete, prompts_get, prompts_list
 from .resources import resources_list, resources_read, templates_list
+from .subscriptions import resources_subscribe, resources_unsubscribe
 from .tools import tools_call, tools_list
 
 
@@ -50,5 +52,7 @@ LEGACY: dict[str, Method] = {
     "initialize": Method(initialize),
     "ping": Method(ping),
     "logging/setLevel": Method(set_level),
+    "resources/subscribe": Method(resources_subscribe),
+    "resources/unsubscribe": Method(resources_unsubscribe),
     **_SHARED,
 }

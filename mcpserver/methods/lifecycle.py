@@ -42,11 +42,13 @@ def instructions() -> str:
 
 
 def capabilities(era: str, registry: Registry) -> dict[str, Any]:
-    """What this server offers; ``completions`` only when a prompt or template can complete."""
+    """What this server offers; ``completions`` only when a prompt or template can complete. The 2025
+    era's sessions subscribe to resources and hear of tool list changes on their GET stream."""
+    legacy = era == "legacy"
     offered: dict[str, Any] = {
-        "tools": {"listChanged": False},
+        "tools": {"listChanged": legacy},
         "prompts": {"listChanged": False},
-        "resources": {"subscribe": False, "listChanged": False},
+        "resources": {"subscribe": legacy, "listChanged": False},
     }
     if registry.completes():
         offered["completions"] = {}

@@ -223,3 +223,14 @@ def test_a_log_expires_after_its_last_append(state):
     state.append("brief", {"n": 1}, 10, 1)
     time.sleep(2.1)
     assert state.read("brief", start, 0.05) == []
+
+
+def test_a_log_keeping_more_than_one_read_is_read_from_its_first_event_in_pages(state):
+    from sharedstate import MAX_READ
+
+    start = state.end("long")
+    for n in range(MAX_READ + 5):
+        state.append("long", {"n": n}, 10 * MAX_READ, 60)
+    page = state.read("long", start, 1)
+    assert [event["n"] for _, event in page] == list(range(MAX_READ))
+    assert [event["n"] for _, event in state.read("long", page[-1][0], 1)] == list(range(MAX_READ, MAX_READ + 5))
