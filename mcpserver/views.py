@@ -170,9 +170,7 @@ class McpView(View):
         accept = request.META.get("HTTP_ACCEPT", "")
         if "text/event-stream" not in accept or transport.era_of({}, headers) == "modern":
             raise MethodNotAllowed("GET opens a 2025 session's SSE stream (Accept: text/event-stream)")
-        release = limits.admit("stream:" + token.subject, conf.get("MAX_STREAMS_PER_CALLER"))
-        if release is None:
-            raise TooManyRequests()
+        release = _admit_stream(token)
         try:
             registry = apps.get_app_config("mcpserver").registry
             outcome = transport.open_stream(
@@ -225,6 +223,24 @@ class McpView(View):
             raise SessionNotFound()
         sessions.end(session_id)
         return HttpResponse(status=204)
+
+
+def _admit_stream(token: auth.AccessToken):
+    """Count one more notification stream of this process and of its caller (each holds a thread), and
+    return its release; ``TooManyRequests`` beyond ``MAX_STREAMS`` or ``MAX_STREAMS_PER_CALLER``."""
+    ours = limits.admit("stream:" + token.subject, conf.get("MAX_STREAMS_PER_CALLER"))
+    if ours is None:
+        raise TooManyRequests()
+    everyone = limits.admit("streams", conf.get("MAX_STREAMS"))
+    if everyone is None:
+        ours()
+        raise TooManyRequests()
+
+    def release() -> None:
+        ours()
+        everyone()
+
+    return release
 
 
 def _authenticate(request: HttpRequest) -> auth.AccessToken:

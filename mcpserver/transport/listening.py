@@ -9,9 +9,10 @@ id the stream starts from and the ``retry`` delay, so a client can reconnect, to
 resume after the last event it saw as long as the log still keeps it.
 
 A stream holds one of the server's threads: it ends after ``NOTIFICATION_STREAM_SECONDS`` (the client
-reconnects after ``retry``), when its session ends, when the shared state becomes unreachable (the
-client resumes later), and soon after the client leaves (a comment line every ``KEEPALIVE_SECONDS``
-finds out, as on an interactive call's stream).
+reconnects after ``retry``), when the shared state becomes unreachable (the client resumes later),
+and within ``KEEPALIVE_SECONDS`` of its session ending (the session is read again that often) or of
+the client leaving (a comment line that often finds out, as on an interactive call's stream).
+``views`` admits at most ``MAX_STREAMS`` streams per process, ``MAX_STREAMS_PER_CALLER`` per caller.
 """
 
 from __future__ import annotations
@@ -71,11 +72,11 @@ def _notifications(listener: _Listener, cursor: str) -> Iterator[bytes]:
     ends = time.monotonic() + conf.get("NOTIFICATION_STREAM_SECONDS")
     while (remaining := ends - time.monotonic()) > 0:
         events = sharedstate.read(notifications.LOG, cursor, min(KEEPALIVE_SECONDS, remaining))
+        if not listener.refresh():
+            return  # the session ended
         if not events:
             yield KEEPALIVE
             continue
-        if not listener.refresh():
-            return  # the session ended
         for event_id, event in events:
             cursor = event_id
             for note in listener.notifications(event):
