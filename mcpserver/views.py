@@ -170,16 +170,12 @@ class McpView(View):
         accept = request.META.get("HTTP_ACCEPT", "")
         if "text/event-stream" not in accept or transport.era_of({}, headers) == "modern":
             raise MethodNotAllowed("GET opens a 2025 session's SSE stream (Accept: text/event-stream)")
-        release = _admit_stream(token)
-        try:
-            registry = apps.get_app_config("mcpserver").registry
-            outcome = transport.open_stream(
+        registry = apps.get_app_config("mcpserver").registry
+        return _reply(
+            transport.open_stream(
                 headers.get("mcp-session-id"), token, registry, request.META.get("HTTP_LAST_EVENT_ID")
             )
-        except BaseException:
-            release()
-            raise
-        return _reply(outcome, release)
+        )
 
     # Declared so that View.setup does not store ``self.head = self.get`` on every instance: a reference
     # cycle (view -> bound method -> view) that would leave each request, its view and its environ to the
@@ -223,24 +219,6 @@ class McpView(View):
             raise SessionNotFound()
         sessions.end(session_id)
         return HttpResponse(status=204)
-
-
-def _admit_stream(token: auth.AccessToken):
-    """Count one more notification stream of this process and of its caller (each holds a thread), and
-    return its release; ``TooManyRequests`` beyond ``MAX_STREAMS`` or ``MAX_STREAMS_PER_CALLER``."""
-    ours = limits.admit("stream:" + token.subject, conf.get("MAX_STREAMS_PER_CALLER"))
-    if ours is None:
-        raise TooManyRequests()
-    everyone = limits.admit("streams", conf.get("MAX_STREAMS"))
-    if everyone is None:
-        ours()
-        raise TooManyRequests()
-
-    def release() -> None:
-        ours()
-        everyone()
-
-    return release
 
 
 def _authenticate(request: HttpRequest) -> auth.AccessToken:

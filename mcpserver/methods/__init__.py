@@ -2,7 +2,8 @@
 
 One small function per method, grouped by area: ``lifecycle`` (versions, ``server/discover``,
 ``initialize``, ``ping``, ``logging/setLevel``), ``tools``, ``prompts`` (with ``completion/complete``),
-``resources``, ``subscriptions`` (2025 ``resources/subscribe`` and ``resources/unsubscribe``). Each
+``resources``, ``subscriptions`` (2025 ``resources/subscribe`` and ``resources/unsubscribe``, 2026-07-28
+``subscriptions/listen``). Each
 takes the request's ``context.Context`` and returns a result dict, a ``context.Stream`` that the
 transport writes as it is produced, or (``tools/call``, ``prompts/get`` and
 ``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete`` input-required answer.
@@ -21,7 +22,7 @@ from .context import Context, Stream
 from .lifecycle import discover, initialize, ping, set_level
 from .prompts import complete, prompts_get, prompts_list
 from .resources import resources_list, resources_read, templates_list
-from .subscriptions import resources_subscribe, resources_unsubscribe
+from .subscriptions import resources_subscribe, resources_unsubscribe, subscriptions_listen
 from .tools import tools_call, tools_list
 
 
@@ -34,6 +35,7 @@ class Method:
     cache_scope: str | None = None  # 2026-07-28 results of cacheable methods carry ttlMs and cacheScope
     ttl_setting: str = "LIST_TTL_MS"
     may_ask: bool = False  # whether it may send requests to the client (transport.interactive)
+    listens: bool = False  # answered with a notification stream (transport.listening)
 
 
 _SHARED = {
@@ -47,7 +49,11 @@ _SHARED = {
     "completion/complete": Method(complete),
 }
 
-MODERN: dict[str, Method] = {"server/discover": Method(discover, "public", "DISCOVER_TTL_MS"), **_SHARED}
+MODERN: dict[str, Method] = {
+    "server/discover": Method(discover, "public", "DISCOVER_TTL_MS"),
+    "subscriptions/listen": Method(subscriptions_listen, listens=True),
+    **_SHARED,
+}
 LEGACY: dict[str, Method] = {
     "initialize": Method(initialize),
     "ping": Method(ping),

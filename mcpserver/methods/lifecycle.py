@@ -42,13 +42,13 @@ def instructions() -> str:
 
 
 def capabilities(era: str, registry: Registry) -> dict[str, Any]:
-    """What this server offers; ``completions`` only when a prompt or template can complete. The 2025
-    era's sessions subscribe to resources and hear of tool list changes on their GET stream."""
-    legacy = era == "legacy"
+    """What this server offers; ``completions`` only when a prompt or template can complete. Resource
+    updates and tool list changes are sent on a 2025 session's GET stream and on 2026-07-28
+    ``subscriptions/listen`` streams."""
     offered: dict[str, Any] = {
-        "tools": {"listChanged": legacy},
+        "tools": {"listChanged": True},
         "prompts": {"listChanged": False},
-        "resources": {"subscribe": legacy, "listChanged": False},
+        "resources": {"subscribe": True, "listChanged": False},
     }
     if registry.completes():
         offered["completions"] = {}

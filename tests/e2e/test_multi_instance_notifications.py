@@ -72,7 +72,10 @@ class Session:
         self.counter += 1
         body = {"jsonrpc": "2.0", "id": self.counter, "method": method, "params": params}
         response = httpx.post(
-            server.mcp_url, json=body, headers=self.headers(Accept="application/json, text/event-stream"), timeout=10
+            server.mcp_url,
+            json=body,
+            headers=self.headers(Accept="application/json, text/event-stream"),
+            timeout=10,
         )
         assert response.status_code == 200 and "result" in response.json(), response.text
         return response

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from mcpserver import notifications
-from tests.mcpserver.conftest import McpClient
+from tests.mcpserver.conftest import CAPS_KEY, MODERN, PV_KEY, McpClient
 
 SSE = "text/event-stream"
 
@@ -46,13 +46,15 @@ class Events:
             chunk = next(self.chunks).decode()
             if chunk.startswith(":"):
                 continue
-            fields = dict(line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in chunk.splitlines())
+            fields = dict(
+                line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in chunk.splitlines()
+            )
             return fields
         raise AssertionError("no event within the timeout")
 
     def message(self, timeout=5.0):
         fields = self.next(timeout)
-        return fields["id"], json.loads(fields["data"])
+        return fields.get("id"), json.loads(fields["data"])
 
     def close(self):
         self.response.close()
@@ -66,24 +68,35 @@ def _note(make_user, title="first"):
     return Note.objects.create(owner=make_user(f"writer-{uuid.uuid4().hex[:8]}"), title=title, body="text")
 
 
-def test_the_2025_era_offers_subscriptions_and_tool_list_changes_and_the_2026_era_not_yet(mcp):
-    legacy = mcp.initialize().json()["result"]["capabilities"]
-    assert legacy["resources"]["subscribe"] is True
-    assert legacy["tools"]["listChanged"] is True
-    modern = mcp.modern("server/discover").json()["result"]["capabilities"]
-    assert modern["resources"]["subscribe"] is False
-    assert modern["tools"]["listChanged"] is False
+def test_both_eras_offer_resource_subscriptions_and_tool_list_changes(mcp):
+    for capabilities in (
+        mcp.initialize().json()["result"]["capabilities"],
+        mcp.modern("server/discover").json()["result"]["capabilities"],
+    ):
+        assert capabilities["resources"] == {"subscribe": True, "listChanged": False}
+        assert capabilities["tools"] == {"listChanged": True}
+        assert capabilities["prompts"] == {"listChanged": False}
 
 
 def test_subscribe_and_unsubscribe_answer_empty_results(mcp, session):
-    assert _call(mcp, session, "resources/subscribe", {"uri": "mcp://server/description"}).json()["result"] == {}
-    assert _call(mcp, session, "resources/unsubscribe", {"uri": "mcp://server/description"}).json()["result"] == {}
+    assert (
+        _call(mcp, session, "resources/subscribe", {"uri": "mcp://server/description"}).json()["result"] == {}
+    )
+    assert (
+        _call(mcp, session, "resources/unsubscribe", {"uri": "mcp://server/description"}).json()["result"]
+        == {}
+    )
     assert _call(mcp, session, "resources/unsubscribe", {"uri": "notes://never"}).json()["result"] == {}
 
 
 @pytest.mark.parametrize(
     ("params", "code"),
-    [({}, -32602), ({"uri": 3}, -32602), ({"uri": "nothing://here"}, -32602), ({"uri": "mcp://tools/"}, -32602)],
+    [
+        ({}, -32602),
+        ({"uri": 3}, -32602),
+        ({"uri": "nothing://here"}, -32602),
+        ({"uri": "mcp://tools/"}, -32602),
+    ],
 )
 def test_a_subscription_to_no_resource_is_invalid_params(mcp, session, params, code):
     body = _call(mcp, session, "resources/subscribe", params).json()
@@ -180,7 +193,11 @@ def test_a_tool_policy_that_changes_what_the_caller_sees_is_a_tool_list_change(
     with django_capture_on_commit_callbacks(execute=True):
         ToolPolicy.objects.create(name="no-such-tool", enabled=False)  # nobody's view moves
         ToolPolicy.objects.create(name=names[0], enabled=False)
-    assert events.message()[1] == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed", "params": {}}
+    assert events.message()[1] == {
+        "jsonrpc": "2.0",
+        "method": "notifications/tools/list_changed",
+        "params": {},
+    }
     events.close()
 
 
@@ -188,13 +205,15 @@ def test_a_tool_policy_that_changes_what_the_caller_sees_is_a_tool_list_change(
     ("session_id", "last_event_id", "status"),
     [(None, None, 400), ("unknown-session", None, 404), ("SESSION", "not-an-id", 400)],
 )
-def test_a_stream_needs_a_live_session_and_an_event_id_of_ours(mcp, session, session_id, last_event_id, status):
+def test_a_stream_needs_a_live_session_and_an_event_id_of_ours(
+    mcp, session, session_id, last_event_id, status
+):
     response = _open(mcp, session if session_id == "SESSION" else session_id, last_event_id)
     assert response.status_code == status
     assert response.json()["error"]["code"] in (-32600, -32001)
 
 
-def test_get_without_sse_or_in_the_2026_era_is_405(mcp, session):
+def test_get_without_sse_or_in_the_2026_era_is_405(mcp, session):  # (2026-07-28 listens by POST)
     assert _open(mcp, session, accept="application/json").status_code == 405
     assert _open(mcp, session, **{"MCP-Protocol-Version": "2026-07-28"}).status_code == 405
 
@@ -258,3 +277,103 @@ def test_a_notification_that_cannot_be_published_leaves_the_change_in_place(
 def test_lists_changed_names_known_families_only():
     with pytest.raises(ValueError):
         notifications.lists_changed("tools", "widgets")
+
+
+# --- 2026-07-28: subscriptions/listen ---
+
+SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
+
+
+def _listen(mcp, notifications, request_id=7):
+    response = mcp.modern("subscriptions/listen", {"notifications": notifications}, request_id=request_id)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == SSE
+    return Events(response)
+
+
+def test_a_listen_stream_acknowledges_what_the_server_agreed_to_first(mcp, make_user):
+    note = _note(make_user)
+    events = _listen(mcp, {
+        "toolsListChanged": True,
+        "promptsListChanged": True,  # not sent by this server: left out of the agreement
+        "resourceSubscriptions": [f"notes://{note.key}", "nothing://here"],
+    })  # fmt: skip
+    _, ack = events.message()
+    assert ack == {
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {
+            "notifications": {"toolsListChanged": True, "resourceSubscriptions": [f"notes://{note.key}"]},
+            "_meta": {SUBSCRIPTION_ID: 7},
+        },
+    }
+    events.close()
+
+
+def test_a_listen_stream_carries_its_notifications_tagged_with_its_subscription_id(
+    mcp, make_user, django_capture_on_commit_callbacks
+):
+    from mcpserver.models import ToolPolicy
+
+    note = _note(make_user)
+    names = [tool["name"] for tool in mcp.modern("tools/list").json()["result"]["tools"]]
+    events = _listen(mcp, {"toolsListChanged": True, "resourceSubscriptions": [f"notes://{note.key}"]}, "s-1")
+    events.message()
+    with django_capture_on_commit_callbacks(execute=True):
+        note.save()
+        ToolPolicy.objects.create(name=names[0], enabled=False)
+    updated, changed = events.message()[1], events.message()[1]
+    assert updated == {
+        "jsonrpc": "2.0",
+        "method": "notifications/resources/updated",
+        "params": {"uri": f"notes://{note.key}", "_meta": {SUBSCRIPTION_ID: "s-1"}},
+    }
+    assert changed == {
+        "jsonrpc": "2.0",
+        "method": "notifications/tools/list_changed",
+        "params": {"_meta": {SUBSCRIPTION_ID: "s-1"}},
+    }
+    events.close()
+
+
+def test_a_listen_stream_sends_only_what_its_filter_names(mcp, django_capture_on_commit_callbacks, settings):
+    from mcpserver.models import ToolPolicy
+
+    settings.MCPSERVER = {**settings.MCPSERVER, "NOTIFICATION_STREAM_SECONDS": 1}
+    names = [tool["name"] for tool in mcp.modern("tools/list").json()["result"]["tools"]]
+    events = _listen(mcp, {"promptsListChanged": True})
+    assert events.message()[1]["params"]["notifications"] == {}
+    with django_capture_on_commit_callbacks(execute=True):
+        ToolPolicy.objects.create(name=names[0], enabled=False)
+    _, last = events.message()  # the lifetime is over: the subscription ends gracefully
+    assert last == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "result": {"resultType": "complete", "_meta": {SUBSCRIPTION_ID: 7}},
+    }
+
+
+@pytest.mark.parametrize(
+    "notifications",
+    [None, [], {"resourceSubscriptions": "notes://x"}, {"resourceSubscriptions": [3]}],
+)
+def test_a_listen_request_with_a_bad_filter_is_invalid_params(mcp, notifications):
+    params = {} if notifications is None else {"notifications": notifications}
+    response = mcp.modern("subscriptions/listen", params)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32602
+
+
+def test_listening_needs_sse_and_resource_subscriptions_need_the_read_scope(mcp, issue):
+    params = {"notifications": {}, "_meta": {PV_KEY: MODERN, CAPS_KEY: {}}}
+    refused = mcp.raw(
+        {"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": params},
+        {"MCP-Protocol-Version": MODERN, "Mcp-Method": "subscriptions/listen", "Accept": "application/json"},
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == -32600
+    tools_only = issue(scopes=["mcp:tools"])
+    response = mcp.modern(
+        "subscriptions/listen", {"notifications": {"resourceSubscriptions": ["mcp://server/description"]}},
+        token=tools_only,
+    )  # fmt: skip
+    assert response.status_code == 403

@@ -233,4 +233,6 @@ def test_a_log_keeping_more_than_one_read_is_read_from_its_first_event_in_pages(
         state.append("long", {"n": n}, 10 * MAX_READ, 60)
     page = state.read("long", start, 1)
     assert [event["n"] for _, event in page] == list(range(MAX_READ))
-    assert [event["n"] for _, event in state.read("long", page[-1][0], 1)] == list(range(MAX_READ, MAX_READ + 5))
+    assert [event["n"] for _, event in state.read("long", page[-1][0], 1)] == list(
+        range(MAX_READ, MAX_READ + 5)
+    )
