@@ -85,7 +85,12 @@ def unexpected_error(exc: Exception, request_id: Any = None) -> HttpResponse:
 
 
 def _reply(outcome: transport.Reply | transport.Streamed, release=None) -> HttpResponse:
+    """The HTTP response; a streamed body releases the request's slot (``release``) when it closes,
+    except a notification stream, which is counted among the streams instead (its slot is freed now)."""
     if isinstance(outcome, transport.Streamed):
+        if release is not None and outcome.counted:
+            release()
+            release = None
         events = outcome.events if release is None else limits.Releasing(outcome.events, release)
         response = StreamingHttpResponse(events, content_type=outcome.content_type)
         response["Cache-Control"] = "no-cache"

@@ -85,7 +85,7 @@ def open_stream(
         release()
         raise
     frames = limits.Releasing(_guarded(_session_frames(listener, start)), release)
-    return Streamed(frames, {"Mcp-Session-Id": session_id})
+    return Streamed(frames, {"Mcp-Session-Id": session_id}, counted=True)
 
 
 def listen(ctx: Context, request: Listen, exchange: Exchange) -> Streamed:
@@ -99,7 +99,8 @@ def listen(ctx: Context, request: Listen, exchange: Exchange) -> Streamed:
     except BaseException:
         release()
         raise
-    return Streamed(limits.Releasing(_guarded(_listen_frames(ctx, request, listener, start)), release))
+    frames = limits.Releasing(_guarded(_listen_frames(ctx, request, listener, start)), release)
+    return Streamed(frames, counted=True)
 
 
 def _start(last_event_id: str | None) -> str:

@@ -377,3 +377,16 @@ def test_listening_needs_sse_and_resource_subscriptions_need_the_read_scope(mcp,
         token=tools_only,
     )  # fmt: skip
     assert response.status_code == 403
+
+
+def test_a_listen_stream_counts_among_the_streams_not_the_requests_in_flight(mcp, settings):
+    from mcpserver import limits
+
+    settings.MCPSERVER = {**settings.MCPSERVER, "MAX_INFLIGHT_PER_CALLER": 1, "MAX_STREAMS": 1}
+    events = _listen(mcp, {"toolsListChanged": True})
+    events.message()
+    assert mcp.modern("tools/list").status_code == 200  # the caller's one request slot is free
+    assert mcp.modern("subscriptions/listen", {"notifications": {}}).status_code == 429  # the stream's is not
+    assert sum(limits.in_flight().values()) == 2  # the caller's stream, and the worker's
+    events.close()
+    assert limits.in_flight() == {}
