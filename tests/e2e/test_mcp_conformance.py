@@ -146,7 +146,10 @@ def suite_target(tmp_path_factory):
         cannot_run(f"npm could not install {SUITE} and {NODE}: {_why(exc)}")
     if not (cache / "node_modules" / ".bin" / "conformance").exists():
         cannot_run(f"{SUITE} installed no conformance command in {cache}")
-    server = LiveServer(env={"MCP_FIXTURE_PACK": "true"})
+    # The suite sends everything with one token and opens notification streams back to back; the server
+    # learns that the suite dropped one at its next write: room for a few per caller, and the threads.
+    streams = {"MCP_MAX_STREAMS": "4", "MCP_MAX_STREAMS_PER_CALLER": "4"}
+    server = LiveServer(env={"MCP_FIXTURE_PACK": "true", **streams}, threads=8)
     server.start()
     token = server.issue_token("admin", ["mcp:read", "mcp:tools", "mcp:prompts"], lifetime=3600)
     proxy, url = _proxy(server.url, token)
