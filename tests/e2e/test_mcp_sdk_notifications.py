@@ -1,7 +1,8 @@
 """The official MCP Python SDK hears of changes from the live server: a 2025 session subscribed to a note
 gets ``notifications/resources/updated`` on its GET stream, and a 2026-07-28 ``listen()`` gets it on
-its listen stream, when the note is edited through another connection. The live server runs several worker processes on the embedded default: the
-notification crosses processes through the shared state."""
+its listen stream, when the note is edited through another connection. The live server runs several
+worker processes on the embedded default: the notification crosses processes through the shared
+state."""
 
 from __future__ import annotations
 
