@@ -13,7 +13,7 @@ Publishing waits for the current transaction to commit (a subscriber that reads 
 sees the change), and a failure to publish is logged, never raised into the writer's save.
 
 Subscriptions (2025 ``resources/subscribe``) are kept in the session's state: at most
-``MAX_SUBSCRIPTIONS`` URIs per session.
+``MAX_SUBSCRIPTIONS`` URIs per session (and per listen stream), each at most ``MAX_URI_LENGTH`` long.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 LOG = "mcp-notifications"
 FAMILIES = ("tools", "prompts", "resources")
 MAX_SUBSCRIPTIONS = 100
+MAX_URI_LENGTH = 2048  # a session's subscriptions are read with it on every request
 
 
 def resource_updated(uri: str) -> None:

@@ -20,8 +20,8 @@ from .context import Context, allowed
 
 def _uri(ctx: Context) -> str:
     uri = ctx.params.get("uri")
-    if not isinstance(uri, str) or not uri:
-        raise InvalidParams("A uri string is needed")
+    if not isinstance(uri, str) or not uri or len(uri) > notifications.MAX_URI_LENGTH:
+        raise InvalidParams(f"A uri string of at most {notifications.MAX_URI_LENGTH} characters is needed")
     ctx.token.require([conf.get("READ_SCOPE")])
     if ctx.session_id is None:
         raise InvalidRequest(
@@ -97,8 +97,13 @@ def subscriptions_listen(ctx: Context) -> Listen:
     if not isinstance(wanted, dict):
         raise InvalidParams("subscriptions/listen needs a notifications object")
     uris = wanted.get(RESOURCE_FILTER) or []
-    if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
-        raise InvalidParams(f"notifications.{RESOURCE_FILTER} must be an array of URI strings")
+    if not isinstance(uris, list) or not all(
+        isinstance(uri, str) and len(uri) <= notifications.MAX_URI_LENGTH for uri in uris
+    ):
+        raise InvalidParams(
+            f"notifications.{RESOURCE_FILTER} must be an array of URIs of at most "
+            f"{notifications.MAX_URI_LENGTH} characters"
+        )
     if len(uris) > notifications.MAX_SUBSCRIPTIONS:
         raise InvalidParams(f"At most {notifications.MAX_SUBSCRIPTIONS} resource subscriptions per stream")
     if uris:

@@ -96,6 +96,7 @@ def test_subscribe_and_unsubscribe_answer_empty_results(mcp, session):
         ({"uri": 3}, -32602),
         ({"uri": "nothing://here"}, -32602),
         ({"uri": "mcp://tools/"}, -32602),
+        ({"uri": "notes://" + "x" * 3000}, -32602),  # a template would match it: too long all the same
     ],
 )
 def test_a_subscription_to_no_resource_is_invalid_params(mcp, session, params, code):
@@ -355,7 +356,13 @@ def test_a_listen_stream_sends_only_what_its_filter_names(mcp, django_capture_on
 
 @pytest.mark.parametrize(
     "notifications",
-    [None, [], {"resourceSubscriptions": "notes://x"}, {"resourceSubscriptions": [3]}],
+    [
+        None,
+        [],
+        {"resourceSubscriptions": "notes://x"},
+        {"resourceSubscriptions": [3]},
+        {"resourceSubscriptions": ["notes://" + "x" * 3000]},
+    ],
 )
 def test_a_listen_request_with_a_bad_filter_is_invalid_params(mcp, notifications):
     params = {} if notifications is None else {"notifications": notifications}
