@@ -3,10 +3,10 @@
 One small function per method, grouped by area: ``lifecycle`` (versions, ``server/discover``,
 ``initialize``, ``ping``, ``logging/setLevel``), ``tools``, ``prompts`` (with ``completion/complete``),
 ``resources``, ``subscriptions`` (2025 ``resources/subscribe`` and ``resources/unsubscribe``, 2026-07-28
-``subscriptions/listen``). Each
-takes the request's ``context.Context`` and returns a result dict, a ``context.Stream`` that the
-transport writes as it is produced, or (``tools/call``, ``prompts/get`` and
-``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete`` input-required answer.
+``subscriptions/listen``). Each takes the request's ``context.Context`` and returns a result dict, a
+``context.Stream`` that the transport writes as it is produced, or (``tools/call``, ``prompts/get`` and
+``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete`` input-required answer;
+``subscriptions/listen`` returns the ``subscriptions.Listen`` filter that ``transport.listening`` streams.
 ``MODERN`` (2026-07-28) and ``LEGACY`` (the 2025 handshake era) map a method name to its ``Method``;
 a name in neither is unknown.
 """

@@ -78,14 +78,12 @@ def open_stream(
     if state is None:
         raise SessionNotFound()
     start = _start(last_event_id)
-    release = admit(token)
-    try:
+
+    def frames() -> Iterator[bytes]:
         listener = _Listener(token, registry, notifications.FAMILIES, session=(session_id, state))
-    except BaseException:
-        release()
-        raise
-    frames = limits.Releasing(_guarded(_session_frames(listener, start)), release)
-    return Streamed(frames, {"Mcp-Session-Id": session_id}, counted=True)
+        return _session_frames(listener, start)
+
+    return Streamed(_admitted(token, frames), {"Mcp-Session-Id": session_id}, counted=True)
 
 
 def listen(ctx: Context, request: Listen, exchange: Exchange) -> Streamed:
@@ -93,14 +91,22 @@ def listen(ctx: Context, request: Listen, exchange: Exchange) -> Streamed:
     if not exchange.accepts_sse:
         raise InvalidRequest("subscriptions/listen answers with a stream: send Accept: text/event-stream")
     start = sharedstate.end(notifications.LOG)
-    release = admit(ctx.token)
-    try:
+
+    def frames() -> Iterator[bytes]:
         listener = _Listener(ctx.token, ctx.registry, request.families, uris=request.uris)
+        return _listen_frames(ctx, request, listener, start)
+
+    return Streamed(_admitted(ctx.token, frames), counted=True)
+
+
+def _admitted(token: AccessToken, frames: Callable[[], Iterator[bytes]]) -> limits.Releasing:
+    """The stream ``frames()`` makes, holding a slot (``admit``) until the server closes it."""
+    release = admit(token)
+    try:
+        return limits.Releasing(_guarded(frames()), release)
     except BaseException:
         release()
         raise
-    frames = limits.Releasing(_guarded(_listen_frames(ctx, request, listener, start)), release)
-    return Streamed(frames, counted=True)
 
 
 def _start(last_event_id: str | None) -> str:
