@@ -3,10 +3,10 @@
 Names, arguments and payloads are the ones the suite's server scenarios call. The input-required
 family (2026-07-28) asks through the author API (``ctx.elicit``, ``ctx.sample``, ``ctx.list_roots``,
 ``ctx.ask``); the keys the suite looks for are given as ``key=``. The 2025-era sampling and elicitation
-tools ask the client through ``mcpserver.transport.clientrequests.ask`` (2025 sessions). Scenarios of
-subscriptions are not served: their tools answer with a tool error, and the conformance test lists them
-as expected failures (``EXPECTED_FAILURES`` in
-``tests/e2e/test_mcp_conformance.py``).
+tools ask the client through ``mcpserver.transport.clientrequests.ask`` (2025 sessions).
+``test_trigger_tool_change`` changes the tool list the way an admin would: it switches
+``test_toggled_tool`` off or on again with a ``ToolPolicy``, whose save announces the change to every
+notification stream (``mcpserver.notifications``).
 """
 
 from __future__ import annotations
@@ -235,6 +235,28 @@ def elicitation_enums(ctx):
         },
     }
     return _completed(_elicited(ctx, "Please select options from the enum fields", properties))
+
+
+TOGGLED = "test_toggled_tool"
+
+
+@tool(TOGGLED, description="Switched off and on by test_trigger_tool_change", input_schema=OBJECT)
+def toggled(ctx):
+    return "Toggled tool: on"
+
+
+@tool(
+    "test_trigger_tool_change",
+    description="Changes the tool list: switches test_toggled_tool off, or on again",
+    input_schema=OBJECT,
+)
+def trigger_tool_change(ctx):
+    from mcpserver.models import ToolPolicy
+
+    switched_on, _ = ToolPolicy.objects.filter(name=TOGGLED).delete()
+    if not switched_on:
+        ToolPolicy.objects.create(name=TOGGLED, enabled=False)
+    return f"{TOGGLED} is now {'on' if switched_on else 'off'}"
 
 
 @tool(

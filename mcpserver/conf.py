@@ -60,6 +60,13 @@ DEFAULTS: dict[str, Any] = {
     "TOOL_TIMEOUT_SECONDS": 30,
     "MAX_INFLIGHT_PER_CALLER": 2,
     "SESSION_TTL": 24 * 3600,
+    # Notifications (2025 GET stream): how many events the shared log keeps for clients that reconnect
+    # with Last-Event-ID; how long one stream lasts before the client reconnects (it holds a thread);
+    # how many streams one worker process holds open, and one caller in it (429 beyond).
+    "NOTIFICATION_BUFFER": 1000,
+    "NOTIFICATION_STREAM_SECONDS": 300,
+    "MAX_STREAMS": 1,
+    "MAX_STREAMS_PER_CALLER": 1,
     "PAGE_SIZE": 50,
     "LIST_TTL_MS": 60_000,
     "DISCOVER_TTL_MS": 3_600_000,

@@ -5,7 +5,8 @@ every save or delete of a ``ToolPolicy`` announces a change, so every worker of 
 them afresh on its next request. Without a change feed (Redis unreachable, a database other hosts
 share without Redis) they are re-read at most every ``POLICY_CACHE_SECONDS`` instead; edits made
 behind the models' back (``QuerySet.update()``, SQL) are announced by nobody and wait for a restart,
-or the next announced edit, where there is a feed.
+or the next announced edit, where there is a feed. Every save or delete also publishes a tools
+list change (``notifications``): streams whose caller now sees other tools tell their client.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.db.models.signals import post_delete, post_save
 import sharedstate
 from sharedstate.stamps import Stamp
 
-from . import conf
+from . import conf, notifications
 from .definitions import Tool
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def policies_changed(sender=None, using=None, **kwargs) -> None:
     """
     _kept["stamp"] = None
     sharedstate.changed(TOPIC, using=using)
+    notifications.lists_changed("tools")
 
 
 def connect() -> None:

@@ -37,7 +37,7 @@ ALLOW_HEADERS = (
     "Last-Event-ID, DPoP"
 )
 EXPOSE_HEADERS = "Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version, DPoP-Nonce"
-ALLOW_METHODS = "POST, DELETE, OPTIONS"
+ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
 JSON = "application/json"
 
 
@@ -85,7 +85,12 @@ def unexpected_error(exc: Exception, request_id: Any = None) -> HttpResponse:
 
 
 def _reply(outcome: transport.Reply | transport.Streamed, release=None) -> HttpResponse:
+    """The HTTP response; a streamed body releases the request's slot (``release``) when it closes,
+    except a notification stream, which is counted among the streams instead (its slot is freed now)."""
     if isinstance(outcome, transport.Streamed):
+        if release is not None and outcome.counted:
+            release()
+            release = None
         events = outcome.events if release is None else limits.Releasing(outcome.events, release)
         response = StreamingHttpResponse(events, content_type=outcome.content_type)
         response["Cache-Control"] = "no-cache"
@@ -126,7 +131,8 @@ def _read_body(request: HttpRequest) -> bytes:
 
 
 class McpView(View):
-    """``/mcp``: POST one JSON-RPC message (or a 2025-03-26 batch); DELETE ends a session; GET is 405.
+    """``/mcp``: POST one JSON-RPC message (or a 2025-03-26 batch); GET opens a 2025 session's
+    notification stream (SSE); DELETE ends a session.
 
     Exempt from CSRF (bearer tokens, no cookies): ``as_view()`` wraps the view function once, where
     ``method_decorator`` on ``dispatch`` would rebuild a wrapper on every request.
@@ -162,7 +168,19 @@ class McpView(View):
         return response
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        raise MethodNotAllowed("This server offers no GET stream; POST JSON-RPC messages instead.")
+        """A 2025 session's notifications (``transport.listening``); one that asks for no SSE, or speaks
+        the 2026-07-28 revision (``subscriptions/listen`` instead), is told 405."""
+        token = _authenticate(request)
+        headers = _mcp_headers(request)
+        accept = request.META.get("HTTP_ACCEPT", "")
+        if "text/event-stream" not in accept or transport.era_of({}, headers) == "modern":
+            raise MethodNotAllowed("GET opens a 2025 session's SSE stream (Accept: text/event-stream)")
+        registry = apps.get_app_config("mcpserver").registry
+        return _reply(
+            transport.open_stream(
+                headers.get("mcp-session-id"), token, registry, request.META.get("HTTP_LAST_EVENT_ID")
+            )
+        )
 
     # Declared so that View.setup does not store ``self.head = self.get`` on every instance: a reference
     # cycle (view -> bound method -> view) that would leave each request, its view and its environ to the

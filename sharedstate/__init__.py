@@ -20,18 +20,26 @@ project talks to Redis or to Django's cache table directly:
   ``ttl`` seconds for its receiver, so it is delivered whether the receiver started waiting before or
   after it was sent; each is received once. A channel keeps at most ``MAX_MESSAGES`` undelivered
   messages (later ones are dropped). One receiver per channel at a time.
+- **logs**: ``append(log, event, keep=, ttl=)`` adds a JSON-shaped dict at the end of an append-only
+  log and returns its id (an opaque string); the log keeps its last ``keep`` events and lives ``ttl``
+  seconds after its last append. ``end(log)`` is the id to read after for what comes next;
+  ``read(log, after, timeout)`` returns the kept events after the id ``after``, oldest first (at most
+  ``MAX_READ``), waiting up to ``timeout`` seconds for one; any number of readers, on any process and
+  instance, each with its own position, so a reader that reconnects anywhere resumes where it was.
+  An id the back end never makes is a ``ValueError``.
 
 Two back ends, chosen by ``settings.SHARED_STATE["BACKEND"]`` (``config/settings/data.py`` picks Redis
 when ``REDIS_URL`` is set):
 
 - ``sharedstate.redis.RedisState``: keys in Redis through redis-py's public client; changes
   announced with ``PUBLISH`` and followed by one subscribed connection per process; messages in a
-  list per channel (``RPUSH``, ``BLPOP``).
+  list per channel (``RPUSH``, ``BLPOP``); logs as Redis streams (``XADD``, ``XREAD``).
 - ``sharedstate.embedded.EmbeddedState``: keys in Django's cache (the database cache by default);
   changes as eight random bytes per topic in a memory-mapped file beside the SQLite database, shared
   by every process on the host (in-process when the database is in memory; no feed on other
   databases); messages handed over in-process when the receiver is a thread of the sender's process,
-  else kept in the cache and found by the receiver when the channel's change feed moves.
+  else kept in the cache and found by the receiver when the channel's change feed moves; a log's
+  events as numbered cache keys, readers woken by the log's change feed.
 
 Errors from an unreachable back end are the driver's own (see ``observability.outages.OUTAGES``);
 callers decide whether to fall back or answer 503.
@@ -49,11 +57,12 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from .base import MAX_MESSAGES, Backend
+from .base import MAX_MESSAGES, MAX_READ, Backend
 
 __all__ = [
-    "MAX_MESSAGES", "Backend", "add", "backend", "build", "changed", "clear", "era", "delete", "get",
-    "get_many", "incr", "ping", "receive", "reset", "seen_once", "send", "set", "version",
+    "MAX_MESSAGES", "MAX_READ", "Backend", "add", "append", "backend", "build", "changed", "clear", "end",
+    "era", "delete", "get", "get_many", "incr", "ping", "read", "receive", "reset", "seen_once", "send",
+    "set", "version",
 ]  # fmt: skip
 
 DEFAULT = {"BACKEND": "sharedstate.embedded.EmbeddedState"}
@@ -145,6 +154,24 @@ def send(channel: str, payload: dict[str, Any], ttl: int = MESSAGE_TTL) -> None:
 def receive(channel: str, timeout: float) -> dict[str, Any] | None:
     """Take the oldest message sent to ``channel`` (waiting up to ``timeout`` seconds); None without one."""
     return backend().receive(channel, timeout)
+
+
+def append(log: str, event: dict[str, Any], *, keep: int, ttl: int) -> str:
+    """Add ``event`` (a JSON-shaped dict) at the end of ``log``; its id. The log keeps its last ``keep``
+    events and lives ``ttl`` seconds after its last append."""
+    return backend().append(log, event, keep, ttl)
+
+
+def end(log: str) -> str:
+    """The id to ``read`` after for the events appended from now on."""
+    return backend().end(log)
+
+
+def read(log: str, after: str, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+    """The events of ``log`` after the id ``after`` that it still keeps, as (id, event), oldest first
+    (at most ``MAX_READ``), waiting up to ``timeout`` seconds for one; ``ValueError`` for an id the back
+    end never makes (a client's ``Last-Event-ID``, say)."""
+    return backend().read(log, after, timeout)
 
 
 def clear() -> None:

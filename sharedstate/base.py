@@ -7,6 +7,7 @@ from collections.abc import Hashable
 from typing import Any
 
 MAX_MESSAGES = 8  # undelivered messages one channel keeps (later ones are dropped)
+MAX_READ = 100  # events one ``read`` of a log returns at most
 
 
 class Backend(abc.ABC):
@@ -40,6 +41,20 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def receive(self, channel: str, timeout: float) -> dict[str, Any] | None:
         """The oldest message left on ``channel``, taken off it; None after ``timeout`` seconds of none."""
+
+    @abc.abstractmethod
+    def append(self, log: str, event: dict[str, Any], keep: int, ttl: int) -> str:
+        """Add ``event`` at the end of ``log`` (which keeps its last ``keep`` events, the whole log
+        ``ttl`` seconds after the last append); the event's id."""
+
+    @abc.abstractmethod
+    def end(self, log: str) -> str:
+        """The id after which the next appended event comes (of the last event, or a start value)."""
+
+    @abc.abstractmethod
+    def read(self, log: str, after: str, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        """The events after the one with id ``after`` still kept, oldest first (at most ``MAX_READ``),
+        waiting up to ``timeout`` seconds for one; ``ValueError`` for an id this back end never makes."""
 
     @abc.abstractmethod
     def clear(self) -> None:

@@ -19,6 +19,14 @@ announced; the receiver reads the channel's keys when it starts waiting and agai
 topic's slot moves, which it checks every ``FEED_POLL_SECONDS`` (a read of shared memory): a message
 from another process on the host arrives within that interval plus one cache read. Without a feed
 (a database other than SQLite) the receiver reads the keys every ``POLL_SECONDS``.
+
+Logs: event ``n`` of a log is the cache key ``sharedstate:log:<log>:<n>``, claimed with ``add`` (two
+appenders never take one number: the second tries the next), and ``sharedstate:log:<log>:end`` holds
+the last number given, how many events the log keeps and where it began; ``append`` deletes the event
+that many numbers back and announces the log's topic. The end is a hint: a racing appender may write
+a lower one, so the end is found by looking a few numbers past it. A new log begins at the clock's
+microseconds, so a log that expired and began again never reuses an id a client may still hold.
+Readers wait for the log's topic to move as ``receive`` waits for a message.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import time
 import zlib
 from typing import Any
 
-from .base import MAX_MESSAGES, Backend
+from .base import MAX_MESSAGES, MAX_READ, Backend
 from .mailboxes import Mailbox, Mailboxes
 
 logger = logging.getLogger(__name__)
@@ -42,6 +50,13 @@ SLOT_SIZE = 8
 SLOTS = 64
 FEED_POLL_SECONDS = 0.01
 POLL_SECONDS = 0.1
+
+
+LOG_CLAIMS = 16  # numbers an appender tries past the end it read (appenders racing it took the others)
+
+
+def _log_key(log: str, number: int | str) -> str:
+    return f"sharedstate:log:{log}:{number}"
 
 
 class Slots:
@@ -162,6 +177,69 @@ class EmbeddedState(Backend):
                     return None
                 if mailbox.arrived.wait(min(step, remaining)) or seen is None:
                     break
+
+    # --- logs -------------------------------------------------------------------------------------
+
+    def append(self, log: str, event: dict[str, Any], keep: int, ttl: int) -> str:
+        cache = self.cache
+        end, _, first = self._end(log)
+        if not end:
+            end = first = time.time_ns() // 1000
+        for number in range(end + 1, end + 1 + LOG_CLAIMS):  # noqa: B007  (the one claimed)
+            if cache.add(_log_key(log, number), event, timeout=ttl):
+                break
+        else:
+            raise RuntimeError(f"Could not append to the log {log}: {LOG_CLAIMS} numbers taken at once")
+        cache.set(_log_key(log, "end"), [number, keep, first], timeout=ttl)
+        cache.delete(_log_key(log, number - keep))
+        self.announce("log:" + log)
+        return str(number)
+
+    def end(self, log: str) -> str:
+        return str(self._end(log)[0])
+
+    def read(self, log: str, after: str, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        if not (isinstance(after, str) and after.isascii() and after.isdigit() and len(after) <= 20):
+            raise ValueError(f"not an event id of this log: {after!r}")
+        deadline = time.monotonic() + timeout
+        topic = "log:" + log
+        while True:
+            seen = self.version(topic)  # before looking: an event appended after the look moves it
+            events = self._events(log, int(after))
+            if events:
+                return events
+            step = FEED_POLL_SECONDS if seen is not None else POLL_SECONDS
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                time.sleep(min(step, remaining))
+                if seen is None or self.version(topic) != seen:
+                    break
+
+    def _end(self, log: str) -> tuple[int, int, int]:
+        """The last number given (0: an empty log), how many events the log keeps, and the number it
+        started after."""
+        cache = self.cache
+        hint = cache.get(_log_key(log, "end"))
+        if not (isinstance(hint, list) and len(hint) == 3):
+            return 0, 0, 0
+        number, keep, begun = hint
+        ahead = cache.get_many([_log_key(log, number + n) for n in range(1, LOG_CLAIMS + 1)])
+        while _log_key(log, number + 1) in ahead:
+            number += 1
+        return number, keep, begun
+
+    def _events(self, log: str, after: int) -> list[tuple[str, dict[str, Any]]]:
+        end, keep, begun = self._end(log)
+        if end <= after:
+            return []
+        first = max(after + 1, end - keep + 1, begun + 1)
+        numbers = range(first, min(end, first + MAX_READ - 1) + 1)
+        found = self.cache.get_many([_log_key(log, n) for n in numbers])
+        return [(str(n), found[_log_key(log, n)]) for n in numbers if _log_key(log, n) in found]
+
+    # --- messages (stored) ----------------------------------------------------------------------------
 
     def _keys(self, channel: str) -> list[str]:
         return [f"sharedstate:messages:{channel}:{n}" for n in range(MAX_MESSAGES)]

@@ -27,6 +27,10 @@ connection broke in between (a published message reaches only the connections su
 instant, and would need one subscribed connection per waiting request); ``BLPOP`` hands each
 message to one receiver. A blocking pop is asked for in slices shorter than the client's socket
 timeout (a longer block would read as a dead server).
+
+Logs: a Redis stream per log. ``append`` is ``XADD`` trimmed to the events kept (``MAXLEN``) with the
+key's expiry renewed, the stream's own entry id being the event id; ``read`` is ``XREAD BLOCK`` from
+the id given, in the same slices as ``receive``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import collections
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -46,10 +51,11 @@ from redis.backoff import NoBackoff
 from redis.connection import parse_url
 from redis.retry import Retry
 
-from .base import MAX_MESSAGES, Backend
+from .base import MAX_MESSAGES, MAX_READ, Backend
 
 logger = logging.getLogger(__name__)
 
+_STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 _generations = itertools.count(1)  # never repeated within a process, across connections
 _live: weakref.WeakSet[RedisState] = weakref.WeakSet()
 
@@ -151,8 +157,7 @@ class RedisState(Backend):
 
     def receive(self, channel: str, timeout: float) -> dict[str, Any] | None:
         name = self._key("sharedstate:messages:" + channel)
-        socket_timeout = self.options.get("socket_timeout")
-        longest = max(0.1, socket_timeout - 0.5) if socket_timeout else 5.0
+        longest = self._longest_block()
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -161,6 +166,37 @@ class RedisState(Backend):
             popped = self.client.blpop([name], timeout=min(remaining, longest))
             if popped is not None:
                 return _loads(popped[1])
+
+    # --- logs -------------------------------------------------------------------------------------
+
+    def append(self, log: str, event: dict[str, Any], keep: int, ttl: int) -> str:
+        name = self._key("sharedstate:log:" + log)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(name, {"e": _dumps(event)}, maxlen=max(1, keep), approximate=False)
+        pipe.expire(name, max(1, int(ttl)))
+        return pipe.execute()[0].decode()
+
+    def end(self, log: str) -> str:
+        last = self.client.xrevrange(self._key("sharedstate:log:" + log), count=1)
+        return last[0][0].decode() if last else "0-0"
+
+    def read(self, log: str, after: str, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        if not (isinstance(after, str) and _STREAM_ID.match(after)):
+            raise ValueError(f"not an event id of this log: {after!r}")
+        name = self._key("sharedstate:log:" + log)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining < 0.001:  # XREAD would read a zero block as "forever"
+                return _entries(self.client.xrange(name, min="(" + after, count=MAX_READ))
+            block = int(min(remaining, self._longest_block()) * 1000)
+            found = self.client.xread({name: after}, count=MAX_READ, block=max(1, block))
+            if found:
+                return _entries(found[0][1])
+
+    def _longest_block(self) -> float:
+        socket_timeout = self.options.get("socket_timeout")
+        return max(0.1, socket_timeout - 0.5) if socket_timeout else 5.0
 
     # --- change feeds -----------------------------------------------------------------------------
 
@@ -254,6 +290,10 @@ class RedisState(Backend):
     def _after_fork_in_child(self) -> None:
         # The parent keeps its subscription; a child reading the same socket would take its messages.
         self._lock, self._pubsub, self._generation, self._connecting = threading.Lock(), None, None, False
+
+
+def _entries(entries: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(entry_id.decode(), _loads(fields[b"e"])) for entry_id, fields in entries]
 
 
 def _after_fork() -> None:

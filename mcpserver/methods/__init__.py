@@ -2,10 +2,13 @@
 
 One small function per method, grouped by area: ``lifecycle`` (versions, ``server/discover``,
 ``initialize``, ``ping``, ``logging/setLevel``), ``tools``, ``prompts`` (with ``completion/complete``),
-``resources``, ``tasks`` (2026-07-28). Each takes the request's ``context.Context`` and returns a result
-dict, a ``context.Stream`` that the transport writes as it is produced, or (``tools/call``,
-``prompts/get`` and ``resources/read`` in the 2026-07-28 era) an ``interaction.rounds.Incomplete``
-input-required answer (``tools/call``: also a ``tasks.Created`` task handle).
+``resources``, ``tasks`` (2026-07-28), ``subscriptions`` (2025 ``resources/subscribe`` and
+``resources/unsubscribe``, 2026-07-28 ``subscriptions/listen``). Each takes the request's
+``context.Context`` and returns a result dict, a ``context.Stream`` that the transport writes as it is
+produced, or (``tools/call``, ``prompts/get`` and ``resources/read`` in the 2026-07-28 era) an
+``interaction.rounds.Incomplete`` input-required answer (``tools/call``: also a ``tasks.Created`` task
+handle); ``subscriptions/listen`` returns the ``subscriptions.Listen`` filter that ``transport.listening``
+streams.
 ``MODERN`` (2026-07-28) and ``LEGACY`` (the 2025 handshake era) map a method name to its ``Method``;
 a name in neither is unknown.
 """
@@ -21,6 +24,7 @@ from .context import Context, Stream
 from .lifecycle import discover, initialize, ping, set_level
 from .prompts import complete, prompts_get, prompts_list
 from .resources import resources_list, resources_read, templates_list
+from .subscriptions import resources_subscribe, resources_unsubscribe, subscriptions_listen
 from .tasks import tasks_cancel, tasks_get, tasks_update
 from .tools import tools_call, tools_list
 
@@ -34,6 +38,7 @@ class Method:
     cache_scope: str | None = None  # 2026-07-28 results of cacheable methods carry ttlMs and cacheScope
     ttl_setting: str = "LIST_TTL_MS"
     may_ask: bool = False  # whether it may send requests to the client (transport.interactive)
+    listens: bool = False  # answered with a notification stream (transport.listening)
 
 
 _SHARED = {
@@ -49,6 +54,7 @@ _SHARED = {
 
 MODERN: dict[str, Method] = {
     "server/discover": Method(discover, "public", "DISCOVER_TTL_MS"),
+    "subscriptions/listen": Method(subscriptions_listen, listens=True),
     **_SHARED,
     # The io.modelcontextprotocol/tasks extension (2026-07-28 only; its tasks/result and tasks/list are gone).
     "tasks/get": Method(tasks_get),
@@ -59,5 +65,7 @@ LEGACY: dict[str, Method] = {
     "initialize": Method(initialize),
     "ping": Method(ping),
     "logging/setLevel": Method(set_level),
+    "resources/subscribe": Method(resources_subscribe),
+    "resources/unsubscribe": Method(resources_unsubscribe),
     **_SHARED,
 }

@@ -44,11 +44,13 @@ def instructions() -> str:
 
 def capabilities(era: str, registry: Registry) -> dict[str, Any]:
     """What this server offers; ``completions`` only when a prompt or template can complete; the tasks
-    extension only in the 2026-07-28 era (the one that has it here) and when some tool runs as a task."""
+    extension only in the 2026-07-28 era (the one that has it here) and when some tool runs as a task.
+    Resource updates and tool list changes are sent on a 2025 session's GET stream and on 2026-07-28
+    ``subscriptions/listen`` streams."""
     offered: dict[str, Any] = {
-        "tools": {"listChanged": False},
+        "tools": {"listChanged": True},
         "prompts": {"listChanged": False},
-        "resources": {"subscribe": False, "listChanged": False},
+        "resources": {"subscribe": True, "listChanged": False},
     }
     if registry.completes():
         offered["completions"] = {}

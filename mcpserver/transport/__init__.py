@@ -4,7 +4,7 @@ One endpoint serves both eras. A message whose ``params._meta`` names a protocol
 ``MCP-Protocol-Version`` header names a version we do not handshake, or that is ``server/discover``)
 is handled statelessly under 2026-07-28 (``modern``); everything else follows the 2025 handshake era
 (``handshake``: sessions, batches). ``exchange`` holds what goes in and out, ``answers`` how a method's
-outcome is written (JSON, or SSE).
+outcome is written (JSON, or SSE), ``listening`` the 2025 GET stream of a session's notifications.
 
 ``handle`` answers one decoded body and never raises a JSON-RPC error: it becomes the reply.
 """
@@ -19,9 +19,10 @@ from ..exceptions import McpError
 from ..methods.lifecycle import HANDSHAKE_VERSIONS
 from . import handshake, modern
 from .exchange import Exchange, Reply, Streamed, error_reply
+from .listening import open_stream
 from .modern import PROTOCOL_VERSION_KEY
 
-__all__ = ["Exchange", "Reply", "Streamed", "era_of", "error_reply", "handle"]
+__all__ = ["Exchange", "Reply", "Streamed", "era_of", "error_reply", "handle", "open_stream"]
 
 
 def era_of(obj: Any, headers: Mapping[str, str]) -> str:

@@ -46,6 +46,8 @@ class Streamed:
     events: Iterator[bytes]
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "text/event-stream"
+    # A notification stream (``listening``) counts itself among the streams, not the requests in flight.
+    counted: bool = False
 
 
 ACCEPTED = Reply(status=202)

@@ -1,6 +1,7 @@
 """The 2026-07-28 era: stateless requests whose ``params._meta`` carries the protocol version and the
 client's capabilities, mirrored in headers (``MCP-Protocol-Version``, ``Mcp-Method``, ``Mcp-Name``) that
-must agree with the body. Notifications are accepted (202) and not acted on.
+must agree with the body. Notifications are accepted (202) and not acted on. ``subscriptions/listen``
+is answered with a notification stream (``listening``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..headers import decode as decode_header
 from ..methods import MODERN
 from ..methods.context import Context
 from ..methods.lifecycle import HANDSHAKE_VERSIONS, MODERN_VERSIONS
+from . import listening
 from .answers import answer
 from .exchange import ACCEPTED, Exchange, Reply, Streamed, unsupported_header, versions_spoken
 
@@ -82,4 +84,6 @@ def handle(obj: Any, exchange: Exchange) -> Reply | Streamed:
         deadline=exchange.deadline,
         authorization=exchange.authorization,
     )
+    if method.listens:
+        return listening.listen(ctx, method.handler(ctx), exchange)
     return answer(ctx, method, exchange)

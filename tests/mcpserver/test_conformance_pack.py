@@ -237,3 +237,26 @@ def test_the_input_required_prompt_fixture(pack, mcp):
     retry["inputResponses"] = {"user_context": ACCEPT}
     done = mcp.modern("prompts/get", retry, **ALL_CAPS).json()["result"]
     assert done["messages"][0]["content"]["text"] == "Answer with this context in mind: c"
+
+
+def test_the_tool_change_trigger_switches_its_tool_off_and_on_and_listeners_hear_of_it(
+    pack, mcp, django_capture_on_commit_callbacks
+):
+    from tests.mcpserver.test_subscriptions import Events
+
+    def listed():
+        return {tool["name"] for tool in mcp.modern("tools/list").json()["result"]["tools"]}
+
+    assert "test_toggled_tool" in listed()
+    listen = mcp.modern("subscriptions/listen", {"notifications": {"toolsListChanged": True}})
+    events = Events(listen)
+    events.message()  # the acknowledgement
+    with django_capture_on_commit_callbacks(execute=True):
+        assert result(mcp, "test_trigger_tool_change")["content"][0]["text"] == "test_toggled_tool is now off"
+    assert "test_toggled_tool" not in listed()
+    assert events.message()[1]["method"] == "notifications/tools/list_changed"
+    with django_capture_on_commit_callbacks(execute=True):
+        result(mcp, "test_trigger_tool_change")
+    assert "test_toggled_tool" in listed()
+    assert events.message()[1]["method"] == "notifications/tools/list_changed"
+    events.close()

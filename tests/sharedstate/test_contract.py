@@ -174,3 +174,65 @@ def test_an_undelivered_message_expires(state):
     state.send("short", {"n": 1}, 1)
     time.sleep(2.1)
     assert state.receive("short", 0.05) is None
+
+
+# --- logs ---
+
+
+def test_a_log_is_read_after_an_id_oldest_first_by_any_number_of_readers(state):
+    start = state.end("feed")
+    ids = [state.append("feed", {"n": n}, 10, 60) for n in range(3)]
+    assert state.read("feed", start, 1) == [(ids[0], {"n": 0}), (ids[1], {"n": 1}), (ids[2], {"n": 2})]
+    assert state.read("feed", ids[0], 1) == [(ids[1], {"n": 1}), (ids[2], {"n": 2})]  # another reader
+    assert state.end("feed") == ids[2]
+    assert state.read("other", state.end("other"), 0.05) == []  # logs are apart
+
+
+def test_a_log_keeps_its_last_events_only(state):
+    start = state.end("short")
+    for n in range(6):
+        state.append("short", {"n": n}, 3, 60)
+    assert [event["n"] for _, event in state.read("short", start, 1)] == [3, 4, 5]
+
+
+@pytest.mark.django_db(transaction=True)  # the reading thread sees what the test's thread committed
+def test_a_reader_waits_for_the_next_event_and_gets_it_at_once(state):
+    start = state.end("wait")
+    started = time.monotonic()
+    assert state.read("wait", start, 0.3) == []
+    assert 0.25 <= time.monotonic() - started < 1.5
+    outcome = {}
+    reader = threading.Thread(target=lambda: outcome.update(events=state.read("wait", start, 5)))
+    reader.start()
+    time.sleep(0.2)
+    sent = time.monotonic()
+    event_id = state.append("wait", {"hello": "world"}, 10, 60)
+    reader.join(5)
+    assert outcome["events"] == [(event_id, {"hello": "world"})]
+    assert time.monotonic() - sent < 0.5
+
+
+def test_an_id_the_back_end_never_makes_is_a_value_error(state):
+    for bad in ["", "abc", "1-2-3", "-1", "9" * 50, "1\n2"]:
+        with pytest.raises(ValueError):
+            state.read("feed", bad, 0.01)
+
+
+def test_a_log_expires_after_its_last_append(state):
+    start = state.end("brief")
+    state.append("brief", {"n": 1}, 10, 1)
+    time.sleep(2.1)
+    assert state.read("brief", start, 0.05) == []
+
+
+def test_a_log_keeping_more_than_one_read_is_read_from_its_first_event_in_pages(state):
+    from sharedstate import MAX_READ
+
+    start = state.end("long")
+    for n in range(MAX_READ + 5):
+        state.append("long", {"n": n}, 10 * MAX_READ, 60)
+    page = state.read("long", start, 1)
+    assert [event["n"] for _, event in page] == list(range(MAX_READ))
+    assert [event["n"] for _, event in state.read("long", page[-1][0], 1)] == list(
+        range(MAX_READ, MAX_READ + 5)
+    )
