@@ -23,7 +23,7 @@ from django_tasks import task
 
 from .. import audit, conf, policies, results
 from ..definitions import Progress, Tool, ToolError
-from ..exceptions import McpError
+from ..exceptions import InternalError, InvalidParams, McpError
 from ..interaction.questions import ClientCannot
 from ..interaction.rounds import InputRequired
 from ..methods.context import Context, allowed
@@ -66,7 +66,7 @@ def execute(row: McpTask) -> None:
         return
     tool = _usable(ctx, row.tool)
     if tool is None:
-        error = {"code": -32602, "message": f"The tool {row.tool!r} is no longer available."}
+        error = InvalidParams(f"The tool {row.tool!r} is no longer available.").as_error()
         store.settle(row.id, Status.FAILED, error=error)
         trail.done("denied", f"task {row.id}: tool unavailable")
         return
@@ -124,18 +124,15 @@ def _outcome(ctx: Context, trail: audit.Trail, tool: Tool, row: McpTask) -> tupl
         return Status.COMPLETED, {"result": stopped(trail, tool, exc)}, "error"  # audited by ``stopped``
     except Exception as exc:
         logger.error("Task %s (tool %s) failed", row.id, tool.name, exc_info=exc)
-        return Status.FAILED, {"error": {"code": -32603, "message": "Internal error"}}, "error"
+        return Status.FAILED, {"error": InternalError().as_error()}, "error"
     return Status.COMPLETED, {"result": result}, "error" if result.get("isError") else "ok"
 
 
 def _error(exc: Exception) -> dict[str, Any]:
     """A JSON-RPC error object: an ``McpError``'s own; arguments that no longer validate, invalid params."""
     if isinstance(exc, McpError):
-        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-        if getattr(exc, "data", None) is not None:
-            error["data"] = exc.data
-        return error
-    return {"code": -32602, "message": f"Invalid arguments: {exc}"}
+        return exc.as_error()
+    return InvalidParams(f"Invalid arguments: {exc}").as_error()
 
 
 def _drive(ctx: Context, row: McpTask, work: Generator) -> Any:
