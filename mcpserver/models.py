@@ -191,6 +191,9 @@ class McpTask(models.Model):
     created = models.DateTimeField()
     updated = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
+    # When the run under way must have ended (set as a worker starts it, cleared by any status change):
+    # a working task past it (and a grace) lost its run, its worker killed say, and is failed.
+    run_deadline = models.DateTimeField(null=True, blank=True)
 
     objects = McpTaskQuerySet.as_manager()
 

@@ -4,7 +4,8 @@ the tool as the caller who started it and settles the task's row with how it end
 How a run ends: the tool's result, a tool error included (``completed``; the 2026-07-28 ``isError``
 result); a question without an answer yet (``input_required``; ``tasks/update`` queues the next run); a
 JSON-RPC error the tool raised (an ``McpError``) or an unexpected exception (``failed``, with the error
-object; the exception is logged, never told); a cancellation seen between the steps of a generator tool
+object; the exception is logged, never told); a run that never ends, its worker killed say (``failed``
+once it is overdue: ``store.fail_overdue``); a cancellation seen between the steps of a generator tool
 (``cancelled``). A task whose starting token was revoked is withdrawn before it runs, and a generator
 tool stops between steps when that happens while it runs (``store.withdraw``). A run that takes longer
 than ``TASK_TIMEOUT_SECONDS`` is stopped between steps and completes with a timeout tool error. Each run
@@ -51,7 +52,7 @@ class _Stopped(Exception):
 def run_task(task_id: str) -> None:
     """Run the task ``task_id`` once, if it is still working (a cancelled or deleted one is left alone)."""
     found = McpTask.objects.filter(id=task_id, status=Status.WORKING).first()
-    if found is not None:
+    if found is not None and store.begin(found.id):
         execute(found)
     store.prune()
     audit.flush()

@@ -24,6 +24,12 @@ from ..auth import AccessToken
 from ..models import McpTask
 
 Status = McpTask.Status
+# Past a run's deadline, how long a step under way may still take before the run counts as lost.
+OVERDUE_GRACE_SECONDS = 5
+OVERDUE = {
+    "code": -32603,
+    "message": "The task's run did not finish in time: its worker stopped, or it ran out of time.",
+}
 
 
 def _iso(moment: datetime) -> str:
@@ -111,12 +117,15 @@ def withdraw(task: McpTask) -> None:
 
 def owned(token: AccessToken, task_id: str) -> McpTask | None:
     """``task_id`` if this caller started it, it has not expired, and its token is not revoked (a task
-    whose token is revoked is withdrawn here)."""
-    mine = McpTask.objects.owned_by(token.subject, token.client_id, token.issuer).live(timezone.now())
+    whose token is revoked is withdrawn here); a task whose run is overdue is failed first."""
+    now = timezone.now()
+    mine = McpTask.objects.owned_by(token.subject, token.client_id, token.issuer).live(now)
     task = mine.filter(id=task_id).first()
     if task is not None and revoked(task):
         withdraw(task)
         return None
+    if task is not None and _overdue(task, now) and fail_overdue(task):
+        task.refresh_from_db()
     return task
 
 
@@ -144,13 +153,42 @@ def describe(task: McpTask, detailed: bool = False) -> dict[str, Any]:
 
 
 def _move(task_id: str, allowed: tuple[str, ...], status: str, **fields: Any) -> bool:
-    """Set ``status`` (and ``fields``) if the task is still in one of ``allowed``; whether it was."""
+    """Set ``status`` (and ``fields``) if the task is still in one of ``allowed``; whether it was. The
+    run under way, if any, has ended: its deadline is cleared."""
     now = timezone.now()
     terminal = status in McpTask.TERMINAL
     moved = McpTask.objects.filter(id=task_id, status__in=allowed).update(
-        status=status, updated=now, expires_at=_expiry(now, terminal), **fields
+        status=status, updated=now, expires_at=_expiry(now, terminal), run_deadline=None, **fields
     )
     return moved == 1
+
+
+def begin(task_id: str) -> bool:
+    """A worker starts a run of the task: it must end within ``TASK_TIMEOUT_SECONDS`` (the task is kept
+    at least that long). Whether it may: the task is still working and no run of it has begun since it
+    was queued (one that did was lost with its worker, and is never run again)."""
+    now = timezone.now()
+    deadline = now + timedelta(seconds=conf.get("TASK_TIMEOUT_SECONDS"))
+    working = McpTask.objects.filter(id=task_id, status=Status.WORKING, run_deadline__isnull=True)
+    return working.update(run_deadline=deadline, expires_at=_expiry(now, terminal=False)) == 1
+
+
+def _overdue(task: McpTask, now: datetime) -> bool:
+    """Whether ``task`` is working on a run that should have ended ``OVERDUE_GRACE_SECONDS`` ago."""
+    if task.status != Status.WORKING or task.run_deadline is None:
+        return False
+    return task.run_deadline + timedelta(seconds=OVERDUE_GRACE_SECONDS) < now
+
+
+def fail_overdue(task: McpTask) -> bool:
+    """Fail a task whose run is overdue (its worker was killed, or a plain function overran its time:
+    a worker never runs the task again, and what a late run produces is dropped), audited as a
+    ``timeout``; whether this failed it (not if its run just ended, or another instance was first)."""
+    if not _move(task.id, (Status.WORKING,), Status.FAILED, error=OVERDUE):
+        return False
+    detail = f"task {task.id}: run overdue"
+    audit.record(caller(task), "task", task.tool, "timeout", 0.0, None, task.protocol_version, detail)
+    return True
 
 
 def settle(task_id: str, status: str, **fields: Any) -> bool:
@@ -199,9 +237,12 @@ def deliver(task: McpTask, responses: dict[str, Any]) -> bool:
 
 
 def prune(now: datetime | None = None) -> int:
-    """Delete the tasks whose retention has ended, and withdraw those whose starting token was revoked
-    (one deny-list lookup per token); how many went."""
+    """Delete the tasks whose retention has ended, withdraw those whose starting token was revoked
+    (one deny-list lookup per token), and fail those whose run is overdue; how many were deleted."""
     now = now or timezone.now()
+    cutoff = now - timedelta(seconds=OVERDUE_GRACE_SECONDS)
+    for task in McpTask.objects.filter(status=Status.WORKING, run_deadline__lt=cutoff):
+        fail_overdue(task)
     deleted = McpTask.objects.expired(now).delete()[0]
     for digest in McpTask.objects.live(now).values_list("token_digest", flat=True).distinct():
         first = McpTask.objects.filter(token_digest=digest).first()

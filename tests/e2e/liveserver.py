@@ -295,6 +295,14 @@ class LiveServer:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(timeout=10)
 
+    def kill_worker(self) -> None:
+        """Kill the task worker abruptly (SIGKILL, as the kernel's out-of-memory killer would): the task it
+        runs is left as it was, mid-run."""
+        worker, self.worker = self.worker, None
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+
     def _spawn(self) -> None:
         dev.reset_metrics_dir(self.metrics_dir)  # a fresh start counts from zero
         log = self.log_path.open("ab")

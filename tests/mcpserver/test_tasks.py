@@ -180,6 +180,78 @@ def test_a_json_rpc_error_a_tool_raises_fails_the_task_with_that_error(mcp):
     assert get(mcp, task_id)["result"]["error"] == {"code": -32602, "message": "that is not a thing"}
 
 
+# --- a run that never ends (its worker killed) ---
+
+
+def begun_and_abandoned(mcp, name: str, arguments: dict, overdue: bool) -> str:
+    """A task a worker began (``store.begin``, as ``run_task`` does) and never finished, as when the
+    worker is killed mid-run; ``overdue``: its deadline and the grace have passed since."""
+    from mcpserver.tasks import store
+
+    task_id = started(mcp, name, arguments)
+    assert store.begin(task_id)
+    if overdue:
+        late = timezone.now() - timedelta(seconds=store.OVERDUE_GRACE_SECONDS + 1)
+        McpTask.objects.filter(id=task_id).update(run_deadline=late)
+    return task_id
+
+
+def test_a_run_that_never_ended_fails_the_task_once_overdue_and_is_never_run_again(mcp):
+    from mcpserver.tasks import store
+
+    going = begun_and_abandoned(mcp, "add", {"a": 1, "b": 1}, overdue=False)
+    assert get(mcp, going)["result"]["status"] == "working"  # its run may still be under way
+    task_id = begun_and_abandoned(mcp, "add", {"a": 2, "b": 3}, overdue=True)
+    failed = get(mcp, task_id)["result"]
+    assert failed["status"] == "failed" and "result" not in failed
+    assert failed["error"] == store.OVERDUE
+    assert trail("task") == [("add", "timeout", f"task {task_id}: run overdue")]
+    assert McpTask.objects.get(id=task_id).run_deadline is None
+    work()  # their queued jobs, as if the killed worker's were retried: neither task runs again
+    assert get(mcp, task_id)["result"] == failed
+    assert get(mcp, going)["result"]["status"] == "working"
+    assert trail("task") == [("add", "timeout", f"task {task_id}: run overdue")]
+
+
+def test_the_worker_and_prune_tasks_fail_overdue_runs_nobody_polls(mcp):
+    quiet = begun_and_abandoned(mcp, "add", {"a": 1, "b": 1}, overdue=True)
+    call_command("prune_tasks", stdout=open("/dev/null", "w"))
+    assert McpTask.objects.get(id=quiet).status == "failed"
+    unpolled = begun_and_abandoned(mcp, "add", {"a": 1, "b": 2}, overdue=True)
+    started(mcp, "add", {"a": 2, "b": 2})
+    work()  # the worker's run of any task prunes too
+    assert McpTask.objects.get(id=unpolled).status == "failed"
+    assert [outcome for _, outcome, _ in trail("task")].count("timeout") == 2
+
+
+def test_waiting_for_a_worker_or_for_input_is_never_overdue(mcp, monkeypatch):
+    from mcpserver.tasks import store
+
+    monkeypatch.setattr(store, "OVERDUE_GRACE_SECONDS", -3600)  # any run under way would be overdue
+    queued = started(mcp, "add", {"a": 1, "b": 1})
+    assert get(mcp, queued)["result"]["status"] == "working"  # no worker has begun it
+    asking = started(mcp, "delete_file", {"name": "a.txt"})
+    work()
+    assert get(mcp, asking)["result"]["status"] == "input_required"
+    update = {"taskId": asking, "inputResponses": {"confirm": {"action": "accept", "content": {"ok": True}}}}
+    send(mcp, "tasks/update", update)
+    assert get(mcp, asking)["result"]["status"] == "working"  # the run that asked has ended
+    assert McpTask.objects.get(id=asking).run_deadline is None
+
+
+def test_a_run_sets_its_deadline_from_the_timeout(mcp, settings):
+    from mcpserver.tasks import store
+
+    settings.MCPSERVER = {**settings.MCPSERVER, "TASK_TIMEOUT_SECONDS": 30}
+    task_id = started(mcp, "add", {"a": 1, "b": 1})
+    before = timezone.now()
+    assert store.begin(task_id)
+    deadline = McpTask.objects.get(id=task_id).run_deadline
+    assert 29 <= (deadline - before).total_seconds() <= 31
+    McpTask.objects.filter(id=task_id).update(status="cancelled")
+    assert not store.begin(task_id)  # a run of a task that no longer works does not begin
+
+
 # --- input through tasks/update ---
 
 
