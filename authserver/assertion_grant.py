@@ -10,33 +10,15 @@ token: a client holding a fresh assertion from the identity provider asks again.
 
 from __future__ import annotations
 
-import json
-import logging
-
 from oauthlib.oauth2.rfc6749 import errors
-from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
 
-log = logging.getLogger(__name__)
+from .tokenonly import AccessTokenOnlyGrant
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-class IdentityAssertionGrant(GrantTypeBase):
+class IdentityAssertionGrant(AccessTokenOnlyGrant):
     """``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` with ``assertion`` = an ID-JAG."""
-
-    def create_token_response(self, request, token_handler):
-        """The token (no refresh token) or the OAuth error, as oauthlib's grants answer."""
-        headers = self._get_default_headers()
-        try:
-            self.validate_token_request(request)
-        except errors.OAuth2Error as e:
-            headers.update(e.headers)
-            return headers, e.json, e.status_code
-        token = token_handler.create_token(request, refresh_token=False)
-        for modifier in self._token_modifiers:
-            token = modifier(token)
-        self.request_validator.save_token(token, request)
-        return headers, json.dumps(token), 200
 
     def validate_token_request(self, request) -> None:
         """RFC 7521 §4.1 and §5.2: one grant_type, assertion and scope; the client, the grant, the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -88,36 +89,61 @@ def _unverified(assertion: str, read, error, what: str) -> dict:
     return value
 
 
-def _decode(assertion: str, keys: list[dict], algorithm: str, client_id: str, audiences: list[str]) -> dict:
-    """Check the signature with each candidate key, then the registered claims (RFC 7523 §3)."""
-    options = {"require": REQUIRED_CLAIMS}
-    leeway = conf.get("CLIENT_ASSERTION_LEEWAY")
+@dataclass(frozen=True)
+class Wording:
+    """How refusals name a kind of signed assertion: ``what`` (``"The client assertion"``), the rules
+    of its ``aud`` and ``iss``, and whose keys signed it."""
+
+    what: str
+    audience_rule: str
+    issuer_rule: str
+    key_owner: str
+
+
+CLIENT_ASSERTION = Wording(
+    "The client assertion", "aud must be the issuer or this endpoint", "iss must be the client_id", "the client"
+)
+
+
+def decode_signed(
+    assertion: str, keys: list[dict], algorithm: str, *, audience, issuer: str, leeway: int,
+    required: list[str], wording: Wording, error: type[Exception],
+) -> dict:  # fmt: skip
+    """Check the signature with each candidate key, then the registered claims (RFC 7523 §3): the claims,
+    or ``error`` saying (in ``wording``) which check failed."""
+    what = wording.what
     for verifier in verifiers(keys, algorithm):
         try:
-            claims = jwt.decode(
-                assertion, verifier, algorithms=[algorithm], audience=audiences, issuer=client_id,
-                leeway=leeway, options=options,
+            return jwt.decode(
+                assertion, verifier, algorithms=[algorithm], audience=audience, issuer=issuer,
+                leeway=leeway, options={"require": required},
             )  # fmt: skip
         except jwt.InvalidSignatureError:
             continue
         except jwt.ExpiredSignatureError as exc:
-            raise InvalidClientAssertion("The client assertion has expired.") from exc
+            raise error(f"{what} has expired.") from exc
         except jwt.ImmatureSignatureError as exc:
-            raise InvalidClientAssertion("The client assertion is not valid yet (iat or nbf).") from exc
+            raise error(f"{what} is not valid yet (iat or nbf).") from exc
         except jwt.InvalidAudienceError as exc:
-            raise InvalidClientAssertion(
-                "The client assertion's aud must be the issuer or this endpoint."
-            ) from exc
+            raise error(f"{what}'s {wording.audience_rule}.") from exc
         except jwt.InvalidIssuerError as exc:
-            raise InvalidClientAssertion("The client assertion's iss must be the client_id.") from exc
+            raise error(f"{what}'s {wording.issuer_rule}.") from exc
         except jwt.MissingRequiredClaimError as exc:
-            raise InvalidClientAssertion(f"The client assertion lacks the {exc.claim} claim.") from exc
+            raise error(f"{what} lacks the {exc.claim} claim.") from exc
         except jwt.PyJWTError as exc:
-            raise InvalidClientAssertion(f"The client assertion is invalid ({exc}).") from exc
-        if claims.get("sub") != client_id:
-            raise InvalidClientAssertion("The client assertion's sub must be the client_id.")
-        return claims
-    raise InvalidClientAssertion("The client assertion's signature matches none of the client's keys.")
+            raise error(f"{what} is invalid ({exc}).") from exc
+    raise error(f"{what}'s signature matches none of {wording.key_owner}'s keys.")
+
+
+def _decode(assertion: str, keys: list[dict], algorithm: str, client_id: str, audiences: list[str]) -> dict:
+    claims = decode_signed(
+        assertion, keys, algorithm, audience=audiences, issuer=client_id,
+        leeway=conf.get("CLIENT_ASSERTION_LEEWAY"), required=REQUIRED_CLAIMS, wording=CLIENT_ASSERTION,
+        error=InvalidClientAssertion,
+    )  # fmt: skip
+    if claims.get("sub") != client_id:
+        raise InvalidClientAssertion("The client assertion's sub must be the client_id.")
+    return claims
 
 
 def _check_lifetime(claims: dict) -> None:

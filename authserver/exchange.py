@@ -13,12 +13,12 @@ import that.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from oauthlib.oauth2.rfc6749 import errors
-from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
+
+from .tokenonly import AccessTokenOnlyGrant
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -51,25 +51,12 @@ def capped_lifetime(lifetime: int | Callable[[Any], int]) -> Callable[[Any], int
     return expires_in
 
 
-class TokenExchangeGrant(GrantTypeBase):
+class TokenExchangeGrant(AccessTokenOnlyGrant):
     """``grant_type=urn:ietf:params:oauth:grant-type:token-exchange`` (RFC 8693 §2)."""
 
-    refresh_token = False
-
-    def create_token_response(self, request, token_handler):
-        """An access token for the checked request (RFC 8693 §2.2.1), or the error as RFC 6749 §5.2 JSON."""
-        headers = self._get_default_headers()
-        try:
-            self.validate_token_request(request)
-        except errors.OAuth2Error as exc:
-            headers.update(exc.headers)
-            return headers, exc.json, exc.status_code
-        token = token_handler.create_token(request, refresh_token=False)
-        token["issued_token_type"] = ACCESS_TOKEN_TYPE
-        for modifier in self._token_modifiers:
-            token = modifier(token)
-        self.request_validator.save_token(token, request)
-        return headers, json.dumps(token), 200
+    def answer_fields(self, request) -> dict[str, Any]:
+        """RFC 8693 §2.2.1: the answer names the type of token issued."""
+        return {"issued_token_type": ACCESS_TOKEN_TYPE}
 
     def validate_token_request(self, request) -> None:
         for validator in self.custom_validators.pre_token:

@@ -12,7 +12,13 @@ from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from authserver.models import (
-    Consent, FederatedIdentity, IdentityProvider, InitialAccessToken, Role, Scope, User,
+    Consent,
+    FederatedIdentity,
+    IdentityProvider,
+    InitialAccessToken,
+    Role,
+    Scope,
+    User,
 )  # fmt: skip
 from mcpserver.models import AuditRecord, ToolPolicy
 

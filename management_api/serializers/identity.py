@@ -12,7 +12,6 @@ from authserver.models import Role, Scope, User
 
 from .fields import ByName
 
-
 SIMILAR = ("username", "email", "first_name", "last_name")
 
 

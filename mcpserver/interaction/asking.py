@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import audit
+from ..definitions import ClientCapabilityMissing, ClientUnreachable
 from ..exceptions import InvalidParams, MissingClientCapability
 from . import rounds, state
-from ..definitions import ClientCapabilityMissing, ClientUnreachable
 from .questions import ClientCannot, Elicited, Question
 
 
