@@ -26,14 +26,13 @@ import signal
 import socketserver
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import httpx
 import pytest
 
-from .liveserver import LiveServer, free_port, with_worker_suffix
-from .test_multi_instance import _redis_url, _unreachable
+from . import pairs
+from .liveserver import LiveServer, free_port
 
 pytest.importorskip("mcp")
 httpx2 = pytest.importorskip("httpx2")
@@ -188,46 +187,22 @@ def _check_round_trip(servers: list[LiveServer]) -> None:
         assert server.errors_since(offset) == [], server.log_text(offset)[-3000:]
 
 
-def _pair(first: LiveServer) -> tuple[LiveServer, LiveServer]:
-    first.start()
-    second = first.peer()
-    try:
-        second.start()
-    except Exception:
-        first.stop()
-        raise
-    return first, second
-
-
 def _database_url() -> str:
-    explicit = os.environ.get("E2E_ASKS_DATABASE_URL")
-    if explicit:
-        return explicit
-    base = os.environ.get("E2E_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/mcp_e2e"
-    parts = urlsplit(base)
-    return with_worker_suffix(urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_asks")))
+    return os.environ.get("E2E_ASKS_DATABASE_URL") or pairs.database_url("asks")
 
 
 def test_answers_reach_the_call_on_another_instance_through_postgresql_and_redis():
-    database_url, redis_url = _database_url(), _redis_url()
-    reason = _unreachable(database_url, 5432) or _unreachable(redis_url, 6379)
-    if reason:
-        pytest.skip(f"two instances need a shared PostgreSQL and Redis: {reason}")
-    a, b = _pair(LiveServer(database_url=database_url, redis_url=redis_url, workers=2, env=SETTINGS))
-    try:
-        _check_round_trip([a, b])
-    finally:
-        b.stop()
-        a.stop()
+    database, redis = _database_url(), pairs.redis_url()
+    pairs.skip_unless_reachable(database, redis)
+    with pairs.running(LiveServer(database_url=database, redis_url=redis, workers=2, env=SETTINGS)) as both:
+        _check_round_trip(list(both))
 
 
 @pytest.fixture(scope="module")
 def embedded_pair():
     """Two server processes on one SQLite database (the fault test, last, kills one of them)."""
-    a, b = _pair(LiveServer(workers=1, env=SETTINGS))
-    yield a, b
-    b.stop()
-    a.stop()
+    with pairs.running(LiveServer(workers=1, env=SETTINGS)) as both:
+        yield both
 
 
 def test_answers_reach_the_call_in_another_process_on_the_embedded_default(embedded_pair):

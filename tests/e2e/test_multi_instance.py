@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import socket
 import time
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
-from . import flows
-from .liveserver import LiveServer, with_worker_suffix
+from . import flows, pairs
+from .liveserver import LiveServer
 
 pytestmark = pytest.mark.slow  # two servers of its own: run once per CI run (.ci/run)
 
@@ -48,47 +46,14 @@ LEGACY_VERSION = "2025-11-25"
 ACCEPT = "application/json, text/event-stream"
 
 
-def _database_url() -> str:
-    base = os.environ.get("E2E_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/mcp_e2e"
-    parts = urlsplit(base)
-    return with_worker_suffix(urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_multi")))
-
-
-def _redis_url() -> str:
-    return os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13"
-
-
-def _unreachable(url: str, default_port: int) -> str | None:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2):
-            return None
-    except OSError as exc:
-        return f"{parts.scheme} at {parts.hostname}:{parts.port or default_port} is unreachable ({exc})"
-
-
 @pytest.fixture(scope="module")
 def pair(request):
     """Instance A and instance B of one deployment, started in that order and stopped together."""
-    database_url, redis_url = _database_url(), _redis_url()
-    reason = _unreachable(database_url, 5432) or _unreachable(redis_url, 6379)
-    if reason:
-        pytest.skip(f"two instances need a shared PostgreSQL and Redis: {reason}")
-    a = LiveServer(database_url=database_url, redis_url=redis_url, workers=2, env=SETTINGS)
-    a.start()
-    b = a.peer()
-    try:
-        b.start()
-    except Exception:
-        a.stop()
-        raise
-    failed = request.session.testsfailed
-    yield a, b
-    keep = request.session.testsfailed > failed
-    if keep:
-        print(f"\nkept the logs of instance A ({a.log_path}) and B ({b.log_path})")
-    b.stop(keep_files=keep)
-    a.stop(keep_files=keep)
+    database, redis = pairs.database_url("multi"), pairs.redis_url()
+    pairs.skip_unless_reachable(database, redis)
+    first = LiveServer(database_url=database, redis_url=redis, workers=2, env=SETTINGS)
+    with pairs.running(first, request) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
-from .liveserver import LiveServer, with_worker_suffix
-from .test_multi_instance import _unreachable
+from . import pairs
+from .liveserver import LiveServer
 
 pytestmark = pytest.mark.slow  # two servers of its own
 
@@ -26,30 +25,14 @@ VERSION = "2025-11-25"
 SCOPES = ["mcp:read", "mcp:tools"]
 
 
-def _database_url() -> str:
-    base = os.environ.get("E2E_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/mcp_e2e"
-    parts = urlsplit(base)
-    return with_worker_suffix(urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_notifications")))
-
-
 @pytest.fixture(scope="module")
-def pair():
-    database_url = _database_url()
-    redis_url = os.environ.get("E2E_NOTIFICATIONS_REDIS_URL") or "redis://127.0.0.1:6379/7"
-    reason = _unreachable(database_url, 5432) or _unreachable(redis_url, 6379)
-    if reason:
-        pytest.skip(f"two instances need a shared PostgreSQL and Redis: {reason}")
-    a = LiveServer(database_url=database_url, redis_url=redis_url, workers=1, env={"LOG_FORMAT": "text"})
-    a.start()
-    b = a.peer()
-    try:
-        b.start()
-    except Exception:
-        a.stop()
-        raise
-    yield a, b
-    b.stop()
-    a.stop()
+def pair(request):
+    database = pairs.database_url("notifications")
+    redis = os.environ.get("E2E_NOTIFICATIONS_REDIS_URL") or "redis://127.0.0.1:6379/7"
+    pairs.skip_unless_reachable(database, redis)
+    first = LiveServer(database_url=database, redis_url=redis, workers=1, env={"LOG_FORMAT": "text"})
+    with pairs.running(first, request) as both:
+        yield both
 
 
 class Session:

@@ -13,8 +13,6 @@ over HTTPS on the loopback host (``tests.authserver.cimd_server``), which both i
 from __future__ import annotations
 
 import json
-import os
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -24,20 +22,13 @@ from tests.assertion_signer import Signer, token_request
 from tests.authserver.cimd_server import Document, DocumentServer
 from tests.dpopclient import DpopKey
 
-from . import flows
-from .liveserver import LiveServer, with_worker_suffix
-from .test_multi_instance import _redis_url, _unreachable
+from . import flows, pairs
+from .liveserver import LiveServer
 
 pytestmark = pytest.mark.slow  # two servers of its own
 
 IDP_ISSUER = "https://idp.replay.example"
 ACCEPT = "application/json, text/event-stream"
-
-
-def _database_url() -> str:
-    base = os.environ.get("E2E_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/mcp_e2e"
-    parts = urlsplit(base)
-    return with_worker_suffix(urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_replay")))
 
 
 @pytest.fixture(scope="module")
@@ -50,24 +41,11 @@ def key_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pair(request, key_server):
     """Instance A and instance B of one deployment, both allowed to fetch from the loopback key server."""
-    database_url, redis_url = _database_url(), _redis_url()
-    reason = _unreachable(database_url, 5432) or _unreachable(redis_url, 6379)
-    if reason:
-        pytest.skip(f"two instances need a shared PostgreSQL and Redis: {reason}")
+    database, redis = pairs.database_url("replay"), pairs.redis_url()
+    pairs.skip_unless_reachable(database, redis)
     env = {"CIMD_PRIVATE_HOSTS": "localhost", "SSL_CERT_FILE": str(key_server.ca_file), "LOG_FORMAT": "text"}
-    a = LiveServer(database_url=database_url, redis_url=redis_url, workers=1, env=env)
-    a.start()
-    b = a.peer()
-    try:
-        b.start()
-    except Exception:
-        a.stop()
-        raise
-    failed = request.session.testsfailed
-    yield a, b
-    keep = request.session.testsfailed > failed
-    b.stop(keep_files=keep)
-    a.stop(keep_files=keep)
+    with pairs.running(LiveServer(database_url=database, redis_url=redis, workers=1, env=env), request) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
