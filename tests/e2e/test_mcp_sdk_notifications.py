@@ -55,7 +55,9 @@ async def _legacy_update(url: str, token: str) -> list:
 def test_a_2025_sdk_session_hears_of_its_subscribed_note_on_the_get_stream(live_server):
     token = live_server.issue_token("alice", SCOPES)
     uri, received = anyio.run(_legacy_update, live_server.mcp_url, token)
-    assert received == [uri]
+    # At least once: a stream that read the log late may also tell of the note's creation, which came
+    # just before the subscription (docs/mcp.md); nothing about another resource.
+    assert received and set(received) == {uri}
 
 
 async def _listened(url: str, token: str) -> list:
