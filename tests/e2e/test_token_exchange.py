@@ -23,6 +23,8 @@ from .liveserver import LiveServer
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
 GATEWAY = ("mcp-gateway", "gateway-secret-0123456789-abcdefghijklmnopqrstuvwxyz")
+# A confidential client whose policy lists no token exchange audiences.
+BYSTANDER = ("bystander", "bystander-secret-0123456789-abcdefghijklmnopqrstuvwxyz")
 NOT_ALLOWED = "https://elsewhere.example/"
 pytestmark = pytest.mark.slow  # a server of its own, with a tool module and the MCP server's exchange client
 
@@ -90,6 +92,7 @@ create_client(
     "MCP gateway", "client-credentials", ["mcp:read", "mcp:tools"], client_id={id!r}, client_secret={secret!r},
     token_exchange_audiences=[{url!r}],
 )
+create_client("Bystander", "client-credentials", ["mcp:read"], client_id={bystander!r}, client_secret={bystander_secret!r})
 """
 
 
@@ -120,7 +123,9 @@ def server(tmp_path_factory, downstream):
         "MCP_TOKEN_EXCHANGE_CLIENT_SECRET": GATEWAY[1],
     }
     with LiveServer(workers=1, env=env) as live:
-        live.manage("shell", "-c", SETUP.format(id=GATEWAY[0], secret=GATEWAY[1], url=downstream.url))
+        live.manage("shell", "-c", SETUP.format(
+            id=GATEWAY[0], secret=GATEWAY[1], url=downstream.url, bystander=BYSTANDER[0], bystander_secret=BYSTANDER[1]
+        ))
         downstream.issuer = live.url
         yield live
 
@@ -240,8 +245,8 @@ def test_a_public_client_is_refused(http, downstream):
 
 
 def test_a_client_not_allowed_to_exchange_is_refused(http, downstream):
-    response = exchange(http, user_token(http), auth=flows.SERVICE, audience=downstream.url)
-    refused(response, "unauthorized_client")
+    response = exchange(http, user_token(http), auth=BYSTANDER, audience=downstream.url)
+    assert "no token exchange audiences" in refused(response, "unauthorized_client")
 
 
 def test_the_lifetime_is_capped_by_the_subject_token(http, server, downstream):
