@@ -17,6 +17,7 @@ SECTION_TITLES = {
     "tokens": "Token endpoint",
     "dpop": "DPoP: /mcp tools/call echo with a Bearer token and with a DPoP-bound one (Python load generator)",
     "growth": "Growth: /mcp at 64 clients, empty versus grown database",
+    "tasks": "MCP tasks: creating a task and polling one (a task worker beside the server)",
 }
 
 
