@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from observability.outages import OUTAGES
 
-from . import auth, conf, issuers, jsonrpc, limits, sessions, signals, transport
+from . import auth, challenges, conf, issuers, jsonrpc, limits, sessions, signals, transport
 from .exceptions import (
     BodyTooLarge,
     ForbiddenOrigin,
@@ -57,7 +57,7 @@ def http_error(exc: HttpError) -> HttpResponse:
     if isinstance(exc, InvalidToken | InsufficientScope):
         signals.access_refused.send(type(exc), error=exc)
         body = {"error": exc.error, "error_description": exc.description}
-        headers = {"WWW-Authenticate": auth.challenge(exc)}
+        headers = {"WWW-Authenticate": challenges.challenge(exc)}
         if isinstance(exc, UseDpopNonce):
             headers["DPoP-Nonce"] = exc.nonce  # RFC 9449 §9
         return json_response(body, exc.status, headers)

@@ -10,7 +10,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from .. import auth, callers, conf, issuers
+from .. import auth, callers, challenges, conf, issuers
 from ..exceptions import InvalidToken
 from .permissions import HasScopes
 
@@ -117,4 +117,4 @@ class BearerAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         error = getattr(request, ERROR_ATTRIBUTE, None) or InvalidToken(token_sent=False)
-        return auth.challenge(error, scope=required_scopes(request), metadata=conf.rest_audience_is_mcp())
+        return challenges.challenge(error, scope=required_scopes(request), metadata=conf.rest_audience_is_mcp())

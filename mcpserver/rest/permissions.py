@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission, OperationHolderMixin
 
-from .. import auth, conf
+from .. import auth, challenges, conf
 from .. import exceptions as errors
 
 
@@ -31,7 +31,7 @@ class InsufficientScope(exceptions.PermissionDenied):
         error = errors.InsufficientScope(list(required), scheme=scheme)
         super().__init__(error.description, self.default_code)
         self.required = error.required
-        self.auth_header = auth.challenge(error, metadata=conf.rest_audience_is_mcp())
+        self.auth_header = challenges.challenge(error, metadata=conf.rest_audience_is_mcp())
 
 
 class TokenPermission(OperationHolderMixin, BasePermission):

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mcpserver import auth, denylist, jwks
+from mcpserver import auth, challenges, denylist, jwks
 from mcpserver.exceptions import InsufficientScope, InvalidToken
 
 pytestmark = pytest.mark.django_db
@@ -189,14 +189,14 @@ def test_authenticate_returns_the_callers_context(sign):
 
 
 def test_challenge_quoting_strips_characters_that_could_break_the_header():
-    value = auth.challenge(InvalidToken('bad "token"\r\nX-Injected: 1\\'))
+    value = challenges.challenge(InvalidToken('bad "token"\r\nX-Injected: 1\\'))
     assert "\r" not in value and "\n" not in value
     assert 'error_description="bad token' in value
-    assert auth.quote('a"b\\c') == '"abc"'
+    assert challenges.quote('a"b\\c') == '"abc"'
 
 
 def test_insufficient_scope_challenge_lists_sorted_unique_scopes():
-    value = auth.challenge(InsufficientScope(["mcp:tools", "extra", "mcp:tools"]))
+    value = challenges.challenge(InsufficientScope(["mcp:tools", "extra", "mcp:tools"]))
     assert 'scope="extra mcp:tools"' in value
     assert 'error="insufficient_scope"' in value
 
