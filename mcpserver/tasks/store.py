@@ -21,15 +21,15 @@ from django.utils import timezone
 
 from .. import audit, conf, denylist
 from ..auth import AccessToken
+from ..exceptions import InternalError
 from ..models import McpTask
 
 Status = McpTask.Status
 # Past a run's deadline, how long a step under way may still take before the run counts as lost.
 OVERDUE_GRACE_SECONDS = 5
-OVERDUE = {
-    "code": -32603,
-    "message": "The task's run did not finish in time: its worker stopped, or it ran out of time.",
-}
+OVERDUE = InternalError(
+    "The task's run did not finish in time: its worker stopped, or it ran out of time."
+).as_error()
 
 
 def _iso(moment: datetime) -> str:
