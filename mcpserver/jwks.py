@@ -2,9 +2,11 @@
 
 ``KeyRing`` holds one ``KeyCache`` per source (each trusted issuer has its own).
 
-Parsed keys are cached per process by ``kid``; the set is re-read when stale and, at most every
-``KEY_REFRESH_INTERVAL`` seconds, when a token names a ``kid`` we do not know (key rotation). While
-the source cannot be read, the keys we had keep working and an unknown ``kid`` is a 503, not a 401.
+Parsed keys are cached per process by ``kid``; the set is re-read when stale and, when a token names
+a ``kid`` we do not know (key rotation): at once when this deployment's issuer announced a change to
+its keys since they were read (the ``signing-keys`` change feed; a dotted-path source only, as a URL
+names an issuer elsewhere), else at most every ``KEY_REFRESH_INTERVAL`` seconds. While the source
+cannot be read, the keys we had keep working and an unknown ``kid`` is a 503, not a 401.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from typing import Any
 import jwt
 from django.utils.module_loading import import_string
 
+from sharedstate.stamps import Stamp
+
 from . import conf
 from .exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
+
+TOPIC = "signing-keys"  # the change feed this deployment's issuer announces its key changes on
 
 ALGORITHMS = ["RS256"]
 
@@ -63,6 +69,7 @@ class KeyCache:
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
         self._failed = False  # the last refresh could not reach the key source
+        self._stamp: Stamp | None = None  # of TOPIC, taken before the keys were read (local sources)
 
     def get(self, kid: str) -> Any:
         key = self._keys.get(kid)
@@ -71,14 +78,29 @@ class KeyCache:
         with self._lock:
             age = time.monotonic() - self._loaded_at
             unknown = kid not in self._keys
-            if age > conf.get("KEY_CACHE_SECONDS") or (unknown and age >= conf.get("KEY_REFRESH_INTERVAL")):
+            if age > conf.get("KEY_CACHE_SECONDS") or (
+                unknown and (age >= conf.get("KEY_REFRESH_INTERVAL") or self._announced())
+            ):
                 self._refresh()
             key = self._keys.get(kid)
         if key is None and self._failed:  # maybe a good key we could not load: try again later
             raise ServiceUnavailable()
         return key
 
+    def _local(self) -> bool:
+        return not (self.source or conf.get("KEY_SOURCE")).startswith(("https://", "http://"))
+
+    def _announced(self) -> bool:
+        """Whether the issuer announced a change to its keys since they were read (never for a URL)."""
+        if self._stamp is None:
+            return False
+        now = Stamp.take(TOPIC)
+        return now.has_feed and not self._stamp.valid(now, without_feed=0)
+
     def _refresh(self) -> None:
+        self._stamp = (
+            Stamp.take(TOPIC) if self._local() else None
+        )  # before the read: a change during it shows
         try:
             self._keys = parse(fetch(self.source or conf.get("KEY_SOURCE")))
             self._failed = False

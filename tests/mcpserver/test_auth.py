@@ -165,6 +165,18 @@ def test_key_source_is_refreshed_on_an_unknown_kid(sign, client, mcp):
     assert mcp.modern("tools/list", token=sign()).status_code == 200
 
 
+def test_a_new_key_of_this_deployment_verifies_at_once_despite_the_refresh_interval(settings, sign, mcp):
+    """A rotation announces itself on the ``signing-keys`` change feed: a verifier that loaded the keys
+    a moment before takes the new key on the first token signed with it, without waiting out
+    ``KEY_REFRESH_INTERVAL`` (which only paces re-reads for kids nobody announced)."""
+    from authserver import keys
+
+    settings.MCPSERVER = {**settings.MCPSERVER, "KEY_REFRESH_INTERVAL": 3600}
+    assert mcp.modern("tools/list", token=sign()).status_code == 200  # the keys loaded just now
+    keys.rotate()
+    assert mcp.modern("tools/list", token=sign()).status_code == 200
+
+
 def test_key_source_may_be_a_jwks_url(settings, sign, monkeypatch):
     from authserver import keys
 
@@ -386,6 +398,23 @@ def test_a_normal_rotation_keeps_the_old_key_verifying(mcp, application):
     assert _whoami(mcp, forged).status_code == 200
     keys.rotate()
     assert _whoami(mcp, forged).status_code == 200
+
+
+def test_an_unannounced_kid_waits_for_the_refresh_interval(settings, mcp, application, monkeypatch):
+    """Without an announcement on the change feed, an unknown ``kid`` re-reads the key source at most
+    every ``KEY_REFRESH_INTERVAL`` (a flood of made-up kids must not become a flood of reads)."""
+    from authserver import keys
+
+    settings.MCPSERVER = {**settings.MCPSERVER, "KEY_REFRESH_INTERVAL": 3600}
+    _deny_list_running_for_an_hour()
+    assert _whoami(mcp, _forge_with(keys.ensure_key().kid)).status_code == 200  # the keys loaded now
+    monkeypatch.setattr(keys, "_announce", lambda using=None: None)  # a key nobody announces
+    fetched = []
+    real_fetch = jwks.fetch
+    monkeypatch.setattr(jwks, "fetch", lambda source: fetched.append(source) or real_fetch(source))
+    new = keys.rotate()
+    assert _whoami(mcp, _forge_with(new.kid)).status_code == 401
+    assert fetched == []
 
 
 @pytest.mark.skipif(not _redis_available(), reason="no Redis on 127.0.0.1:6379")
