@@ -98,9 +98,8 @@ class KeyCache:
         return now.has_feed and not self._stamp.valid(now, without_feed=0)
 
     def _refresh(self) -> None:
-        self._stamp = (
-            Stamp.take(TOPIC) if self._local() else None
-        )  # before the read: a change during it shows
+        # Stamped before the read, so that a change announced while it runs shows on the next check.
+        self._stamp = Stamp.take(TOPIC) if self._local() else None
         try:
             self._keys = parse(fetch(self.source or conf.get("KEY_SOURCE")))
             self._failed = False
