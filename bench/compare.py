@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -38,7 +37,6 @@ class Tree:
     """One commit checked out, and its server once started."""
 
     spec: str
-    commit: str
     env: dict[str, str]
     path: Path
     process: subprocess.Popen | None = None
@@ -118,36 +116,23 @@ def start(tree: Tree, bench_env: dict[str, str]) -> None:
     tree.url, tree.pid, tree.token = info["url"], info["pid"], info["token"]
 
 
-def process_tree(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    found = [pid]
-    for child in children.read_text().split() if children.exists() else []:
-        found += process_tree(int(child))
-    return found
-
-
-def cpu_seconds(pid: int) -> float:
-    total = 0
-    for each in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / CLOCK_TICKS
-
-
 @dataclass
-class Address:
-    """What ``run_wrk`` reads of a server."""
+class Server:
+    """What bench/run.py reads of a server: its address, and its process and workers for CPU time."""
 
     url: str
+    pid: int
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
-def measure(run_wrk, tree: Tree, scenario, clients: int, seconds: float) -> dict:
-    before = cpu_seconds(tree.pid)
-    figures = run_wrk(Address(tree.url), scenario, clients, seconds)
-    figures["cpu_us"] = (cpu_seconds(tree.pid) - before) / max(figures["requests"], 1) * 1e6
+def measure(run, tree: Tree, scenario, clients: int, seconds: float) -> dict:
+    server = Server(tree.url, tree.pid)
+    before = run.server_cpu_seconds(server)
+    figures = run.run_wrk(server, scenario, clients, seconds)
+    figures["cpu_us"] = (run.server_cpu_seconds(server) - before) / max(figures["requests"], 1) * 1e6
     return figures
 
 
@@ -194,15 +179,15 @@ def main(argv=None) -> int:
     try:
         for spec in args.commits:
             commit, env = parse_spec(spec)
-            trees.append(Tree(spec, commit, env, checkout(commit, workdir)))
+            trees.append(Tree(spec, env, checkout(commit, workdir)))
         for tree in trees:
             start(tree, suite.BENCH_ENV)
             print(f"{tree.spec}: {tree.url}", file=sys.stderr, flush=True)
         for tree in trees:
-            measure(run.run_wrk, tree, suite.mcp_call(tree.token), args.clients, args.warmup)
+            measure(run, tree, suite.mcp_call(tree.token), args.clients, args.warmup)
         for number in range(args.rounds):
             for tree in trees if number % 2 == 0 else trees[::-1]:
-                figures = measure(run.run_wrk, tree, suite.mcp_call(tree.token), args.clients, args.duration)
+                figures = measure(run, tree, suite.mcp_call(tree.token), args.clients, args.duration)
                 tree.runs.append(figures)
                 rate = figures["requests"] / figures["seconds"]
                 print(

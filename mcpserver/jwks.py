@@ -33,8 +33,13 @@ TOPIC = "signing-keys"  # the change feed this deployment's issuer announces its
 ALGORITHMS = ["RS256"]
 
 
+def is_url(source: str) -> bool:
+    """Whether a key source is a JWKS URL (an issuer elsewhere), not a dotted path (this deployment)."""
+    return source.startswith(("https://", "http://"))
+
+
 def fetch(source: str) -> dict[str, Any]:
-    if source.startswith(("https://", "http://")):
+    if is_url(source):
         request = urllib.request.Request(source, headers={"Accept": "application/json"})  # noqa: S310
         with urllib.request.urlopen(request, timeout=conf.get("JWKS_TIMEOUT")) as response:  # noqa: S310
             return json.loads(response.read(1024 * 1024))
@@ -87,9 +92,6 @@ class KeyCache:
             raise ServiceUnavailable()
         return key
 
-    def _local(self) -> bool:
-        return not (self.source or conf.get("KEY_SOURCE")).startswith(("https://", "http://"))
-
     def _announced(self) -> bool:
         """Whether the issuer announced a change to its keys since they were read (never for a URL)."""
         if self._stamp is None:
@@ -98,10 +100,11 @@ class KeyCache:
         return now.has_feed and not self._stamp.valid(now, without_feed=0)
 
     def _refresh(self) -> None:
+        source = self.source or conf.get("KEY_SOURCE")
         # Stamped before the read, so that a change announced while it runs shows on the next check.
-        self._stamp = Stamp.take(TOPIC) if self._local() else None
+        self._stamp = None if is_url(source) else Stamp.take(TOPIC)
         try:
-            self._keys = parse(fetch(self.source or conf.get("KEY_SOURCE")))
+            self._keys = parse(fetch(source))
             self._failed = False
         except Exception:  # keep the keys we had: an outage of the source must not refuse live tokens
             logger.exception("Could not load verifying keys from %s", self.source or "the key source")
