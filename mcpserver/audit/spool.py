@@ -15,8 +15,8 @@ A process holds an exclusive ``flock`` on each of its files for as long as it li
 file has the name a replay looks for. Every record not yet in the table has its line in a file; a file
 may also hold lines already written (a replay skips records the table has). A full file is deleted
 once all its records are in the table, and the one being appended to is zeroed and reused whenever
-none of its records waits, so a busy process keeps two files at most. When a file cannot be opened or written, records
-are kept in memory only (said once) and a new file is tried ``RETRY_SECONDS`` later.
+none of its records waits, so a busy process keeps two files at most. When a file cannot be opened or
+written, records are kept in memory only (said once) and a new file is tried ``RETRY_SECONDS`` later.
 """
 
 from __future__ import annotations
@@ -49,13 +49,13 @@ FIELD_TYPES: tuple[tuple[type, ...], ...] = (
     (str,), (str,),  # protocol_version, detail
 )  # fmt: skip
 CAPACITY = 4 << 20  # bytes a file can hold (a sparse file: pages are taken as lines are written)
-RETRY_SECONDS = 1.0
-_HEX_ID = re.compile(r"[0-9a-f]{32}")  # after a file could not be opened or written, records go to memory only this long
+RETRY_SECONDS = 1.0  # after a file could not be opened or written, records go to memory only this long
+_HEX_ID = re.compile(r"[0-9a-f]{32}")  # a record's id
+
 
 def encode(fields: tuple) -> bytes:
-    """One record's line (the id, a 128-bit integer, as hexadecimal: JSON numbers that large are not
-    portable)."""
-    return orjson.dumps((f"{fields[0]:032x}", *fields[1:])) + b"\n"
+    """One record's line."""
+    return orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def parse(data: bytes) -> tuple[list[tuple], int]:
@@ -76,7 +76,7 @@ def parse(data: bytes) -> tuple[list[tuple], int]:
             and _HEX_ID.fullmatch(fields[0])  # a UUID
             and 0 < fields[1] < 1e11  # a datetime
         ):
-            entries.append((int(fields[0], 16), *fields[1:]))
+            entries.append(tuple(fields))
         else:
             torn += 1
     return entries, torn
@@ -148,10 +148,9 @@ class Spool:
             if segment is not self.current:
                 self._remove(segment)
             elif segment.dirty:
-                try:
+                # Its lines are in the table: were they left, a replay would find them there.
+                with contextlib.suppress(OSError):
                     segment.empty()
-                except OSError:  # its lines are in the table: a replay would find them there
-                    pass
 
     def close(self) -> None:
         """Close every file, deleting those in which no record waits; the others are left to the next

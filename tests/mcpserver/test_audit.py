@@ -3,6 +3,8 @@ unreachable database, a graceful shutdown or a killed process; what is lost is n
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -12,8 +14,10 @@ import time
 import types
 from pathlib import Path
 
+import hypothesis
 import pytest
 from django.db import OperationalError
+from hypothesis import strategies as st
 
 from mcpserver import audit
 from mcpserver.audit import buffer, tables, trail
@@ -69,6 +73,62 @@ def test_at_exit_records_the_database_never_takes_go_to_the_error_log(
     assert "tool echo ok by sub-1 via client-1" in line
     assert f"({size} argument bytes, sha256 {checksum})" in line
     assert "kept in the log" not in line  # arguments are never logged, only their digest
+
+
+def _reference_digest(arguments) -> tuple[int, str]:
+    # The canonical form as docs/operations.md states it, for an investigator to recompute.
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":")).encode()
+    return len(canonical), hashlib.sha256(canonical).hexdigest()
+
+
+_ASCII_TEXT = st.text(alphabet=st.characters(max_codepoint=0x7F, exclude_categories=["Cs"]), max_size=8)
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)  # beyond 64 bits too (orjson refuses those)
+    | st.floats(allow_nan=True, allow_infinity=True)  # every magnitude: 1e-05, 1e-07, 1e+16, NaN
+    | _ASCII_TEXT  # DEL and control characters included
+    | st.text(max_size=4)  # beyond ASCII
+    | st.sampled_from(["e-mail", "a:1.5", "[1e5", "x,null", "\x7f", "caf\u00e9", "\u2028"])
+)
+_JSON_VALUES = st.recursive(
+    _JSON_SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_ASCII_TEXT, children, max_size=4),
+    max_leaves=12,
+)
+
+
+@hypothesis.settings(max_examples=500, deadline=None)
+@hypothesis.given(st.dictionaries(_ASCII_TEXT | st.text(max_size=3), _JSON_VALUES, min_size=1, max_size=5))
+def test_the_digest_is_the_sha256_of_compact_sorted_ascii_json_whichever_encoder_writes_it(arguments):
+    """Most arguments are written by orjson, the others by the standard library: the bytes digested
+    are the same either way (the canonical form never changes with the encoder that wrote it)."""
+    assert audit.digest(arguments) == _reference_digest(arguments)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "canonical"),
+    [
+        ({"message": "hello", "count": 3, "ok": True}, b'{"count":3,"message":"hello","ok":true}'),
+        ({"b": {"d": 1, "c": [2, 1]}, "a": []}, b'{"a":[],"b":{"c":[2,1],"d":1}}'),
+        ({"n": 2.5, "m": -0.0, "l": 1e16}, b'{"l":1e+16,"m":-0.0,"n":2.5}'),
+        ({"n": 1e-05}, b'{"n":1e-05}'),  # orjson: 0.00001
+        ({"n": 1.5e-07}, b'{"n":1.5e-07}'),  # orjson: 1.5e-7
+        ({"n": float("nan"), "i": float("-inf")}, b'{"i":-Infinity,"n":NaN}'),  # orjson: null
+        ({"v": None}, b'{"v":null}'),
+        ({"n": 2**64}, b'{"n":18446744073709551616}'),  # orjson refuses it
+        ({"t": "\x7f\x00\n"}, b'{"t":"\\u007f\\u0000\\n"}'),  # orjson leaves DEL as it is
+        ({"t": "caf\u00e9 \U0001f600"}, b'{"t":"caf\\u00e9 \\ud83d\\ude00"}'),  # orjson: UTF-8
+    ],
+)
+def test_the_digest_of_arguments_is_pinned(arguments, canonical):
+    """The canonical form, pinned, including each case where orjson would write other bytes."""
+    assert audit.digest(arguments) == (len(canonical), hashlib.sha256(canonical).hexdigest())
+
+
+def test_the_digest_of_what_is_not_json_is_its_repr():
+    assert audit.digest({1: "a", "b": 2})[0] == len(repr({1: "a", "b": 2}))  # keys that cannot be sorted
+    assert audit.digest({}) == audit.digest(None) == (0, "")
 
 
 def test_a_denial_keeps_its_reason_in_the_table_and_in_the_exit_log(
@@ -135,9 +195,18 @@ def test_a_batch_is_written_in_a_few_multi_row_statements_with_every_field(mcp_s
 
     for number in range(200):
         audit.record(CALLER, "tool", "echo", "ok", number / 10, {"message": str(number)}, "2025-11-25")
-    with CaptureQueriesContext(connection) as queries:
-        assert audit.flush() == 200
-    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    connection.ensure_connection()
+    statements = []
+    if connection.vendor == "sqlite":  # written through the DB-API connection: sqlite3's own trace
+        connection.connection.set_trace_callback(statements.append)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            assert audit.flush() == 200
+    finally:
+        if connection.vendor == "sqlite":
+            connection.connection.set_trace_callback(None)
+    statements += [q["sql"] for q in queries.captured_queries]
+    inserts = [sql for sql in statements if sql.startswith("INSERT")]
     if connection.vendor == "postgresql":
         assert inserts == []  # one COPY, which Django's query capture does not see
     else:
@@ -234,6 +303,10 @@ def test_the_timestamp_fast_path_agrees_with_the_backend_in_any_time_zone_and_fa
     paris = ZoneInfo("Europe/Paris")
     # Around a DST change (2026-10-25 01:00 UTC), to the microsecond.
     instants = [1_792_890_000 + step * 599.999937 for step in range(12)]
+    # Rounding to the microsecond (half to even, carried into the next second), a whole second.
+    instants += [
+        1_792_893_600 + fraction for fraction in (0.9999995, 0.9999994, 0.0000005, 0.0000015, 0.0, 0.5)
+    ]
 
     calls = []
 
@@ -552,7 +625,7 @@ def test_the_spool_holds_every_record_the_database_does_not_have(mcp_settings, m
         assert audit.flush() >= 1
         assert len(list(_spool_dir(mcp_settings).iterdir())) <= 2
         assert audit.pending() == 1
-        (waiting, _), = buffer._buffer
+        ((waiting, _),) = buffer._buffer
         assert spool.encode(waiting).rstrip(b"\n") in _spool_lines(mcp_settings)
 
 
