@@ -41,16 +41,18 @@ _dropped = [0]  # records lost since the last report
 _dropped_lock = threading.Lock()
 
 
-def add(entry: tuple) -> None:
+def add(entry: tuple) -> int:
     """Append ``entry`` (``trail.record``'s) to this process's spool file, when it spools, and to the
-    buffer; when the buffer is full, wait for room (see the module's docstring), else drop and count it."""
+    buffer; when the buffer is full, wait for room (see the module's docstring), else drop and count it.
+    Return how many records are pending then."""
     where = spooldir.directory()
     line = spool.encode(entry) if where else None
     with _lock:
         if len(_buffer) >= MAX_BUFFERED and not _wait_for_room():
             _count_dropped(1)
-            return
+            return len(_buffer)
         _buffer.append((entry, None if line is None else _spool_in(where).append(line)))
+        return len(_buffer)
 
 
 def _wait_for_room() -> bool:

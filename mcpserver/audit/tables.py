@@ -93,8 +93,9 @@ def _id_adapter(connection: Any) -> Callable[[str], Any]:
 
 
 def _row(entry: tuple, timestamp: Callable[[float], Any], identifier: Callable[[str], Any]) -> tuple:
-    number, created, *values = entry
-    return (timestamp(created), *values, identifier(number))
+    ident, created, subject, username, client_id, kind, name, outcome, duration_ms, *rest = entry
+    row = (timestamp(created), subject, username, client_id, kind, name, outcome, round(duration_ms, 3))
+    return (*row, *rest, identifier(ident))
 
 
 def insert(batch: list[tuple]) -> None:

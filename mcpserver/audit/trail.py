@@ -4,7 +4,8 @@ thread (``writer``) when records are written in the background; ``digest`` is wh
 the arguments.
 
 A record (an "entry") is a tuple, in this order: its id (the table's ``uuid`` as 32 hexadecimal digits),
-created (a Unix time), subject, username, client_id, kind, name, outcome, duration_ms,
+created (a Unix time), subject, username, client_id, kind, name, outcome, duration_ms (rounded to the
+microsecond when written),
 argument_bytes, argument_digest, protocol_version, detail. Never the arguments themselves, nor token
 values. An id is unique across processes without a per-record random draw: a random half drawn per
 process (again in a forked child), a counter the other.
@@ -99,13 +100,13 @@ def record(
     size, checksum = digest(arguments)
     entry = (
         f"{_id_prefix}{next(_id_count):016x}", time.time(), token.subject[:255], (token.username or "")[:150],
-        token.client_id[:255], kind, name[:500], outcome, round(duration_ms, 3), size, checksum,
-        version[:20], detail[:500],
+        token.client_id[:255], kind, name[:500], outcome, duration_ms, size, checksum, version[:20],
+        detail[:500],
     )  # fmt: skip
-    buffer.add(entry)
+    pending = buffer.add(entry)
     if conf.get("AUDIT_BACKGROUND"):
         writer.ensure_started()
-        if buffer.pending() >= conf.get("AUDIT_BATCH_SIZE"):
+        if pending >= conf.get("AUDIT_BATCH_SIZE"):
             writer.wake()
 
 

@@ -140,7 +140,8 @@ def flush_at_exit() -> None:
 
 def wake() -> None:
     """Have the writer thread flush now rather than at the end of its interval."""
-    _wake.set()
+    if not _wake.is_set():  # set already: the writer flushes when it next looks (no lock taken)
+        _wake.set()
 
 
 def _write_forever() -> None:
