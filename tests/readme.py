@@ -1,7 +1,8 @@
 """The README as the tests read it: its sections, their fenced code blocks and its relative links.
 
 The README's tour and tool example are run by tests (``tests/e2e/test_readme_tour.py``,
-``tests/mcpserver/test_readme_tool.py``), so what a newcomer copies is what the suite proves.
+``tests/mcpserver/test_readme_tool.py``), so what a newcomer copies is what the suite proves; so are
+the clients in docs/ that the tour points to (``tour_clients``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ TOUR = "## Tour"
 TOOL = "## Add your own tool"
 # The base URL the tour sets in its first block; tests point it at their own server.
 BASE_LINE = "BASE=http://127.0.0.1:8000"
+TOKENS = ROOT / "docs" / "tokens.md"
+# Where the tour's step 5 sends the reader for clients to run: (file, level-2 heading).
+CLIENTS = (
+    (TOKENS, "## DPoP: sender-constrained tokens"),
+    (TOKENS, "## Signed client assertions (`private_key_jwt`)"),
+)
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
@@ -25,17 +32,29 @@ def text() -> str:
     return README.read_text()
 
 
-def section(heading: str) -> str:
+def section(heading: str, path: Path = README) -> str:
     """The text under a level-2 ``heading`` (subsections included), up to the next level-2 heading."""
-    source = text()
+    source = path.read_text()
     start = source.index(f"\n{heading}\n")
     end = source.find("\n## ", start + 1)
     return source[start : end if end != -1 else len(source)]
 
 
-def blocks(heading: str, language: str) -> list[str]:
+def blocks(heading: str, language: str, path: Path = README) -> list[str]:
     """The fenced code blocks of one language under ``heading``, in order."""
-    return [body for lang, body in _FENCE.findall(section(heading)) if lang == language]
+    return [body for lang, body in _FENCE.findall(section(heading, path)) if lang == language]
+
+
+def tour_clients() -> list[str]:
+    """The ready-to-run clients the tour's step 5 points to in docs/ (the ``sh`` blocks there that use
+    the tour's ``BASE``), in the order of ``CLIENTS``."""
+    return [block for path, heading in CLIENTS for block in blocks(heading, "sh", path) if '"$BASE"' in block]
+
+
+def anchors(path: Path) -> set[str]:
+    """The anchors of a Markdown file's headings, as GitHub and MkDocs spell them."""
+    headings = re.findall(r"^#{1,6} (.+)$", _FENCE.sub("", path.read_text()), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
 
 
 def relative_links() -> list[str]:

@@ -12,6 +12,12 @@ def test_every_relative_link_of_the_readme_resolves_to_a_file():
     assert missing == []
 
 
+def test_every_anchor_the_readme_links_to_is_a_heading_there():
+    linked = [link.split("#", 1) for link in readme.relative_links() if "#" in link]
+    assert linked  # the tour's step 5 links into sections of docs/tokens.md
+    assert [(f, a) for f, a in linked if a not in readme.anchors(readme.ROOT / f)] == []
+
+
 def test_the_readme_is_a_front_door_of_at_most_350_lines():
     # The tour shows every way to a token in a block a reader can paste (the enterprise tier included);
     # the reference lives in docs/.

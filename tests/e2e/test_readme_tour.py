@@ -1,7 +1,7 @@
-"""The README's tour, run verbatim: every ``sh`` block under "Tour", then the one under "Add your own
-tool", in order and in one ``bash``, against a live server of their own (a fresh database and the demo
-data, as after ``python3 dev.py serve`` on a fresh clone) that also serves the README's tool module
-registered with the README's setting.
+"""The README's tour, run verbatim: every ``sh`` block under "Tour", the clients in docs/ its step 5
+points to, then the block under "Add your own tool", in order and in one ``bash``, against a live
+server of their own (a fresh database and the demo data, as after ``python3 dev.py serve`` on a fresh
+clone) that also serves the README's tool module registered with the README's setting.
 
 Only the tour's ``BASE=`` line is changed, to this server's address. Every JSON-RPC answer must be a
 result; the assertions name what each step shows the reader.
@@ -42,7 +42,7 @@ def tour_server(tmp_path_factory):
 def run_tour(base_url: str, env: dict[str, str]) -> list[str]:
     """Run the README's blocks in one bash, with the server's environment (so that ``manage.py`` reaches
     its database, as the reader's reaches the one ``dev.py serve`` uses); return each block's output."""
-    parts = readme.blocks(readme.TOUR, "sh") + readme.blocks(readme.TOOL, "sh")
+    parts = readme.blocks(readme.TOUR, "sh") + readme.tour_clients() + readme.blocks(readme.TOOL, "sh")
     script = ["set -euo pipefail"]
     for number, block in enumerate(parts):
         lines = [f"BASE={base_url}" if line == readme.BASE_LINE else line for line in block.splitlines()]
@@ -92,8 +92,8 @@ def test_the_readme_tour_runs_verbatim(tour_server):
     assert whoami["client_id"] == "demo-service"
     revoked_at = lines.index("200")  # 4. revoked by its own client, then refused
     assert lines[revoked_at + 1] == "401"
-    assert "DPoP 200 401" in lines  # 5. a DPoP-bound token: with its proof, and refused as a bearer
-    assert "Bearer mcp:read" in lines  # a private_key_jwt client's token
+    assert "DPoP 200 401" in lines  # 5. docs' DPoP client: with its proof, and refused as a bearer
+    assert "Bearer mcp:read" in lines  # docs' private_key_jwt client's token
     assert any(line.startswith(f"{tour_server.url}/oauth/device/?user_code=") for line in lines)
     oauth = [answer for answer in json_lines(outputs) if "jsonrpc" not in answer]
     assert oauth[0]["error"] == "authorization_pending"  # the device grant's poll
