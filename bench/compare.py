@@ -26,10 +26,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Seconds to wait before the first round and after the last, so that "overall" (a server's CPU per
+# request from the first round to the end, the time between its runs included) counts the work a
+# server leaves for after a run, such as its audit writer's last flushes, and nothing of the warm-up.
+SETTLE_SECONDS = 3.0
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Tree:
     pid: int = 0
     token: str = ""
     runs: list[dict] = field(default_factory=list)
+    cpu_at_start: float = 0.0  # the server's CPU seconds when the rounds began
+    cpu_overall: float = 0.0  # CPU us per request over all the rounds, the time between runs included
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -138,8 +145,9 @@ def measure(run, tree: Tree, scenario, clients: int, seconds: float) -> dict:
 
 def table(trees: list[Tree]) -> str:
     lines = [
-        "| tree | requests/s, median (runs) | server CPU us/req, median | p99 ms, median | errors |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| tree | requests/s, median (runs) | server CPU us/req, median | overall | p99 ms, median "
+        "| errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for tree in trees:
         rates = [run["requests"] / run["seconds"] for run in tree.runs]
@@ -147,6 +155,7 @@ def table(trees: list[Tree]) -> str:
         lines.append(
             f"| {tree.spec} | {statistics.median(rates):,.0f} ({runs}) "
             f"| {statistics.median(run['cpu_us'] for run in tree.runs):.0f} "
+            f"| {tree.cpu_overall:.0f} "
             f"| {statistics.median(run['p99_ms'] for run in tree.runs):.1f} "
             f"| {sum(run['errors'] for run in tree.runs)} |"
         )
@@ -185,6 +194,9 @@ def main(argv=None) -> int:
             print(f"{tree.spec}: {tree.url}", file=sys.stderr, flush=True)
         for tree in trees:
             measure(run, tree, suite.mcp_call(tree.token), args.clients, args.warmup)
+        time.sleep(SETTLE_SECONDS)
+        for tree in trees:
+            tree.cpu_at_start = run.server_cpu_seconds(Server(tree.url, tree.pid))
         for number in range(args.rounds):
             for tree in trees if number % 2 == 0 else trees[::-1]:
                 figures = measure(run, tree, suite.mcp_call(tree.token), args.clients, args.duration)
@@ -196,6 +208,10 @@ def main(argv=None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+        time.sleep(SETTLE_SECONDS)  # what a server does after its last run (its writer's flush) counts too
+        for tree in trees:
+            spent = run.server_cpu_seconds(Server(tree.url, tree.pid)) - tree.cpu_at_start
+            tree.cpu_overall = spent / max(sum(figures["requests"] for figures in tree.runs), 1) * 1e6
         rounds = f"{args.rounds} rounds of {args.duration:g} s"
         print(f"/mcp tools/call echo, {args.clients} clients, SQLite, {rounds}\n")
         print(table(trees))
