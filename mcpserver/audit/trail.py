@@ -5,10 +5,9 @@ the arguments.
 
 A record (an "entry") is a tuple, in this order: its id (the table's ``uuid`` as 32 hexadecimal digits),
 created (a Unix time), subject, username, client_id, kind, name, outcome, duration_ms (rounded to the
-microsecond when written),
-argument_bytes, argument_digest, protocol_version, detail. Never the arguments themselves, nor token
-values. An id is unique across processes without a per-record random draw: a random half drawn per
-process (again in a forked child), a counter the other.
+microsecond when written), argument_bytes, argument_digest, protocol_version, detail. Never the
+arguments themselves, nor token values. An id is unique across processes without a per-record random
+draw: a random half drawn per process (again in a forked child), a counter the other.
 """
 
 from __future__ import annotations
@@ -50,9 +49,9 @@ _MAY_DIFFER = re.compile(rb"[\[:,](?:-?[0-9]+[.eE]|null)")
 
 def _fast_canonical(arguments: dict) -> bytes | None:
     """The canonical form of ``arguments`` by orjson, or None where its bytes could differ from the
-    standard library's: anything beyond ASCII (orjson writes UTF-8, the canonical
-    form escapes it), DEL (escaped by the standard library only), fractions, exponents and nulls (see
-    _MAY_DIFFER), and what orjson refuses (integers beyond 64 bits, keys that are not strings, ...)."""
+    standard library's: anything beyond ASCII (orjson writes UTF-8, the canonical form escapes it),
+    DEL (escaped by the standard library only), fractions, exponents and nulls (see _MAY_DIFFER), and
+    what orjson refuses (integers beyond 64 bits, keys that are not strings, ...)."""
     try:
         encoded = orjson.dumps(arguments, option=_ORJSON_OPTIONS)
     except TypeError:
