@@ -48,7 +48,10 @@ FIELD_TYPES: tuple[tuple[type, ...], ...] = (
     (int,), (str,),  # argument_bytes, argument_digest
     (str,), (str,),  # protocol_version, detail
 )  # fmt: skip
-CAPACITY = 4 << 20  # bytes a file can hold (a sparse file: pages are taken as lines are written)
+# Bytes a file holds, its space reserved when it is made: a full filesystem then fails the file's
+# creation (records go to memory, said once) instead of killing the process with SIGBUS when a line
+# is copied into a page the filesystem has no room for.
+CAPACITY = 4 << 20
 RETRY_SECONDS = 1.0  # after a file could not be opened or written, records go to memory only this long
 _HEX_ID = re.compile(r"[0-9a-f]{32}")  # a record's id
 
@@ -180,7 +183,7 @@ class Spool:
             fd = os.open(partial, flags, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                os.ftruncate(fd, CAPACITY)
+                os.posix_fallocate(fd, 0, CAPACITY)
                 memory = mmap.mmap(fd, CAPACITY)  # MAP_SHARED: the lines are the file's pages
                 os.rename(partial, path)
             except BaseException:

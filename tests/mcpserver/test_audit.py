@@ -725,6 +725,37 @@ def test_a_full_spool_file_is_followed_by_a_new_one(mcp_settings, settings, monk
     assert _spool_lines(mcp_settings) == []
 
 
+def test_a_spool_file_has_its_room_reserved_and_a_full_filesystem_leaves_records_in_memory(
+    mcp_settings, settings, monkeypatch, caplog
+):
+    """A line copied into a page of a sparse file on a full filesystem would kill the worker (SIGBUS):
+    a file's whole room is reserved when it is made, and a filesystem without that room fails there,
+    which keeps the records in memory (said once) rather than losing the process."""
+    import errno
+
+    from mcpserver.audit import spool
+
+    _configure(settings)
+    _record("spooled")
+    (path,) = _spool_dir(mcp_settings).iterdir()
+    assert path.stat().st_blocks * 512 >= spool.CAPACITY  # allocated, not sparse
+
+    buffer.close_spool()
+    for leftover in _spool_dir(mcp_settings).iterdir():
+        leftover.unlink()
+    buffer._buffer.clear()
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool.os, "posix_fallocate", full)
+    with caplog.at_level(logging.ERROR, logger="mcpserver.audit.spool"):
+        _record("kept in memory")
+        _record("still kept in memory")
+    assert audit.pending() == 2 and list(_spool_dir(mcp_settings).iterdir()) == []
+    assert len([r for r in caplog.records if "No space left" in r.getMessage()]) == 1
+
+
 def test_torn_lines_are_counted_as_lost(mcp_settings, db, caplog):
     """An operating-system crash can leave a file's last line cut or zeroed: the lines that parse are
     written, the others are counted and reported like any lost record."""
