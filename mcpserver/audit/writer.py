@@ -82,11 +82,10 @@ def _flush() -> int:
 
 
 def replay() -> int:
-    """Write the records left in the spool directory by processes that are gone, each once (those the
-    table has are skipped), deleting each file once written; return how many were written."""
-    where = spooldir.directory()
+    """Write the records left in the spool directories by processes that are gone, each once (those
+    the table has are skipped), deleting each file once written; return how many were written."""
     written = 0
-    for path in leftovers.left_files(where) if where else []:
+    for path in [path for where in spooldir.replay_directories() for path in leftovers.left_files(where)]:
         claimed = leftovers.claim(path)
         if claimed is None:  # its process lives
             continue
