@@ -82,10 +82,11 @@ def _flush() -> int:
 
 
 def replay() -> int:
-    """Write the records left in the spool directories by processes that are gone, each once (those
-    the table has are skipped), deleting each file once written; return how many were written."""
+    """Write the records left in the spool directory by processes that are gone, each once (those the
+    table has are skipped), deleting each file once written; return how many were written."""
+    where = spooldir.directory()
     written = 0
-    for path in [path for where in spooldir.replay_directories() for path in leftovers.left_files(where)]:
+    for path in leftovers.left_files(where) if where else []:
         claimed = leftovers.claim(path)
         if claimed is None:  # its process lives
             continue

@@ -803,71 +803,16 @@ def test_an_unusable_spool_directory_fails_the_system_check_and_records_stay_in_
 
 
 def test_the_default_spool_directory_is_one_per_database_and_none_for_a_memory_database():
+    import tempfile
+
     from mcpserver.audit import spooldir
 
     sqlite = {"ENGINE": "django.db.backends.sqlite3", "HOST": "", "PORT": ""}
     one = spooldir.default_directory({**sqlite, "NAME": "/srv/one.sqlite3"})
     two = spooldir.default_directory({**sqlite, "NAME": "/srv/two.sqlite3"})
-    assert one != two and os.path.dirname(one) == spooldir.parent_directory()
-    assert os.path.dirname(spooldir.default_directory({**sqlite, "NAME": "/srv/one.sqlite3"}, "/x")) == "/x"
+    assert one != two and os.path.dirname(one) == tempfile.gettempdir()
     postgres = {"ENGINE": "django.db.backends.postgresql", "NAME": "mcp", "HOST": "db", "PORT": "5432"}
     assert spooldir.default_directory(postgres) != spooldir.default_directory({**postgres, "HOST": "db2"})
     assert spooldir.default_directory({**sqlite, "NAME": ":memory:"}) is None
     in_memory = "file:memorydb_default?mode=memory&cache=shared"  # Django's test database
     assert spooldir.default_directory({**sqlite, "NAME": in_memory}) is None
-
-
-def test_the_default_spool_parent_is_a_large_memory_filesystem_else_the_temporary_directory(tmp_path):
-    """A spool file on a tmpfs never waits for writeback; one too small to hold every worker's files,
-    or any other filesystem, leaves the default where it was."""
-    import tempfile
-
-    from mcpserver.audit import spooldir
-
-    memory = tmp_path / "shm"
-    memory.mkdir()
-    mounts = tmp_path / "mounts"
-
-    def parent(table: str, minimum: int = 1) -> str:
-        mounts.write_text(table)
-        return spooldir.parent_directory(str(memory), minimum, str(mounts))
-
-    assert parent(f"tmpfs {memory} tmpfs rw,nosuid,nodev 0 0\n") == str(memory)
-    assert parent(f"tmpfs {memory} tmpfs rw 0 0\n", minimum=1 << 62) == tempfile.gettempdir()  # too small
-    assert parent(f"/dev/vda {memory} ext4 rw 0 0\n") == tempfile.gettempdir()
-    assert parent(f"tmpfs {memory}/deeper tmpfs rw 0 0\n") == tempfile.gettempdir()
-    assert parent("") == tempfile.gettempdir()
-    mounts.unlink()
-    assert spooldir.parent_directory(str(memory), 1, str(mounts)) == tempfile.gettempdir()
-    memory.rmdir()
-    assert parent(f"tmpfs {memory} tmpfs rw 0 0\n") == tempfile.gettempdir()
-
-
-def test_records_left_under_the_earlier_default_are_replayed_unless_others_may_write_there(
-    mcp_settings, settings, monkeypatch, tmp_path, caplog, db
-):
-    """Moving the default spool to a memory filesystem loses nothing a killed worker left under the
-    temporary directory; a directory there that another user may write is not trusted."""
-    import tempfile
-
-    from mcpserver.audit import spooldir
-    from mcpserver.models import AuditRecord
-
-    name = f"mcp-audit-spool-{os.geteuid()}-0123456789abcdef"
-    (tmp_path / "shm").mkdir()
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    monkeypatch.setattr(spooldir, "directory", lambda: str(tmp_path / "shm" / name))
-    _configure(settings, AUDIT_SPOOL_DIR=None)
-    earlier = tmp_path / "tmp" / name
-    _killed_worker({"AUDIT_SPOOL_DIR": str(earlier)}, 2)
-    earlier.chmod(0o777)
-    with caplog.at_level(logging.ERROR, logger="mcpserver.audit.spooldir"):
-        assert audit.replay() == 0
-    assert "writable by other users" in caplog.text and AuditRecord.objects.count() == 0
-    earlier.chmod(0o700)
-    assert audit.replay() == 2
-    assert {r.argument_digest for r in AuditRecord.objects.all()} == _killed_digests(2)
-    assert list(earlier.iterdir()) == []
-    _configure(settings, AUDIT_SPOOL_DIR=str(tmp_path / "shm" / name))  # a directory of one's choosing
-    assert spooldir.replay_directories() == [str(tmp_path / "shm" / name)]
