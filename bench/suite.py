@@ -67,7 +67,8 @@ GROWTH_PAGE_SIZE = 3  # fewer than the built-in tools, so that both first pages 
 TARGETS = {"mcp_rps": 5000, "mcp_p99_ms": 25, "mcp_share": 0.70, "tokens_rps": 600}
 # A benchmark is a flood from one client (and one token): the per-client token limit and the per-caller
 # in-flight limit on /mcp (0: none; the counter itself still runs) would stop it.
-BENCH_ENV = {"TOKEN_RATE_LIMIT": str(10**9), "MCP_MAX_INFLIGHT_PER_CALLER": "0"}
+# Empty MCP_AUDIT_SPOOL_DIR: the product's default spool location, not the test server's own directory.
+BENCH_ENV = {"TOKEN_RATE_LIMIT": str(10**9), "MCP_MAX_INFLIGHT_PER_CALLER": "0", "MCP_AUDIT_SPOOL_DIR": ""}
 
 PLAIN = Scenario("plain view: GET /health", "GET", "/health")
 TOKENS = Scenario(
