@@ -44,7 +44,9 @@ _current: tuple[str, Stamp] | None = None  # (kid, the stamp taken before readin
 
 def thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url) of an RSA public key."""
-    canonical = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True)
+    canonical = json.dumps(
+        {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True
+    )
     digest = hashlib.sha256(canonical.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -175,8 +177,9 @@ def current_signing_key() -> tuple[str, rsa.RSAPrivateKey]:
     """The ``kid`` and parsed private key that sign new tokens: re-read when a change to the keys was
     announced since it was read, or (without a change feed) every ``SIGNING_KEY_RECHECK_SECONDS``."""
     global _current
-    current, now = _current, Stamp.take(TOPIC)
-    if current is None or not current[1].valid(now, without_feed=conf.get("SIGNING_KEY_RECHECK_SECONDS")):
+    current = _current
+    if current is None or not current[1].holds(TOPIC, without_feed=conf.get("SIGNING_KEY_RECHECK_SECONDS")):
+        now = Stamp.take(TOPIC)
         kid = SigningKey.objects.active().order_by("-created", "-id").values_list("kid", flat=True).first()
         current = _current = (kid or ensure_key().kid, now)
     return current[0], _load_private(current[0])

@@ -43,15 +43,23 @@ class NotForMcp:
     """Mixin for a middleware class: run the base class's middleware on every path but the endpoint's.
 
     The path is read once, when the handler loads its middleware (the URLconf does not change under a
-    running handler)."""
+    running handler). A run of these in the list is passed in one step: the first hands the endpoint's
+    requests to what follows the last (``bypass``)."""
 
     def __init__(self, get_response, *args, **kwargs) -> None:
         super().__init__(get_response, *args, **kwargs)
         self.skipped_path = mcp_path()
+        # Django hands each middleware the next one inside its exception wrapper, made with
+        # functools.wraps; without one (or another kind of next step), the next step is the bypass.
+        following = getattr(get_response, "__wrapped__", None)
+        if isinstance(following, NotForMcp) and following.skipped_path == self.skipped_path:
+            self.bypass = following.bypass
+        else:
+            self.bypass = get_response
 
     def __call__(self, request):
         if request.path_info == self.skipped_path:
-            return self.get_response(request)
+            return self.bypass(request)
         return super().__call__(request)
 
 

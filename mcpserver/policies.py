@@ -34,13 +34,13 @@ _lock = threading.Lock()
 
 def overrides() -> dict:
     """Every ToolPolicy by tool name, as of the last announced change (or ``POLICY_CACHE_SECONDS``)."""
-    now = Stamp.take(TOPIC)
-    if _fresh(now):
+    if _fresh():
         return _kept["overrides"]
     from .models import ToolPolicy
 
     with _lock:
-        if not _fresh(now):  # the threads that found it stale together: the first one reads it
+        if not _fresh():  # the threads that found it stale together: the first one reads it
+            now = Stamp.take(TOPIC)
             try:
                 _kept["overrides"] = ToolPolicy.objects.all().overrides()
             except DatabaseError:  # e.g. before migrations: serve the tools' own policy
@@ -49,9 +49,9 @@ def overrides() -> dict:
     return _kept["overrides"]
 
 
-def _fresh(now: Stamp) -> bool:
+def _fresh() -> bool:
     kept = _kept["stamp"]
-    return kept is not None and kept.valid(now, without_feed=conf.get("POLICY_CACHE_SECONDS"))
+    return kept is not None and kept.holds(TOPIC, without_feed=conf.get("POLICY_CACHE_SECONDS"))
 
 
 def policies_changed(sender=None, using=None, **kwargs) -> None:

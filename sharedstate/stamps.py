@@ -46,3 +46,15 @@ class Stamp:
         if now.version is not None:
             return now.version == self.version
         return age < without_feed
+
+    def holds(self, topic: str, *, without_feed: float, at_most: float | None = None) -> bool:
+        """``self.valid(Stamp.take(topic), ...)``, without making the new stamp: the check of a hot path
+        that reloads (under a stamp of its own) only when this answers False."""
+        if sharedstate.era() != self.era:  # read before the version, as take() does
+            return False
+        if at_most is not None and time.monotonic() - self.taken >= at_most:
+            return False
+        version = sharedstate.version(topic)
+        if version is not None:
+            return version == self.version
+        return time.monotonic() - self.taken < without_feed

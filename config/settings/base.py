@@ -41,9 +41,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.CorsMiddleware",
     "config.middleware.WhiteNoiseMiddleware",
-    "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The session before the user and messages as Django asks; after CSRF, which keeps its token in a
+    # cookie, so that the three /mcp passes by are side by side (config.middleware: one step).
     "django.middleware.csrf.CsrfViewMiddleware",
+    "config.middleware.SessionMiddleware",
     "config.middleware.AuthenticationMiddleware",
     "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -161,6 +161,35 @@ def test_on_the_mcp_path_the_middleware_hands_the_request_on_untouched(base, rf)
             assert hook in vars(cls), f"{cls.__name__}.{hook} would run on /mcp"
 
 
+def test_a_run_of_them_is_passed_in_one_step_and_every_other_middleware_is_not(rf):
+    """Built as Django's handler builds a chain (each next step in its exception wrapper): on /mcp the
+    first of a run hands the request to what follows the last; elsewhere each one runs."""
+    from django.core.handlers.exception import convert_exception_to_response
+    from django.http import HttpResponse
+    from django.middleware.common import CommonMiddleware
+
+    classes = passed_through()
+    session, auth, messages = (
+        classes[f"django.contrib.{name}"]
+        for name in ("sessions.middleware.SessionMiddleware", "auth.middleware.AuthenticationMiddleware",
+                     "messages.middleware.MessageMiddleware")
+    )  # fmt: skip
+    cors = classes["corsheaders.middleware.CorsMiddleware"]
+    answer = HttpResponse("view")
+    view = convert_exception_to_response(lambda request: answer)
+    run = convert_exception_to_response(
+        session(convert_exception_to_response(auth(convert_exception_to_response(messages(view)))))
+    )
+    common = convert_exception_to_response(CommonMiddleware(run))
+    first = cors(common)
+    assert run.__wrapped__.bypass is view and first.bypass is common
+    request = rf.get("/mcp")
+    assert first(request) is answer and not hasattr(request, "session") and not hasattr(request, "user")
+    request = rf.get("/accounts/login/")
+    first(request)
+    assert hasattr(request, "session") and hasattr(request, "user") and hasattr(request, "_messages")
+
+
 def test_any_other_path_gets_the_middleware_themselves(rf):
     """``/mcp/`` (another path, a 404) included: the session, the user and CSRF are there as usual."""
     from django.http import HttpResponse
