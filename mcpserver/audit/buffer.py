@@ -38,21 +38,23 @@ _lock = threading.Lock()
 _room = threading.Condition(_lock)
 _stalled: dict[str, float | None] = {"since": None}  # when a record first found the buffer full
 _dropped = [0]  # records lost since the last report
+_flushing = [0]  # of the buffered records, how many the flush under way took on and has not written
 _dropped_lock = threading.Lock()
 
 
 def add(entry: tuple) -> int:
     """Append ``entry`` (``trail.record``'s) to this process's spool file, when it spools, and to the
     buffer; when the buffer is full, wait for room (see the module's docstring), else drop and count it.
-    Return how many records are pending then."""
+    Return how many records wait for a flush then (not those a flush under way is writing: they must
+    not call for another flush as soon as it ends, with what little came in meanwhile)."""
     where = spooldir.directory()
     line = spool.encode(entry) if where else None
     with _lock:
         if len(_buffer) >= MAX_BUFFERED and not _wait_for_room():
             _count_dropped(1)
-            return len(_buffer)
+            return len(_buffer) - _flushing[0]
         _buffer.append((entry, None if line is None else _spool_in(where).append(line)))
-        return len(_buffer)
+        return len(_buffer) - _flushing[0]
 
 
 def _wait_for_room() -> bool:
@@ -80,8 +82,17 @@ def pending() -> int:
 
 
 def start_flush() -> int:
-    """At the start of a flush: how many records are buffered now, which is what the flush writes."""
-    return len(_buffer)
+    """At the start of a flush: how many records are buffered now, which is what the flush writes
+    (``end_flush`` once it is over)."""
+    with _lock:
+        _flushing[0] = len(_buffer)
+        return _flushing[0]
+
+
+def end_flush() -> None:
+    """The flush is over: what it did not write waits for the next one."""
+    with _lock:
+        _flushing[0] = 0
 
 
 def oldest(count: int) -> list[tuple[tuple, spool.Segment | None]]:
@@ -95,6 +106,7 @@ def written(batch: Iterable[tuple[tuple, spool.Segment | None]]) -> None:
     with _lock:
         for _ in batch:
             _buffer.popleft()
+            _flushing[0] = max(0, _flushing[0] - 1)
         if _spool[0] is not None:
             _spool[0].done(segment for _, segment in batch)
         _stalled["since"] = None

@@ -54,6 +54,13 @@ def _flush() -> int:
     # the buffer (and its lines in the spool) until it is written.
     buffer.report_dropped()
     left = buffer.start_flush()
+    try:
+        return _write_batches(left)
+    finally:
+        buffer.end_flush()
+
+
+def _write_batches(left: int) -> int:
     written = 0
     while buffer.pending() and left > 0:
         batch = buffer.oldest(min(left, conf.get("AUDIT_BATCH_SIZE")))

@@ -234,6 +234,31 @@ def test_a_flush_writes_what_was_buffered_when_it_began(mcp_settings, monkeypatc
     assert audit.flush() == 1 and written == [3, 1]
 
 
+def test_records_added_during_a_flush_wake_the_writer_for_a_full_batch_of_their_own(
+    mcp_settings, settings, monkeypatch
+):
+    """The batch being written still counts as buffered (a killed worker's spool holds it), but not
+    towards the next batch: otherwise the writer would start again the moment it ends, with the few
+    records that came in meanwhile."""
+    from mcpserver.audit import writer
+
+    _configure(settings, AUDIT_BACKGROUND=True, AUDIT_BATCH_SIZE=3)
+    monkeypatch.setattr(writer, "ensure_started", lambda: None)
+    woken = []
+    monkeypatch.setattr(writer, "wake", lambda: woken.append(audit.pending()))
+
+    def insert(batch):
+        for number in range(len(woken), len(woken) + 2):
+            _record(f"during the flush {number}")
+
+    monkeypatch.setattr(tables, "insert", insert)
+    for message in ("a", "b", "c"):
+        _record(message)
+    assert woken == [3]  # a full batch
+    assert audit.flush() == 3 and audit.pending() == 2 and woken == [3]  # 5 buffered, 2 of them new
+    _record("the third new one")
+    assert woken == [3, 3]
+
 def test_building_a_batch_gives_the_gil_back_between_slices(mcp_settings, db, monkeypatch):
     """500 rows built at once held the GIL for ~4 ms, stalling the worker's request threads: no more
     than ``ROWS_BETWEEN_YIELDS`` rows are built without offering the other threads a turn, and every
