@@ -65,3 +65,58 @@ def test_access_log_can_be_switched_off(client, caplog, settings):
     caplog.set_level(logging.INFO, logger=ACCESS)
     client.get("/health")
     assert access_lines(caplog) == []
+
+
+def test_an_access_record_has_every_attribute_makerecord_would_give_it():
+    """What formatters read (``%(threadName)s``, ``%(module)s``, ``%(process)d``...) is there, the
+    same; only the time differs, by the moment between the two records."""
+    import logging
+    import threading
+
+    from observability import middleware
+
+    args = ("POST", "/mcp", 200)
+    extra = {"method": "POST", "path": "/mcp", "route": "mcp", "status": 200, "duration_ms": 1.5}
+    expected = middleware.access_log.makeRecord(
+        middleware.access_log.name,
+        logging.INFO,
+        middleware.__file__,
+        0,
+        "%s %s %s",
+        args,
+        None,
+        extra=dict(extra),
+    )
+    made = {}
+    thread = threading.Thread(target=lambda: made.update(record=middleware.access_records.make(args, extra)))
+    thread.start()
+    thread.join()
+    record = made["record"]
+    timing = {"created", "msecs", "relativeCreated"}
+    assert vars(record).keys() == vars(expected).keys()
+    assert {k: v for k, v in vars(record).items() if k not in timing | {"thread", "threadName"}} == {
+        k: v for k, v in vars(expected).items() if k not in timing | {"thread", "threadName"}
+    }
+    assert record.thread == thread.ident and record.threadName == thread.name != expected.threadName
+    assert 0 <= record.created - expected.created < 5
+    assert (
+        abs((record.relativeCreated - expected.relativeCreated) - (record.created - expected.created) * 1000)
+        < 1
+    )
+    assert record.getMessage() == "POST /mcp 200" and type(record) is logging.LogRecord
+
+
+def test_a_custom_record_factory_makes_the_access_records():
+    import logging
+
+    from observability import middleware
+
+    class Marked(logging.LogRecord):
+        pass
+
+    logging.setLogRecordFactory(Marked)
+    try:
+        record = middleware.access_records.make(("GET", "/", 200), {"status": 200})
+    finally:
+        logging.setLogRecordFactory(logging.LogRecord)
+    assert type(record) is Marked and record.status == 200 and record.getMessage() == "GET / 200"
