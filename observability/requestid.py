@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import re
 from contextvars import ContextVar, Token
 
@@ -13,15 +12,10 @@ _SANE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}")
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-# Fresh ids come from a generator seeded from the operating system's randomness once per process (and
-# again in a forked child): unique and unpredictable enough for correlating log lines, which is all a
-# request id is for (it grants nothing), without a system call per request.
-_generator = random.Random(os.urandom(32))  # noqa: S311  (an id for log lines, not a secret)
-os.register_at_fork(after_in_child=lambda: _generator.seed(os.urandom(32)))
-
-
 def new() -> str:
-    return f"{_generator.getrandbits(128):032x}"
+    """128 random bits from the operating system, as 32 hex digits. (A generator seeded once per process
+    saves the system call, yet served /mcp slower under load: bench/REPORT.md, 2026-12-05.)"""
+    return os.urandom(16).hex()
 
 
 def choose(incoming: str | None) -> str:
