@@ -4,12 +4,14 @@
     .venv/bin/python bench/compare.py b4b920f 7266f3e 8a70d89 HEAD --rounds 4 --duration 6
     .venv/bin/python bench/compare.py b4b920f HEAD --clients 1
     .venv/bin/python bench/compare.py HEAD HEAD:MCP_AUDIT_SPOOL=false     # one commit, two settings
+    .venv/bin/python bench/compare.py b4b920f HEAD --scenario client_credentials
 
 Each argument is a commit (anything ``git rev-parse`` takes), optionally followed by ``:NAME=VALUE,...``
 for environment variables of that server. Every commit is checked out into a temporary git worktree
 (sharing this checkout's ``.venv``), and each worktree's own ``tests/e2e/liveserver.LiveServer``
 serves it with the default serving command on a fresh SQLite database, all of them at once. Then
-``--rounds`` rounds run ``tools/call echo`` with wrk against each server in turn (the order reversed
+``--rounds`` rounds run the scenario (``tools/call echo``, or ``--scenario client_credentials``: the
+demo service's token requests) with wrk against each server in turn (the order reversed
 every other round, so that no tree always follows the same one), and the table gives each tree's
 median requests/s, server CPU per request (the server's processes, from /proc) and p99. A figure
 from one run moves with the machine from one minute to the next; only trees measured in the same
@@ -135,6 +137,13 @@ class Server:
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
 
+# What a round requests: a scenario of bench/suite.py, given the module and the tree (whose token /mcp needs).
+SCENARIOS = {
+    "mcp": lambda suite, tree: suite.mcp_call(tree.token),
+    "client_credentials": lambda suite, tree: suite.TOKENS,
+}
+
+
 def measure(run, tree: Tree, scenario, clients: int, seconds: float) -> dict:
     server = Server(tree.url, tree.pid)
     before = run.server_cpu_seconds(server)
@@ -169,6 +178,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8, help="seconds per run")
     parser.add_argument("--warmup", type=float, default=3, help="seconds per tree before the rounds")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="mcp")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -193,13 +203,15 @@ def main(argv=None) -> int:
             start(tree, suite.BENCH_ENV)
             print(f"{tree.spec}: {tree.url}", file=sys.stderr, flush=True)
         for tree in trees:
-            measure(run, tree, suite.mcp_call(tree.token), args.clients, args.warmup)
+            measure(run, tree, SCENARIOS[args.scenario](suite, tree), args.clients, args.warmup)
         time.sleep(SETTLE_SECONDS)
         for tree in trees:
             tree.cpu_at_start = run.server_cpu_seconds(Server(tree.url, tree.pid))
         for number in range(args.rounds):
             for tree in trees if number % 2 == 0 else trees[::-1]:
-                figures = measure(run, tree, suite.mcp_call(tree.token), args.clients, args.duration)
+                figures = measure(
+                    run, tree, SCENARIOS[args.scenario](suite, tree), args.clients, args.duration
+                )
                 tree.runs.append(figures)
                 rate = figures["requests"] / figures["seconds"]
                 print(
@@ -213,7 +225,8 @@ def main(argv=None) -> int:
             spent = run.server_cpu_seconds(Server(tree.url, tree.pid)) - tree.cpu_at_start
             tree.cpu_overall = spent / max(sum(figures["requests"] for figures in tree.runs), 1) * 1e6
         rounds = f"{args.rounds} rounds of {args.duration:g} s"
-        print(f"/mcp tools/call echo, {args.clients} clients, SQLite, {rounds}\n")
+        scenario = SCENARIOS[args.scenario](suite, trees[0]).name
+        print(f"{scenario}, {args.clients} clients, SQLite, {rounds}\n")
         print(table(trees))
     finally:
         for tree in trees:
