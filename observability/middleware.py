@@ -19,7 +19,7 @@ TOKEN_VIEW = "oauth2_provider:token"
 
 class AccessRecords:
     """Makes the access lines' ``LogRecord``s: what ``Logger.makeRecord`` would make, with the same
-    attributes, for less (measured: ~1.3 against ~3 us a record).
+    attributes, for less work.
 
     ``LogRecord.__init__`` works out, for every record, what is the same for every access line of a
     process: the source file's name and module, the level's name, the process and its name. Those are

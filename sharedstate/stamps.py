@@ -38,23 +38,22 @@ class Stamp:
     def valid(self, now: Stamp, *, without_feed: float, at_most: float | None = None) -> bool:
         """Whether what was loaded after this stamp was taken may still be used at ``now`` (a later
         stamp of the same topic)."""
-        if now.era != self.era:
-            return False
-        age = now.taken - self.taken
-        if at_most is not None and age >= at_most:
-            return False
-        if now.version is not None:
-            return now.version == self.version
-        return age < without_feed
+        return self._valid_at(now.version, now.era, now.taken, without_feed, at_most)
 
     def holds(self, topic: str, *, without_feed: float, at_most: float | None = None) -> bool:
         """``self.valid(Stamp.take(topic), ...)``, without making the new stamp: the check of a hot path
         that reloads (under a stamp of its own) only when this answers False."""
-        if sharedstate.era() != self.era:  # read before the version, as take() does
+        era = sharedstate.era()  # read before the version, as take() does
+        return self._valid_at(sharedstate.version(topic), era, time.monotonic(), without_feed, at_most)
+
+    def _valid_at(
+        self, version: Hashable | None, era: int, taken: float, without_feed: float, at_most: float | None
+    ) -> bool:
+        if era != self.era:
             return False
-        if at_most is not None and time.monotonic() - self.taken >= at_most:
+        age = taken - self.taken
+        if at_most is not None and age >= at_most:
             return False
-        version = sharedstate.version(topic)
         if version is not None:
             return version == self.version
-        return time.monotonic() - self.taken < without_feed
+        return age < without_feed

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from .. import conf, signals
 from . import spool, spooldir
@@ -100,13 +100,13 @@ def oldest(count: int) -> list[tuple[tuple, spool.Segment | None]]:
     return [_buffer[index] for index in range(min(count, len(_buffer)))]
 
 
-def written(batch: Iterable[tuple[tuple, spool.Segment | None]]) -> None:
+def written(batch: list[tuple[tuple, spool.Segment | None]]) -> None:
     """``batch`` (the oldest records, as ``oldest`` gave them) is in the table: take it out of the
     buffer and its lines out of the spool, and wake the records waiting for room."""
     with _lock:
         for _ in batch:
             _buffer.popleft()
-            _flushing[0] = max(0, _flushing[0] - 1)
+        _flushing[0] = max(0, _flushing[0] - len(batch))
         if _spool[0] is not None:
             _spool[0].done(segment for _, segment in batch)
         _stalled["since"] = None
