@@ -181,9 +181,25 @@ def serve() -> None:
     sys.exit(supervise(serving_command(host, port, server, workers, threads), worker_command()))
 
 
+# The test suite runs on a pytest-xdist worker per core, up to this many (tests/workers.py gives each
+# worker Redis databases of its own: four sets fit in one Redis server).
+MAX_TEST_WORKERS = 4
+
+
+def pytest_arguments(args: list[str], cores: int | None = None) -> list[str]:
+    """pytest's arguments for ``dev.py test ARGS``: ``ARGS`` on a worker per core (a test file's tests
+    all on one worker, which its module fixtures' servers then serve once), unless ``ARGS`` choose
+    (``-n 0``: one process) or the machine has one core."""
+    chosen = any(arg.startswith(("-n", "--numprocesses", "--dist")) or arg == "no:xdist" for arg in args)
+    workers = min(cores or os.cpu_count() or 1, MAX_TEST_WORKERS)
+    if chosen or workers < 2:
+        return args
+    return ["-n", str(workers), "--dist", "loadfile", *args]
+
+
 def test() -> None:
     ensure_env("test")
-    os.execv(str(PY), [str(PY), "-m", "pytest", *sys.argv[2:]])
+    os.execv(str(PY), [str(PY), "-m", "pytest", *pytest_arguments(sys.argv[2:])])
 
 
 COMMANDS = {"serve": serve, "test": test}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
@@ -22,11 +24,39 @@ def pytest_configure(config):
     }
 
 
+# Puts back the rows the migrations wrote (the admin scopes and role, ...), kept when the test database
+# is set up: a ``tests.helpers.committed`` test empties the database when it ends.
+_put_back_migrated_rows = pytest.StashKey[Callable[[], None]]()
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(request, django_db_setup, django_db_blocker):
     """The database cache lives in a table that migrations do not create."""
+    from django.db import connection
+
     with django_db_blocker.unblock():
         call_command("createcachetable", verbosity=0)
+        migrated = connection.creation.serialize_db_to_string()
+
+    def put_back() -> None:
+        with django_db_blocker.unblock():
+            connection.creation.deserialize_db_from_string(migrated)
+
+    request.config.stash[_put_back_migrated_rows] = put_back
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a ``committed`` test has emptied the database (its flush skips the ``post_migrate`` signal,
+    which would make rows the migrations' ones then collide with), the next test finds the rows the
+    migrations wrote, whichever test it is: under pytest-xdist the order is not the file's."""
+    result = yield
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("serialized_rollback"):
+        put_back = item.config.stash.get(_put_back_migrated_rows, None)
+        if put_back is not None:
+            put_back()
+    return result
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,14 @@ from __future__ import annotations
 import contextlib
 import socket
 
+import pytest
+
+# For a test whose other threads must see what it writes: its writes are committed, and the database is
+# emptied after it. What the migrations wrote (the admin scopes and role) is then put back
+# (``tests/conftest.py``), so that no test depends on running before this one: under pytest-xdist the
+# order is not the file's.
+committed = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
 
 def redis_available(host: str = "127.0.0.1", port: int = 6379) -> bool:
     """Whether a Redis answers on the usual local port (tests that need one skip otherwise)."""

@@ -136,3 +136,20 @@ def test_serve_stops_a_running_worker_when_the_server_exits(tmp_path):
     assert dev.supervise(server, worker) == 0
     pid = int(pid_file.read_text())
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_the_suite_runs_on_a_worker_per_core_with_each_file_on_one_worker():
+    parallel = ["-n", "2", "--dist", "loadfile"]
+    assert dev.pytest_arguments(["-m", "not slow"], cores=2) == [*parallel, "-m", "not slow"]
+    assert dev.pytest_arguments([], cores=16)[:2] == ["-n", str(dev.MAX_TEST_WORKERS)]
+
+
+@pytest.mark.parametrize(
+    "args", [["-n", "0"], ["-n0"], ["--numprocesses=3"], ["-p", "no:xdist"], ["--dist", "no"]]
+)
+def test_arguments_that_choose_the_workers_are_left_alone(args):
+    assert dev.pytest_arguments(args, cores=8) == args
+
+
+def test_one_core_runs_in_one_process():
+    assert dev.pytest_arguments(["tests/authserver"], cores=1) == ["tests/authserver"]

@@ -20,7 +20,7 @@ from authserver import clientmemo, clients
 from authserver.models import ClientPolicy
 from sharedstate import stamps
 from sharedstate.redis import RedisState
-from tests.helpers import UNREACHABLE_STATE, announce_elsewhere, wait_until_moved
+from tests.helpers import UNREACHABLE_STATE, announce_elsewhere, committed, wait_until_moved
 
 
 @pytest.fixture
@@ -243,7 +243,8 @@ def test_oauthlib_sees_the_request_not_the_process_environment(service, monkeypa
     assert headers["REQUEST_METHOD"] == "POST"
 
 
-def test_a_client_deleted_behind_the_models_back_gets_no_token(issue, service, settings, transactional_db):
+@committed  # the SQL deletion is committed, as another process's would be
+def test_a_client_deleted_behind_the_models_back_gets_no_token(issue, service, settings):
     """Within the recheck interval the memo may still hold a client deleted with SQL: its token row
     cannot be written (the foreign key), and that is ``invalid_client``, not a 500."""
     assert issue().status_code == 200

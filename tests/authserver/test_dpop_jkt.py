@@ -64,6 +64,9 @@ def test_a_keys_thumbprint_is_well_formed():
         "A" * 42 + "B",  # the last character's spare bits set: not the spelling of any digest
         "é" * 43,
     ],
+    # Named, not numbered by their values: a thumbprint is random, and pytest-xdist's workers must
+    # collect the same test ids.
+    ids=["empty", "abc", "padded", "too-short", "too-long", "base64", "spare-bits", "not-ascii"],
 )
 def test_anything_else_is_malformed(value):
     assert not dpop_jkt.well_formed(value)

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests import workers
+
 from .liveserver import LiveServer, with_worker_suffix
 
 
@@ -27,7 +29,7 @@ def database_url(suffix: str) -> str:
 
 
 def redis_url(default: str = "redis://127.0.0.1:6379/13") -> str:
-    return os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") or default
+    return os.environ.get("E2E_REDIS_URL") or os.environ.get("REDIS_URL") or workers.redis_url(default)
 
 
 def unreachable(url: str, default_port: int) -> str | None:

@@ -3,7 +3,7 @@ holds on instance B, and a client that reconnects (to either instance) with ``La
 what it missed.
 
 Two server processes of one deployment (one PostgreSQL database, one Redis, one secret key), as in
-``test_multi_instance``; Redis from ``E2E_NOTIFICATIONS_REDIS_URL`` (database 7 of the local server by
+``test_multi_instance``; Redis from ``E2E_NOTIFICATIONS_REDIS_URL`` (database 12 of the local server by
 default), PostgreSQL from ``E2E_DATABASE_URL`` (a database named after it with ``_notifications``).
 Skipped, naming what is missing, when either is unreachable.
 """
@@ -15,6 +15,8 @@ import os
 
 import httpx
 import pytest
+
+from tests import workers
 
 from . import pairs
 from .liveserver import LiveServer
@@ -28,7 +30,7 @@ SCOPES = ["mcp:read", "mcp:tools"]
 @pytest.fixture(scope="module")
 def pair(request):
     database = pairs.database_url("notifications")
-    redis = os.environ.get("E2E_NOTIFICATIONS_REDIS_URL") or "redis://127.0.0.1:6379/7"
+    redis = os.environ.get("E2E_NOTIFICATIONS_REDIS_URL") or workers.redis_url("redis://127.0.0.1:6379/12")
     pairs.skip_unless_reachable(database, redis)
     first = LiveServer(database_url=database, redis_url=redis, workers=1, env={"LOG_FORMAT": "text"})
     with pairs.running(first, request) as both:

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mcpserver import auth, challenges, denylist, jwks
 from mcpserver.exceptions import InsufficientScope, InvalidToken
+from tests.workers import redis_url
 
 pytestmark = pytest.mark.django_db
 
@@ -283,7 +284,7 @@ def _redis_shared_state(settings) -> None:
 
     settings.SHARED_STATE = {
         "BACKEND": "sharedstate.redis.RedisState",
-        "LOCATION": "redis://127.0.0.1:6379/13",
+        "LOCATION": redis_url("redis://127.0.0.1:6379/13"),
         "KEY_PREFIX": uuid.uuid4().hex,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }

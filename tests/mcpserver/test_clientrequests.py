@@ -16,11 +16,12 @@ from mcpserver import audit
 from mcpserver.registry import ClientRequestError, Progress, Registry, tool
 from mcpserver.transport import clientrequests, interactive
 from mcpserver.transport.clientrequests import ask
+from tests.helpers import committed
 
 from .conftest import McpClient
 
 # The call runs in a thread of its own, whose connection must see what the test wrote.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = committed
 
 SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
 finished = threading.Event()  # set by the fixture tools when they end, however they end

@@ -26,8 +26,9 @@ from mcpserver import denylist
 from sharedstate.embedded import EmbeddedState
 from sharedstate.redis import RedisState
 from tests.helpers import redis_available
+from tests.workers import redis_url
 
-REDIS = "redis://127.0.0.1:6379/13"
+REDIS = redis_url("redis://127.0.0.1:6379/13")
 # A Redis nobody listens on: every command fails at once with "connection refused".
 UNREACHABLE_REDIS = {
     "default": {
@@ -404,8 +405,9 @@ def test_a_revocation_made_while_the_redis_feed_was_cut_off_is_seen(feed):
     other = another_instance(feed)
     assert denylist.is_revoked("7" * 64) is False
     admin = redis.Redis.from_url(REDIS)
-    subscribers = [client for client in admin.client_list(_type="pubsub") if client["db"] == "13"]
-    for client in subscribers:  # only this test run subscribes on db 13
+    database = REDIS.rsplit("/", 1)[1]
+    subscribers = [client for client in admin.client_list(_type="pubsub") if client["db"] == database]
+    for client in subscribers:  # only this test run subscribes on its database
         admin.client_kill_filter(_id=client["id"])
     assert subscribers
     other.set(deny_key("7" * 64), 1, 300)

@@ -11,10 +11,11 @@ import pytest
 
 from sharedstate.embedded import EmbeddedState
 from sharedstate.redis import RedisState
-from tests.helpers import redis_available
+from tests.helpers import committed, redis_available
+from tests.workers import redis_url
 
 # The Redis database the back end's tests use (TEST_REDIS_URL picks another).
-REDIS = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
+REDIS = os.environ.get("TEST_REDIS_URL") or redis_url("redis://127.0.0.1:6379/14")
 
 
 def wait_for_feed(state, topic="t", timeout=5.0):
@@ -195,7 +196,7 @@ def test_a_log_keeps_its_last_events_only(state):
     assert [event["n"] for _, event in state.read("short", start, 1)] == [3, 4, 5]
 
 
-@pytest.mark.django_db(transaction=True)  # the reading thread sees what the test's thread committed
+@committed  # the reading thread sees what the test's thread committed
 def test_a_reader_waits_for_the_next_event_and_gets_it_at_once(state):
     start = state.end("wait")
     started = time.monotonic()

@@ -13,6 +13,7 @@ from django.db import connection
 
 import sharedstate
 from sharedstate.embedded import EmbeddedState, Slots
+from tests.helpers import committed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,7 +56,7 @@ def test_databases_other_hosts_may_share_have_no_feed():
         assert state.version("revocations") is None
 
 
-@pytest.mark.django_db(transaction=True)
+@committed
 def test_a_change_is_announced_at_once_and_again_when_its_transaction_commits(settings):
     """A reader that reloads between the change and its commit reads the rows as they were: the second
     announcement, at the commit, sends it back to the database."""
@@ -117,7 +118,7 @@ def test_a_message_for_a_receiver_in_this_process_is_handed_over_without_the_dat
     assert waited < 0.2 + 0.1
 
 
-@pytest.mark.django_db(transaction=True)  # the receiver's thread reads what the test's connection wrote
+@committed  # the receiver's thread reads what the test's connection wrote
 def test_without_a_feed_the_receiver_reads_the_cache_every_poll_interval():
     """A database other than SQLite (no feed): what another process stored arrives within POLL_SECONDS."""
     from sharedstate.embedded import POLL_SECONDS
