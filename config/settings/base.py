@@ -42,10 +42,11 @@ MIDDLEWARE = [
     "config.middleware.CorsMiddleware",
     "config.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # The session before the user and messages as Django asks; after CSRF, which keeps its token in a
-    # cookie, so that the three /mcp passes by are side by side (config.middleware: one step).
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # In Django's order (the session before CSRF, the user and messages). /mcp passes by the session,
+    # CSRF (Django's own class; the endpoint's view is csrf_exempt), the user and messages in one step
+    # (config.middleware).
     "config.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "config.middleware.AuthenticationMiddleware",
     "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -133,12 +133,71 @@ def passed_through() -> dict[str, type]:
 
 
 def test_mcp_skips_the_browser_page_middleware_and_nothing_else():
-    """/mcp goes without exactly these five; every other entry (request ids and access lines, security
-    headers, host checks, CSRF, clickjacking, the 503 outage mapping) runs for it as for any path."""
+    """/mcp goes without exactly these five and Django's CSRF middleware, listed inside their run; every
+    other entry (request ids and access lines, security headers, host checks, clickjacking, the 503
+    outage mapping) runs for it as for any path."""
     from django.conf import settings
 
     assert set(passed_through()) == PASSED_THROUGH
-    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE  # Django's own class
+    csrf = settings.MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware")  # Django's own class
+    assert {settings.MIDDLEWARE[csrf - 1], settings.MIDDLEWARE[csrf + 1]} <= {
+        cls.__module__ + "." + cls.__qualname__ for cls in passed_through().values()
+    }
+
+
+def test_mcp_keeps_no_csrf_cookie_and_every_other_path_does():
+    """A malformed CSRF cookie: Django's CSRF middleware answers it with a new one on any path (here
+    the health probe), but /mcp, whose view is csrf_exempt, passes CSRF by and sets no cookie."""
+    cookie = {"Cookie": "csrftoken=not-a-token"}
+    status, headers, _ = call("/health", headers=cookie)
+    assert status == 200
+    assert any(value.strip().startswith("csrftoken=") for value in headers["set-cookie"])
+    status, headers, _ = call(
+        "/mcp", "POST", json.dumps(CALL).encode(), {**cookie, "Accept": "application/json"}
+    )
+    assert status == 401 and "set-cookie" not in headers
+
+
+def build_chain(*steps):
+    """The chain Django's handler builds from ``steps`` (middleware classes, outermost first) and a view
+    answering ``answer``: each next step in the handler's exception wrapper. Returns (outermost step,
+    the view's wrapper, answer)."""
+    from django.core.handlers.exception import convert_exception_to_response
+    from django.http import HttpResponse
+
+    answer = HttpResponse("view")
+    view = convert_exception_to_response(lambda request: answer)
+    chain = view
+    for step in reversed(steps):
+        chain = convert_exception_to_response(step(chain))
+    return chain.__wrapped__, view, answer
+
+
+def test_csrf_in_a_run_is_passed_by_on_mcp_and_runs_elsewhere(rf):
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    classes = passed_through()
+    session = classes["django.contrib.sessions.middleware.SessionMiddleware"]
+    auth = classes["django.contrib.auth.middleware.AuthenticationMiddleware"]
+    first, view, answer = build_chain(session, CsrfViewMiddleware, auth)
+    assert first.bypass is view
+    request = rf.post("/mcp", b"{}", content_type="application/json", HTTP_COOKIE="csrftoken=" + "a" * 32)
+    assert first(request) is answer and "CSRF_COOKIE" not in request.META
+    request = rf.get("/health", HTTP_COOKIE="csrftoken=" + "a" * 32)
+    assert first(request) is answer and request.META["CSRF_COOKIE"] == "a" * 32  # CSRF read its cookie
+
+
+@pytest.mark.urls("tests.mcpserver.urls_not_exempt")
+def test_csrf_is_not_passed_by_when_the_endpoints_view_is_not_exempt(rf):
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    classes = passed_through()
+    session = classes["django.contrib.sessions.middleware.SessionMiddleware"]
+    auth = classes["django.contrib.auth.middleware.AuthenticationMiddleware"]
+    first, _, answer = build_chain(session, CsrfViewMiddleware, auth)
+    assert type(first.bypass.__wrapped__) is CsrfViewMiddleware
+    request = rf.post("/mcp", b"{}", content_type="application/json", HTTP_COOKIE="csrftoken=" + "a" * 32)
+    assert first(request) is answer and request.META["CSRF_COOKIE"] == "a" * 32
 
 
 @pytest.mark.parametrize("base", sorted(PASSED_THROUGH))
