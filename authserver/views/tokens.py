@@ -184,21 +184,24 @@ class IntrospectTokenView(FormBodyMixin, dot_views.IntrospectTokenView):
         )
         if token.user_id:
             data["roles"] = token.user.role_names()
-        jkt = _bound_key(token_value)
-        if jkt is not None:  # RFC 9449 §6.2: the key the token is bound to
+        claims = _signed_claims(token_value)
+        confirmation = claims.get("cnf")
+        jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
+        if isinstance(jkt, str):  # RFC 9449 §6.2: the key the token is bound to
             data.update({"token_type": "DPoP", "cnf": {"jkt": jkt}})
+        if isinstance(claims.get("act"), dict):  # RFC 8693 §4.1: who acts for the subject (exchanged tokens)
+            data["act"] = claims["act"]
         return JsonResponse(data)
 
 
-def _bound_key(value: str) -> str | None:
-    """The ``cnf.jkt`` this server signed into an access token it holds a row for (so its signature
-    is not checked again), or None for a token not bound to a key."""
+def _signed_claims(value: str) -> dict:
+    """The claims this server signed into an access token it holds a row for (so its signature is not
+    checked again); empty for a value that is no JWT (a token from before JWT access tokens)."""
     try:
-        confirmation = jwt.decode(value, options={"verify_signature": False}).get("cnf")
+        claims = jwt.decode(value, options={"verify_signature": False})
     except jwt.PyJWTError:
-        return None
-    jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
-    return jkt if isinstance(jkt, str) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _may_introspect(application) -> bool:

@@ -115,6 +115,34 @@ def test_a_token_exchanged_again_nests_the_earlier_actor(world, gateway, make_cl
     assert claims["scope"] == "mcp:read"  # the second client's ceiling
 
 
+def test_introspection_names_the_actors(world, gateway, make_client, exchange, password_token, client):
+    """RFC 8693 §4.1: ``act`` is an introspection response parameter too; a token nobody exchanged has
+    none."""
+    from urllib.parse import urlencode
+
+    from .conftest import FORM, basic
+
+    service = world.clients["service"]
+    auth = {"HTTP_AUTHORIZATION": basic(service.client_id, service.client_secret)}
+
+    def introspect(token: str) -> dict:
+        form = urlencode({"token": token})
+        return client.post("/oauth/introspect/", form, content_type=FORM, **auth).json()
+
+    downstream = make_client(
+        "downstream", "client-credentials", ["mcp:read"], token_exchange_audiences=[OTHER_API]
+    )
+    subject = alice_token(password_token)
+    first = exchange(subject, audience=API).json()["access_token"]
+    second = exchange(first, client=downstream, audience=OTHER_API).json()["access_token"]
+    answers = [introspect(token) for token in (subject, first, second)]
+    assert all(answer["active"] is True for answer in answers)
+    assert "act" not in answers[0]
+    assert answers[1]["act"] == {"sub": gateway.client_id}
+    assert answers[2]["act"] == {"sub": downstream.client_id, "act": {"sub": gateway.client_id}}
+    assert answers[2]["sub"] == str(world.users["alice"].pk)
+
+
 def test_a_narrower_scope_may_be_asked_for(world, exchange, password_token, decode):
     response = exchange(alice_token(password_token), audience=API, scope="mcp:read")
     assert response.status_code == 200, response.content
