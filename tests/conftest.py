@@ -31,7 +31,8 @@ _put_back_migrated_rows = pytest.StashKey[Callable[[], None]]()
 
 @pytest.fixture(scope="session")
 def django_db_setup(request, django_db_setup, django_db_blocker):
-    """The database cache lives in a table that migrations do not create."""
+    """The database cache lives in a table that migrations do not create; the rows the migrations
+    wrote are kept, to be put back after a ``committed`` test."""
     from django.db import connection
 
     with django_db_blocker.unblock():
@@ -47,9 +48,10 @@ def django_db_setup(request, django_db_setup, django_db_blocker):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
-    """After a ``committed`` test has emptied the database (its flush skips the ``post_migrate`` signal,
-    which would make rows the migrations' ones then collide with), the next test finds the rows the
-    migrations wrote, whichever test it is: under pytest-xdist the order is not the file's."""
+    """After a ``committed`` test has emptied the database, put back the rows the migrations wrote, so
+    that the next test finds them whichever test it is (under pytest-xdist the order is not the file's).
+    Such a test's flush skips the ``post_migrate`` signal (``serialized_rollback``), whose content types
+    and permissions would collide with the rows put back."""
     result = yield
     marker = item.get_closest_marker("django_db")
     if marker is not None and marker.kwargs.get("serialized_rollback"):

@@ -36,18 +36,16 @@ def redis_url(url: str) -> str:
     if index is None:
         return url
     parts = urlsplit(url)
-    try:
-        database = int(parts.path.strip("/") or 0)
-    except ValueError:
-        raise pytest.UsageError(f"Cannot tell the Redis database of {url!r}") from None
-    if database < FIRST_DATABASE:
+    where = f"{parts.scheme}://{parts.hostname}:{parts.port}"  # never the password a URL may hold
+    database = parts.path.strip("/") or "0"
+    if not database.isdigit() or not FIRST_DATABASE <= int(database) <= 15:
         raise pytest.UsageError(
             f"Under pytest-xdist the tests' Redis URLs name databases {FIRST_DATABASE} to 15 (each worker "
-            f"gets its own); {parts.scheme}://{parts.hostname}:{parts.port} names database {database}"
+            f"gets its own); a URL for {where} names database {database!r}"
         )
     if index >= MAX_WORKERS:
         raise pytest.UsageError(f"Redis has databases for {MAX_WORKERS} pytest-xdist workers at most")
-    return urlunsplit(parts._replace(path=f"/{database - DATABASES_PER_WORKER * index}"))
+    return urlunsplit(parts._replace(path=f"/{int(database) - DATABASES_PER_WORKER * index}"))
 
 
 for _name in ENVIRONMENT:
